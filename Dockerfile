@@ -1,0 +1,39 @@
+# The checkout server (checkout_server.py) as a container image.
+# The static site is NOT in this image: publish `public/` to a static host (docs/deploy.md).
+#
+#   docker build -t beacon-checkout .
+#   docker run --rm -p 8000:8000 --env-file /etc/launchkit/checkout.env beacon-checkout
+#
+# The image carries the repository's site.toml (the catalogue and URLs the server checks
+# against); to use another one without rebuilding, mount it:
+#   -v /srv/beacon/site.toml:/app/site.toml:ro
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOST=0.0.0.0 \
+    PORT=8000
+
+WORKDIR /app
+
+# Runtime requirements only (no test tools), in their own layer so code changes rebuild fast.
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY launchkit/ launchkit/
+COPY checkout_server.py site.toml ./
+
+# A dedicated unprivileged user; the code stays owned by root, so the server cannot change it.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin launchkit
+USER launchkit
+
+EXPOSE 8000
+
+# /healthz answers without calling Stripe. The slim image has no curl: Python's urllib does.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=3)"]
+
+# STRIPE_SECRET_KEY comes from the environment at run time, never from the image.
+CMD ["python", "checkout_server.py"]
