@@ -1,0 +1,360 @@
+"""Build benchmark: launchkit against the Python-Markdown floor and, optionally, the anchors.
+
+    .venv/bin/python bench/build_bench.py --pages 2000 [--anchors] [--repeat 3]
+
+Generates a deterministic corpus (bench/corpus.py) in a temporary folder and prints one
+table: the floor (plain ``markdown.markdown`` over the same bodies, one process), then
+``build.py``'s cold build, no-change rebuild, one-page-edit rebuild and template-edit
+rebuild, each the median of ``--repeat`` runs of the CLI as a subprocess (wall seconds
+around the child), with pages/s, ratios, peak memory (max RSS) and the targets of issue 4.
+``--anchors`` adds Pelican and MkDocs from the venv of ``requirements-bench.txt`` (see
+bench/README.md) and Hugo when ``hugo`` is on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: make `bench` and `launchkit` importable
+
+from bench.corpus import (  # noqa: E402
+    Corpus,
+    export_hugo,
+    export_mkdocs,
+    export_pelican,
+    generate_corpus,
+    split_front_matter,
+)
+
+BUILD_PY = ROOT / "build.py"
+# A fixed, documented place (bench/README.md), kept out of the project venv; not a temp file.
+DEFAULT_ANCHOR_VENV = Path(os.environ.get("BENCH_VENV", "/tmp/bench-venv"))  # noqa: S108
+FLOOR_EXTENSIONS = ["extra", "toc"]
+
+# Issue 4's targets at 2000 pages on 2 cores.
+COLD_VS_FLOOR = 0.7
+REBUILD_VS_COLD = 0.10
+ANCHOR_VS_COLD = 2.0  # each anchor's cold build takes at least twice ours
+PEAK_MIB = 150
+
+
+class BenchError(Exception):
+    """A build under measurement failed; the message carries its output."""
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_mib: float
+
+
+@dataclass(frozen=True)
+class Figure:
+    """The median time and the highest peak memory of repeated runs of one step."""
+
+    seconds: float
+    peak_mib: float | None = None
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Figure:
+        return cls(statistics.median(r.seconds for r in runs), max(r.peak_mib for r in runs))
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    figure: Figure | None  # None: the tool is not there, `note` says why
+    ratio: str = ""
+    target: str = ""
+    verdict: str = ""
+    note: str = ""
+
+
+# --- running and measuring -----------------------------------------------------------------
+
+
+def run_child(command: list[str], cwd: Path) -> Run:
+    """Run one command to completion; its wall time and the max RSS of its largest process.
+
+    ``os.wait4`` gives the rusage of this child alone (with its own waited-for children), so
+    runs do not blur into each other the way ``RUSAGE_CHILDREN`` of this process would.
+    """
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            output.seek(0)
+            tail = output.read().decode(errors="replace")[-3000:]
+            raise BenchError(f"{' '.join(command)} exited {child.returncode}:\n{tail}")
+    return Run(seconds, usage.ru_maxrss / 1024)  # Linux reports ru_maxrss in KiB
+
+
+def measure_floor(corpus: Corpus, repeat: int) -> Figure:
+    """Plain ``markdown.markdown`` over every body, front matter stripped, in this process.
+
+    Reading the files is left out: the floor is the Markdown conversion any builder pays.
+    """
+    bodies = [split_front_matter(page.read_text(encoding="utf-8"))[1] for page in corpus.pages]
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for body in bodies:
+            markdown.markdown(body, extensions=FLOOR_EXTENSIONS)
+        runs.append(time.perf_counter() - started)
+    return Figure(statistics.median(runs))
+
+
+def build_flags() -> set[str]:
+    """The options today's ``build.py --help`` offers (so the bench predates and outlives them)."""
+    result = subprocess.run(
+        [sys.executable, str(BUILD_PY), "--help"], capture_output=True, text=True, check=True
+    )
+    return {word.strip("[],") for word in result.stdout.split() if word.startswith(("--", "[--"))}
+
+
+def measure_launchkit(corpus: Corpus, work: Path, repeat: int) -> dict[str, Figure]:
+    """Cold build, then three kinds of rebuild into the same output, ``repeat`` times each."""
+    flags = build_flags()
+    out = work / "public"
+    build = [sys.executable, str(BUILD_PY), "--config", str(corpus.config), "--out", str(out)]
+    cold = build + (["--clean"] if "--clean" in flags else [])
+    template = _blog_template(corpus)
+    steps: dict[str, list[Run]] = {"cold": [], "no-change": [], "page edit": [], "template": []}
+    for attempt in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        steps["cold"].append(run_child(cold, corpus.root))
+        steps["no-change"].append(run_child(build, corpus.root))
+        _append(corpus.first_post, f"\nOne more paragraph, edit {attempt}.\n")
+        steps["page edit"].append(run_child(build, corpus.root))
+        _append(template, f"\n{{# benchmark edit {attempt} #}}\n")
+        steps["template"].append(run_child(build, corpus.root))
+    return {step: Figure.of(runs) for step, runs in steps.items()}
+
+
+def _blog_template(corpus: Corpus) -> Path:
+    """The template blog posts render with (``post.html``), or the base layout they extend."""
+    post = corpus.root / "templates" / "post.html"
+    return post if post.exists() else corpus.root / "templates" / "base.html"
+
+
+def _append(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as file:
+        file.write(text)
+
+
+def measure_anchor(
+    cold: list[str], rebuild: list[str], site: Path, output: Path, repeat: int
+) -> tuple[Figure, Figure]:
+    """An anchor tool's cold build (output and caches gone) and its rebuild right after."""
+    cold_runs, rebuild_runs = [], []
+    for _ in range(repeat):
+        for leftover in (output, site / "cache"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        cold_runs.append(run_child(cold, site))
+        rebuild_runs.append(run_child(rebuild, site))
+    return Figure.of(cold_runs), Figure.of(rebuild_runs)
+
+
+def pelican_figures(corpus: Corpus, work: Path, venv: Path, repeat: int) -> tuple[Figure, Figure]:
+    site = export_pelican(corpus, work / "pelican")
+    pelican = str(venv / "bin" / "pelican")
+    command = [pelican, "content", "-s", "pelicanconf.py", "-o", "output", "-q"]
+    return measure_anchor(command, command, site, site / "output", repeat)
+
+
+def mkdocs_figures(corpus: Corpus, work: Path, venv: Path, repeat: int) -> tuple[Figure, Figure]:
+    site = export_mkdocs(corpus, work / "mkdocs")
+    command = [str(venv / "bin" / "mkdocs"), "build", "-q"]
+    cold, dirty = [*command, "--clean"], [*command, "--dirty"]
+    return measure_anchor(cold, dirty, site, site / "site", repeat)
+
+
+def hugo_figures(corpus: Corpus, work: Path, hugo: str, repeat: int) -> tuple[Figure, Figure]:
+    site = export_hugo(corpus, work / "hugo")
+    command = [hugo, "--quiet", "--destination", "public"]
+    return measure_anchor(command, command, site, site / "public", repeat)
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def launchkit_rows(floor: Figure, ours: dict[str, Figure]) -> list[Row]:
+    cold = ours["cold"]
+    rows = [
+        Row(
+            "launchkit cold build",
+            cold,
+            f"{cold.seconds / floor.seconds:.2f} x floor",
+            f"<= {COLD_VS_FLOOR} x floor",
+            verdict(cold.seconds <= COLD_VS_FLOOR * floor.seconds),
+        )
+    ]
+    for step in ("no-change", "page edit", "template"):
+        figure = ours[step]
+        share = figure.seconds / cold.seconds
+        label = f"launchkit {step} rebuild"
+        target = f"<= {REBUILD_VS_COLD:.0%} of cold"
+        rows.append(
+            Row(label, figure, f"{share:.0%} of cold", target, verdict(share <= REBUILD_VS_COLD))
+        )
+    return rows
+
+
+def anchor_rows(
+    name: str, figures: tuple[Figure, Figure], ours: dict[str, Figure], *, speed_bar: str
+) -> list[Row]:
+    """Cold and rebuild rows of one anchor; a ratio above 1 means the anchor is slower.
+
+    ``speed_bar`` says which of its figures issue 4 sets a target against: its ``"cold"``
+    build (Pelican, MkDocs: ours at least twice as fast) or its ``"rebuild"`` (Hugo: our
+    rebuilds faster than any Hugo build).
+    """
+    cold, rebuild = figures
+    cold_label, rebuild_label = f"{name} cold build", f"{name} rebuild (cache/dirty)"
+    if not ours:
+        return [Row(cold_label, cold), Row(rebuild_label, rebuild)]
+    cold_ratio = cold.seconds / ours["cold"].seconds
+    rebuild_ratio = rebuild.seconds / ours["no-change"].seconds
+    if speed_bar == "cold":
+        target, ok = f">= {ANCHOR_VS_COLD} x ours", cold_ratio >= ANCHOR_VS_COLD
+        return [
+            Row(cold_label, cold, f"{cold_ratio:.2f} x ours cold", target, verdict(ok)),
+            Row(rebuild_label, rebuild, f"{rebuild_ratio:.2f} x ours no-change"),
+        ]
+    ok = rebuild_ratio > 1
+    return [
+        Row(cold_label, cold, f"{cold_ratio:.2f} x ours cold"),
+        Row(rebuild_label, rebuild, f"{rebuild_ratio:.2f} x ours no-change", "> 1", verdict(ok)),
+    ]
+
+
+def print_table(pages: int, rows: list[Row]) -> None:
+    header = f"{'step':<36} {'seconds':>8} {'pages/s':>8} {'peak MiB':>9}  {'ratio':<16} target"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        if row.figure is None:
+            print(f"{row.label:<36} {row.note}")
+            continue
+        peak = f"{row.figure.peak_mib:.0f}" if row.figure.peak_mib is not None else "-"
+        print(
+            f"{row.label:<36} {row.figure.seconds:>8.2f} {pages / row.figure.seconds:>8.0f} "
+            f"{peak:>9}  {row.ratio:<16} {row.target} {row.verdict}".rstrip()
+        )
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=2000, help="corpus size (default 2000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per step; medians reported")
+    parser.add_argument("--anchors", action="store_true", help="also build with Pelican, MkDocs")
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    parser.add_argument(
+        "--venv",
+        type=Path,
+        default=DEFAULT_ANCHOR_VENV,
+        help="venv holding requirements-bench.txt (default $BENCH_VENV or /tmp/bench-venv)",
+    )
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it")
+    return parser.parse_args(argv)
+
+
+def benchmark(args: argparse.Namespace, work: Path) -> list[Row]:
+    started = time.perf_counter()
+    corpus = generate_corpus(work / "site", args.pages, seed=args.seed)
+    print(f"corpus: {args.pages} pages in {time.perf_counter() - started:.1f} s at {corpus.root}")
+    floor = measure_floor(corpus, args.repeat)
+    rows = [Row("Python-Markdown floor (extra+toc)", floor, "1.00 x floor")]
+    ours: dict[str, Figure] = {}
+    if BUILD_PY.exists():
+        ours = measure_launchkit(corpus, work, args.repeat)
+        rows += launchkit_rows(floor, ours)
+    else:
+        rows.append(Row("launchkit", None, note="build.py not found: nothing to measure"))
+    if args.anchors:
+        rows += _anchors(corpus, work, args, ours)
+    return rows
+
+
+def _anchors(
+    corpus: Corpus, work: Path, args: argparse.Namespace, ours: dict[str, Figure]
+) -> list[Row]:
+    rows: list[Row] = []
+    tools: list[tuple[str, str | None, Callable[..., tuple[Figure, Figure]]]] = [
+        ("Pelican", _venv_tool(args.venv, "pelican"), pelican_figures),
+        ("MkDocs", _venv_tool(args.venv, "mkdocs"), mkdocs_figures),
+    ]
+    for name, executable, measure in tools:
+        if executable is None:
+            note = f"not installed in {args.venv} (see bench/README.md)"
+            rows.append(Row(name, None, note=note))
+        else:
+            figures = measure(corpus, work, args.venv, args.repeat)
+            rows += anchor_rows(name, figures, ours, speed_bar="cold")
+    hugo = shutil.which("hugo")
+    if hugo is None:
+        rows.append(Row("Hugo", None, note="not installed"))
+    else:
+        figures = hugo_figures(corpus, work, hugo, args.repeat)
+        rows += anchor_rows("Hugo", figures, ours, speed_bar="rebuild")
+    return rows
+
+
+def _venv_tool(venv: Path, name: str) -> str | None:
+    executable = venv / "bin" / name
+    return str(executable) if executable.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.keep:
+        args.keep.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="launchkit-bench-") as temporary:
+        work = args.keep or Path(temporary)
+        try:
+            rows = benchmark(args, work)
+        except BenchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    print(f"\n{args.pages} pages, median of {args.repeat} runs, {os.cpu_count()} cores")
+    print_table(args.pages, rows)
+    print_peak_memory(rows)
+    return 0
+
+
+def print_peak_memory(rows: list[Row]) -> None:
+    """The highest max RSS of any launchkit run against the target."""
+    peaks = [r.figure.peak_mib for r in rows if r.label.startswith("launchkit") and r.figure]
+    if peaks:
+        peak = max(p for p in peaks if p is not None)
+        print(
+            f"\nlaunchkit peak memory (largest process): {peak:.0f} MiB, target <= {PEAK_MIB} MiB"
+        )
+        print(verdict(peak <= PEAK_MIB))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
