@@ -1,0 +1,118 @@
+"""The checkout server: buy form POST -> Rewardful-attributed Stripe Checkout Session -> 303.
+
+    python checkout_server.py [--host H] [--port P] [--config site.toml] [--dry-run]
+    gunicorn --threads 64 checkout_server:app        (or any WSGI server)
+
+Configuration: ``site.toml`` (or ``--config`` / ``SITE_CONFIG``) for the catalogue and URLs;
+``STRIPE_SECRET_KEY`` (and optionally ``STRIPE_API_BASE``) from the environment or a ``.env``
+file beside the config; ``HOST`` / ``PORT`` for the address. The work is done in
+:mod:`launchkit.checkout` and :mod:`launchkit.checkout_app`; this file only wires them up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import bottle
+import waitress
+from dotenv import dotenv_values
+
+from launchkit.checkout import make_stripe_client, stripe_settings
+from launchkit.checkout_app import create_app
+from launchkit.config import DEFAULT_CONFIG, SiteConfig, load_config
+from launchkit.errors import SiteError
+
+# Every buyer's request holds a thread while Stripe answers (~100 ms-1 s, up to 20 s when
+# Stripe is slow), so threads, not CPU, bound the throughput: 96 threads serve 64 buyers
+# waiting on Stripe at once with room to spare. Connections beyond the threads wait in
+# waitress's queue instead of being refused.
+THREADS = 96
+CONNECTION_LIMIT = 512
+# waitress answers bodies above this itself; smaller oversized bodies get the app's 413 page.
+MAX_BODY = 1024 * 1024
+
+
+def build_app(config: SiteConfig, *, dry_run: bool = False) -> bottle.Bottle:
+    """Read the Stripe settings and build the app; :class:`SiteError` if they are unusable.
+
+    ``.env`` beside the config fills in what the environment does not set.
+    """
+    if dry_run:
+        return create_app(config, dry_run=True)
+    environ = {**dotenv_values(config.root / ".env"), **os.environ}
+    settings = stripe_settings({k: v for k, v in environ.items() if v is not None}, config)
+    return create_app(
+        config,
+        stripe_client=make_stripe_client(settings),
+        stripe_api_base=settings.api_base,
+    )
+
+
+def __getattr__(name: str) -> bottle.Bottle:
+    """``checkout_server.app``, built on first use (``gunicorn checkout_server:app``).
+
+    Built lazily so that ``python checkout_server.py --config other.toml`` or ``--dry-run``
+    never builds it from the default config first.
+    """
+    if name != "app":
+        raise AttributeError(name)
+    _configure_logging()
+    try:
+        app = build_app(load_config(os.environ.get("SITE_CONFIG", DEFAULT_CONFIG)))
+    except SiteError as exc:
+        print(f"checkout_server: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    globals()["app"] = app
+    return app
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # stripe-python logs two INFO lines per request; the app logs the one line that matters.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
+    parser.add_argument("--config", default=os.environ.get("SITE_CONFIG", DEFAULT_CONFIG))
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the parameters that would go to Stripe instead of calling it (no key needed)",
+    )
+    args = parser.parse_args(argv)
+    _configure_logging()
+    try:
+        config = load_config(args.config)
+        app = build_app(config, dry_run=args.dry_run)
+    except SiteError as exc:
+        print(f"checkout_server: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("launchkit.checkout").info(
+        "checkout server%s: POST http://%s:%s%s",
+        " (dry run, Stripe is not called)" if args.dry_run else "",
+        args.host,
+        args.port,
+        config.checkout.endpoint_path,
+    )
+    waitress.serve(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=THREADS,
+        connection_limit=CONNECTION_LIMIT,
+        max_request_body_size=MAX_BODY,
+        ident="launchkit-checkout",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Turn a buy form into Stripe Checkout Session parameters, and ask Stripe for the session.
+
+Three small pieces, each usable on its own:
+
+* :func:`session_params` is pure: form fields + the catalogue of ``site.toml`` -> the exact
+  parameters of ``POST /v1/checkout/sessions``. It decides everything a visitor could try to
+  influence (product, quantity, referral, coupon) and raises :class:`CheckoutInputError` for
+  input a buyer must fix. The contract test feeds its output to stripe-python's own
+  ``SessionCreateParams`` type.
+* :func:`stripe_settings` reads the secret key and API base from the environment and refuses
+  to start on a key that cannot work; :func:`make_stripe_client` builds the one client.
+* :func:`create_session` makes the call and turns Stripe's failures into
+  :class:`CheckoutFailure`: a status code for the buyer and a log line for the owner.
+
+The HTTP layer around them is :mod:`launchkit.checkout_app`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import stripe
+
+from .config import Product, SiteConfig
+from .errors import SiteError
+
+Form = Sequence[tuple[str, str]]
+"""Decoded form fields in the order they arrived; a field may repeat."""
+
+# Rewardful's referral ID is a UUID in its canonical 8-4-4-4-12 form. uuid.UUID() alone would
+# also take braces, URNs and unhyphenated hex, which Rewardful never produces.
+_REFERRAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_QUANTITY = re.compile(r"[0-9]{1,7}")
+
+# Per attempt: at most 2 s to connect and 4 s between bytes of the answer (Stripe's answer is
+# one small JSON body, so in practice 4 s for the whole answer): 6 s. stripe-python makes
+# 1 + max_network_retries = 3 attempts and sleeps between them 0.5 s, then at most 1 s
+# (HTTPClient.INITIAL_DELAY * 2**(n-1), jittered down, never below 0.5 s):
+# 3 * 6 s + 1.5 s = 19.5 s, so a buyer gets an answer within 20 s whatever Stripe does.
+STRIPE_TIMEOUT: tuple[float, float] = (2.0, 4.0)
+STRIPE_RETRIES = 2
+
+
+class CheckoutInputError(ValueError):
+    """A form field a buyer must fix: ``field`` names it, ``message`` says what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def session_params(form: Form, config: SiteConfig) -> dict[str, Any]:
+    """The parameters of the Checkout Session a buy form asks for.
+
+    Only the catalogue decides prices, modes and coupons: of the form, only ``product``,
+    ``quantity``, ``referral`` and ``coupon`` are read (the first of each, except that the
+    first *valid* referral and the first *configured* coupon win), and everything else,
+    such as a ``price`` field, is ignored. Optional parameters are left out rather than sent
+    blank, because Stripe rejects blank values.
+    """
+    product = _product(form, config)
+    quantity = _quantity(form, product)
+    referral = valid_referral(_values(form, "referral"))
+    coupon = _allowed_coupon(_values(form, "coupon"), config.rewardful.coupons)
+
+    line_item: dict[str, Any] = {"price": product.price_id, "quantity": quantity}
+    if product.adjustable_quantity and product.quantity_choice:
+        line_item["adjustable_quantity"] = {
+            "enabled": True,
+            "minimum": product.min_quantity,
+            "maximum": product.max_quantity,
+        }
+    params: dict[str, Any] = {
+        "mode": product.mode,
+        "line_items": [line_item],
+        "success_url": config.checkout.success_url,
+        "cancel_url": config.checkout.cancel_url,
+        "metadata": {"product": product.key},
+    }
+    # Subscription mode always creates a customer; Stripe rejects customer_creation there.
+    if product.mode == "payment":
+        params["customer_creation"] = "always"
+    if referral:
+        params["client_reference_id"] = referral
+        params["metadata"]["referral"] = referral
+    # Stripe rejects discounts together with allow_promotion_codes.
+    if coupon:
+        params["discounts"] = [{"coupon": coupon}]
+    elif product.allow_promotion_codes:
+        params["allow_promotion_codes"] = True
+    return params
+
+
+def valid_referral(values: Sequence[str]) -> str | None:
+    """The first value that is a Rewardful referral UUID (trimmed, lowercase), else None."""
+    for value in values:
+        value = value.strip()
+        if _REFERRAL.fullmatch(value):
+            return value.lower()
+    return None
+
+
+def _values(form: Form, name: str) -> list[str]:
+    return [value for key, value in form if key == name]
+
+
+def _product(form: Form, config: SiteConfig) -> Product:
+    key = next(iter(_values(form, "product")), "").strip()
+    if not key:
+        raise CheckoutInputError("product", "The form did not say which product to buy.")
+    product = config.products.get(key)
+    if product is None:
+        raise CheckoutInputError("product", "That product is not for sale here.")
+    return product
+
+
+def _quantity(form: Form, product: Product) -> int:
+    """The quantity asked for, within the product's bounds; blank or absent means the minimum."""
+    raw = next(iter(_values(form, "quantity")), "").strip()
+    if not raw:
+        return product.min_quantity
+    if not _QUANTITY.fullmatch(raw):
+        raise CheckoutInputError("quantity", "The quantity must be a whole number.")
+    quantity = int(raw)
+    if not product.min_quantity <= quantity <= product.max_quantity:
+        if product.min_quantity == product.max_quantity:
+            allowed = f"exactly {product.min_quantity}"
+        else:
+            allowed = f"between {product.min_quantity} and {product.max_quantity}"
+        raise CheckoutInputError("quantity", f"The quantity must be {allowed}.")
+    return quantity
+
+
+def _allowed_coupon(values: Sequence[str], coupons: Sequence[str]) -> str | None:
+    """The first coupon of the form that the site owner configured; any other is ignored."""
+    return next((value.strip() for value in values if value.strip() in coupons), None)
+
+
+# --- Stripe: settings, client, call -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    """What the checkout needs from the environment to reach Stripe."""
+
+    secret_key: str
+    api_base: str | None = None
+
+    def __repr__(self) -> str:  # never let the key reach a log through a repr
+        return f"StripeSettings(secret_key='***', api_base={self.api_base!r})"
+
+
+def stripe_settings(environ: Mapping[str, str], config: SiteConfig) -> StripeSettings:
+    """Read ``STRIPE_SECRET_KEY`` / ``STRIPE_API_BASE``; raise :class:`SiteError` if unusable.
+
+    The messages are one line each and never contain the key.
+    """
+    key = environ.get("STRIPE_SECRET_KEY", "").strip()
+    if not key:
+        raise SiteError(
+            "STRIPE_SECRET_KEY is not set: put your Stripe secret key in the environment or in "
+            f"{config.root / '.env'} (see .env.example), or use --dry-run"
+        )
+    if key.startswith("pk_"):
+        raise SiteError(
+            "STRIPE_SECRET_KEY is a publishable key (pk_...): the server needs the secret key "
+            "(sk_...) or a restricted key (rk_...)"
+        )
+    if not re.fullmatch(r"(sk|rk)_(test|live)_[A-Za-z0-9_]+", key):
+        raise SiteError(
+            "STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_test_..., sk_live_..., "
+            "rk_test_... or rk_live_...)"
+        )
+    if "_live_" in key[:8]:
+        insecure = [url for url in _site_urls(config) if urlsplit(url).scheme != "https"]
+        if insecure:
+            raise SiteError(
+                f"STRIPE_SECRET_KEY is a live key but {insecure[0]} is not https: "
+                "use https URLs in site.toml or a test key (sk_test_...)"
+            )
+    api_base = environ.get("STRIPE_API_BASE", "").strip() or None
+    if api_base:
+        parts = urlsplit(api_base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SiteError(f"STRIPE_API_BASE must be an http(s) URL, got {api_base!r}")
+        api_base = api_base.rstrip("/")
+    return StripeSettings(secret_key=key, api_base=api_base)
+
+
+def _site_urls(config: SiteConfig) -> list[str]:
+    """The URLs a buyer's browser visits around a checkout; a live key needs them all https."""
+    urls = [config.site.base_url, config.checkout.success_url, config.checkout.cancel_url]
+    if urlsplit(config.checkout.endpoint).scheme:
+        urls.append(config.checkout.endpoint)
+    return urls
+
+
+def make_stripe_client(
+    settings: StripeSettings,
+    *,
+    timeout: float | tuple[float, float] = STRIPE_TIMEOUT,
+    max_network_retries: int = STRIPE_RETRIES,
+) -> stripe.StripeClient:
+    """The one Stripe client of the process; share it between threads.
+
+    ``RequestsClient`` keeps one ``requests.Session`` per thread (thread-local), so each
+    server thread reuses its own keep-alive connection to Stripe and no lock is shared.
+    """
+    return stripe.StripeClient(
+        settings.secret_key,
+        base_addresses={"api": settings.api_base} if settings.api_base else None,
+        max_network_retries=max_network_retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """What the HTTP layer needs from a created session."""
+
+    id: str
+    url: str
+    request_id: str | None
+
+
+class CheckoutFailure(Exception):
+    """Stripe did not give us a session: ``status`` for the buyer, ``log`` for the owner.
+
+    ``owner_must_act`` marks failures that retrying will not fix (a wrong price ID, a revoked
+    key): they are logged at ERROR, the rest at WARNING.
+    """
+
+    def __init__(self, status: int, log: str, *, owner_must_act: bool = False) -> None:
+        super().__init__(log)
+        self.status = status
+        self.log = log
+        self.owner_must_act = owner_must_act
+
+
+def create_session(client: stripe.StripeClient, params: dict[str, Any]) -> CheckoutSession:
+    """Create the Checkout Session; raise :class:`CheckoutFailure` for anything but success.
+
+    One idempotency key per checkout, so that stripe-python's retries of a timed-out or
+    failed attempt can never create two sessions; it is in every log line for the owner to
+    find the request in Stripe's dashboard when Stripe never answered with a request id.
+    """
+    idempotency_key = f"launchkit-{uuid.uuid4()}"
+    try:
+        session = client.v1.checkout.sessions.create(
+            params,  # type: ignore[arg-type]  # validated by the contract test
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _failure(exc, idempotency_key) from None
+    response = session.last_response
+    request_id = response.request_id if response else None
+    if not session.url:
+        raise CheckoutFailure(
+            502,
+            f"Stripe answered without a session URL (request {request_id}, "
+            f"idempotency key {idempotency_key})",
+            owner_must_act=True,
+        )
+    return CheckoutSession(id=session.id, url=session.url, request_id=request_id)
+
+
+def _failure(exc: stripe.StripeError, idempotency_key: str) -> CheckoutFailure:
+    """Map a Stripe error to the buyer's status code and the owner's log line."""
+    where = f"request {exc.request_id or 'none'}, idempotency key {idempotency_key}"
+    message = _one_line(exc.user_message or str(exc))
+    if isinstance(exc, stripe.APIConnectionError):
+        timed_out = isinstance(exc.__cause__, requests.exceptions.Timeout)
+        what = "did not answer in time" if timed_out else "could not be reached"
+        return CheckoutFailure(504 if timed_out else 503, f"Stripe {what} after retries ({where})")
+    if isinstance(exc, stripe.RateLimitError):
+        return CheckoutFailure(503, f"Stripe rate limit: {message} ({where})")
+    if isinstance(exc, stripe.APIError):
+        return CheckoutFailure(502, f"Stripe error {exc.http_status}: {message} ({where})")
+    # Invalid request, authentication, permission: retrying will not help, the owner must act.
+    return CheckoutFailure(
+        502,
+        f"Stripe refused the checkout ({type(exc).__name__}, HTTP {exc.http_status}): "
+        f"{message} ({where}); check the price IDs in site.toml and STRIPE_SECRET_KEY",
+        owner_must_act=True,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
