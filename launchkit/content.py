@@ -1,0 +1,301 @@
+"""Discover ``content/**/*.md``: front matter, URLs and output paths of every page.
+
+A page is Markdown with YAML front matter between ``---`` lines. This module only reads and
+validates; turning the body into HTML is :mod:`launchkit.markup`'s job. Every error names the
+file and the line a marketer has to fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import SiteConfig
+from .errors import SiteError
+
+# The C loader is ~6x faster; the pure-Python one behaves the same where libyaml is missing.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+NOT_FOUND_URL = "/404.html"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the site: where it comes from, what its front matter says, where it goes.
+
+    ``content`` and ``toc`` are empty until the Markdown step fills them in (with
+    :func:`dataclasses.replace`, so a page never changes under a step that holds it).
+    """
+
+    path: Path  # the Markdown file, absolute
+    source: str  # the same, relative to the project root: "content/pricing.md"
+    url: str  # "/pricing/"
+    absolute_url: str  # "https://beacon.example/pricing/"
+    output: str  # "pricing/index.html", relative to the output folder
+    section: str  # "blog" for content/blog/**, "" for top-level pages
+    title: str
+    body: str  # the Markdown after the front matter
+    body_line: int  # line number of the body's first line in the file
+    description: str = ""
+    template: str = "page"
+    draft: bool = False
+    date: dt.date | None = None
+    menu: str | None = None
+    menu_order: int = 0
+    image: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # all front matter, unknown keys too
+    content: str = ""  # HTML (markupsafe.Markup once rendered)
+    toc: str = ""  # HTML of the table of contents
+
+    @property
+    def is_not_found_page(self) -> bool:
+        """The 404 page: served by hosts for unknown paths, listed in no sitemap."""
+        return self.url == NOT_FOUND_URL
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A non-Markdown file inside ``content/``, copied to the same place in the output."""
+
+    path: Path
+    output: str
+
+
+@dataclass(frozen=True)
+class Content:
+    """Everything ``content/`` holds: the pages (sorted by source) and the files beside them."""
+
+    pages: list[Page]
+    assets: list[Asset]
+
+
+def display_path(path: Path) -> str:
+    """A path for error messages: relative to the working folder when inside it, clickable."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def walk_files(folder: Path) -> Iterator[Path]:
+    """Every file under ``folder`` in sorted order, skipping hidden files and folders."""
+    for directory, subdirs, files in os.walk(folder):
+        subdirs[:] = sorted(name for name in subdirs if not name.startswith("."))
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(directory, name)
+
+
+def load_content(config: SiteConfig, *, drafts: bool = False) -> Content:
+    """Read every page of ``content/``; drafts are left out unless ``drafts`` is true."""
+    content_dir = config.content_dir
+    if not content_dir.is_dir():
+        raise SiteError("no content folder", display_path(content_dir), hint="create content/")
+    pages: list[Page] = []
+    assets: list[Asset] = []
+    for path in walk_files(content_dir):
+        relative = path.relative_to(content_dir)
+        if path.suffix == ".md":
+            page = read_page(path, config)
+            if drafts or not page.draft:
+                pages.append(page)
+        else:
+            assets.append(Asset(path, relative.as_posix()))
+    _refuse_duplicate_urls(pages)
+    return Content(pages, assets)
+
+
+def read_page(path: Path, config: SiteConfig) -> Page:
+    """Parse one Markdown file into a :class:`Page`; raise :class:`SiteError` on bad input."""
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SiteError(f"not UTF-8 text: {exc.reason}", shown, hint="save as UTF-8") from None
+    front, front_text, body, body_line = _split_front_matter(text, shown)
+    locate = _KeyLocator(shown, front_text)
+    relative = path.relative_to(config.content_dir)
+    section = relative.parts[0] if len(relative.parts) > 1 else ""
+    slug = _optional_str(front, "slug", locate)
+    if slug is not None and not _SLUG.match(slug):
+        raise locate.error("slug", "'slug' must be letters, digits, '.', '-' or '_' (no '/')")
+    url, output = page_url(relative, slug)
+    template = _optional_str(front, "template", locate) or _default_template(relative, section)
+    if not _TEMPLATE_NAME.match(template):
+        raise locate.error("template", f"'template' must be a template name, got {template!r}")
+    return Page(
+        path=path,
+        source=path.relative_to(config.root).as_posix(),
+        url=url,
+        absolute_url=config.site.absolute(url),
+        output=output,
+        section=section,
+        title=_title(front, locate),
+        body=body,
+        body_line=body_line,
+        description=_optional_str(front, "description", locate) or "",
+        template=template,
+        draft=_typed(front, "draft", bool, "true or false", locate, False),
+        date=_date(front, locate),
+        menu=_optional_str(front, "menu", locate),
+        menu_order=_typed(front, "menu_order", int, "a whole number", locate, 0),
+        image=_optional_str(front, "image", locate) or config.site.image,
+        meta=front,
+    )
+
+
+def page_url(relative: Path, slug: str | None = None) -> tuple[str, str]:
+    """The pretty URL and output path of a page at ``relative`` inside ``content/``.
+
+    ``index.md`` -> ``/``, ``pricing.md`` -> ``/pricing/``, ``blog/launch.md`` ->
+    ``/blog/launch/``; ``slug`` replaces the last part; ``404.md`` -> ``/404.html``.
+    """
+    parts = list(relative.with_suffix("").parts)
+    if parts == ["404"]:
+        return NOT_FOUND_URL, "404.html"
+    if parts[-1] == "index":
+        parts.pop()
+    if slug is not None and parts:
+        parts[-1] = slug
+    path = "/".join(parts)
+    if not path:
+        return "/", "index.html"
+    return f"/{path}/", f"{path}/index.html"
+
+
+def _default_template(relative: Path, section: str) -> str:
+    if section == "blog":
+        return "blog" if relative.name == "index.md" and len(relative.parts) == 2 else "post"
+    return "page"
+
+
+def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
+    """Split ``---`` front matter from the body: (fields, raw YAML, body, body's first line)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        raise SiteError(
+            "no front matter",
+            shown,
+            1,
+            hint="start the file with a '---' line, 'title: …', and another '---' line",
+        )
+    closing = [i for i, line in enumerate(lines) if i and line.rstrip() in ("---", "...")]
+    if not closing:
+        raise SiteError("front matter is not closed", shown, 1, hint="add a '---' line after it")
+    index = closing[0]
+    front_text = "".join(lines[1:index])
+    try:
+        front = yaml.load(front_text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1  # +1 for the '---', +1 for 1-based
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SiteError(
+            f"front matter is not valid YAML: {problem}",
+            shown,
+            line,
+            hint="quote values that contain ':' or start with a special character",
+        ) from None
+    if front is None:
+        front = {}
+    if not isinstance(front, dict):
+        raise SiteError("front matter must be 'key: value' lines", shown, 2)
+    return front, front_text, "".join(lines[index + 1 :]), index + 2
+
+
+class _KeyLocator:
+    """Finds the line of a front matter key, so that a bad value's error points at it."""
+
+    def __init__(self, shown: str, front_text: str) -> None:
+        self.shown = shown
+        self.lines = front_text.splitlines()
+
+    def line(self, key: str) -> int:
+        pattern = re.compile(rf"^\s*['\"]?{re.escape(key)}['\"]?\s*:")
+        for number, text in enumerate(self.lines, start=2):
+            if pattern.match(text):
+                return number
+        return 1
+
+    def error(self, key: str, message: str, hint: str | None = None) -> SiteError:
+        return SiteError(message, self.shown, self.line(key), hint)
+
+
+def _title(front: dict[str, Any], locate: _KeyLocator) -> str:
+    title = front.get("title")
+    if title is None or (isinstance(title, str) and not title.strip()):
+        raise locate.error(
+            "title",
+            "missing 'title' in front matter",
+            hint="add a line 'title: Your page title' between the '---' lines",
+        )
+    if not isinstance(title, str | int | float):
+        raise locate.error("title", "'title' must be text")
+    return str(title)
+
+
+def _optional_str(front: dict[str, Any], key: str, locate: _KeyLocator) -> str | None:
+    value = front.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise locate.error(key, f"'{key}' must be text, got {value!r}")
+    return str(value)
+
+
+def _typed(
+    front: dict[str, Any], key: str, kind: type, what: str, locate: _KeyLocator, default: Any
+) -> Any:
+    value = front.get(key, default)
+    # bool is a subclass of int: 'menu_order: true' is a mistake, not 1.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise locate.error(key, f"'{key}' must be {what}, got {value!r}")
+    return value
+
+
+def _date(front: dict[str, Any], locate: _KeyLocator) -> dt.date | None:
+    value = front.get("date")
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise locate.error(
+            "date", f"'date' must be a date like 2026-11-02, got {value!r}"
+        ) from None
+
+
+def _refuse_duplicate_urls(pages: list[Page]) -> None:
+    seen: dict[str, Page] = {}
+    for page in pages:
+        other = seen.setdefault(page.url, page)
+        if other is not page:
+            raise SiteError(
+                f"two pages have the URL {page.url}: {other.source} and {page.source}",
+                display_path(page.path),
+                hint="rename one of them or give it another 'slug'",
+            )
+
+
+__all__ = [
+    "NOT_FOUND_URL",
+    "Asset",
+    "Content",
+    "Page",
+    "display_path",
+    "load_content",
+    "page_url",
+    "read_page",
+    "walk_files",
+]

@@ -1,0 +1,192 @@
+"""Markdown to HTML, and the ``buy`` shortcode, as two separate steps.
+
+1. :func:`extract_shortcodes` swaps every shortcode line for a placeholder and
+   :meth:`MarkdownRenderer.render` turns the result into HTML. Both depend only on the page's
+   text, so their output can be cached by a hash of it.
+2. :func:`expand_shortcodes` replaces the placeholders with buy forms. It depends on the
+   catalogue and the templates, so it runs on every build.
+
+Shortcode syntax, on a line of its own (outside fenced code)::
+
+    {{< buy pro >}}
+    {{< buy pro "Start your trial" >}}
+    {{< buy product="team" label="Get your team on Beacon" >}}
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import markdown
+from markupsafe import Markup
+
+from .errors import SiteError
+
+_SHORTCODE_LINE = re.compile(r"^[ \t]*\{\{<(?P<inner>.*?)>\}\}[ \t]*$")
+_FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"`+[^`]*`+")
+# Letters and digits only, so that no Markdown extension (smarty, abbr, …) rewrites it.
+_PLACEHOLDER = "launchkitshortcode{}x"
+_PLACEHOLDER_HTML = re.compile(r"(?:<p>)?launchkitshortcode(\d+)x(?:</p>)?")
+
+_EXTENSIONS = ["extra", "toc", "smarty", "sane_lists"]
+_EXTENSION_CONFIGS = {"toc": {"permalink": True}}
+
+
+@dataclass(frozen=True)
+class Shortcode:
+    """One ``{{< buy … >}}`` of a page, parsed, with its line in the source file."""
+
+    name: str
+    product: str
+    label: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class RenderedMarkdown:
+    """HTML of a page body with shortcode placeholders, its table of contents, its shortcodes.
+
+    A pure function of the page's text: safe to cache by content hash.
+    """
+
+    html: str
+    toc: str
+    shortcodes: tuple[Shortcode, ...]
+
+
+class MarkdownRenderer:
+    """One Python-Markdown instance, reset per page (building it costs more than a page)."""
+
+    def __init__(self) -> None:
+        self._markdown = markdown.Markdown(
+            extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS, output_format="html"
+        )
+
+    def render(self, body: str, *, source: str, first_line: int = 1) -> RenderedMarkdown:
+        """Render a page body; ``source`` and ``first_line`` place shortcode errors."""
+        text, shortcodes = extract_shortcodes(body, source=source, first_line=first_line)
+        self._markdown.reset()
+        html = self._markdown.convert(text)
+        toc = getattr(self._markdown, "toc", "")
+        return RenderedMarkdown(html, toc, tuple(shortcodes))
+
+
+def extract_shortcodes(
+    body: str, *, source: str, first_line: int = 1
+) -> tuple[str, list[Shortcode]]:
+    """Replace each shortcode line by a placeholder paragraph; return the text and shortcodes."""
+    out: list[str] = []
+    shortcodes: list[Shortcode] = []
+    fence: str | None = None
+    for offset, line in enumerate(body.splitlines()):
+        number = first_line + offset
+        fence_match = _FENCE.match(line)
+        if fence_match:
+            marker = fence_match["fence"]
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+        elif fence is None:
+            match = _SHORTCODE_LINE.match(line)
+            if match:
+                shortcodes.append(_parse_shortcode(match["inner"], source, number))
+                # Blank lines around it make it a paragraph of its own, whatever surrounds it.
+                line = "\n" + _PLACEHOLDER.format(len(shortcodes) - 1) + "\n"
+            elif "{{<" in _CODE_SPAN.sub("", line):
+                raise SiteError(
+                    "a shortcode must stand on a line of its own",
+                    source,
+                    number,
+                    hint='write it alone on its line, e.g. {{< buy pro "Buy now" >}}',
+                )
+        out.append(line)
+    return "\n".join(out) + "\n", shortcodes
+
+
+def _parse_shortcode(inner: str, source: str, line: int) -> Shortcode:
+    """Parse the words between ``{{<`` and ``>}}`` (shell-like quoting) into a shortcode."""
+
+    def error(message: str) -> SiteError:
+        return SiteError(
+            message,
+            source,
+            line,
+            hint='write {{< buy PRODUCT >}} or {{< buy PRODUCT "Button label" >}}',
+        )
+
+    try:
+        words = shlex.split(inner)
+    except ValueError as exc:
+        raise error(f"cannot read the shortcode: {exc}") from None
+    if not words:
+        raise error("empty shortcode")
+    name, *args = words
+    if name != "buy":
+        raise error(f"unknown shortcode '{name}' (the only one is 'buy')")
+    positional: list[str] = []
+    named: dict[str, str] = {}
+    for arg in args:
+        key, equals, value = arg.partition("=")
+        if not equals:
+            if named:
+                raise error(f"'{arg}' comes after a name=value argument")
+            positional.append(arg)
+        elif key not in ("product", "label"):
+            raise error(f"unknown argument '{key}' (use product= and label=)")
+        elif key in named:
+            raise error(f"'{key}' is given twice")
+        else:
+            named[key] = value
+    values = dict(zip(("product", "label"), positional, strict=False))
+    if len(positional) > 2:
+        raise error(f"too many arguments: {' '.join(positional[2:])!r}")
+    for key, value in named.items():
+        if key in values:
+            raise error(f"'{key}' is given twice")
+        values[key] = value
+    if not values.get("product"):
+        raise error("the buy shortcode needs a product key")
+    return Shortcode(name, values["product"], values.get("label") or None, line)
+
+
+def expand_shortcodes(
+    rendered: RenderedMarkdown,
+    *,
+    source: str,
+    products: Mapping[str, object],
+    buy_form: Callable[[str, str | None], str],
+) -> Markup:
+    """The page's final body HTML: each placeholder replaced by its product's buy form."""
+    forms = []
+    for shortcode in rendered.shortcodes:
+        if shortcode.product not in products:
+            known = ", ".join(products) or "none"
+            raise SiteError(
+                f"unknown product '{shortcode.product}'",
+                source,
+                shortcode.line,
+                hint=f"use a key of [products.…] in site.toml: {known}",
+            )
+        forms.append(buy_form(shortcode.product, shortcode.label))
+
+    def form_for(match: re.Match[str]) -> str:
+        index = int(match[1])
+        # A look-alike a marketer typed (vanishingly unlikely) stays as it was.
+        return forms[index] if index < len(forms) else match[0]
+
+    html = _PLACEHOLDER_HTML.sub(form_for, rendered.html)
+    return Markup(html)  # noqa: S704 - Markdown's own HTML output plus our rendered forms
+
+
+__all__ = [
+    "MarkdownRenderer",
+    "RenderedMarkdown",
+    "Shortcode",
+    "expand_shortcodes",
+    "extract_shortcodes",
+]

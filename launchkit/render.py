@@ -1,0 +1,234 @@
+"""Jinja2 templates to HTML documents, with Rewardful's snippet enforced on every page.
+
+What every template can use is documented in ``docs/templates.md``; this module is the one
+place that provides it. Template problems (syntax, an undefined name, a missing include)
+become a :class:`SiteError` naming the template file and line, and the page being rendered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from .config import SiteConfig
+from .content import Page, display_path
+from .errors import SiteError
+
+SNIPPET_TEMPLATE = "partials/rewardful.html"
+BUY_FORM_TEMPLATE = "partials/buy_form.html"
+FEED_URL = "/blog/feed.xml"
+FEED_SECTION = "blog"
+
+# English month names, independent of the build machine's locale (byte-identical output).
+_MONTHS = (
+    *("January", "February", "March", "April", "May", "June"),
+    *("July", "August", "September", "October", "November", "December"),
+)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One link of the site navigation, from a page's ``menu`` and ``menu_order``."""
+
+    label: str
+    url: str
+
+
+def format_date(value: dt.date) -> str:
+    """A date as "November 2, 2026"."""
+    return f"{_MONTHS[value.month - 1]} {value.day}, {value.year}"
+
+
+def navigation(pages: Sequence[Page]) -> list[NavItem]:
+    """The pages with a ``menu`` label, lowest ``menu_order`` first."""
+    in_menu = [page for page in pages if page.menu]
+    in_menu.sort(key=lambda page: (page.menu_order, page.menu or "", page.url))
+    return [NavItem(page.menu or "", page.url) for page in in_menu]
+
+
+def dated_pages(pages: Sequence[Page], section: str) -> list[Page]:
+    """The dated pages of a section, newest first (the section's index page is undated)."""
+    dated = [page for page in pages if page.section == section and page.date is not None]
+    dated.sort(key=lambda page: page.url)
+    dated.sort(key=lambda page: page.date, reverse=True)
+    return dated
+
+
+class Renderer:
+    """The Jinja2 environment of one build, and the pages' HTML documents.
+
+    Built once per build. ``buy_form`` works from the start (the shortcode step needs it);
+    the names that depend on all pages (``pages``, ``nav``, …) are set by :meth:`render_pages`.
+    """
+
+    def __init__(self, config: SiteConfig, *, checkout_endpoint: str | None = None) -> None:
+        self.config = config
+        self.templates_dir = config.templates_dir
+        # The preview server mounts the checkout locally and passes its own endpoint.
+        self.endpoint = checkout_endpoint or config.checkout.endpoint
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.templates_dir),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        self.env.globals.update(
+            site=config.site,
+            config=config,
+            rewardful=config.rewardful,
+            products=config.products,
+            buy_form=self.buy_form,
+        )
+        self.env.filters["absolute"] = config.site.absolute
+        self.env.filters["format_date"] = format_date
+        self._snippet: str | None = None
+
+    def buy_form(self, key: str, label: str | None = None) -> Markup:
+        """The buy form of a catalogue product: the one implementation behind the shortcode."""
+        product = self.config.products.get(key)
+        if product is None:
+            known = ", ".join(self.config.products) or "none"
+            raise SiteError(
+                f"unknown product '{key}'", hint=f"use a key of [products.…] in site.toml: {known}"
+            )
+        html = self._render(
+            BUY_FORM_TEMPLATE,
+            product=product,
+            label=label or product.button_label,
+            endpoint=self.endpoint,
+        )
+        return Markup(html)  # noqa: S704 - rendered by an autoescaping template
+
+    def snippet(self) -> str:
+        """Rewardful's snippet as ``partials/rewardful.html`` renders it, without outer space."""
+        if self._snippet is None:
+            self._snippet = self._render(SNIPPET_TEMPLATE).strip()
+            if not self._snippet:
+                raise SiteError(
+                    "Rewardful's snippet renders empty",
+                    display_path(self.templates_dir / SNIPPET_TEMPLATE),
+                )
+        return self._snippet
+
+    def render_pages(self, pages: Sequence[Page]) -> dict[str, bytes]:
+        """Every page's HTML document, keyed by output path; checks Rewardful's snippet."""
+        blog = dated_pages(pages, FEED_SECTION)
+        self.env.globals.update(
+            pages=list(pages),
+            nav=navigation(pages),
+            section_pages=lambda name: dated_pages(pages, name),
+            feed_url=FEED_URL if blog else None,
+        )
+        snippet = self.snippet()
+        documents = {}
+        for page in pages:
+            html = self.render_page(page)
+            _require_snippet(html, snippet, page, self._template_path(page.template))
+            documents[page.output] = html.encode("utf-8")
+        return documents
+
+    def render_page(self, page: Page) -> str:
+        """One page's HTML document from ``templates/<page.template>.html``."""
+        name = f"{page.template}.html"
+        if not (self.templates_dir / name).is_file():
+            raise SiteError(
+                f"unknown template '{page.template}': there is no "
+                f"{display_path(self._template_path(page.template))}",
+                display_path(page.path),
+                _template_line(page),
+                hint=f"use one of: {', '.join(self._template_names())}",
+            )
+        return self._render(name, page=page, rendering=page)
+
+    def _render(self, name: str, *, rendering: Page | None = None, **context: Any) -> str:
+        """Render a template; turn any failure into a SiteError at the template's line."""
+        try:
+            return self.env.get_template(name).render(**context)
+        except jinja2.TemplateSyntaxError as exc:
+            path = display_path(Path(exc.filename)) if exc.filename else name
+            raise _with_page(
+                SiteError(f"template syntax error: {exc.message}", path, exc.lineno), rendering
+            ) from exc
+        except Exception as exc:
+            raise self._error_in_template(exc, name, rendering) from exc
+
+    def _error_in_template(self, exc: Exception, name: str, rendering: Page | None) -> SiteError:
+        if isinstance(exc, SiteError) and exc.path:
+            return _with_page(exc, rendering)  # already placed: an error inside a buy form
+        path, line = self._innermost_template_frame(exc) or (
+            display_path(self.templates_dir / name),
+            None,
+        )
+        if isinstance(exc, SiteError):
+            message, hint = exc.message, exc.hint
+        elif isinstance(exc, jinja2.TemplateNotFound):
+            message, hint = f"template '{exc.name}' not found", "check the name in the include"
+        elif isinstance(exc, jinja2.UndefinedError):
+            message, hint = (
+                str(exc.message),
+                "check the spelling; docs/templates.md lists the names",
+            )
+        else:
+            message, hint = f"{type(exc).__name__}: {exc}", None
+        return _with_page(SiteError(message, path, line, hint), rendering)
+
+    def _innermost_template_frame(self, exc: BaseException) -> tuple[str, int] | None:
+        """The deepest template file and line in the traceback (Jinja maps frames to them)."""
+        found = None
+        root = str(self.templates_dir)
+        for frame, line in traceback.walk_tb(exc.__traceback__):
+            filename = frame.f_code.co_filename
+            if filename.startswith(root) and filename.endswith(".html"):
+                found = (display_path(Path(filename)), line)
+        return found
+
+    def _template_path(self, template: str) -> Path:
+        return self.templates_dir / f"{template}.html"
+
+    def _template_names(self) -> list[str]:
+        names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
+        return [name.removesuffix(".html") for name in names if not name.startswith("partials/")]
+
+
+def _with_page(error: SiteError, page: Page | None) -> SiteError:
+    """Add which page was being rendered to a template error's hint."""
+    if page is not None:
+        rendering = f"while rendering {page.source}"
+        error.hint = f"{error.hint} ({rendering})" if error.hint else rendering
+    return error
+
+
+def _template_line(page: Page) -> int:
+    """The line of ``template:`` in the page's front matter (line 1 when it is the default)."""
+    for number, line in enumerate(
+        page.path.read_text(encoding="utf-8").splitlines()[: page.body_line], 1
+    ):
+        if line.startswith("template:"):
+            return number
+    return 1
+
+
+def _require_snippet(html: str, snippet: str, page: Page, template: Path) -> None:
+    """Fail unless Rewardful's snippet is inside the document's ``<head>``.
+
+    A substring check on the part before ``</head>``: cheap at thousands of pages, and exact,
+    since the base layout includes the very partial whose output ``snippet`` is.
+    """
+    head_end = html.find("</head>")
+    head_start = html.find("<head")
+    if head_start == -1 or head_end == -1 or snippet not in html[head_start:head_end]:
+        raise SiteError(
+            f"the page {page.source} lacks Rewardful's snippet in its <head>",
+            display_path(template),
+            hint="extend base.html, or include 'partials/rewardful.html' inside <head>",
+        )
+
+
+__all__ = ["FEED_URL", "NavItem", "Renderer", "dated_pages", "format_date", "navigation"]
