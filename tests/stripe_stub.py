@@ -44,10 +44,15 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from stripe._request_options import RequestOptions
 from stripe.params.checkout import SessionCreateParams
 
 SESSIONS_PATH = "/v1/checkout/sessions"
-_KNOWN_PARAMS = SessionCreateParams.__required_keys__ | SessionCreateParams.__optional_keys__
+# Session parameters only: the TypedDict also inherits request options (api_key, ...), which
+# are headers, not body parameters.
+_KNOWN_PARAMS = (SessionCreateParams.__required_keys__ | SessionCreateParams.__optional_keys__) - (
+    RequestOptions.__required_keys__ | RequestOptions.__optional_keys__
+)
 _TEST_KEY = re.compile(r"Bearer (sk|rk)_test_[A-Za-z0-9_]+")
 
 
@@ -140,7 +145,8 @@ class StripeStub:
             return list(self._state.sessions)
 
     def clear(self) -> None:
-        """Forget recorded requests, sessions and queued faults."""
+        """Forget recorded requests, sessions and queued faults; hangs hang again."""
+        self._released.clear()
         with self._state.lock:
             self._state.requests.clear()
             self._state.sessions.clear()
@@ -161,7 +167,7 @@ class StripeStub:
         self._queue(_Fault(hang=seconds), count)
 
     def release(self) -> None:
-        """End every current and future hang at once."""
+        """End every current hang, and any later one until :meth:`clear`."""
         self._released.set()
 
     def _queue(self, fault: _Fault, count: int) -> None:
@@ -213,7 +219,8 @@ class StripeStub:
                 self._state.by_idempotency_key[key] = session
         return 200, session
 
-    def _session(self, session_id: str) -> dict | None:
+    def session(self, session_id: str) -> dict | None:
+        """The Checkout Session JSON the stub answered for this id, or None."""
         with self._state.lock:
             return self._state.by_id.get(session_id)
 
@@ -335,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _pay_page(self, session_id: str) -> None:
-        session = self.stub._session(session_id)
+        session = self.stub.session(session_id)
         if session is None:
             status, html = (
                 404,
