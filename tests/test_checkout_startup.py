@@ -1,0 +1,140 @@
+"""`python checkout_server.py` as the owner runs it: refusals, .env, a real serving process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+from bs4 import BeautifulSoup
+from stripe_stub import StripeStub
+from test_checkout_params import REFERRAL, write_site
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = ROOT / "checkout_server.py"
+
+
+def run_server(site: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run the server and expect it to refuse to start (it exits instead of serving)."""
+    return subprocess.run(
+        [sys.executable, str(SERVER), "--config", str(site), "--port", "0", *args],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return write_site(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({}, "STRIPE_SECRET_KEY is not set"),
+        ({"STRIPE_SECRET_KEY": "  "}, "STRIPE_SECRET_KEY is not set"),
+        ({"STRIPE_SECRET_KEY": "pk_test_abc123"}, "publishable key"),
+        ({"STRIPE_SECRET_KEY": "whatever"}, "does not look like a Stripe secret key"),
+        (
+            {"STRIPE_SECRET_KEY": "sk_test_abc", "STRIPE_API_BASE": "localhost:12111"},
+            "STRIPE_API_BASE must be an http(s) URL",
+        ),
+    ],
+)
+def test_refuses_to_start_with_a_one_line_reason(site: Path, env, reason: str) -> None:
+    result = run_server(site, env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert reason in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("key", ["sk_live_abc123", "rk_live_abc123"])
+def test_refuses_a_live_key_with_an_http_site(tmp_path: Path, key: str) -> None:
+    site = write_site(tmp_path)
+    site.write_text(
+        site.read_text().replace("https://shop.example/pricing/", "http://shop.example/p/")
+    )
+    result = run_server(site, {"STRIPE_SECRET_KEY": key})
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "live key" in line and "http://shop.example/p/" in line
+    assert key not in result.stderr
+
+
+def test_a_bad_config_is_named_without_a_traceback(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text("[site]\ntitle = 'x'\n")
+    result = run_server(site, {"STRIPE_SECRET_KEY": "sk_test_abc"})
+    assert result.returncode == 2
+    assert str(site) in result.stderr and "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(site: Path, env: dict[str, str], *args: str) -> Iterator[str]:
+    """``python checkout_server.py`` listening on a free port, with HOST/PORT from the env."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(SERVER), "--config", str(site), *args],
+        env={"PATH": os.environ["PATH"], "HOST": "127.0.0.1", "PORT": str(port), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                requests.get(url + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stdout.read()
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+
+
+def test_serves_checkouts_with_the_key_from_dotenv(site: Path) -> None:
+    with StripeStub() as stub:
+        (site.parent / ".env").write_text(
+            f"STRIPE_SECRET_KEY=sk_test_fromdotenv\nSTRIPE_API_BASE={stub.url}\n"
+        )
+        with serving(site, {}) as url:
+            answer = requests.post(
+                url + "/buy",
+                data={"product": "once", "referral": REFERRAL},
+                allow_redirects=False,
+                timeout=30,
+            )
+        assert answer.status_code == 303
+        assert answer.headers["Location"].startswith(stub.url + "/pay/cs_test_")
+        assert stub.requests[0].headers["authorization"] == "Bearer sk_test_fromdotenv"
+        assert stub.sessions[0]["client_reference_id"] == REFERRAL
+
+
+def test_dry_run_needs_no_key(site: Path) -> None:
+    with serving(site, {}, "--dry-run") as url:
+        answer = requests.post(url + "/buy", data={"product": "monthly"}, timeout=30)
+    assert answer.status_code == 200
+    soup = BeautifulSoup(answer.text, "html.parser")
+    assert '"mode": "subscription"' in soup.find("pre", id="params").get_text()
