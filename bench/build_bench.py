@@ -57,20 +57,30 @@ class BenchError(Exception):
 
 @dataclass(frozen=True)
 class Run:
-    seconds: float
+    seconds: float  # wall time
+    cpu_seconds: float  # user + system, of the child and its workers
     peak_mib: float
 
 
 @dataclass(frozen=True)
 class Figure:
-    """The median time and the highest peak memory of repeated runs of one step."""
+    """The median times and the highest peak memory of repeated runs of one step.
+
+    CPU seconds are printed beside wall seconds because they barely move when other work
+    shares the machine, while wall seconds do; targets are judged on wall seconds.
+    """
 
     seconds: float
+    cpu_seconds: float
     peak_mib: float | None = None
 
     @classmethod
     def of(cls, runs: list[Run]) -> Figure:
-        return cls(statistics.median(r.seconds for r in runs), max(r.peak_mib for r in runs))
+        return cls(
+            statistics.median(r.seconds for r in runs),
+            statistics.median(r.cpu_seconds for r in runs),
+            max(r.peak_mib for r in runs),
+        )
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,8 @@ def run_child(command: list[str], cwd: Path) -> Run:
             output.seek(0)
             tail = output.read().decode(errors="replace")[-3000:]
             raise BenchError(f"{' '.join(command)} exited {child.returncode}:\n{tail}")
-    return Run(seconds, usage.ru_maxrss / 1024)  # Linux reports ru_maxrss in KiB
+    cpu_seconds = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu_seconds, usage.ru_maxrss / 1024)  # Linux: ru_maxrss is in KiB
 
 
 def measure_floor(corpus: Corpus, repeat: int) -> Figure:
@@ -113,11 +124,11 @@ def measure_floor(corpus: Corpus, repeat: int) -> Figure:
     bodies = [split_front_matter(page.read_text(encoding="utf-8"))[1] for page in corpus.pages]
     runs = []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for body in bodies:
             markdown.markdown(body, extensions=FLOOR_EXTENSIONS)
-        runs.append(time.perf_counter() - started)
-    return Figure(statistics.median(runs))
+        runs.append((time.perf_counter() - started, time.process_time() - cpu_started))
+    return Figure(statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
 
 
 def build_flags() -> set[str]:
@@ -249,7 +260,10 @@ def anchor_rows(
 
 
 def print_table(pages: int, rows: list[Row]) -> None:
-    header = f"{'step':<36} {'seconds':>8} {'pages/s':>8} {'peak MiB':>9}  {'ratio':<16} target"
+    header = (
+        f"{'step':<36} {'seconds':>8} {'cpu s':>7} {'pages/s':>8} {'peak MiB':>9}  "
+        f"{'ratio':<22} target"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -258,8 +272,9 @@ def print_table(pages: int, rows: list[Row]) -> None:
             continue
         peak = f"{row.figure.peak_mib:.0f}" if row.figure.peak_mib is not None else "-"
         print(
-            f"{row.label:<36} {row.figure.seconds:>8.2f} {pages / row.figure.seconds:>8.0f} "
-            f"{peak:>9}  {row.ratio:<16} {row.target} {row.verdict}".rstrip()
+            f"{row.label:<36} {row.figure.seconds:>8.2f} {row.figure.cpu_seconds:>7.2f} "
+            f"{pages / row.figure.seconds:>8.0f} {peak:>9}  {row.ratio:<22} "
+            f"{row.target} {row.verdict}".rstrip()
         )
 
 
@@ -350,10 +365,8 @@ def print_peak_memory(rows: list[Row]) -> None:
     peaks = [r.figure.peak_mib for r in rows if r.label.startswith("launchkit") and r.figure]
     if peaks:
         peak = max(p for p in peaks if p is not None)
-        print(
-            f"\nlaunchkit peak memory (largest process): {peak:.0f} MiB, target <= {PEAK_MIB} MiB"
-        )
-        print(verdict(peak <= PEAK_MIB))
+        target = f"target <= {PEAK_MIB} MiB {verdict(peak <= PEAK_MIB)}"
+        print(f"\nlaunchkit peak memory (largest process): {peak:.0f} MiB, {target}")
 
 
 if __name__ == "__main__":
