@@ -50,7 +50,7 @@ class Page:
     draft: bool = False
     date: dt.date | None = None
     menu: str | None = None
-    menu_order: int = 0
+    menu_order: int | None = None  # None: after the ordered items
     image: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # all front matter, unknown keys too
     content: str = ""  # HTML (markupsafe.Markup once rendered)
@@ -147,7 +147,7 @@ def read_page(path: Path, config: SiteConfig) -> Page:
         draft=_typed(front, "draft", bool, "true or false", locate, False),
         date=_date(front, locate),
         menu=_optional_str(front, "menu", locate),
-        menu_order=_typed(front, "menu_order", int, "a whole number", locate, 0),
+        menu_order=_typed(front, "menu_order", int, "a whole number", locate, None),
         image=_optional_str(front, "image", locate) or config.site.image,
         meta=front,
     )
@@ -255,7 +255,9 @@ def _optional_str(front: dict[str, Any], key: str, locate: _KeyLocator) -> str |
 def _typed(
     front: dict[str, Any], key: str, kind: type, what: str, locate: _KeyLocator, default: Any
 ) -> Any:
-    value = front.get(key, default)
+    value = front.get(key)
+    if value is None:
+        return default
     # bool is a subclass of int: 'menu_order: true' is a mistake, not 1.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise locate.error(key, f"'{key}' must be {what}, got {value!r}")

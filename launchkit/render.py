@@ -47,9 +47,11 @@ def format_date(value: dt.date) -> str:
 
 
 def navigation(pages: Sequence[Page]) -> list[NavItem]:
-    """The pages with a ``menu`` label, lowest ``menu_order`` first."""
+    """The pages with a ``menu`` label, lowest ``menu_order`` first, unordered ones last."""
     in_menu = [page for page in pages if page.menu]
-    in_menu.sort(key=lambda page: (page.menu_order, page.menu or "", page.url))
+    in_menu.sort(
+        key=lambda page: (page.menu_order is None, page.menu_order or 0, page.menu or "", page.url)
+    )
     return [NavItem(page.menu or "", page.url) for page in in_menu]
 
 
