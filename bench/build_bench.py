@@ -170,12 +170,12 @@ def _append(path: Path, text: str) -> None:
 
 
 def measure_anchor(
-    cold: list[str], rebuild: list[str], site: Path, output: Path, repeat: int
+    cold: list[str], rebuild: list[str], site: Path, leftovers: tuple[Path, ...], repeat: int
 ) -> tuple[Figure, Figure]:
-    """An anchor tool's cold build (output and caches gone) and its rebuild right after."""
+    """An anchor tool's cold build (its output and cache folders gone) and a rebuild after it."""
     cold_runs, rebuild_runs = [], []
     for _ in range(repeat):
-        for leftover in (output, site / "cache"):
+        for leftover in leftovers:
             shutil.rmtree(leftover, ignore_errors=True)
         cold_runs.append(run_child(cold, site))
         rebuild_runs.append(run_child(rebuild, site))
@@ -186,20 +186,20 @@ def pelican_figures(corpus: Corpus, work: Path, venv: Path, repeat: int) -> tupl
     site = export_pelican(corpus, work / "pelican")
     pelican = str(venv / "bin" / "pelican")
     command = [pelican, "content", "-s", "pelicanconf.py", "-o", "output", "-q"]
-    return measure_anchor(command, command, site, site / "output", repeat)
+    return measure_anchor(command, command, site, (site / "output", site / "cache"), repeat)
 
 
 def mkdocs_figures(corpus: Corpus, work: Path, venv: Path, repeat: int) -> tuple[Figure, Figure]:
     site = export_mkdocs(corpus, work / "mkdocs")
     command = [str(venv / "bin" / "mkdocs"), "build", "-q"]
     cold, dirty = [*command, "--clean"], [*command, "--dirty"]
-    return measure_anchor(cold, dirty, site, site / "site", repeat)
+    return measure_anchor(cold, dirty, site, (site / "site",), repeat)
 
 
 def hugo_figures(corpus: Corpus, work: Path, hugo: str, repeat: int) -> tuple[Figure, Figure]:
     site = export_hugo(corpus, work / "hugo")
     command = [hugo, "--quiet", "--destination", "public"]
-    return measure_anchor(command, command, site, site / "public", repeat)
+    return measure_anchor(command, command, site, (site / "public",), repeat)
 
 
 # --- the table -----------------------------------------------------------------------------
@@ -345,6 +345,9 @@ def _venv_tool(venv: Path, name: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.keep and args.keep.exists():
+        print(f"error: --keep {args.keep} already exists; name a new folder", file=sys.stderr)
+        return 2
     if args.keep:
         args.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="launchkit-bench-") as temporary:
