@@ -80,8 +80,10 @@ class Content:
 
 def display_path(path: Path) -> str:
     """A path for error messages: relative to the working folder when inside it, clickable."""
+    # abspath, not resolve(): no file system calls, it runs for every page of every build.
+    absolute = Path(os.path.abspath(path))
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        return str(absolute.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
 
