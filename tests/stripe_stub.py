@@ -99,7 +99,7 @@ class StripeStub:
         self.prices = prices
         self._state = _State()
         self._released = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
 
@@ -107,9 +107,7 @@ class StripeStub:
 
     def start(self) -> StripeStub:
         handler = type("Handler", (_Handler,), {"stub": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._released.clear()
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
@@ -277,9 +275,18 @@ def _invalid_line_item(params: dict[str, str], prices: set[str] | None) -> tuple
     return None
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256  # a burst of new connections must not overflow the backlog (5)
+
+
 class _Handler(BaseHTTPRequestHandler):
     stub: StripeStub
     protocol_version = "HTTP/1.1"  # keep-alive, as stripe-python's requests.Session expects
+    # Headers and body go out in two writes; with Nagle on, the body would wait ~40 ms for
+    # the client's delayed ACK of the headers on every answer.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:  # quiet test output
         pass
