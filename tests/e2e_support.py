@@ -257,7 +257,6 @@ class E2ESite:
 
     config: SiteConfig
     origin: str  # where the static site is served
-    out: Path  # the build output
     production_origin: str  # the example's real origin, which no test request may reach
 
     def url(self, path: str) -> str:

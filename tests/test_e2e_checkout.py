@@ -35,7 +35,7 @@ from playwright.sync_api import Page
 from stripe_stub import StripeStub
 
 pytest_plugins = ["e2e.fixtures"]
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("checkout")]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("checkout_service")]
 
 # The example catalogue's products, by the property each scenario needs (checked below).
 ONE_TIME = "lifetime"
@@ -74,11 +74,16 @@ def go_to_pricing(page: Page) -> None:
 
 
 def buy(page: Page, stripe_url: str, product: str, quantity: int | None = None) -> None:
-    """Press the product's buy button and wait for Stripe's checkout page."""
+    """Press the product's buy button: the checkout answers 303 and the buyer is on Stripe."""
     form = page.locator(f"form[data-rewardful]:has(input[name='product'][value='{product}'])").first
     if quantity is not None:
         form.locator("input[name='quantity']").fill(str(quantity))
-    form.locator("button[type='submit']").click()
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        form.locator("button[type='submit']").click()
+    checkout = answer.value
+    if checkout.status != 303:
+        shown = BeautifulSoup(checkout.text(), "html.parser").get_text(" ", strip=True)
+        pytest.fail(f"the checkout answered {checkout.status} instead of 303: {shown[:500]}")
     page.wait_for_url(f"{stripe_url}/pay/**")
 
 
@@ -126,69 +131,69 @@ def pay_and_land_on_thanks(page: Page, site: E2ESite) -> None:
 
 
 def test_referred_visitor_is_attributed(
-    page: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """An affiliate's visitor lands on the home page, browses to pricing and buys."""
-    page.goto(e2e_site.url("/?via=partner"))
-    referral = rewardful_referral(page)
+    visitor.goto(e2e_site.url("/?via=partner"))
+    referral = rewardful_referral(visitor)
     assert UUID.fullmatch(referral)
-    go_to_pricing(page)
-    assert rewardful_referral(page) == referral
+    go_to_pricing(visitor)
+    assert rewardful_referral(visitor) == referral
 
-    buy(page, stripe_stub.url, ONE_TIME)
+    buy(visitor, stripe_stub.url, ONE_TIME)
 
     params = sent_to_stripe(stripe_stub)
     assert_sells(params, e2e_site, ONE_TIME)
-    assert params["client_reference_id"] == referral
-    assert params["customer_creation"] == "always"
+    assert params.get("client_reference_id") == referral
+    assert params.get("customer_creation") == "always"
     assert_no_blank_values(params)
-    pay_and_land_on_thanks(page, e2e_site)
+    pay_and_land_on_thanks(visitor, e2e_site)
 
 
 def test_returning_visitor_stays_attributed(
-    page: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """The same browser comes back later without ``?via=``: the cookie keeps the referral."""
-    page.goto(e2e_site.url("/?via=partner"))
-    referral = rewardful_referral(page)
-    page.close()
+    visitor.goto(e2e_site.url("/?via=partner"))
+    referral = rewardful_referral(visitor)
+    visitor.close()
 
-    later = page.context.new_page()
+    later = visitor.context.new_page()
     later.goto(e2e_site.url("/pricing/"))
     assert rewardful_referral(later) == referral
     buy(later, stripe_stub.url, ONE_TIME)
 
     params = sent_to_stripe(stripe_stub)
-    assert params["client_reference_id"] == referral
+    assert params.get("client_reference_id") == referral
     assert_sells(params, e2e_site, ONE_TIME)
 
 
 def test_unreferred_visitor_buys_without_attribution(
-    page: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """A visitor who came from no affiliate link: no client_reference_id, the sale goes on."""
-    page.goto(e2e_site.url("/pricing/"))
-    assert rewardful_referral(page) == ""
+    visitor.goto(e2e_site.url("/pricing/"))
+    assert rewardful_referral(visitor) == ""
 
-    buy(page, stripe_stub.url, ONE_TIME)
+    buy(visitor, stripe_stub.url, ONE_TIME)
 
     params = sent_to_stripe(stripe_stub)
     assert_sells(params, e2e_site, ONE_TIME)
     assert "client_reference_id" not in params
     assert "metadata[referral]" not in params
     assert_no_blank_values(params)
-    pay_and_land_on_thanks(page, e2e_site)
+    pay_and_land_on_thanks(visitor, e2e_site)
 
 
 def test_blocked_script_still_sells(
-    page: Page, gate: NetworkGate, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, gate: NetworkGate, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """An ad blocker stops ``rw.js``: the referral is lost, never the sale or Stripe's trust."""
     gate.rewardful_script = RewardfulScript.BLOCKED
-    page.goto(e2e_site.url("/pricing/?via=partner"))
-    assert page.evaluate("() => typeof window.Rewardful") == "undefined"
+    visitor.goto(e2e_site.url("/pricing/?via=partner"))
+    assert visitor.evaluate("() => typeof window.Rewardful") == "undefined"
 
-    buy(page, stripe_stub.url, ONE_TIME)
+    buy(visitor, stripe_stub.url, ONE_TIME)
 
     params = sent_to_stripe(stripe_stub)
     assert_sells(params, e2e_site, ONE_TIME)
@@ -197,15 +202,15 @@ def test_blocked_script_still_sells(
 
 
 def test_slow_script_still_sells(
-    page: Page, gate: NetworkGate, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, gate: NetworkGate, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """``rw.js`` has not arrived when the visitor clicks: the queued calls never ran."""
     gate.rewardful_script = RewardfulScript.HELD
-    page.goto(e2e_site.url("/pricing/?via=partner"), wait_until="domcontentloaded")
+    visitor.goto(e2e_site.url("/pricing/?via=partner"), wait_until="domcontentloaded")
     assert gate.held, "the page did not ask for Rewardful's script"
-    assert page.evaluate("() => typeof window.Rewardful") == "undefined"
+    assert visitor.evaluate("() => typeof window.Rewardful") == "undefined"
 
-    buy(page, stripe_stub.url, ONE_TIME)
+    buy(visitor, stripe_stub.url, ONE_TIME)
     gate.release_held()  # the script arrives after the click, too late to matter
 
     params = sent_to_stripe(stripe_stub)
@@ -215,97 +220,99 @@ def test_slow_script_still_sells(
 
 
 def test_javascript_off_still_sells(
-    open_page: Callable[..., Page], e2e_site: E2ESite, stripe_stub: StripeStub
+    open_visitor: Callable[..., Page], e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """With JavaScript off the plain HTML form posts to the checkout and reaches Stripe."""
-    page = open_page(java_script_enabled=False)
-    page.goto(e2e_site.url("/pricing/?via=partner"))
+    visitor = open_visitor(java_script_enabled=False)
+    visitor.goto(e2e_site.url("/pricing/?via=partner"))
 
-    buy(page, stripe_stub.url, ONE_TIME)
+    buy(visitor, stripe_stub.url, ONE_TIME)
 
     params = sent_to_stripe(stripe_stub)
     assert_sells(params, e2e_site, ONE_TIME)
     assert "client_reference_id" not in params
     assert_no_blank_values(params)
-    pay_and_land_on_thanks(page, e2e_site)
+    pay_and_land_on_thanks(visitor, e2e_site)
 
 
 def test_listed_campaign_coupon_is_applied(
-    page: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """A double-sided campaign's coupon that site.toml lists reaches Stripe as a discount."""
-    page.goto(e2e_site.url("/pricing/?via=friend20"))
-    referral = rewardful_referral(page)
-    assert page.evaluate("() => window.Rewardful.coupon.id") == LISTED_COUPON
+    visitor.goto(e2e_site.url("/pricing/?via=friend20"))
+    referral = rewardful_referral(visitor)
+    assert visitor.evaluate("() => window.Rewardful.coupon.id") == LISTED_COUPON
 
-    buy(page, stripe_stub.url, SUBSCRIPTION)
+    buy(visitor, stripe_stub.url, SUBSCRIPTION)
 
     params = sent_to_stripe(stripe_stub)
-    assert params["discounts[0][coupon]"] == LISTED_COUPON
+    assert params.get("discounts[0][coupon]") == LISTED_COUPON
     # Stripe rejects discounts together with allow_promotion_codes, which this product allows.
     assert "allow_promotion_codes" not in params
-    assert params["client_reference_id"] == referral
+    assert params.get("client_reference_id") == referral
 
 
-def test_unlisted_coupon_is_ignored(page: Page, e2e_site: E2ESite, stripe_stub: StripeStub) -> None:
+def test_unlisted_coupon_is_ignored(
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+) -> None:
     """A coupon site.toml does not list is dropped; the sale and the referral go on."""
-    page.goto(e2e_site.url("/pricing/?via=rogue"))
-    referral = rewardful_referral(page)
-    assert page.evaluate("() => window.Rewardful.coupon.id") == UNLISTED_COUPON
+    visitor.goto(e2e_site.url("/pricing/?via=rogue"))
+    referral = rewardful_referral(visitor)
+    assert visitor.evaluate("() => window.Rewardful.coupon.id") == UNLISTED_COUPON
 
-    buy(page, stripe_stub.url, SUBSCRIPTION)
+    buy(visitor, stripe_stub.url, SUBSCRIPTION)
 
     params = sent_to_stripe(stripe_stub)
     assert not any(key.startswith("discounts") for key in params)
-    assert params["allow_promotion_codes"] == "true"  # as the product says, without a coupon
-    assert params["client_reference_id"] == referral
+    assert params.get("allow_promotion_codes") == "true"  # as the product says, without a coupon
+    assert params.get("client_reference_id") == referral
 
 
 def test_subscription_keeps_referral_without_customer_creation(
-    page: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """Subscription mode: Stripe rejects customer_creation there; the referral still goes."""
-    page.goto(e2e_site.url("/pricing/?via=partner"))
-    referral = rewardful_referral(page)
+    visitor.goto(e2e_site.url("/pricing/?via=partner"))
+    referral = rewardful_referral(visitor)
 
-    buy(page, stripe_stub.url, SUBSCRIPTION)
+    buy(visitor, stripe_stub.url, SUBSCRIPTION)
 
     params = sent_to_stripe(stripe_stub)
     assert_sells(params, e2e_site, SUBSCRIPTION)
     assert "customer_creation" not in params
-    assert params["client_reference_id"] == referral
+    assert params.get("client_reference_id") == referral
     assert_no_blank_values(params)
 
 
 def test_chosen_quantity_reaches_stripe(
-    page: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """The seats a buyer types on the form are the line item's quantity."""
     product = e2e_site.config.products[PER_SEAT]
     seats = product.min_quantity + 5
-    page.goto(e2e_site.url("/pricing/?via=partner"))
-    referral = rewardful_referral(page)
+    visitor.goto(e2e_site.url("/pricing/?via=partner"))
+    referral = rewardful_referral(visitor)
 
-    buy(page, stripe_stub.url, PER_SEAT, quantity=seats)
+    buy(visitor, stripe_stub.url, PER_SEAT, quantity=seats)
 
     params = sent_to_stripe(stripe_stub)
     assert_sells(params, e2e_site, PER_SEAT)
-    assert params["line_items[0][quantity]"] == str(seats)
-    assert params["client_reference_id"] == referral
+    assert params.get("line_items[0][quantity]") == str(seats)
+    assert params.get("client_reference_id") == referral
 
 
 def test_cancel_returns_to_a_tracked_cancel_page(
-    page: Page, e2e_site: E2ESite, stripe_stub: StripeStub
+    visitor: Page, e2e_site: E2ESite, stripe_stub: StripeStub
 ) -> None:
     """The buyer cancels on Stripe and lands on the cancel page, which carries the snippet."""
-    page.goto(e2e_site.url("/pricing/?via=partner"))
-    referral = rewardful_referral(page)
-    buy(page, stripe_stub.url, ONE_TIME)
+    visitor.goto(e2e_site.url("/pricing/?via=partner"))
+    referral = rewardful_referral(visitor)
+    buy(visitor, stripe_stub.url, ONE_TIME)
 
-    page.locator("#cancel").click()
-    page.wait_for_url(e2e_site.config.checkout.cancel_url)
+    visitor.locator("#cancel").click()
+    visitor.wait_for_url(e2e_site.config.checkout.cancel_url)
 
-    head = BeautifulSoup(page.content(), "html.parser").head
+    head = BeautifulSoup(visitor.content(), "html.parser").head
     scripts = head.find_all("script")
     loader = head.find("script", src=REWARDFUL_SCRIPT_URL)
     assert loader is not None, "the cancel page has no Rewardful script in <head>"
@@ -314,4 +321,4 @@ def test_cancel_returns_to_a_tracked_cancel_page(
     stub = scripts.index(loader) - 1
     assert stub >= 0 and "_rwq" in scripts[stub].get_text(), "the queue stub must come first"
     # And it works there: the visitor is still known when they come back to buy.
-    assert rewardful_referral(page) == referral
+    assert rewardful_referral(visitor) == referral

@@ -91,19 +91,19 @@ def buy_form_problems(page: Page, site: E2ESite) -> list[str]:
     return problems
 
 
-def test_every_page_loads_cleanly(page: Page, gate: NetworkGate, e2e_site: E2ESite) -> None:
+def test_every_page_loads_cleanly(visitor: Page, gate: NetworkGate, e2e_site: E2ESite) -> None:
     """No console error, no failed local request, tracking on, usable buy forms: every page."""
     problems = PageProblems(origin=e2e_site.origin)
-    problems.watch(page)
+    problems.watch(visitor)
     report: dict[str, list[str]] = {}
     forms_seen = 0
     for url in site_pages(e2e_site):
         problems.found = []
-        page.goto(url)
+        visitor.goto(url)
         # goto waited for the load event (CSS, images, scripts); then the tracking must run.
-        page.wait_for_function("() => window.Rewardful !== undefined")
-        forms_seen += page.locator("form[data-rewardful]").count()
-        found = problems.found + buy_form_problems(page, e2e_site)
+        visitor.wait_for_function("() => window.Rewardful !== undefined")
+        forms_seen += visitor.locator("form[data-rewardful]").count()
+        found = problems.found + buy_form_problems(visitor, e2e_site)
         if found:
             report[url] = found
     assert not report, "pages with problems:\n" + "\n".join(

@@ -5,12 +5,12 @@ built once for all of them (one site build, one checkout server, one Chromium):
 
 - ``e2e_site``: the example site built with the test config and served on 127.0.0.1;
 - ``stripe_stub``: the local server that speaks Stripe's API and records each session;
-- ``checkout``: the project's own ``checkout_server.py``, started as the README says;
-- ``browser``: one headless Chromium; skipped without one, except in CI (``CI=true``).
+- ``checkout_service``: the project's own ``checkout_server.py``, started as the README says;
+- ``chromium``: one headless Chromium; skipped without one, except in CI (``CI=true``).
 
-Per test: ``gate`` (the network rules), ``open_page`` (a page in a new, gated browser
-context) and ``page``. A failing test leaves a screenshot and the HTML of each of its pages in
-``test-artifacts/``. The helpers they use live in ``tests/e2e_support.py``.
+Per test: ``gate`` (the network rules), ``open_visitor`` (a page in a new, gated browser
+context) and ``visitor`` (one such page). A failing test leaves a screenshot and the HTML of
+each of its pages in ``test-artifacts/``. The helpers they use live in ``tests/e2e_support.py``.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def e2e_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ESite]:
         config = write_test_config(workdir, origin, f"http://127.0.0.1:{free_port()}")
         build_site(config, out)
         production = load_config(ROOT / "site.toml").site.origin
-        yield E2ESite(config=config, origin=origin, out=out, production_origin=production)
+        yield E2ESite(config=config, origin=origin, production_origin=production)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +97,7 @@ def stripe_stub() -> Iterator[StripeStub]:
 
 
 @pytest.fixture(scope="session")
-def checkout(
+def checkout_service(
     e2e_site: E2ESite, stripe_stub: StripeStub, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The project's checkout server, on the port the built site's forms post to."""
@@ -109,7 +109,7 @@ def checkout(
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def chromium() -> Iterator[Browser]:
     """One headless Chromium for the session; skipped without one, except in CI."""
     executable = find_chromium()
     if executable is None:
@@ -132,14 +132,14 @@ def gate() -> NetworkGate:
 
 
 @pytest.fixture
-def open_page(
-    browser: Browser, gate: NetworkGate, request: pytest.FixtureRequest
+def open_visitor(
+    chromium: Browser, gate: NetworkGate, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Page]]:
     """Open a page in a new, gated browser context (options as ``Browser.new_context``)."""
     contexts: list[BrowserContext] = []
 
     def open_(**options: Any) -> Page:
-        context = browser.new_context(**options)
+        context = chromium.new_context(**options)
         context.set_default_timeout(10_000)
         context.route("**/*", gate.handle)
         contexts.append(context)
@@ -153,6 +153,6 @@ def open_page(
 
 
 @pytest.fixture
-def page(open_page: Callable[..., Page]) -> Page:
-    """A page in a fresh browser context with JavaScript on."""
-    return open_page()
+def visitor(open_visitor: Callable[..., Page]) -> Page:
+    """A visitor's page in a fresh browser context with JavaScript on."""
+    return open_visitor()
