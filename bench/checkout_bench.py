@@ -85,8 +85,13 @@ def free_port() -> int:
 
 
 def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    """Start a server process and wait until /healthz answers."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """Start a server process and wait until /healthz answers.
+
+    Its log goes to a file: a pipe nobody reads fills up after ~400 log lines and then
+    blocks every thread of the server that logs.
+    """
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server process)
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -96,7 +101,8 @@ def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Pope
                 return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"server exited: {process.stderr.read().decode()}") from None
+                log.seek(0)
+                raise SystemExit(f"server exited: {log.read().decode()}") from None
             time.sleep(0.1)
     process.kill()
     raise SystemExit("server did not start within 30 s")
