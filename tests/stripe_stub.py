@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -279,6 +280,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     request_queue_size = 256  # a burst of new connections must not overflow the backlog (5)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up (a stopped server, a timed-out call) is not an error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
