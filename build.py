@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Build the marketing site: ``python build.py [--out DIR] [--config FILE] [--drafts]``.
 
+``python build.py --serve [--port N]`` previews it instead, with live reload (``launchkit.serve``).
+
 A thin entry point: argument parsing and messages. The work is in ``launchkit.builder``.
 """
 
@@ -31,13 +33,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--config", type=Path, default=Path(DEFAULT_CONFIG), help="the site's config file"
     )
     parser.add_argument("--drafts", action="store_true", help="include pages with 'draft: true'")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="preview on localhost: build into .cache/preview/, rebuild on changes, reload "
+        "the open tabs, and answer the buy buttons (Stripe dry run, or test mode with a test key)",
+    )
+    parser.add_argument(
+        "--port", type=_port, default=8000, help="the preview's port on 127.0.0.1 (default: 8000)"
+    )
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.serve and args.out is not None:
+        parser.error("--out does not go with --serve: the preview builds into .cache/preview/")
+    return args
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build, print a one-line summary or an error; the exit status for the shell."""
     args = parse_args(argv)
+    if args.serve:
+        return serve(args)
     try:
         config = load_config(args.config)
         out = args.out if args.out is not None else config.root / "public"
@@ -52,6 +75,29 @@ def main(argv: list[str] | None = None) -> int:
         f"Built {report.pages} pages, {report.files} files in {report.seconds:.2f} s "
         f"-> {display_path(out)}/"
     )
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the live preview until Ctrl-C; build errors are shown, they do not stop it."""
+    # Imported here: the server, watcher and Stripe libraries would slow every plain build.
+    from launchkit.serve import start_preview
+
+    try:
+        preview = start_preview(
+            args.config, port=args.port, drafts=args.drafts, verbose=args.verbose
+        )
+    except SiteError as exc:
+        return _fail(str(exc), args.verbose)
+    print(f"Previewing at {preview.url} (checkout: {preview.mode.description})")
+    print(f"Watching {display_path(args.config)} and the site's folders; Ctrl-C stops")
+    try:
+        preview.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        preview.stop()
+    print("Stopped.")
     return 0
 
 

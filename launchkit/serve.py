@@ -1,0 +1,530 @@
+"""The live preview of ``python build.py --serve``: build, serve, watch, rebuild, reload.
+
+    start_preview(config_file, port=8000) -> Preview(url, stop())
+
+One local server (waitress, threaded) answers everything a browser needs while editing:
+
+* the site, built into ``.cache/preview/`` beside the config (never ``public/``) with the buy
+  forms posting to this same server, served as a static host serves it: ``/x/`` is
+  ``x/index.html``, an unknown path is ``404.html`` with status 404;
+* ``/__livereload``: a Server-Sent-Events stream that tells each open tab which build is
+  current and sends build errors; HTML responses get a ``<script>`` for it injected as they
+  are served, so no built file ever contains it;
+* the checkout app of :mod:`launchkit.checkout_app` at ``[checkout] endpoint``'s path: a dry
+  run without ``STRIPE_SECRET_KEY``, Stripe's test mode with a test key, never a live key.
+
+A watchdog observer reports changes in ``content/``, ``templates/``, ``static/`` and the
+config file; after a short quiet period one rebuild runs (config included). A good build
+reloads the tabs; a :class:`SiteError` is printed and shown over the last good pages, which
+keep being served. The rebuild itself is :func:`launchkit.builder.build_site`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import queue
+import re
+import secrets
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import bottle
+import stripe
+import waitress.server
+import waitress.wasyncore
+from dotenv import dotenv_values
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .builder import build_site
+from .checkout import make_stripe_client, stripe_settings
+from .checkout_app import create_app
+from .config import SiteConfig, load_config
+from .errors import SiteError
+
+EVENTS_PATH = "/__livereload"
+SCRIPT_PATH = "/__livereload.js"
+_SCRIPT = (Path(__file__).with_name("livereload.js")).read_bytes()
+
+# Editors write a file in bursts (truncate, write, rename, chmod): wait for this much quiet
+# before rebuilding, so that one save is one build.
+DEBOUNCE_SECONDS = 0.05
+# An idle event stream sends a comment this often; writing is how a server thread notices
+# that a tab has gone, and each open tab holds one thread.
+KEEPALIVE_SECONDS = 10.0
+# Each open tab holds a thread for its event stream; the rest serve pages and checkouts.
+THREADS = 32
+# The file events that change what a build reads; watchdog also reports files being opened
+# and closed unwritten, which the build itself does, and which must not start another one.
+_CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
+_BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
+# Text types that need the charset spelled out for a browser to read UTF-8 reliably.
+_CHARSET_TYPES = ("text/", "application/javascript", "application/json", "application/xml")
+_NO_CACHE = ("Cache-Control", "no-store")  # every reload must fetch the new build
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+# --- the checkout of the preview -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutMode:
+    """How the preview's checkout answers: a dry run, or Stripe's test mode with a client."""
+
+    stripe_client: stripe.StripeClient | None = None
+    api_base: str | None = None
+
+    @property
+    def description(self) -> str:
+        if self.stripe_client is None:
+            return "dry run (no STRIPE_SECRET_KEY): the page shows what would be sent to Stripe"
+        return "Stripe test mode" + (f" at {self.api_base}" if self.api_base else "")
+
+    def app(self, config: SiteConfig) -> bottle.Bottle:
+        """The checkout app for ``config`` (whose allowed origins include the preview's)."""
+        if self.stripe_client is None:
+            return create_app(config, dry_run=True)
+        return create_app(config, stripe_client=self.stripe_client, stripe_api_base=self.api_base)
+
+
+def checkout_mode(environ: Mapping[str, str], config: SiteConfig) -> CheckoutMode:
+    """The checkout mode the environment asks for; :class:`SiteError` for a live key.
+
+    ``environ`` is the process environment over the ``.env`` beside the config, as for
+    ``checkout_server.py``. A preview is for trying the site out: it never takes real money.
+    """
+    key = environ.get("STRIPE_SECRET_KEY", "").strip()
+    if not key:
+        return CheckoutMode()
+    if re.match(r"(sk|rk)_live_", key):
+        raise SiteError(
+            "STRIPE_SECRET_KEY is a live key: the preview only takes a test key "
+            "(sk_test_... or rk_test_...), or none for a dry run"
+        )
+    settings = stripe_settings(environ, config)
+    return CheckoutMode(make_stripe_client(settings), settings.api_base)
+
+
+def stripe_environ(config: SiteConfig) -> dict[str, str]:
+    """The process environment over the ``.env`` file beside the config."""
+    values = {**dotenv_values(config.root / ".env"), **os.environ}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def with_origins(config: SiteConfig, origins: Iterable[str]) -> SiteConfig:
+    """``config`` whose checkout also accepts buy forms posted from ``origins``."""
+    allowed = [*config.checkout.allowed_origins, *origins]
+    checkout = config.checkout.model_copy(update={"allowed_origins": allowed})
+    return config.model_copy(update={"checkout": checkout})
+
+
+# --- live reload: the event stream ---------------------------------------------------------
+
+
+class ReloadHub:
+    """The open tabs' event streams, the current build's name and the current build error.
+
+    Each stream gets its own queue of encoded messages; :meth:`reload` and :meth:`error`
+    put one in every queue. A stream starts with ``hello`` (the current build) and, while
+    the last build failed, that ``error``, so a tab opened at any moment is up to date.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: set[queue.SimpleQueue[bytes | None]] = set()
+        self._session = secrets.token_hex(4)  # a restarted server's builds are new builds
+        self._count = 0
+        self.build = f"{self._session}-0"
+        self._error: bytes | None = None
+
+    def reload(self) -> None:
+        """A new build is being served: every tab reloads, the error overlay goes."""
+        with self._lock:
+            self._count += 1
+            self.build = f"{self._session}-{self._count}"
+            self._error = None
+            self._send(_message("reload", self.build))
+
+    def error(self, text: str, location: str) -> None:
+        """The last build failed: every tab shows ``text`` (which names ``location``)."""
+        with self._lock:
+            self._error = _message("error", json.dumps({"text": text, "location": location}))
+            self._send(self._error)
+
+    def close(self) -> None:
+        """End every stream (the server is stopping)."""
+        with self._lock:
+            for stream in self._streams:
+                stream.put(None)
+            self._streams.clear()
+
+    def stream(self) -> Iterator[bytes]:
+        """One tab's messages, until the tab goes or the hub closes."""
+        messages: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        with self._lock:
+            self._streams.add(messages)
+            # retry: a restarted server is found again within half a second
+            first = b"retry: 500\n" + _message("hello", self.build) + (self._error or b"")
+        try:
+            yield first
+            while True:
+                try:
+                    message = messages.get(timeout=KEEPALIVE_SECONDS)
+                except queue.Empty:
+                    message = b": keep-alive\n\n"
+                if message is None:
+                    return
+                yield message
+        finally:
+            with self._lock:
+                self._streams.discard(messages)
+
+    def _send(self, message: bytes) -> None:
+        for stream in self._streams:
+            stream.put(message)
+
+
+def _message(event: str, data: str) -> bytes:
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"event: {event}\n{lines}\n".encode()
+
+
+# --- the WSGI app --------------------------------------------------------------------------
+
+
+class PreviewApp:
+    """Serves the built site with live reload, the event stream, and the mounted checkout."""
+
+    def __init__(self, site_dir: Path, hub: ReloadHub) -> None:
+        self.site_dir = site_dir
+        self.hub = hub
+        self.checkout_path: str | None = None
+        self.checkout: WSGIApp | None = None
+
+    def mount_checkout(self, path: str, app: WSGIApp) -> None:
+        """Answer ``path`` with ``app`` (replacing the previous checkout, if any)."""
+        self.checkout, self.checkout_path = app, path
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+        path = _request_path(environ)
+        checkout = self.checkout  # one read: a rebuild may swap it meanwhile
+        if checkout is not None and path == self.checkout_path:
+            return checkout(environ, start_response)
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            return _answer(start_response, "405 Method Not Allowed", b"", "text/plain")
+        if path == EVENTS_PATH:
+            start_response(
+                "200 OK", [("Content-Type", "text/event-stream; charset=utf-8"), _NO_CACHE]
+            )
+            return self.hub.stream()
+        if path == SCRIPT_PATH:
+            return _answer(start_response, "200 OK", _SCRIPT, "text/javascript")
+        return self._site_file(environ, path, start_response)
+
+    def _site_file(self, environ: dict[str, Any], path: str, start_response: Callable[..., Any]):
+        build = self.hub.build  # before reading the file: a newer file only reloads once more
+        found = find_file(self.site_dir, path)
+        if isinstance(found, _Redirect):
+            query = environ.get("QUERY_STRING", "")
+            location = quote(found.location) + (f"?{query}" if query else "")
+            start_response("301 Moved Permanently", [("Location", location), _NO_CACHE])
+            return [b""]
+        status = "200 OK"
+        if found is None:
+            status, found = "404 Not Found", self.site_dir / "404.html"
+        try:
+            body = found.read_bytes()
+        except OSError:  # no 404.html, or the build swapped the folder while we read
+            body = b"<!doctype html><title>Not found</title><body><p>Not found.</p></body>"
+            found = Path("404.html")
+        content_type = _content_type(found)
+        if content_type.startswith("text/html"):
+            body = inject_script(body, build)
+        if environ["REQUEST_METHOD"] == "HEAD":
+            start_response(status, _headers(content_type, len(body)))
+            return [b""]
+        return _answer(start_response, status, body, content_type)
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    location: str
+
+
+def find_file(site_dir: Path, url_path: str) -> Path | _Redirect | None:
+    """The built file for ``url_path``, a redirect to add a slash to a folder, or None.
+
+    Only files inside ``site_dir`` are ever found: ``..``, ``.`` and backslash segments are
+    refused before touching the disk, and symbolic links must stay inside.
+    """
+    parts = [part for part in url_path.split("/") if part]
+    if any(part in (".", "..") or "\\" in part or "\0" in part for part in parts):
+        return None
+    target = site_dir.joinpath(*parts)
+    if target.is_dir():
+        if not url_path.endswith("/"):
+            return _Redirect(url_path + "/")
+        target = target / "index.html"
+    if not target.is_file() or not target.resolve().is_relative_to(site_dir.resolve()):
+        return None
+    return target
+
+
+def inject_script(html: bytes, build: str) -> bytes:
+    """``html`` with the live-reload script before its last ``</body>`` (else at the end)."""
+    tag = f'<script src="{SCRIPT_PATH}" data-build="{build}"></script>'.encode()
+    ends = list(_BODY_END.finditer(html))
+    at = ends[-1].start() if ends else len(html)
+    return html[:at] + tag + html[at:]
+
+
+def _request_path(environ: dict[str, Any]) -> str:
+    # PEP 3333: PATH_INFO is the decoded path, as latin-1 characters of its bytes.
+    return environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace") or "/"
+
+
+def _content_type(path: Path) -> str:
+    guessed = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"{guessed}; charset=utf-8" if guessed.startswith(_CHARSET_TYPES) else guessed
+
+
+def _headers(content_type: str, length: int) -> list[tuple[str, str]]:
+    return [("Content-Type", content_type), ("Content-Length", str(length)), _NO_CACHE]
+
+
+def _answer(start_response: Callable[..., Any], status: str, body: bytes, content_type: str):
+    if not content_type.endswith("charset=utf-8") and content_type.startswith(_CHARSET_TYPES):
+        content_type += "; charset=utf-8"
+    start_response(status, _headers(content_type, len(body)))
+    return [body]
+
+
+# --- watching and rebuilding ---------------------------------------------------------------
+
+
+class _Changes(FileSystemEventHandler):
+    """Tells ``notify`` about changes to the sources (and only the config file in its folder)."""
+
+    def __init__(self, notify: Callable[[], None], config_file: Path) -> None:
+        self.notify = notify
+        self.config_file = config_file
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in _CHANGES or (
+            event.is_directory and event.event_type == "modified"
+        ):
+            return
+        paths = {
+            Path(os.fsdecode(event.src_path)),
+            Path(os.fsdecode(event.dest_path or event.src_path)),
+        }
+        folder = self.config_file.parent
+        # The config's folder is watched alone for the config file; .cache/ and the rest of
+        # the project are not the site's sources.
+        if any(path.parent != folder or path == self.config_file for path in paths):
+            self.notify()
+
+
+class Rebuilder:
+    """Rebuilds once per burst of changes, in its own thread, and tells the tabs."""
+
+    def __init__(self, rebuild: Callable[[], None]) -> None:
+        self._rebuild = rebuild
+        self._wake = threading.Condition()
+        self._last_change: float | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="launchkit-rebuild", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def changed(self) -> None:
+        """A source changed: rebuild after :data:`DEBOUNCE_SECONDS` without another change."""
+        with self._wake:
+            self._last_change = time.monotonic()
+            self._wake.notify()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while self._wait_for_quiet():
+            self._rebuild()
+
+    def _wait_for_quiet(self) -> bool:
+        """Wait for a change and then for quiet; False when stopping."""
+        with self._wake:
+            while True:
+                if self._stopping:
+                    return False
+                if self._last_change is None:
+                    self._wake.wait()
+                    continue
+                quiet_at = self._last_change + DEBOUNCE_SECONDS
+                if time.monotonic() >= quiet_at:
+                    self._last_change = None
+                    return True
+                self._wake.wait(quiet_at - time.monotonic())
+
+
+# --- the preview as a whole ----------------------------------------------------------------
+
+HOST = "127.0.0.1"
+
+
+class Preview:
+    """A running preview server: open :attr:`url`; :meth:`stop` ends it and its threads."""
+
+    def __init__(
+        self,
+        config_file: Path,
+        config: SiteConfig,
+        mode: CheckoutMode,
+        server: waitress.server.BaseWSGIServer,
+        app: PreviewApp,
+        *,
+        drafts: bool,
+        verbose: bool,
+    ) -> None:
+        self.config_file = config_file
+        self.mode = mode
+        self.app = app
+        self.drafts = drafts
+        self.verbose = verbose
+        port = server.effective_port
+        self.url = f"http://{HOST}:{port}/"
+        # The tab's Origin when it posts a buy form, whichever of the two names it used.
+        self.origins = (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+        self._server = server
+        self._server_thread = threading.Thread(
+            target=server.run, name="launchkit-preview", daemon=True
+        )
+        self._rebuilder = Rebuilder(self.rebuild)
+        self._observer = Observer()
+        # Mounted now so that buy buttons work even when the first build fails.
+        app.mount_checkout(
+            config.checkout.endpoint_path, mode.app(with_origins(config, self.origins))
+        )
+        self._watched = [
+            folder
+            for folder in (config.content_dir, config.templates_dir, config.static_dir)
+            if folder.is_dir()
+        ]
+
+    @property
+    def site_dir(self) -> Path:
+        """The folder the preview builds into and serves from."""
+        return self.app.site_dir
+
+    def start(self) -> None:
+        """Build once, then serve, watch and rebuild in background threads."""
+        self.rebuild()
+        changes = _Changes(self._rebuilder.changed, self.config_file)
+        for folder in self._watched:
+            self._observer.schedule(changes, str(folder), recursive=True)
+        self._observer.schedule(changes, str(self.config_file.parent), recursive=False)
+        self._observer.start()
+        self._rebuilder.start()
+        self._server_thread.start()
+
+    def rebuild(self) -> bool:
+        """Build the site (re-reading the config); on success reload the tabs, else show why."""
+        try:
+            config = load_config(self.config_file)
+            report = build_site(
+                config,
+                self.site_dir,
+                drafts=self.drafts,
+                checkout_endpoint=config.checkout.endpoint_path,
+            )
+            checkout = self.mode.app(with_origins(config, self.origins))
+        except SiteError as exc:
+            self._failed(str(exc), exc.location)
+            return False
+        except Exception as exc:  # a bug in launchkit must not end the preview
+            if self.verbose:
+                traceback.print_exc()
+            self._failed(f"internal error: {exc!r} (run with --verbose for details)", "")
+            return False
+        # Pages and checkout change together: the forms post to the endpoint of this config.
+        self.app.mount_checkout(config.checkout.endpoint_path, checkout)
+        self.app.hub.reload()
+        print(f"Built {report.pages} pages, {report.files} files in {report.seconds:.2f} s")
+        return True
+
+    def _failed(self, text: str, location: str) -> None:
+        print(text, file=sys.stderr)
+        self.app.hub.error(text, location)
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""
+        while self._server_thread.is_alive():
+            self._server_thread.join(timeout=0.5)
+
+    def stop(self) -> None:
+        """Stop watching, end the event streams, close every connection, join the threads."""
+        self._observer.stop()
+        self._observer.join()
+        self._rebuilder.stop()
+        self.app.hub.close()
+        self._server.task_dispatcher.shutdown(timeout=2)
+        # Closing the sockets is the server loop's own business: ask it, then let it end.
+        self._server.trigger.pull_trigger(lambda: waitress.wasyncore.close_all(self._server._map))
+        self._server_thread.join(timeout=5)
+
+
+def start_preview(
+    config_file: str | Path,
+    *,
+    port: int = 8000,
+    drafts: bool = False,
+    environ: Mapping[str, str] | None = None,
+    verbose: bool = False,
+) -> Preview:
+    """Build the site of ``config_file`` and serve it on ``127.0.0.1:port`` (0: any port).
+
+    ``environ`` holds ``STRIPE_SECRET_KEY`` / ``STRIPE_API_BASE`` (default: the process
+    environment over ``.env`` beside the config). Raises :class:`SiteError` for a bad config,
+    a live Stripe key or a port in use; a build error does not stop the preview.
+    """
+    config_file = Path(config_file).resolve()
+    config = load_config(config_file)
+    mode = checkout_mode(stripe_environ(config) if environ is None else environ, config)
+    app = PreviewApp(config.root / ".cache" / "preview", ReloadHub())
+    try:
+        server = waitress.server.create_server(
+            app, host=HOST, port=port, threads=THREADS, ident="launchkit-preview"
+        )
+    except OSError as exc:
+        raise SiteError(
+            f"cannot serve on {HOST}:{port}: {exc.strerror}", hint="pick another port with --port"
+        ) from None
+    preview = Preview(config_file, config, mode, server, app, drafts=drafts, verbose=verbose)
+    preview.start()
+    return preview
+
+
+__all__ = [
+    "CheckoutMode",
+    "Preview",
+    "PreviewApp",
+    "ReloadHub",
+    "checkout_mode",
+    "find_file",
+    "inject_script",
+    "start_preview",
+    "with_origins",
+]
