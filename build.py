@@ -90,7 +90,7 @@ def serve(args: argparse.Namespace) -> int:
     except SiteError as exc:
         return _fail(str(exc), args.verbose)
     print(f"Previewing at {preview.url} (checkout: {preview.mode.description})")
-    print(f"Watching {display_path(args.config)} and the site's folders; Ctrl-C stops")
+    print(f"Watching {display_path(args.config)} and the site's folders; Ctrl-C stops", flush=True)
     try:
         preview.wait()
     except KeyboardInterrupt:

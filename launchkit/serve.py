@@ -462,11 +462,14 @@ class Preview:
         # Pages and checkout change together: the forms post to the endpoint of this config.
         self.app.mount_checkout(config.checkout.endpoint_path, checkout)
         self.app.hub.reload()
-        print(f"Built {report.pages} pages, {report.files} files in {report.seconds:.2f} s")
+        print(
+            f"Built {report.pages} pages, {report.files} files in {report.seconds:.2f} s",
+            flush=True,  # a terminal, or a log being followed: either way, now
+        )
         return True
 
     def _failed(self, text: str, location: str) -> None:
-        print(text, file=sys.stderr)
+        print(text, file=sys.stderr, flush=True)
         self.app.hub.error(text, location)
 
     def wait(self) -> None:

@@ -1,0 +1,340 @@
+"""`python build.py --serve` over real HTTP: rebuild and reload events, errors, files, checkout.
+
+Each test starts the preview in-process on an ephemeral port (``start_preview(port=0)``) on
+a fresh copy of the builder's fixture site, edits files as an author would, and reads the
+live-reload event stream with a timeout.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from bs4 import BeautifulSoup
+from build_support import ROOT, run_build, snapshot, write_site
+from stripe_stub import StripeStub
+
+from launchkit.errors import SiteError
+from launchkit.serve import EVENTS_PATH, SCRIPT_PATH, Preview, start_preview
+
+REFERRAL = "0d3f9c2e-5b7a-4e1f-9a6b-2c8d4e6f8a1b"
+TIMEOUT = 10  # seconds: generous for a 2-core machine; no timing is asserted here
+BROKEN_BUY = "---\ntitle: Buy\n---\nPick a plan.\n\n{{< buy nosuch >}}\n"
+
+
+class EventStream:
+    """The preview's Server-Sent-Events stream, read over a real connection."""
+
+    def __init__(self, preview: Preview) -> None:
+        parts = urlsplit(preview.url)
+        self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
+        self._connection.request("GET", EVENTS_PATH)
+        self.response = self._connection.getresponse()
+
+    def next(self) -> tuple[str, str]:
+        """The next event's name and data (comments and ``retry:`` skipped)."""
+        name, data = "message", []
+        while True:
+            line = self.response.readline().decode().rstrip("\n")
+            if line == "" and data:
+                return name, "\n".join(data)
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                data.append(line.removeprefix("data: "))
+
+    def wait_for(self, wanted: str) -> str:
+        """The data of the next ``wanted`` event (an editor's save may trigger two builds)."""
+        while True:
+            name, data = self.next()
+            if name == wanted:
+                return data
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return write_site(tmp_path)
+
+
+@pytest.fixture
+def preview(site: Path) -> Iterator[Preview]:
+    running = start_preview(site / "site.toml", port=0, environ={})
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def events(preview: Preview) -> Iterator[EventStream]:
+    with closing(EventStream(preview)) as stream:
+        yield stream
+
+
+def page(preview: Preview, path: str) -> BeautifulSoup:
+    response = requests.get(preview.url.rstrip("/") + path, timeout=TIMEOUT)
+    assert response.status_code == 200, path
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def main_text(preview: Preview, path: str) -> str:
+    return page(preview, path).main.get_text(" ", strip=True)
+
+
+# --- rebuild, reload, errors ---------------------------------------------------------------
+
+
+def test_a_page_edit_rebuilds_reloads_the_tabs_and_serves_the_new_page(
+    site: Path, preview: Preview, events: EventStream
+) -> None:
+    assert events.response.getheader("Content-Type").startswith("text/event-stream")
+    name, first_build = events.next()
+    assert name == "hello"
+    assert main_text(preview, "/") == "Welcome."
+
+    (site / "content/index.md").write_text("---\ntitle: Home\nmenu: Home\n---\nWelcome back.\n")
+
+    new_build = events.wait_for("reload")
+    assert new_build != first_build
+    assert main_text(preview, "/") == "Welcome back."
+    script = page(preview, "/").find("script", src=SCRIPT_PATH)
+    assert script["data-build"] == new_build  # the reloaded tab knows it is up to date
+
+
+def test_a_broken_page_is_an_error_event_naming_path_line_while_the_old_page_stays(
+    site: Path, preview: Preview, events: EventStream
+) -> None:
+    events.wait_for("hello")
+    assert page(preview, "/buy/").find("form") is not None
+
+    (site / "content/buy.md").write_text(BROKEN_BUY)
+
+    error = json.loads(events.wait_for("error"))
+    assert error["location"].endswith("content/buy.md:6")
+    assert error["text"].startswith(f"{error['location']}: unknown product 'nosuch'")
+    assert page(preview, "/buy/").find("form") is not None  # the last good build
+
+    # A tab opened while the build is broken is told at once.
+    with closing(EventStream(preview)) as late:
+        late.wait_for("hello")
+        assert json.loads(late.wait_for("error")) == error
+
+    (site / "content/buy.md").write_text("---\ntitle: Buy\n---\nSold out.\n")
+    events.wait_for("reload")
+    assert main_text(preview, "/buy/") == "Sold out."
+    # The error is gone for new tabs too: after hello, the next event is the next build's.
+    with closing(EventStream(preview)) as after_fix:
+        assert after_fix.next()[0] == "hello"
+        (site / "content/buy.md").write_text("---\ntitle: Buy\n---\nBack soon.\n")
+        assert after_fix.next()[0] == "reload"
+
+
+def test_a_config_edit_is_reloaded_and_a_bad_config_is_an_error(
+    site: Path, preview: Preview, events: EventStream
+) -> None:
+    events.wait_for("hello")
+    config = site / "site.toml"
+    good = config.read_text()
+
+    config.write_text(good.replace('title = "Shop"', 'title = "Shop Two"'))
+    events.wait_for("reload")
+    assert page(preview, "/").title.get_text() == "Home | Shop Two"
+
+    config.write_text(good.replace('base_url = "https://shop.example"', "base_url = 42"))
+    error = json.loads(events.wait_for("error"))
+    assert error["location"].endswith("site.toml:3")
+    assert page(preview, "/").title.get_text() == "Home | Shop Two"
+
+
+# --- what is served ------------------------------------------------------------------------
+
+
+def test_live_reload_is_added_to_served_html_only(site: Path, preview: Preview) -> None:
+    soup = page(preview, "/")
+    scripts = soup.find_all("script", src=SCRIPT_PATH)
+    assert len(scripts) == 1
+    assert scripts[0].find_parent("body") is soup.body
+    assert soup.body.find_all(recursive=False)[-1] is scripts[0]  # after the page's own scripts
+
+    script = requests.get(preview.url + SCRIPT_PATH.lstrip("/"), timeout=TIMEOUT)
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert "EventSource" in script.text
+
+    built = snapshot(preview.site_dir)
+    assert "index.html" in built and "buy/index.html" in built
+    assert not [name for name, data in built.items() if b"__livereload" in data]
+    result = run_build(site)
+    assert result.returncode == 0, result.stderr
+    published = snapshot(site / "public")
+    assert not [name for name, data in published.items() if b"__livereload" in data]
+
+
+def test_files_are_served_as_a_static_host_serves_them(preview: Preview) -> None:
+    base = preview.url.rstrip("/")
+    css = requests.get(base + "/css/site.css", timeout=TIMEOUT)
+    assert css.status_code == 200
+    assert css.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert css.text == "body { margin: 0 }\n"
+
+    assert main_text(preview, "/team/") == "a b 1 2"
+    slashless = requests.get(base + "/team?x=1", allow_redirects=False, timeout=TIMEOUT)
+    assert slashless.status_code == 301
+    assert slashless.headers["Location"] == "/team/?x=1"
+
+    missing = requests.get(base + "/no/such/page/", timeout=TIMEOUT)
+    assert missing.status_code == 404
+    soup = BeautifulSoup(missing.text, "html.parser")
+    assert soup.title.get_text() == "Not found | Shop"
+    assert soup.find("script", src=SCRIPT_PATH) is not None
+
+    assert requests.post(base + "/buy/", timeout=TIMEOUT).status_code == 405
+    assert requests.head(base + "/", timeout=TIMEOUT).headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    # The preview folder is .cache/preview/ beside site.toml: two levels up is the project.
+    "path",
+    [
+        "/../../site.toml",
+        "/%2e%2e/%2e%2e/site.toml",
+        "/..%2f..%2fsite.toml",
+        "/css/../../../site.toml",
+    ],
+)
+def test_no_file_outside_the_preview_folder_is_served(preview: Preview, path: str) -> None:
+    parts = urlsplit(preview.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
+    with closing(connection):
+        connection.request("GET", path)  # sent as written: no client-side normalisation
+        response = connection.getresponse()
+        body = response.read().decode()
+    assert response.status == 404
+    assert "[products.pro]" not in body
+
+
+# --- the mounted checkout ------------------------------------------------------------------
+
+
+def buy_form(preview: Preview) -> tuple[str, dict[str, str]]:
+    """The action and fields of the Team buy form, as the served page has them."""
+    form = page(preview, "/buy/").find("form")
+    fields = {field["name"]: field.get("value", "") for field in form.find_all("input")}
+    return form["action"], fields
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_the_dry_run_checkout_shows_the_stripe_parameters_with_the_referral(
+    preview: Preview, host: str
+) -> None:
+    action, fields = buy_form(preview)
+    assert action == "/create-checkout-session"  # this server, not the production endpoint
+    origin = f"http://{host}:{urlsplit(preview.url).port}"
+
+    response = requests.post(
+        origin + action,
+        data={**fields, "referral": REFERRAL},
+        headers={"Origin": origin},
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 200
+    soup = BeautifulSoup(response.text, "html.parser")
+    params = json.loads(soup.find(id="params").get_text())
+    assert params["client_reference_id"] == REFERRAL
+    assert params["line_items"] == [{"price": "price_TeamSeat", "quantity": 2}]
+
+
+def test_the_checkout_refuses_forms_from_other_origins(preview: Preview) -> None:
+    action, fields = buy_form(preview)
+    response = requests.post(
+        preview.url.rstrip("/") + action,
+        data=fields,
+        headers={"Origin": "http://127.0.0.1:1"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 403
+
+
+def test_with_a_test_key_the_checkout_creates_a_stripe_test_session(site: Path) -> None:
+    with StripeStub() as stub:
+        environ = {"STRIPE_SECRET_KEY": "sk_test_preview0001", "STRIPE_API_BASE": stub.url}
+        running = start_preview(site / "site.toml", port=0, environ=environ)
+        try:
+            action, fields = buy_form(running)
+            response = requests.post(
+                running.url.rstrip("/") + action,
+                data={**fields, "referral": REFERRAL},
+                headers={"Origin": running.origins[0]},
+                allow_redirects=False,
+                timeout=TIMEOUT,
+            )
+        finally:
+            running.stop()
+        assert response.status_code == 303
+        assert response.headers["Location"].startswith(f"{stub.url}/pay/cs_test_")
+        assert stub.sessions[-1]["client_reference_id"] == REFERRAL
+
+
+@pytest.mark.parametrize("key", ["sk_live_abc123", "rk_live_abc123"])
+def test_a_live_key_is_refused(site: Path, key: str) -> None:
+    with pytest.raises(SiteError, match="live key"):
+        start_preview(site / "site.toml", port=0, environ={"STRIPE_SECRET_KEY": key})
+
+    result = run_build(
+        site, "--serve", "--port", "0", env={**_clean_env(), "STRIPE_SECRET_KEY": key}
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert "live key" in line and "test key" in line
+    assert key not in result.stderr
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def _clean_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if not name.startswith("STRIPE_")}
+
+
+def test_the_command_serves_until_ctrl_c(site: Path) -> None:
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "--serve", "--port", "0"],
+        cwd=site,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [server.stdout.readline() for _ in range(2)]
+        url = lines[1].split()[2]
+        assert lines[1].startswith("Previewing at http://127.0.0.1:"), lines
+        assert "dry run" in lines[1]
+        assert requests.get(url, timeout=TIMEOUT).status_code == 200
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=TIMEOUT)
+    finally:
+        server.kill()
+        server.wait()
+    assert server.returncode == 0, err
+    assert out.strip().endswith("Stopped.")
+    assert "Traceback" not in err
+    assert not (site / "public").exists()  # a preview never touches the published folder
+
+
+def test_out_does_not_go_with_serve(site: Path) -> None:
+    result = run_build(site, "--serve", "--out", "elsewhere")
+    assert result.returncode == 2
+    assert "--out does not go with --serve" in result.stderr
