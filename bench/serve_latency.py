@@ -1,0 +1,126 @@
+"""Edit-to-visible latency of ``build.py --serve``: save a Markdown file, see it in the tab.
+
+    .venv/bin/python bench/serve_latency.py [--edits 10]
+
+Copies the example site into a temporary folder, starts the preview on it (in-process,
+``start_preview``) and opens its features page in headless Chromium. Each edit rewrites
+``content/features.md`` with a new marker sentence and measures, from just before the
+write, until the open tab's text shows the marker: watchdog event, debounce, rebuild, the
+reload event, the browser's reload and layout. Prints each edit, then median and max.
+Target: <= 0.5 s per edit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from e2e_support import CHROMIUM_ARGS, find_chromium  # noqa: E402
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from launchkit.serve import start_preview  # noqa: E402
+
+SITE_PARTS = ("content", "templates", "static", "site.toml")
+PAGE_SOURCE = "content/features.md"
+PAGE_PATH = "/features/"
+TARGET_SECONDS = 0.5
+# Only the preview itself is reachable: Rewardful's script and the like are aborted at once
+# instead of waiting on a network this machine does not have.
+OUTSIDE = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")
+
+
+def edit_and_wait(page: Page, source: Path, text: str, marker: str, timeout: float = 10) -> float:
+    """Write ``text`` to ``source``; the seconds until ``page`` shows ``marker``.
+
+    Shown means painted: the reloaded document's first contentful paint, on the browser's
+    clock (the machine's wall clock, like the write's). Playwright's own polling would add
+    its round trips to the figure, so it is only used to wait.
+    """
+    started = time.time()
+    source.write_text(text, encoding="utf-8")
+    page.wait_for_function(
+        "marker => document.body !== null && document.body.innerText.includes(marker)"
+        " && performance.getEntriesByName('first-contentful-paint').length > 0",
+        arg=marker,
+        polling="raf",
+        timeout=timeout * 1000,
+    )
+    painted = page.evaluate(
+        "performance.timeOrigin"
+        " + performance.getEntriesByName('first-contentful-paint')[0].startTime"
+    )
+    return painted / 1000 - started
+
+
+def block_outside_requests(page: Page) -> None:
+    """Abort every request that is not for the local preview."""
+    page.route(OUTSIDE, lambda route: route.abort())
+
+
+def copy_example_site(folder: Path) -> Path:
+    """The repository's example site copied into ``folder``; its config file."""
+    for name in SITE_PARTS:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name)
+        else:
+            shutil.copy2(source, folder / name)
+    return folder / "site.toml"
+
+
+def measure(edits: int) -> list[float]:
+    """Seconds from save to visible for each of ``edits`` edits of one page."""
+    executable = find_chromium()
+    if executable is None:
+        raise SystemExit("no Chromium found: install Debian's chromium package")
+    with tempfile.TemporaryDirectory(prefix="serve-latency-") as tmp:
+        config_file = copy_example_site(Path(tmp))
+        source = config_file.parent / PAGE_SOURCE
+        original = source.read_text(encoding="utf-8")
+        preview = start_preview(config_file, port=0, environ={})
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=executable, headless=True, args=CHROMIUM_ARGS
+                )
+                page = browser.new_page()
+                block_outside_requests(page)
+                page.goto(preview.url.rstrip("/") + PAGE_PATH)
+                seconds = []
+                for number in range(1, edits + 1):
+                    marker = f"Latency marker number {number}."
+                    text = f"{original}\n{marker}\n"
+                    seconds.append(edit_and_wait(page, source, text, marker))
+                    print(f"edit {number:2}: {seconds[-1]:.3f} s", flush=True)
+                    time.sleep(0.3)  # let the reloaded tab settle, as between two saves
+                browser.close()
+        finally:
+            preview.stop()
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--edits", type=int, default=10)
+    args = parser.parse_args()
+    seconds = measure(args.edits)
+    median, worst = statistics.median(seconds), max(seconds)
+    verdict = "meets" if worst <= TARGET_SECONDS else "misses"
+    print(
+        f"edit-to-visible over {len(seconds)} edits: median {median:.3f} s, max {worst:.3f} s "
+        f"({verdict} the {TARGET_SECONDS} s target)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
