@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Build the marketing site: ``python build.py [--out DIR] [--config FILE] [--drafts]``.
 
+``--clean`` ignores the build cache, ``--strict`` makes broken internal links fail the build.
+
 ``python build.py --serve [--port N]`` previews it instead, with live reload (``launchkit.serve``).
 
 A thin entry point: argument parsing and messages. The work is in ``launchkit.builder``.
@@ -34,6 +36,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--drafts", action="store_true", help="include pages with 'draft: true'")
     parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="ignore the build cache in .cache/ and render every page (the cache is rewritten)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="fail on broken internal links (nothing published)"
+    )
+    parser.add_argument(
         "--serve",
         action="store_true",
         help="preview on localhost: build into .cache/preview/, rebuild on changes, reload "
@@ -64,16 +74,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         out = args.out if args.out is not None else config.root / "public"
-        report = build_site(config, out, drafts=args.drafts)
+        report = build_site(
+            config,
+            out,
+            drafts=args.drafts,
+            clean=args.clean,
+            strict=args.strict,
+            progress=sys.stderr.isatty(),
+        )
     except SiteError as exc:
         return _fail(str(exc), args.verbose)
     except OSError as exc:  # a disk full or a folder without write permission
         return _fail(f"error: {exc}", args.verbose)
     except Exception as exc:  # a bug in launchkit; the message is still one line
         return _fail(f"internal error: {exc!r} (run with --verbose for details)", args.verbose)
+    for warning in report.warnings:
+        print(warning, file=sys.stderr)
     print(
-        f"Built {report.pages} pages, {report.files} files in {report.seconds:.2f} s "
-        f"-> {display_path(out)}/"
+        f"Built {report.pages} pages ({report.rendered} rendered, {report.from_cache} from "
+        f"cache), {report.files} files in {report.seconds:.2f} s -> {display_path(out)}/"
     )
     return 0
 

@@ -1,34 +1,75 @@
 """The build, as a short pipeline of named steps (the shape of MkDocs' ``commands/build.py``).
 
     load pages -> render Markdown -> expand shortcodes -> render templates -> extras -> publish
-    load_content  render_markdown   fill_in_content     Renderer.render_pages  collect_files
+    load_content  render_markdown   fill_in_content     write_pages          collect_files
 
 Each step is a function of what the previous one returned; the same input gives
 byte-identical output (sorted iteration everywhere, no timestamps).
+
+Builds are incremental (:mod:`launchkit.cache`): a body whose text did not change is not
+rendered by Python-Markdown again, and a page whose document depends on nothing that
+changed (:func:`page_keys`) is not rendered at all: the last build's file is reused. With
+many pages to render, the work is spread over one worker process per core (forked, so they
+share the parent's loaded templates and pages).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from tqdm import tqdm
+
+from . import content as content_module
+from . import markup as markup_module
+from . import render as render_module
+from .cache import CACHE_FOLDER, BuildCache, MarkdownEntry, OutputRecord, digest
 from .config import SiteConfig
 from .content import Asset, Page, display_path, load_content, walk_files
+from .errors import SiteError
 from .extras import extra_files
-from .markup import MarkdownRenderer, RenderedMarkdown, expand_shortcodes
-from .publish import SiteFiles, check_output_dir, publish
-from .render import Renderer
+from .linkcheck import LinkWarning, check_links, extract_links
+from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
+from .publish import SiteFiles, StagingTree, check_output_dir, staging_dir
+from .render import ALL_PAGES_GLOBALS, Renderer
+
+# Below this many pages to render, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 100
+# Builds of more pages than this show a progress bar (on a terminal).
+PROGRESS_THRESHOLD = 300
+# The code that shapes a page's document: a change to it renders every page afresh.
+_CODE = digest(
+    *(
+        Path(module.__file__ or "").read_bytes()
+        for module in (content_module, markup_module, render_module, sys.modules[__name__])
+    )
+)
 
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build produced: HTML pages, other files (static, assets, sitemap…), duration."""
+    """What a build produced: HTML pages, other files (static, assets, sitemap…), duration.
+
+    ``rendered`` pages went through their template in this build, ``from_cache`` ones are
+    the last build's files, unchanged; ``markdown_rendered`` bodies went through
+    Python-Markdown. ``warnings`` are the broken internal links.
+    """
 
     pages: int
     files: int
     seconds: float
+    rendered: int = 0
+    from_cache: int = 0
+    markdown_rendered: int = 0
+    warnings: tuple[LinkWarning, ...] = ()
 
 
 def build_site(
@@ -37,31 +78,68 @@ def build_site(
     *,
     drafts: bool = False,
     checkout_endpoint: str | None = None,
+    clean: bool = False,
+    strict: bool = False,
+    progress: bool = False,
+    workers: int | None = None,
 ) -> BuildReport:
     """Build the site of ``config`` into ``out_dir``, replacing it only if everything worked.
 
     ``checkout_endpoint`` overrides ``[checkout] endpoint`` in the forms (the preview server
-    mounts the checkout locally).
+    mounts the checkout locally). ``clean`` ignores (and rewrites) the cache; ``strict``
+    fails the build on a broken link; ``progress`` allows a progress bar on stderr for big
+    sites; ``workers`` caps the worker processes (default: one per core; 1: none).
+    Safe to call again and again in one process: the cache stays in memory between calls.
     """
     started = time.perf_counter()
     out = check_output_dir(out_dir, config)
+    cache = BuildCache(config.root / CACHE_FOLDER, clean=clean)
     content = load_content(config, drafts=drafts)
     renderer = Renderer(config, checkout_endpoint=checkout_endpoint)
-    rendered = render_markdown(content.pages)
-    pages = fill_in_content(content.pages, rendered, renderer)
-    documents = renderer.render_pages(pages)
-    files = collect_files(config, pages, documents, content.assets)
-    publish(files, out)
-    return BuildReport(len(documents), len(files) - len(documents), time.perf_counter() - started)
+    workers = workers or os.cpu_count() or 1
+    show = progress and len(content.pages) > PROGRESS_THRESHOLD
+    with tqdm(total=0, unit="page", desc="Rendering", disable=not show, leave=False) as bar:
+        bodies, entries, fresh = render_markdown(content.pages, cache.markdown(), workers, bar)
+        cache.save_markdown(entries)
+        pages = fill_in_content(content.pages, bodies, renderer)
+        renderer.use_pages(pages)
+        files = collect_files(config, pages, content.assets)
+        with staging_dir(out) as staging:
+            tree = StagingTree(staging, out)
+            records, rendered = write_pages(
+                pages, page_keys(pages, renderer), cache.outputs(out), renderer, tree, workers, bar
+            )
+            tree.write_all(files)
+            warnings = check_site_links(config, pages, records, files)
+            if strict and warnings:
+                raise _strict_failure(warnings)
+    cache.save_outputs(out, records)
+    return BuildReport(
+        pages=len(pages),
+        files=len(files),
+        seconds=time.perf_counter() - started,
+        rendered=rendered,
+        from_cache=len(pages) - rendered,
+        markdown_rendered=fresh,
+        warnings=tuple(warnings),
+    )
 
 
-def render_markdown(pages: Sequence[Page]) -> list[RenderedMarkdown]:
-    """Each page's body as HTML with shortcode placeholders: depends on the text alone."""
-    markdown = MarkdownRenderer()
-    return [
-        markdown.render(page.body, source=display_path(page.path), first_line=page.body_line)
-        for page in pages
-    ]
+def render_markdown(
+    pages: Sequence[Page], cached: dict[str, MarkdownEntry], workers: int, bar: tqdm
+) -> tuple[list[RenderedMarkdown], dict[str, MarkdownEntry], int]:
+    """Each page's body as HTML with shortcode placeholders: depends on the text alone.
+
+    Bodies found in ``cached`` are not rendered again. Returns the rendered bodies, the
+    cache entries of this build's pages (what the next build may reuse) and how many
+    bodies went through Python-Markdown.
+    """
+    keys = [digest(SETTINGS, str(page.body_line), page.body) for page in pages]
+    missing = {key: page for key, page in zip(keys, pages, strict=True) if key not in cached}
+    jobs = [(page.body, display_path(page.path), page.body_line) for page in missing.values()]
+    fresh = dict(zip(missing, run_jobs(_render_body, jobs, workers, bar), strict=True))
+    entries = {key: cached[key] if key in cached else fresh[key] for key in keys}
+    return [RenderedMarkdown.from_entry(entries[key]) for key in keys], entries, len(jobs)
 
 
 def fill_in_content(
@@ -73,7 +151,7 @@ def fill_in_content(
             page,
             content=expand_shortcodes(
                 body,
-                source=display_path(page.path),
+                source=page.source,
                 products=renderer.config.products,
                 buy_form=renderer.buy_form,
             ),
@@ -83,17 +161,87 @@ def fill_in_content(
     ]
 
 
-def collect_files(
-    config: SiteConfig,
+def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
+    """For each page, a hash of everything its document depends on.
+
+    The page itself (source, front matter, final HTML), its template with every template
+    it pulls in, the config and checkout endpoint, the navigation and feed link every page
+    may show, launchkit's own code, and, when its templates read ``pages`` or
+    ``section_pages``, every page's front matter and HTML. Equal keys, equal documents: a
+    page whose key is the last build's is not rendered again.
+    """
+    site = digest(
+        _CODE, renderer.config.model_dump_json(), renderer.endpoint, renderer.shared_state()
+    )
+    listing: str | None = None
+    keys = []
+    for page in pages:
+        dependencies = renderer.dependencies(page.template)
+        parts = [site, dependencies.digest, page.source, repr(page.meta), page.content, page.toc]
+        if dependencies.names & ALL_PAGES_GLOBALS:
+            listing = listing or _listing(pages)
+            parts.append(listing)
+        keys.append(digest(*parts))
+    return keys
+
+
+def _listing(pages: Sequence[Page]) -> str:
+    """A hash of every page as ``pages`` shows it to a template."""
+    return digest(
+        *(part for page in pages for part in (page.source, repr(page.meta), page.content))
+    )
+
+
+def write_pages(
     pages: Sequence[Page],
-    documents: dict[str, bytes],
-    assets: Sequence[Asset],
-) -> SiteFiles:
-    """Every file of the site: pages, sitemap/robots/feed, files beside pages, static/."""
+    keys: Sequence[str],
+    previous: dict[str, OutputRecord],
+    renderer: Renderer,
+    tree: StagingTree,
+    workers: int,
+    bar: tqdm,
+) -> tuple[dict[str, OutputRecord], int]:
+    """Every page's document into ``tree``: the last build's file when its key is the same.
+
+    Returns each page's record (for the next build and the link checker) by output path,
+    and how many pages were rendered.
+    """
+    records: dict[str, OutputRecord] = {}
+    stale: list[int] = []
+    for index, (page, key) in enumerate(zip(pages, keys, strict=True)):
+        record = previous.get(page.output)
+        if _reusable(record, key, tree, page.output):
+            tree.reuse(page.output)
+            records[page.output] = record  # type: ignore[assignment]  # _reusable checked it
+        else:
+            stale.append(index)
+    _PAGE_JOB.update(pages=pages, keys=keys, renderer=renderer, tree=tree)
+    try:
+        fresh = run_jobs(_render_page, stale, workers, bar)
+    finally:
+        _PAGE_JOB.clear()
+    records.update(
+        (pages[index].output, record) for index, record in zip(stale, fresh, strict=True)
+    )
+    return records, len(stale)
+
+
+def _reusable(record: OutputRecord | None, key: str, tree: StagingTree, output: str) -> bool:
+    """Whether the last build's file of ``output`` is this build's, byte for byte."""
+    return (
+        record is not None
+        and record.key == key
+        and tree.previous is not None
+        and record.matches(tree.previous / output)
+    )
+
+
+def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> SiteFiles:
+    """Every file of the site besides the page documents (whose paths it reserves):
+    sitemap/robots/feed, files beside pages, static/."""
     files = SiteFiles()
-    sources = {page.output: page.source for page in pages}
-    for output, html in documents.items():
-        files.add(output, html, sources[output])
+    for page in pages:
+        files.reserve(page.output, page.source)
     for output, data in extra_files(config, pages).items():
         files.add(output, data, f"the generated {output}")
     for asset in assets:
@@ -104,4 +252,106 @@ def collect_files(
     return files
 
 
-__all__ = ["BuildReport", "build_site", "collect_files", "fill_in_content", "render_markdown"]
+def check_site_links(
+    config: SiteConfig, pages: Sequence[Page], records: dict[str, OutputRecord], files: SiteFiles
+) -> list[LinkWarning]:
+    """The broken internal links of the built site (from each page's recorded links)."""
+    return check_links(
+        pages,
+        {output: record.links for output, record in records.items()},
+        {output: record.ids for output, record in records.items()},
+        files.outputs(),
+        config.site.base_url,
+        config.templates_dir,
+    )
+
+
+def _strict_failure(warnings: Sequence[LinkWarning]) -> SiteError:
+    listed = "\n".join(str(warning) for warning in warnings)
+    return SiteError(
+        f"{listed}\n{len(warnings)} broken link(s) and --strict: nothing published",
+        hint="fix the links above, or build without --strict to publish anyway",
+    )
+
+
+# --- running jobs, in worker processes when there are many ---------------------------------
+
+
+def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar: tqdm) -> list:
+    """``[job(item) for item in items]``, over ``workers`` forked processes when worth it.
+
+    Forked workers inherit what the parent loaded (templates, pages in :data:`_PAGE_JOB`),
+    so only the items and small results cross the process boundary. The first failure in
+    item order is raised, as in a serial run.
+    """
+    bar.total += len(items)
+    bar.refresh()
+    if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
+        results = []
+        for item in items:
+            results.append(job(item))
+            bar.update()
+        return results
+    chunksize = max(1, min(32, len(items) // (workers * 8)))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        results = []
+        for result in pool.map(partial(_guarded, job), items, chunksize=chunksize):
+            if isinstance(result, _Failure):
+                raise result.error()
+            results.append(result)
+            bar.update()
+        return results
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A SiteError of a worker, as plain fields (the exception itself would lose them)."""
+
+    message: str
+    path: str | None
+    line: int | None
+    hint: str | None
+
+    def error(self) -> SiteError:
+        return SiteError(self.message, self.path, self.line, self.hint)
+
+
+def _guarded(job: Callable[[Any], Any], item: Any) -> Any:
+    try:
+        return job(item)
+    except SiteError as exc:
+        return _Failure(exc.message, exc.path, exc.line, exc.hint)
+
+
+_MARKDOWN: list[MarkdownRenderer] = []  # this process's renderer, made on first use
+_PAGE_JOB: dict[str, Any] = {}  # what _render_page needs, set before workers fork
+
+
+def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
+    body, source, first_line = job
+    if not _MARKDOWN:
+        _MARKDOWN.append(MarkdownRenderer())
+    return _MARKDOWN[0].render(body, source=source, first_line=first_line).to_entry()
+
+
+def _render_page(index: int) -> OutputRecord:
+    page: Page = _PAGE_JOB["pages"][index]
+    document = _PAGE_JOB["renderer"].render_document(page)
+    stat = _PAGE_JOB["tree"].write(page.output, document)
+    links, ids = extract_links(document)
+    return OutputRecord(_PAGE_JOB["keys"][index], stat.st_size, stat.st_mtime_ns, links, ids)
+
+
+__all__ = [
+    "BuildReport",
+    "build_site",
+    "check_site_links",
+    "collect_files",
+    "fill_in_content",
+    "page_keys",
+    "render_markdown",
+    "write_pages",
+]

@@ -15,10 +15,12 @@ Shortcode syntax, on a line of its own (outside fenced code)::
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import markdown
 from markupsafe import Markup
@@ -34,6 +36,12 @@ _PLACEHOLDER_HTML = re.compile(r"(?:<p>)?launchkitshortcode(\d+)x(?:</p>)?")
 
 _EXTENSIONS = ["extra", "toc", "smarty", "sane_lists"]
 _EXTENSION_CONFIGS = {"toc": {"permalink": True}}
+# Everything besides a page's text that its rendered HTML depends on: part of the cache key.
+# This module's own source stands for its version: any change to it renders pages afresh.
+SETTINGS = (
+    f"Python-Markdown {markdown.__version__}; {_EXTENSIONS!r}; {_EXTENSION_CONFIGS!r}; "
+    f"markup.py {hashlib.blake2b(Path(__file__).read_bytes(), digest_size=16).hexdigest()}"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,19 @@ class RenderedMarkdown:
     html: str
     toc: str
     shortcodes: tuple[Shortcode, ...]
+
+    def to_entry(self) -> tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]:
+        """Plain tuples of strings and numbers, for the marshal-based cache."""
+        shortcodes = tuple((s.name, s.product, s.label, s.line) for s in self.shortcodes)
+        return self.html, self.toc, shortcodes
+
+    @classmethod
+    def from_entry(
+        cls, entry: tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]
+    ) -> RenderedMarkdown:
+        """The inverse of :meth:`to_entry`."""
+        html, toc, shortcodes = entry
+        return cls(html, toc, tuple(Shortcode(*shortcode) for shortcode in shortcodes))
 
 
 class MarkdownRenderer:
@@ -184,6 +205,7 @@ def expand_shortcodes(
 
 
 __all__ = [
+    "SETTINGS",
     "MarkdownRenderer",
     "RenderedMarkdown",
     "Shortcode",

@@ -2,14 +2,17 @@
 
 A failed build removes its temporary folder and leaves the last good site untouched; a
 visitor of a host serving the output folder never sees a half-written site. The output
-folder itself is checked first, so that no typo in ``--out`` can replace the sources.
+folder itself is checked first, so that no typo in ``--out`` can replace the sources or an
+unrelated folder: a build output carries a :data:`MARKER` file.
 
-The boundary for a later incremental build is :func:`write_tree`, which receives every file
-of the site.
+A file whose bytes did not change since the last build is not written again: the previous
+output's file is hard-linked into the new tree, so it keeps its mtime and rsync-style
+deploys upload only what changed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +26,10 @@ from .errors import SiteError
 # What a site file is made of: rendered bytes, or a source file to copy as it is.
 FileData = bytes | Path
 
+# In every build output, so that the next build knows it may replace the folder.
+MARKER = ".launchkit-build"
+_MARKER_TEXT = b"Built by launchkit: the next build replaces this folder as a whole.\n"
+
 
 class SiteFiles:
     """Every file of the site to publish, by output path, refusing two sources for one path."""
@@ -30,9 +37,15 @@ class SiteFiles:
     def __init__(self) -> None:
         self._files: dict[str, FileData] = {}
         self._origins: dict[str, str] = {}
+        self._claimed: list[str] = []
 
     def add(self, output: str, data: FileData, origin: str) -> None:
         """Add a file; ``origin`` (a source path, "sitemap") names it in a collision error."""
+        self.reserve(output, origin)
+        self._files[output] = data
+
+    def reserve(self, output: str, origin: str) -> None:
+        """Claim ``output`` for a file written elsewhere (a page document), refusing clashes."""
         key = output.casefold()  # case-insensitive hosts and file systems would clash too
         if key in self._origins:
             raise SiteError(
@@ -41,10 +54,14 @@ class SiteFiles:
                 hint="rename or move one of them",
             )
         self._origins[key] = origin
-        self._files[output] = data
+        self._claimed.append(output)
 
     def __len__(self) -> int:
         return len(self._files)
+
+    def outputs(self) -> list[str]:
+        """Every claimed output path: the files added and the ones reserved."""
+        return list(self._claimed)
 
     def items(self) -> list[tuple[str, FileData]]:
         """The files in sorted order (deterministic writes)."""
@@ -72,6 +89,10 @@ def check_output_dir(out_dir: Path, config: SiteConfig) -> Path:
             raise _refused(out_dir, f"it would replace or sit inside {display_path(source)}")
     if out.exists() and not out.is_dir():
         raise _refused(out_dir, "it is a file, not a folder")
+    if out.is_dir() and next(out.iterdir(), None) and not (out / MARKER).is_file():
+        raise _refused(
+            out_dir, f"it is not empty and is not a launchkit build output (no {MARKER} file)"
+        )
     return out
 
 
@@ -82,25 +103,69 @@ def _refused(out_dir: Path, why: str) -> SiteError:
     )
 
 
-def publish(files: SiteFiles, out_dir: Path) -> None:
-    """Write ``files`` into a temporary folder beside ``out_dir``, then swap it into place."""
-    with staging_dir(out_dir) as staging:
-        write_tree(staging, files)
+class StagingTree:
+    """Writes site files into a staging folder, reusing unchanged files of the last build.
 
-
-def write_tree(dest: Path, files: SiteFiles) -> None:
-    """Write every file under ``dest``: bytes as they are, source paths copied with metadata.
-
-    The one place that writes site files: an incremental build can make it reuse unchanged
-    files of the previous output (hard link or copy) so that they keep their mtime.
+    ``previous`` is the current output folder (None on a first build). Worker processes
+    each make their own instance for the same folder.
     """
-    for output, data in files.items():
-        target = dest / output
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, Path):
+
+    def __init__(self, dest: Path, previous: Path | None) -> None:
+        self.dest = dest
+        self.previous = previous if previous is not None and previous.is_dir() else None
+        self._folders: set[Path] = set()
+
+    def write(self, output: str, data: FileData) -> os.stat_result:
+        """Put one file at ``output``; the previous build's file if it has the same bytes.
+
+        Rendered bytes are compared with the old file; a copied source file is taken as
+        unchanged when the old copy has its size and mtime (copy2 keeps the mtime; rsync's
+        own quick check).
+        """
+        target = self._target(output)
+        old = self.previous / output if self.previous is not None else None
+        if old is not None and _same_content(old, data):
+            self._link(old, target)
+        elif isinstance(data, Path):
             shutil.copy2(data, target)
         else:
             target.write_bytes(data)
+        return target.stat()
+
+    def reuse(self, output: str) -> None:
+        """Put the previous build's ``output`` in place as it is (its bytes are known good)."""
+        assert self.previous is not None  # only called for files of the previous build
+        self._link(self.previous / output, self._target(output))
+
+    def write_all(self, files: SiteFiles) -> None:
+        """Every file of ``files``, in sorted order."""
+        for output, data in files.items():
+            self.write(output, data)
+
+    def _target(self, output: str) -> Path:
+        target = self.dest / output
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
+        return target
+
+    @staticmethod
+    def _link(old: Path, target: Path) -> None:
+        try:
+            os.link(old, target)
+        except OSError:  # a file system without hard links
+            shutil.copy2(old, target)
+
+
+def _same_content(old: Path, data: FileData) -> bool:
+    try:
+        stat = old.stat()
+        if isinstance(data, Path):
+            source = data.stat()
+            return (stat.st_size, stat.st_mtime_ns) == (source.st_size, source.st_mtime_ns)
+        return stat.st_size == len(data) and old.read_bytes() == data
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -113,6 +178,7 @@ def staging_dir(out_dir: Path) -> Iterator[Path]:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     try:
+        StagingTree(staging, out_dir).write(MARKER, _MARKER_TEXT)
         yield staging
         staging.chmod(0o755)  # mkdtemp makes it private; a web server must read the site
         _swap(staging, out_dir)
@@ -137,4 +203,4 @@ def _swap(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["FileData", "SiteFiles", "check_output_dir", "publish", "staging_dir", "write_tree"]
+__all__ = ["MARKER", "FileData", "SiteFiles", "StagingTree", "check_output_dir", "staging_dir"]

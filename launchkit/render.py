@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from markupsafe import Markup
 
+from .cache import digest
 from .config import SiteConfig
 from .content import Page, display_path
 from .errors import SiteError
@@ -25,6 +27,8 @@ SNIPPET_TEMPLATE = "partials/rewardful.html"
 BUY_FORM_TEMPLATE = "partials/buy_form.html"
 FEED_URL = "/blog/feed.xml"
 FEED_SECTION = "blog"
+# The globals through which a template sees other pages' content (not only their menu).
+ALL_PAGES_GLOBALS = frozenset({"pages", "section_pages"})
 
 # English month names, independent of the build machine's locale (byte-identical output).
 _MONTHS = (
@@ -63,11 +67,23 @@ def dated_pages(pages: Sequence[Page], section: str) -> list[Page]:
     return dated
 
 
+@dataclass(frozen=True)
+class TemplateDependencies:
+    """What a page template's output depends on, besides the page and the config.
+
+    ``digest`` hashes the template with everything it extends, includes or imports (and the
+    buy form and snippet partials every page may use); ``names`` are the variables they read.
+    """
+
+    digest: str
+    names: frozenset[str]
+
+
 class Renderer:
     """The Jinja2 environment of one build, and the pages' HTML documents.
 
     Built once per build. ``buy_form`` works from the start (the shortcode step needs it);
-    the names that depend on all pages (``pages``, ``nav``, …) are set by :meth:`render_pages`.
+    the names that depend on all pages (``pages``, ``nav``, …) are set by :meth:`use_pages`.
     """
 
     def __init__(self, config: SiteConfig, *, checkout_endpoint: str | None = None) -> None:
@@ -91,6 +107,7 @@ class Renderer:
         self.env.filters["absolute"] = config.site.absolute
         self.env.filters["format_date"] = format_date
         self._snippet: str | None = None
+        self._dependencies: dict[str, TemplateDependencies] = {}
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode."""
@@ -119,8 +136,8 @@ class Renderer:
                 )
         return self._snippet
 
-    def render_pages(self, pages: Sequence[Page]) -> dict[str, bytes]:
-        """Every page's HTML document, keyed by output path; checks Rewardful's snippet."""
+    def use_pages(self, pages: Sequence[Page]) -> None:
+        """Set the names that show every page (``pages``, ``nav``, …), before rendering any."""
         blog = dated_pages(pages, FEED_SECTION)
         self.env.globals.update(
             pages=list(pages),
@@ -128,13 +145,16 @@ class Renderer:
             section_pages=lambda name: dated_pages(pages, name),
             feed_url=FEED_URL if blog else None,
         )
-        snippet = self.snippet()
-        documents = {}
-        for page in pages:
-            html = self.render_page(page)
-            _require_snippet(html, snippet, page, self._template_path(page.template))
-            documents[page.output] = html.encode("utf-8")
-        return documents
+
+    def shared_state(self) -> str:
+        """What every page may show of the others besides ``pages``: navigation, feed link."""
+        return repr((self.env.globals["nav"], self.env.globals["feed_url"]))
+
+    def render_document(self, page: Page) -> bytes:
+        """One page's HTML document, after checking that it carries Rewardful's snippet."""
+        html = self.render_page(page)
+        _require_snippet(html, self.snippet(), page, self._template_path(page.template))
+        return html.encode("utf-8")
 
     def render_page(self, page: Page) -> str:
         """One page's HTML document from ``templates/<page.template>.html``."""
@@ -148,6 +168,48 @@ class Renderer:
                 hint=f"use one of: {', '.join(self._template_names())}",
             )
         return self._render(name, page=page, rendering=page)
+
+    def dependencies(self, template: str) -> TemplateDependencies:
+        """The templates and variables a page with ``template`` depends on (memoized)."""
+        found = self._dependencies.get(template)
+        if found is None:
+            found = self._find_dependencies(
+                [f"{template}.html", BUY_FORM_TEMPLATE, SNIPPET_TEMPLATE]
+            )
+            self._dependencies[template] = found
+        return found
+
+    def _find_dependencies(self, roots: list[str]) -> TemplateDependencies:
+        """Follow extends/include/import from ``roots`` with ``jinja2.meta``.
+
+        A reference computed at render time (``{% include name %}``) could be any template,
+        so it makes every template a dependency. A template that is missing or does not parse
+        is a dependency by name; rendering reports it properly.
+        """
+        # Without the build's globals: jinja2.meta leaves out names an environment defines.
+        parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
+        parser.filters, parser.tests = self.env.filters, self.env.tests
+        sources: dict[str, str] = {}
+        names: set[str] = set()
+        todo = list(roots)
+        while todo:
+            name = todo.pop()
+            if name in sources:
+                continue
+            sources[name] = ""
+            try:
+                sources[name] = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
+                tree = parser.parse(sources[name])
+                names |= jinja2.meta.find_undeclared_variables(tree)
+            except jinja2.TemplateError:  # missing or broken: rendering says where
+                continue
+            for referenced in jinja2.meta.find_referenced_templates(tree):
+                if referenced is None:
+                    todo.extend(self.env.list_templates())
+                else:
+                    todo.append(referenced)
+        parts = [part for name in sorted(sources) for part in (name, sources[name])]
+        return TemplateDependencies(digest(*parts), frozenset(names))
 
     def _render(self, name: str, *, rendering: Page | None = None, **context: Any) -> str:
         """Render a template; turn any failure into a SiteError at the template's line."""
@@ -233,4 +295,13 @@ def _require_snippet(html: str, snippet: str, page: Page, template: Path) -> Non
         )
 
 
-__all__ = ["FEED_URL", "NavItem", "Renderer", "dated_pages", "format_date", "navigation"]
+__all__ = [
+    "ALL_PAGES_GLOBALS",
+    "FEED_URL",
+    "NavItem",
+    "Renderer",
+    "TemplateDependencies",
+    "dated_pages",
+    "format_date",
+    "navigation",
+]

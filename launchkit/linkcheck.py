@@ -1,0 +1,153 @@
+"""Internal link checking of a built site: every ``href``/``src`` to this site must resolve.
+
+A link is internal when it is relative (``../chart.svg``, ``#plans``), root-relative
+(``/pricing/``) or absolute under ``base_url``. It resolves when an output file of the build
+is at its path (``/x/`` -> ``x/index.html``), and its ``#fragment`` names an ``id`` in the
+target page. Each broken link is a :class:`LinkWarning` naming the content file and line
+where the link is written, else the page's template.
+
+Extraction is a regular expression over our own generated HTML (cheap, and cached per page
+with the page's output): :func:`extract_links` runs once per rendered document.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from .cache import Links
+from .content import Page, display_path
+
+_ANCHOR = re.compile(r"<a\s[^>]*?\bhref=\"([^\"]*)\"[^>]*>(.*?)</a>", re.DOTALL | re.IGNORECASE)
+_SOURCE = re.compile(
+    r"<(?:img|script|source|iframe|audio|video|link)\s[^>]*?\b(?:src|href)=\"([^\"]*)\"[^>]*>",
+    re.IGNORECASE,
+)
+_ALT = re.compile(r"\balt=\"([^\"]*)\"", re.IGNORECASE)
+_ID = re.compile(r"\sid=\"([^\"]*)\"")
+_TAG = re.compile(r"<[^>]+>")
+# Fragments a browser always understands without an element of that id.
+_ALWAYS_THERE = frozenset({"", "top"})
+
+
+@dataclass(frozen=True)
+class LinkWarning:
+    """A broken internal link: where it is written, and what is wrong with it."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        location = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{location}: {self.message}"
+
+
+def extract_links(document: bytes) -> tuple[Links, frozenset[str]]:
+    """A document's links as (url, text), and the ids its fragments may point to."""
+    text = document.decode("utf-8")
+    links = [(html.unescape(url), _link_text(inner)) for url, inner in _ANCHOR.findall(text)]
+    for match in _SOURCE.finditer(text):
+        alt = _ALT.search(match[0])
+        links.append((html.unescape(match[1]), html.unescape(alt[1]) if alt else ""))
+    return tuple(links), frozenset(html.unescape(found) for found in _ID.findall(text))
+
+
+def _link_text(inner: str) -> str:
+    return html.unescape(_TAG.sub("", inner)).strip()
+
+
+def check_links(
+    pages: Sequence[Page],
+    links: Mapping[str, Links],
+    ids: Mapping[str, frozenset[str]],
+    outputs: Iterable[str],
+    base_url: str,
+    templates_dir: Path,
+) -> list[LinkWarning]:
+    """Every broken internal link of ``pages`` (``links``/``ids`` by page output path)."""
+    files = set(outputs)
+    base = urlsplit(base_url)
+    warnings: list[LinkWarning] = []
+    for page in pages:
+        for url, text in links.get(page.output, ()):
+            problem = _problem(url, page, base, files, ids)
+            if problem is not None:
+                path, line = _locate(page, url, text, templates_dir)
+                warnings.append(LinkWarning(path, line, problem))
+    return sorted(set(warnings), key=lambda w: (w.path, w.line or 0, w.message))
+
+
+def _problem(
+    url: str, page: Page, base, files: set[str], ids: Mapping[str, frozenset[str]]
+) -> str | None:
+    """Why ``url`` on ``page`` is broken, or None when it resolves (or is not ours)."""
+    target = _site_path(url, page.url, base)
+    if target is None:
+        return None
+    path, fragment = target
+    output = _output_for(path, files)
+    if output is None:
+        return f"broken link {url}: no {path} in the built site"
+    if fragment not in _ALWAYS_THERE and output in ids and fragment not in ids[output]:
+        return f"broken link {url}: {path} has no element with id '{fragment}'"
+    return None
+
+
+def _site_path(url: str, page_url: str, base) -> tuple[str, str] | None:
+    """The site path and fragment ``url`` points to, or None for another site or scheme."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        if (parts.scheme or base.scheme, parts.netloc) != (base.scheme, base.netloc):
+            return None
+        base_path = base.path.rstrip("/")
+        if not parts.path.startswith(base_path + "/") and parts.path != base_path:
+            return None
+        path = parts.path[len(base_path) :] or "/"
+    elif parts.path.startswith("/"):
+        path = parts.path
+    elif parts.path:
+        path = urljoin(page_url, parts.path)
+    else:
+        path = page_url  # "#fragment" or "?query" on this page
+    normalized = posixpath.normpath(unquote(path))
+    if path.endswith("/") and normalized != "/":
+        normalized += "/"
+    return normalized, unquote(parts.fragment)
+
+
+def _output_for(path: str, files: set[str]) -> str | None:
+    """The output file a static host serves for ``path``, if the build made it."""
+    relative = path.lstrip("/")
+    candidates = (
+        [relative + "index.html"] if path.endswith("/") else [relative, f"{relative}/index.html"]
+    )
+    return next((candidate for candidate in candidates if candidate in files), None)
+
+
+def _locate(page: Page, url: str, text: str, templates_dir: Path) -> tuple[str, int | None]:
+    """Where a link is written: the page's Markdown line with it, else its template's."""
+    for needle in (url, text):
+        line = _line_containing(page.path, needle)
+        if line is not None:
+            return display_path(page.path), line
+    template = templates_dir / f"{page.template}.html"
+    return display_path(template), _line_containing(template, url)
+
+
+def _line_containing(path: Path, needle: str) -> int | None:
+    if not needle:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((number for number, line in enumerate(lines, 1) if needle in line), None)
+
+
+__all__ = ["LinkWarning", "check_links", "extract_links"]
