@@ -418,11 +418,15 @@ MARKDOWN = {
 CACHE_CONTENT = True
 LOAD_CONTENT_CACHE = True
 CACHE_PATH = "cache"
+# Like launchkit's navigation, the menu holds only the pages that ask for it: Pelican's
+# default lists every page in every page's menu, which is quadratic in the page count.
+DISPLAY_PAGES_ON_MENU = False
 """
 
 MKDOCS_YML = """\
-# Minimal MkDocs settings for the benchmark: the built-in theme, navigation from the files,
-# the same Markdown extensions as the Python-Markdown floor.
+# Minimal MkDocs settings for the benchmark: the built-in theme, the same Markdown extensions
+# as the Python-Markdown floor, and (appended) a nav of the pages with a menu entry, like
+# launchkit's: without one MkDocs puts every page into every page's navigation.
 site_name: Beacon
 site_url: https://beacon.example/
 docs_dir: docs
@@ -456,6 +460,7 @@ def export_pelican(corpus: Corpus, dest: Path) -> Path:
     Pelican reads ``Key: value`` metadata rather than YAML, and derives URLs from slugs, so
     each page gets an explicit slug made unique from its path.
     """
+    menu = []
     for page, meta, body in _pages_with_meta(corpus):
         relative = page.relative_to(corpus.content_dir)
         is_post = "date" in meta
@@ -466,8 +471,11 @@ def export_pelican(corpus: Corpus, dest: Path) -> Path:
             fields["Date"] = str(meta["date"])
         header = "".join(f"{key}: {value}\n" for key, value in fields.items())
         _write(target, header + "\n" + _SHORTCODE.sub(_STATIC_FORM, body))
+        if "menu" in meta:
+            menu.append((meta["menu_order"], meta["menu"], f"/pages/{fields['Slug']}.html"))
     shutil.copytree(corpus.root / "static" / "images", dest / "content" / "images")
-    _write(dest / "pelicanconf.py", PELICANCONF)
+    items = [(label, url) for _, label, url in sorted(menu)]
+    _write(dest / "pelicanconf.py", f"{PELICANCONF}MENUITEMS = {items!r}\n")
     return dest
 
 
@@ -476,13 +484,17 @@ def export_mkdocs(corpus: Corpus, dest: Path) -> Path:
 
     Only ``template`` goes: MkDocs reads that key too, as a template of its own theme.
     """
+    nav = []
     for page, meta, body in _pages_with_meta(corpus):
         meta.pop("template", None)
+        if "menu" in meta:
+            nav.append((meta["menu_order"], meta["menu"], page.relative_to(corpus.content_dir)))
         text = "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n"
         text += _SHORTCODE.sub(_STATIC_FORM, body)
         _write(dest / "docs" / page.relative_to(corpus.content_dir), text)
     shutil.copytree(corpus.root / "static" / "images", dest / "docs" / "images")
-    _write(dest / "mkdocs.yml", MKDOCS_YML)
+    entries = "".join(f"  - {label}: {path}\n" for _, label, path in sorted(nav))
+    _write(dest / "mkdocs.yml", f"{MKDOCS_YML}nav:\n{entries}")
     return dest
 
 
