@@ -1,4 +1,4 @@
-"""The benchmark corpus is deterministic and is a site that build.py builds."""
+"""The benchmark corpus is deterministic and is a site that build.py builds, links intact."""
 
 from __future__ import annotations
 
@@ -52,8 +52,10 @@ def test_build_py_builds_the_corpus(tmp_path: Path) -> None:
     corpus = generate_corpus(tmp_path / "site", PAGES)
     out = tmp_path / "public"
 
+    # --strict: every internal link and #fragment of the corpus must resolve.
+    command = [sys.executable, str(ROOT / "build.py"), "--config", str(corpus.config)]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "build.py"), "--config", str(corpus.config), "--out", str(out)],
+        [*command, "--out", str(out), "--strict"],
         cwd=corpus.root,
         capture_output=True,
         text=True,
