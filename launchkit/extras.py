@@ -31,9 +31,13 @@ def extra_files(config: SiteConfig, pages: Sequence[Page]) -> dict[str, bytes]:
 
 
 def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
-    """Every published page's absolute URL; no drafts, no 404 page."""
+    """Every published page's absolute URL; no drafts, no 404 page, no ``noindex: true``."""
     urlset = ET.Element("urlset", xmlns=_SITEMAP_NS)
-    listed = [page for page in pages if not page.draft and not page.is_not_found_page]
+    listed = [
+        page
+        for page in pages
+        if not page.draft and not page.is_not_found_page and page.meta.get("noindex") is not True
+    ]
     for page in sorted(listed, key=lambda page: page.url):
         url = ET.SubElement(urlset, "url")
         ET.SubElement(url, "loc").text = page.absolute_url

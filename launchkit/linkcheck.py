@@ -74,9 +74,14 @@ def check_links(
     files = set(outputs)
     base = urlsplit(base_url)
     warnings: list[LinkWarning] = []
+    # Most links (navigation, footer, assets) are the same on every page: judge each once.
+    judged: dict[tuple[str, str], str | None] = {}
     for page in pages:
         for url, text in links.get(page.output, ()):
-            problem = _problem(url, page, base, files, ids)
+            context = "" if url.startswith(("/", "http:", "https:")) else page.url
+            if (context, url) not in judged:
+                judged[context, url] = _problem(url, page, base, files, ids)
+            problem = judged[context, url]
             if problem is not None:
                 path, line = _locate(page, url, text, templates_dir)
                 warnings.append(LinkWarning(path, line, problem))
@@ -131,13 +136,21 @@ def _output_for(path: str, files: set[str]) -> str | None:
 
 
 def _locate(page: Page, url: str, text: str, templates_dir: Path) -> tuple[str, int | None]:
-    """Where a link is written: the page's Markdown line with it, else its template's."""
+    """Where a link is written: the page's Markdown line with it, else a template's line.
+
+    The page's own template is searched first, then every other (the link may be in the
+    layout it extends or a partial); failing all, the page's template is named.
+    """
     for needle in (url, text):
         line = _line_containing(page.path, needle)
         if line is not None:
             return display_path(page.path), line
-    template = templates_dir / f"{page.template}.html"
-    return display_path(template), _line_containing(template, url)
+    own = templates_dir / f"{page.template}.html"
+    for template in [own, *sorted(templates_dir.rglob("*.html"))]:
+        line = _line_containing(template, url)
+        if line is not None:
+            return display_path(template), line
+    return display_path(own), None
 
 
 def _line_containing(path: Path, needle: str) -> int | None:

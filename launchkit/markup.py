@@ -183,6 +183,8 @@ def expand_shortcodes(
     buy_form: Callable[[str, str | None], str],
 ) -> Markup:
     """The page's final body HTML: each placeholder replaced by its product's buy form."""
+    if not rendered.shortcodes:  # most pages: no need to search the HTML
+        return Markup(rendered.html)  # noqa: S704 - Markdown's own HTML output
     forms = []
     for shortcode in rendered.shortcodes:
         if shortcode.product not in products:

@@ -200,7 +200,35 @@ def _swap(staging: Path, out_dir: Path) -> None:
     except BaseException:
         old.rename(out_dir)  # put the last good site back
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    # With it, any old site an interrupted removal left behind.
+    _remove_in_background(sorted(out_dir.parent.glob(f".{out_dir.name}.old-*")))
+
+
+def _remove_in_background(folders: list[Path]) -> None:
+    """Delete old sites without making the build wait for thousands of unlinks.
+
+    A grandchild process does it (double fork: it needs no reaping and outlives a CLI that
+    has finished); it only calls rmtree, so forking a threaded process is safe. Without
+    fork, the folders are removed here.
+    """
+    if not folders:
+        return
+    if not hasattr(os, "fork"):
+        _remove(folders)
+        return
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked processes
+        try:
+            if os.fork() == 0:
+                _remove(folders)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+
+
+def _remove(folders: list[Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 __all__ = ["MARKER", "FileData", "SiteFiles", "StagingTree", "check_output_dir", "staging_dir"]
