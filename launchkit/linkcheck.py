@@ -45,7 +45,7 @@ class LinkWarning:
 
     def __str__(self) -> str:
         location = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{location}: {self.message}"
+        return f"{location}: warning: {self.message}"
 
 
 def extract_links(document: bytes) -> tuple[Links, frozenset[str]]:
