@@ -66,16 +66,51 @@ class Result:
     p99_ms: float
     errors: int
     sessions: int  # Checkout Sessions the stub created during the run
+    server_cpu: float  # CPU seconds of the server's processes (all workers) during the run
+    stub_cpu: float  # CPU seconds of this process (the Stripe stand-in) during the run
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
     def line(self) -> str:
+        per_checkout = max(self.sessions, 1) / 1e3  # CPU ms per created session
         return (
             f"{self.name:<28} {self.rps:8.1f} req/s   p50 {self.p50_ms:7.1f} ms   "
-            f"p99 {self.p99_ms:8.1f} ms   errors {self.errors:5d}   sessions {self.sessions}"
+            f"p99 {self.p99_ms:8.1f} ms   errors {self.errors:5d}   sessions {self.sessions:6d}   "
+            f"CPU/checkout: server {self.server_cpu / per_checkout:5.2f} ms, "
+            f"stub {self.stub_cpu / per_checkout:5.2f} ms"
         )
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and all its live descendants (Linux /proc).
+
+    A multi-process server's workers are its children; their time only reaches the
+    parent's own counters once they exit, so each process is read on its own.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent pid, CPU seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Fields after the ")" that ends the command name: state, ppid, ... utime(14) stime(15).
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, pending = 0.0, [pid]
+    while pending:
+        parent = pending.pop()
+        total += stats.get(parent, (0, 0.0))[1]
+        pending += [child for child, (ppid, _) in stats.items() if ppid == parent]
+    return total
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def free_port() -> int:
@@ -184,8 +219,15 @@ def measure(name: str, command: list[str], port: int, env: dict, stub: StripeStu
             drive_with_wrk if shutil.which("wrk") and not args.python_load else drive_with_python
         )
         before = len(stub.sessions)
+        server_before, stub_before = tree_cpu_seconds(process.pid), own_cpu_seconds()
         figures = drive(url, args.connections, args.seconds)
-        return Result(name=name, sessions=len(stub.sessions) - before, **figures)
+        return Result(
+            name=name,
+            sessions=len(stub.sessions) - before,
+            server_cpu=tree_cpu_seconds(process.pid) - server_before,
+            stub_cpu=own_cpu_seconds() - stub_before,
+            **figures,
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)
