@@ -19,14 +19,13 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-from tqdm import tqdm
+from typing import Any, Protocol
 
 from . import content as content_module
 from . import markup as markup_module
@@ -98,7 +97,7 @@ def build_site(
     renderer = Renderer(config, checkout_endpoint=checkout_endpoint)
     workers = workers or os.cpu_count() or 1
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
-    with tqdm(total=0, unit="page", desc="Rendering", disable=not show, leave=False) as bar:
+    with _progress_bar(show) as bar:
         bodies, entries, fresh = render_markdown(content.pages, cache.markdown(), workers, bar)
         cache.save_markdown(entries)
         pages = fill_in_content(content.pages, bodies, renderer)
@@ -126,7 +125,7 @@ def build_site(
 
 
 def render_markdown(
-    pages: Sequence[Page], cached: dict[str, MarkdownEntry], workers: int, bar: tqdm
+    pages: Sequence[Page], cached: dict[str, MarkdownEntry], workers: int, bar: _Progress
 ) -> tuple[list[RenderedMarkdown], dict[str, MarkdownEntry], int]:
     """Each page's body as HTML with shortcode placeholders: depends on the text alone.
 
@@ -199,7 +198,7 @@ def write_pages(
     renderer: Renderer,
     tree: StagingTree,
     workers: int,
-    bar: tqdm,
+    bar: _Progress,
 ) -> tuple[dict[str, OutputRecord], int]:
     """Every page's document into ``tree``: the last build's file when its key is the same.
 
@@ -277,7 +276,40 @@ def _strict_failure(warnings: Sequence[LinkWarning]) -> SiteError:
 # --- running jobs, in worker processes when there are many ---------------------------------
 
 
-def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar: tqdm) -> list:
+class _Progress(Protocol):
+    """The part of a tqdm bar that :func:`run_jobs` uses."""
+
+    total: int
+
+    def update(self, n: int = 1) -> object: ...
+    def refresh(self) -> None: ...
+
+
+class _NoProgress:
+    """A bar that shows nothing: most builds, and every build off a terminal."""
+
+    total = 0
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+
+@contextmanager
+def _progress_bar(show: bool) -> Iterator[_Progress]:
+    """A tqdm bar on stderr, removed when done; imported only when shown (it costs 50 ms)."""
+    if not show:
+        yield _NoProgress()
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=0, unit="page", desc="Rendering", leave=False) as bar:
+        yield bar
+
+
+def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar: _Progress) -> list:
     """``[job(item) for item in items]``, over ``workers`` forked processes when worth it.
 
     Forked workers inherit what the parent loaded (templates, pages in :data:`_PAGE_JOB`),
