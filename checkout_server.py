@@ -1,7 +1,7 @@
 """The checkout server: buy form POST -> Rewardful-attributed Stripe Checkout Session -> 303.
 
-    python checkout_server.py [--host H] [--port P] [--config site.toml] [--dry-run]
-    gunicorn --threads 64 checkout_server:app        (or any WSGI server)
+    python checkout_server.py [--host H] [--port P] [--config site.toml] [--workers N] [--dry-run]
+    gunicorn --worker-class gthread --threads 64 checkout_server:app    (or any WSGI server)
 
 Configuration: ``site.toml`` (or ``--config`` / ``SITE_CONFIG``) for the catalogue and URLs;
 ``STRIPE_SECRET_KEY`` (and optionally ``STRIPE_API_BASE``) from the environment or a ``.env``
@@ -17,7 +17,7 @@ import os
 import sys
 
 import bottle
-import waitress
+import gunicorn.app.base
 from dotenv import dotenv_values
 
 from launchkit.checkout import make_stripe_client, stripe_settings
@@ -26,13 +26,15 @@ from launchkit.config import DEFAULT_CONFIG, SiteConfig, load_config
 from launchkit.errors import SiteError
 
 # Every buyer's request holds a thread while Stripe answers (~100 ms-1 s, up to 20 s when
-# Stripe is slow), so threads, not CPU, bound the throughput: 96 threads serve 64 buyers
-# waiting on Stripe at once with room to spare. Connections beyond the threads wait in
-# waitress's queue instead of being refused.
-THREADS = 96
-CONNECTION_LIMIT = 512
-# waitress answers bodies above this itself; smaller oversized bodies get the app's 413 page.
-MAX_BODY = 1024 * 1024
+# Stripe is slow), so threads, not CPU, bound the throughput of one process: 64 threads per
+# worker serve 64 buyers waiting on Stripe at once, even when the kernel hands all their
+# connections to the same worker. The CPU work per checkout (stripe-python, requests, HTTP
+# parsing) holds Python's GIL, so one process uses one core: one worker per core.
+THREADS = 64
+WORKERS = os.cpu_count() or 1
+# A stopping worker finishes the checkouts it started: the longest one takes 20 s
+# (launchkit.checkout.STRIPE_TIMEOUT and retries).
+GRACEFUL_TIMEOUT = 25
 
 
 def build_app(config: SiteConfig, *, dry_run: bool = False) -> bottle.Bottle:
@@ -83,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=os.environ.get("PORT", "8000"))
     parser.add_argument("--config", default=os.environ.get("SITE_CONFIG", DEFAULT_CONFIG))
     parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.environ.get("WEB_CONCURRENCY", WORKERS),
+        help=f"server processes, {THREADS} threads each (default: WEB_CONCURRENCY or the "
+        f"number of CPUs, {WORKERS})",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="show the parameters that would go to Stripe instead of calling it (no key needed)",
@@ -102,16 +111,48 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         config.checkout.endpoint_path,
     )
-    waitress.serve(
-        app,
-        host=args.host,
-        port=args.port,
-        threads=THREADS,
-        connection_limit=CONNECTION_LIMIT,
-        max_request_body_size=MAX_BODY,
-        ident="launchkit-checkout",
-    )
+    _GunicornServer(app, bind=f"{args.host}:{args.port}", workers=args.workers).run()
     return 0
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return number
+
+
+class _GunicornServer(gunicorn.app.base.BaseApplication):
+    """gunicorn's gthread workers serving the app built (and checked) before any fork.
+
+    The app is built in the master, so a configuration the server refuses stops it before a
+    worker starts; the workers inherit it (the Stripe client opens its connections in each
+    worker, on first use).
+    """
+
+    def __init__(self, app: bottle.Bottle, *, bind: str, workers: int) -> None:
+        self.application = app
+        self.options = {
+            "bind": bind,
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": THREADS,
+            "graceful_timeout": GRACEFUL_TIMEOUT,
+            "proc_name": "launchkit-checkout",
+            "control_socket_disable": True,  # no runtime management socket in $HOME
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> bottle.Bottle:
+        return self.application
 
 
 if __name__ == "__main__":

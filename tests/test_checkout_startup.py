@@ -1,4 +1,5 @@
-"""`python checkout_server.py` as the owner runs it: refusals, .env, a real serving process."""
+"""`python checkout_server.py` as the owner runs it: refusals, .env, real serving processes
+(gunicorn workers), and `gunicorn checkout_server:app`."""
 
 from __future__ import annotations
 
@@ -88,30 +89,67 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
+    for _ in range(200):
+        try:
+            requests.get(url + "/healthz", timeout=1)
+            return
+        except requests.ConnectionError:
+            assert process.poll() is None, process.stdout.read()
+            time.sleep(0.05)
+
+
 @contextmanager
-def serving(site: Path, env: dict[str, str], *args: str) -> Iterator[str]:
-    """``python checkout_server.py`` listening on a free port, with HOST/PORT from the env."""
-    port = free_port()
+def serving_process(
+    command: list[str], env: dict[str, str], port: int
+) -> Iterator[tuple[str, int]]:
+    """Run a server command that listens on ``port`` (also in ``PORT``); yield URL and pid."""
     process = subprocess.Popen(
-        [sys.executable, str(SERVER), "--config", str(site), *args],
+        command,
         env={"PATH": os.environ["PATH"], "HOST": "127.0.0.1", "PORT": str(port), **env},
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                requests.get(url + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stdout.read()
-                time.sleep(0.05)
-        yield url
+        wait_until_healthy(url, process)
+        yield url, process.pid
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
+
+
+@contextmanager
+def serving(site: Path, env: dict[str, str], *args: str) -> Iterator[str]:
+    """``python checkout_server.py`` listening on a free port, with HOST/PORT from the env."""
+    command = [sys.executable, str(SERVER), "--config", str(site), *args]
+    with serving_process(command, env, free_port()) as (url, _):
+        yield url
+
+
+def worker_pids(pid: int) -> set[int]:
+    """The child processes of ``pid`` (Linux), once their number has settled."""
+    children: set[int] = set()
+    for _ in range(100):  # workers boot one after the other
+        found = {
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        }
+        if found and found == children:
+            return found
+        children = found
+        time.sleep(0.1)
+    return children
+
+
+def buy(url: str) -> requests.Response:
+    return requests.post(
+        url + "/buy",
+        data={"product": "once", "referral": REFERRAL},
+        allow_redirects=False,
+        timeout=30,
+    )
 
 
 def test_serves_checkouts_with_the_key_from_dotenv(site: Path) -> None:
@@ -120,12 +158,7 @@ def test_serves_checkouts_with_the_key_from_dotenv(site: Path) -> None:
             f"STRIPE_SECRET_KEY=sk_test_fromdotenv\nSTRIPE_API_BASE={stub.url}\n"
         )
         with serving(site, {}) as url:
-            answer = requests.post(
-                url + "/buy",
-                data={"product": "once", "referral": REFERRAL},
-                allow_redirects=False,
-                timeout=30,
-            )
+            answer = buy(url)
         assert answer.status_code == 303
         assert answer.headers["Location"].startswith(stub.url + "/pay/cs_test_")
         assert stub.requests[0].headers["authorization"] == "Bearer sk_test_fromdotenv"
@@ -138,3 +171,41 @@ def test_dry_run_needs_no_key(site: Path) -> None:
     assert answer.status_code == 200
     soup = BeautifulSoup(answer.text, "html.parser")
     assert '"mode": "subscription"' in soup.find("pre", id="params").get_text()
+
+
+def test_serves_with_the_number_of_worker_processes_asked_for(site: Path) -> None:
+    with StripeStub() as stub:
+        env = {"STRIPE_SECRET_KEY": "sk_test_workers", "STRIPE_API_BASE": stub.url}
+        command = [sys.executable, str(SERVER), "--config", str(site), "--workers", "3"]
+        with serving_process(command, env, free_port()) as (url, pid):
+            assert len(worker_pids(pid)) == 3
+            answers = [buy(url) for _ in range(6)]
+    assert [answer.status_code for answer in answers] == [303] * 6
+    assert len(stub.sessions) == 6
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_refuses_a_number_of_workers_that_is_not_a_positive_integer(
+    site: Path, workers: str
+) -> None:
+    result = run_server(site, {"STRIPE_SECRET_KEY": "sk_test_abc"}, "--workers", workers)
+    assert result.returncode == 2
+    assert "--workers" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_gunicorn_serves_the_module_app(site: Path) -> None:
+    """``gunicorn checkout_server:app``, as the production docs run it, config from SITE_CONFIG."""
+    with StripeStub() as stub:
+        env = {
+            "STRIPE_SECRET_KEY": "sk_test_gunicorn",
+            "STRIPE_API_BASE": stub.url,
+            "SITE_CONFIG": str(site),
+        }
+        port = free_port()
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        command = [gunicorn, "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread"]
+        command += ["--threads", "4", "checkout_server:app"]
+        with serving_process(command, env, port) as (url, _):
+            answer = buy(url)
+    assert answer.status_code == 303
+    assert stub.sessions[0]["client_reference_id"] == REFERRAL
