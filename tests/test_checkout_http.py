@@ -1,5 +1,9 @@
 """The checkout over real HTTP: a browser-like client -> the app (waitress) -> stripe-python
--> StripeStub. Every assertion about Stripe is on the decoded body the stub received."""
+-> StripeStub. Every assertion about Stripe is on the decoded body the stub received.
+
+The app runs in a threaded WSGI server inside the test process, so that faults can be set
+up between requests; ``checkout_server.py``'s own gunicorn workers are run by
+``test_checkout_startup.py`` and the end-to-end tests."""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ SITE_ORIGIN = "https://shop.example"
 
 @contextmanager
 def serve(app) -> Iterator[str]:
-    """Serve a WSGI app with waitress on an ephemeral port, as checkout_server does."""
+    """Serve a WSGI app with waitress (threaded, in this process) on an ephemeral port."""
     server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=48)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
