@@ -88,7 +88,8 @@ def build_site(
     mounts the checkout locally). ``clean`` ignores (and rewrites) the cache; ``strict``
     fails the build on a broken link; ``progress`` allows a progress bar on stderr for big
     sites; ``workers`` caps the worker processes (default: one per core; 1: none).
-    Safe to call again and again in one process: the cache stays in memory between calls.
+    Safe to call again and again in one process, one call at a time (the preview server's
+    rebuilds): the cache stays in memory between calls.
     """
     started = time.perf_counter()
     out = check_output_dir(out_dir, config)
