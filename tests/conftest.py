@@ -1,15 +1,25 @@
-"""Fixtures shared by every test module: where the project and its example site are."""
+"""Fixtures shared by several test modules."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from build_support import write_site
 
-ROOT = Path(__file__).resolve().parent.parent
+from launchkit.serve import Preview, start_preview
 
 
-@pytest.fixture(scope="session")
-def project_root() -> Path:
-    """The repository root, which is also the bundled example site."""
-    return ROOT
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A small complete site (tests/build_support.py) in a temporary folder."""
+    return write_site(tmp_path)
+
+
+@pytest.fixture
+def preview(site: Path) -> Iterator[Preview]:
+    """``build.py --serve`` of that site on a free port, without a Stripe key (dry run)."""
+    running = start_preview(site / "site.toml", port=0, environ={})
+    yield running
+    running.stop()

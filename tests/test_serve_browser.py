@@ -10,29 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from build_support import FILES, write_site
+from build_support import FILES
 from playwright.sync_api import Browser, Page, expect
 
 from bench.serve_latency import block_outside_requests, edit_and_wait
-from launchkit.serve import Preview, start_preview
+from launchkit.serve import Preview
 
 pytest_plugins = ["e2e.fixtures"]
 pytestmark = pytest.mark.browser
 
 HOME = FILES["content/index.md"]
 BROKEN_HOME = HOME.replace("Welcome.", "{{< buy nosuch >}}")  # line 6 of the file
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    return write_site(tmp_path)
-
-
-@pytest.fixture
-def preview(site: Path) -> Iterator[Preview]:
-    running = start_preview(site / "site.toml", port=0, environ={})
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from bs4 import BeautifulSoup
-from build_support import ROOT, run_build, snapshot, write_site
+from build_support import ROOT, run_build, snapshot
 from stripe_stub import StripeStub
 
 from launchkit.errors import SiteError
@@ -62,18 +62,6 @@ class EventStream:
 
     def close(self) -> None:
         self._connection.close()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    return write_site(tmp_path)
-
-
-@pytest.fixture
-def preview(site: Path) -> Iterator[Preview]:
-    running = start_preview(site / "site.toml", port=0, environ={})
-    yield running
-    running.stop()
 
 
 @pytest.fixture
