@@ -1,6 +1,6 @@
 """The checkout's HTTP layer: a Bottle app that turns a buy form POST into a 303 to Stripe.
 
-``create_app`` is the whole public surface: ``checkout_server.py`` serves it with waitress,
+``create_app`` is the whole public surface: ``checkout_server.py`` serves it with gunicorn,
 the preview server mounts it beside the built site. Per request it only checks where the
 POST comes from, reads a small form body, hands the fields to
 :func:`launchkit.checkout.session_params` and the parameters to
