@@ -37,7 +37,7 @@ from .errors import SiteError
 from .extras import extra_files
 from .linkcheck import LinkWarning, check_links, extract_links
 from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
-from .publish import SiteFiles, StagingTree, check_output_dir, staging_dir
+from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .render import ALL_PAGES_GLOBALS, Renderer
 
 # Below this many pages to render, starting worker processes costs more than it saves.
@@ -104,15 +104,15 @@ def build_site(
         pages = fill_in_content(content.pages, bodies, renderer)
         renderer.use_pages(pages)
         files = collect_files(config, pages, content.assets)
-        with staging_dir(out) as staging:
-            tree = StagingTree(staging, out)
+        with site_writer(out) as writer:
             records, rendered = write_pages(
-                pages, page_keys(pages, renderer), cache.outputs(out), renderer, tree, workers, bar
+                pages, page_keys(pages, renderer), cache.outputs(out), renderer, writer, workers, bar
             )
-            tree.write_all(files)
+            writer.stage_all(files)
             warnings = check_site_links(config, pages, records, files)
             if strict and warnings:
                 raise _strict_failure(warnings)
+            writer.commit(files.outputs())
     cache.save_outputs(out, records)
     return BuildReport(
         pages=len(pages),
@@ -197,43 +197,35 @@ def write_pages(
     keys: Sequence[str],
     previous: dict[str, OutputRecord],
     renderer: Renderer,
-    tree: StagingTree,
+    writer: SiteWriter,
     workers: int,
     bar: _Progress,
 ) -> tuple[dict[str, OutputRecord], int]:
-    """Every page's document into ``tree``: the last build's file when its key is the same.
+    """Stage every page whose document may differ from the published one; skip the rest.
 
-    Returns each page's record (for the next build and the link checker) by output path,
-    and how many pages were rendered.
+    A page is skipped when its key is the last build's and its file is still the one that
+    build wrote. Returns each page's record (for the next build and the link checker) by
+    output path, and how many pages were rendered.
     """
     records: dict[str, OutputRecord] = {}
     stale: list[int] = []
     for index, (page, key) in enumerate(zip(pages, keys, strict=True)):
         record = previous.get(page.output)
-        if _reusable(record, key, tree, page.output):
-            tree.reuse(page.output)
-            records[page.output] = record  # type: ignore[assignment]  # _reusable checked it
+        if record is not None and record.key == key and record.matches(writer.out / page.output):
+            records[page.output] = record
         else:
             stale.append(index)
-    _PAGE_JOB.update(pages=pages, keys=keys, renderer=renderer, tree=tree)
+    writer.prepare([pages[index].output for index in stale])
+    _PAGE_JOB.update(pages=pages, keys=keys, renderer=renderer, writer=writer)
     try:
         fresh = run_jobs(_render_page, stale, workers, bar)
     finally:
         _PAGE_JOB.clear()
-    records.update(
-        (pages[index].output, record) for index, record in zip(stale, fresh, strict=True)
-    )
+    for index, (record, changed) in zip(stale, fresh, strict=True):
+        records[pages[index].output] = record
+        if changed:
+            writer.staged(pages[index].output)
     return records, len(stale)
-
-
-def _reusable(record: OutputRecord | None, key: str, tree: StagingTree, output: str) -> bool:
-    """Whether the last build's file of ``output`` is this build's, byte for byte."""
-    return (
-        record is not None
-        and record.key == key
-        and tree.previous is not None
-        and record.matches(tree.previous / output)
-    )
 
 
 def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> SiteFiles:
@@ -370,12 +362,13 @@ def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
     return _MARKDOWN[0].render(body, source=source, first_line=first_line).to_entry()
 
 
-def _render_page(index: int) -> OutputRecord:
+def _render_page(index: int) -> tuple[OutputRecord, bool]:
     page: Page = _PAGE_JOB["pages"][index]
     document = _PAGE_JOB["renderer"].render_document(page)
-    stat = _PAGE_JOB["tree"].write(page.output, document)
+    stat, changed = _PAGE_JOB["writer"].stage(page.output, document)
     links, ids = extract_links(document)
-    return OutputRecord(_PAGE_JOB["keys"][index], stat.st_size, stat.st_mtime_ns, links, ids)
+    record = OutputRecord(_PAGE_JOB["keys"][index], stat.st_size, stat.st_mtime_ns, links, ids)
+    return record, changed
 
 
 __all__ = [

@@ -1,21 +1,23 @@
-"""Atomic publish: the whole site is written aside, then swapped into place.
+"""Publishing into the output folder: only what changed is written, and only if the build worked.
 
-A failed build removes its temporary folder and leaves the last good site untouched; a
-visitor of a host serving the output folder never sees a half-written site. The output
-folder itself is checked first, so that no typo in ``--out`` can replace the sources or an
-unrelated folder: a build output carries a :data:`MARKER` file.
+Every file the build changes is first written beside its target under a temporary name
+(:data:`PENDING`), by the parent or by a worker process. When the whole build succeeded,
+:meth:`SiteWriter.commit` renames them into place (each rename is atomic: no visitor or
+deploy ever reads half a file) and removes what the last build had and this one has not. A
+failed build leaves through :meth:`SiteWriter.rollback`: the temporary files go, and the last
+good site is exactly as it was. Nothing is copied or linked for the files that did not change,
+so they keep their inode and mtime, rsync-style deploys upload only what changed, and a
+rebuild costs what changed rather than what the site holds.
 
-A file whose bytes did not change since the last build is not written again: the previous
-output's file is hard-linked into the new tree, so it keeps its mtime and rsync-style
-deploys upload only what changed.
+The output folder itself is checked first, so that no typo in ``--out`` can delete the
+sources or an unrelated folder: a build output carries a :data:`MARKER` file.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,9 +28,11 @@ from .errors import SiteError
 # What a site file is made of: rendered bytes, or a source file to copy as it is.
 FileData = bytes | Path
 
-# In every build output, so that the next build knows it may replace the folder.
+# In every build output, so that the next build knows it may replace the folder's contents.
 MARKER = ".launchkit-build"
-_MARKER_TEXT = b"Built by launchkit: the next build replaces this folder as a whole.\n"
+_MARKER_TEXT = b"Built by launchkit: the next build replaces this folder's contents.\n"
+# Appended to a file's name while it waits for the build to succeed.
+PENDING = ".launchkit-new"
 
 
 class SiteFiles:
@@ -69,7 +73,7 @@ class SiteFiles:
 
 
 def check_output_dir(out_dir: Path, config: SiteConfig) -> Path:
-    """The resolved output folder, or a SiteError when replacing it would destroy sources.
+    """The resolved output folder, or a SiteError when publishing there would destroy sources.
 
     Refused: the file system root, the home folder, the project folder (where the config
     file is), or any folder that is, contains or sits inside content/, templates/ or static/.
@@ -103,132 +107,141 @@ def _refused(out_dir: Path, why: str) -> SiteError:
     )
 
 
-class StagingTree:
-    """Writes site files into a staging folder, reusing unchanged files of the last build.
+class SiteWriter:
+    """Stages changed files in the output folder, then commits or rolls back all of them.
 
-    ``previous`` is the current output folder (None on a first build). Worker processes
-    each make their own instance for the same folder.
+    Folders are made by the parent (:meth:`prepare`) before worker processes fork; the
+    workers' own copies only :meth:`stage`, and the parent is told which outputs changed.
     """
 
-    def __init__(self, dest: Path, previous: Path | None) -> None:
-        self.dest = dest
-        self.previous = previous if previous is not None and previous.is_dir() else None
-        self._folders: set[Path] = set()
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._prepared: set[str] = set()  # outputs whose folder exists: stage() may write them
+        self._made: list[Path] = []  # folders this build created (removed again on rollback)
+        self._pending: set[str] = set()
 
-    def write(self, output: str, data: FileData) -> os.stat_result:
-        """Put one file at ``output``; the previous build's file if it has the same bytes.
+    def prepare(self, outputs: Collection[str]) -> None:
+        """Make the folders of ``outputs`` (clearing a stale file in the way)."""
+        for output in outputs:
+            if output not in self._prepared:
+                self._make_folder((self.out / output).parent)
+                self._prepared.add(output)
 
-        Rendered bytes are compared with the old file; a copied source file is taken as
-        unchanged when the old copy has its size and mtime (copy2 keeps the mtime; rsync's
-        own quick check).
+    def stage(self, output: str, data: FileData) -> tuple[os.stat_result, bool]:
+        """Write ``output`` aside unless its published file already has these bytes.
+
+        Returns the stat of the file as it will be published and whether it changes.
+        Rendered bytes are compared with the published file; a copied source file is taken
+        as unchanged when the published copy has its size and mtime (copy2 keeps the
+        mtime; rsync's own quick check).
         """
-        target = self._target(output)
-        old = self.previous / output if self.previous is not None else None
-        if old is not None and _same_content(old, data):
-            self._link(old, target)
-        elif isinstance(data, Path):
-            shutil.copy2(data, target)
-        else:
-            target.write_bytes(data)
-        return target.stat()
-
-    def reuse(self, output: str) -> None:
-        """Put the previous build's ``output`` in place as it is (its bytes are known good)."""
-        assert self.previous is not None  # only called for files of the previous build
-        self._link(self.previous / output, self._target(output))
-
-    def write_all(self, files: SiteFiles) -> None:
-        """Every file of ``files``, in sorted order."""
-        for output, data in files.items():
-            self.write(output, data)
-
-    def _target(self, output: str) -> Path:
-        target = self.dest / output
-        if target.parent not in self._folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(target.parent)
-        return target
-
-    @staticmethod
-    def _link(old: Path, target: Path) -> None:
-        try:
-            os.link(old, target)
-        except OSError:  # a file system without hard links
-            shutil.copy2(old, target)
-
-
-def _same_content(old: Path, data: FileData) -> bool:
-    try:
-        stat = old.stat()
+        target = self.out / output
+        published = _stat(target)
+        if published is not None and _same_content(target, published, data):
+            return published, False
+        self.prepare((output,))
+        pending = target.with_name(target.name + PENDING)
         if isinstance(data, Path):
-            source = data.stat()
-            return (stat.st_size, stat.st_mtime_ns) == (source.st_size, source.st_mtime_ns)
-        return stat.st_size == len(data) and old.read_bytes() == data
-    except OSError:
-        return False
+            shutil.copy2(data, pending)
+        else:
+            pending.write_bytes(data)
+        return pending.stat(), True
+
+    def staged(self, output: str) -> None:
+        """Record that ``output`` was staged (by this process or a worker)."""
+        self._pending.add(output)
+
+    def stage_all(self, files: SiteFiles) -> None:
+        """:meth:`stage` every file of ``files``, in sorted order."""
+        for output, data in files.items():
+            if self.stage(output, data)[1]:
+                self.staged(output)
+
+    def commit(self, outputs: Collection[str]) -> None:
+        """Publish the staged files; delete every other file that is not in ``outputs``."""
+        if not (self.out / MARKER).is_file():
+            self.prepare((MARKER,))
+            (self.out / MARKER).write_bytes(_MARKER_TEXT)
+        for output in sorted(self._pending):
+            target = self.out / output
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)  # a folder of the last build where a file goes now
+            os.replace(target.with_name(target.name + PENDING), target)
+        self._pending.clear()
+        _remove_all_but(self.out, {*outputs, MARKER})
+
+    def rollback(self) -> None:
+        """Remove every staged file and the folders made for them: the last site is intact."""
+        for output in self._prepared:
+            target = self.out / output
+            target.with_name(target.name + PENDING).unlink(missing_ok=True)
+        for folder in reversed(self._made):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: it holds files of the last build
+                pass
+        self._pending.clear()
+
+    def _make_folder(self, folder: Path) -> None:
+        if folder.is_dir():
+            return
+        self._make_folder(folder.parent)
+        if folder.exists() or folder.is_symlink():  # a file of the last build is in the way
+            folder.unlink()
+        folder.mkdir()
+        self._made.append(folder)
 
 
 @contextmanager
-def staging_dir(out_dir: Path) -> Iterator[Path]:
-    """A fresh folder beside ``out_dir``; swapped into place if the block succeeds.
-
-    Beside the output, not in /tmp, so that the final renames stay on one file system and
-    are atomic. On any failure the folder is removed and ``out_dir`` is left as it was.
-    """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+def site_writer(out: Path) -> Iterator[SiteWriter]:
+    """A :class:`SiteWriter` for ``out`` that rolls back if the block fails."""
+    writer = SiteWriter(out)
     try:
-        StagingTree(staging, out_dir).write(MARKER, _MARKER_TEXT)
-        yield staging
-        staging.chmod(0o755)  # mkdtemp makes it private; a web server must read the site
-        _swap(staging, out_dir)
+        yield writer
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        writer.rollback()
         raise
 
 
-def _swap(staging: Path, out_dir: Path) -> None:
-    """Put ``staging`` at ``out_dir``: old output renamed aside, new renamed in, old removed."""
-    if not out_dir.exists():
-        staging.rename(out_dir)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-    old.rmdir()  # only the unique name is wanted; rename needs it free
-    out_dir.rename(old)
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        staging.rename(out_dir)
-    except BaseException:
-        old.rename(out_dir)  # put the last good site back
-        raise
-    # With it, any old site an interrupted removal left behind.
-    _remove_in_background(sorted(out_dir.parent.glob(f".{out_dir.name}.old-*")))
+        return path.stat()
+    except OSError:
+        return None
 
 
-def _remove_in_background(folders: list[Path]) -> None:
-    """Delete old sites without making the build wait for thousands of unlinks.
-
-    A grandchild process does it (double fork: it needs no reaping and outlives a CLI that
-    has finished); it only calls rmtree, so forking a threaded process is safe. Without
-    fork, the folders are removed here.
-    """
-    if not folders:
-        return
-    if not hasattr(os, "fork"):
-        _remove(folders)
-        return
-    child = os.fork()
-    if child == 0:  # pragma: no cover - runs in the forked processes
-        try:
-            if os.fork() == 0:
-                _remove(folders)
-        finally:
-            os._exit(0)
-    os.waitpid(child, 0)
+def _same_content(published: Path, stat: os.stat_result, data: FileData) -> bool:
+    try:
+        if isinstance(data, Path):
+            source = data.stat()
+            return (stat.st_size, stat.st_mtime_ns) == (source.st_size, source.st_mtime_ns)
+        return stat.st_size == len(data) and published.read_bytes() == data
+    except OSError:  # a folder where a file goes, or unreadable: write it afresh
+        return False
 
 
-def _remove(folders: list[Path]) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+def _remove_all_but(out: Path, keep: set[str]) -> None:
+    """Delete the files under ``out`` that are not in ``keep``, and folders left empty."""
+    for directory, folders, files in os.walk(out, topdown=False):
+        relative = os.path.relpath(directory, out)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+        for name in files:
+            if prefix + name not in keep:
+                os.unlink(os.path.join(directory, name))
+        for name in folders:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                os.unlink(path)
+            elif not os.listdir(path):
+                os.rmdir(path)
 
 
-__all__ = ["MARKER", "FileData", "SiteFiles", "StagingTree", "check_output_dir", "staging_dir"]
+__all__ = [
+    "MARKER",
+    "PENDING",
+    "FileData",
+    "SiteFiles",
+    "SiteWriter",
+    "check_output_dir",
+    "site_writer",
+]

@@ -215,3 +215,29 @@ def test_noindex_pages_stay_out_of_the_sitemap(tmp_path: Path) -> None:
     assert "https://shop.example/thanks/" not in sitemap
     assert "https://shop.example/pricing/" in sitemap
     assert (root / "public/thanks/index.html").is_file()
+
+
+def test_files_the_site_no_longer_has_are_removed(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {"content/guide": "a file beside the pages\n"})
+    build(root)
+    assert (root / "public/guide").is_file()
+    (root / "public/stray.txt").write_text("left by hand", encoding="utf-8")
+    # The file becomes a folder of pages: the old file is in the way of the new folder.
+    (root / "content/guide").unlink()
+    write_site(root, {"content/guide/setup.md": "---\ntitle: Setup\n---\nSteps.\n"})
+    build(root)
+    clean = build(root, "clean", clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")
+    assert clean.pages == PAGES + 1
+    assert not (root / "public/stray.txt").exists()
+
+
+def test_failed_rebuild_leaves_no_half_published_files(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    build(root)
+    before = snapshot(root / "public")
+    apply(root, "page body")  # staged, then the link check fails the build
+    write_site(root, {"content/zz-broken.md": "---\ntitle: Broken\n---\n[x](/nowhere/)\n"})
+    with pytest.raises(SiteError, match="--strict"):
+        build(root, strict=True)
+    assert snapshot(root / "public") == before  # no .launchkit-new file either
