@@ -18,9 +18,8 @@ import sys
 
 import bottle
 import gunicorn.app.base
-from dotenv import dotenv_values
 
-from launchkit.checkout import make_stripe_client, stripe_settings
+from launchkit.checkout import environ_over_dotenv, make_stripe_client, stripe_settings
 from launchkit.checkout_app import create_app
 from launchkit.config import DEFAULT_CONFIG, SiteConfig, load_config
 from launchkit.errors import SiteError
@@ -44,8 +43,7 @@ def build_app(config: SiteConfig, *, dry_run: bool = False) -> bottle.Bottle:
     """
     if dry_run:
         return create_app(config, dry_run=True)
-    environ = {**dotenv_values(config.root / ".env"), **os.environ}
-    settings = stripe_settings({k: v for k, v in environ.items() if v is not None}, config)
+    settings = stripe_settings(environ_over_dotenv(config.root), config)
     return create_app(
         config,
         stripe_client=make_stripe_client(settings),

@@ -7,8 +7,9 @@ Three small pieces, each usable on its own:
   influence (product, quantity, referral, coupon) and raises :class:`CheckoutInputError` for
   input a buyer must fix. The contract test feeds its output to stripe-python's own
   ``SessionCreateParams`` type.
-* :func:`stripe_settings` reads the secret key and API base from the environment and refuses
-  to start on a key that cannot work; :func:`make_stripe_client` builds the one client.
+* :func:`environ_over_dotenv` is that environment: the process's, over the ``.env`` file
+  beside the config. :func:`stripe_settings` reads the secret key and API base from it and
+  refuses to start on a key that cannot work; :func:`make_stripe_client` builds the one client.
 * :func:`create_session` makes the call and turns Stripe's failures into
   :class:`CheckoutFailure`: a status code for the buyer and a log line for the owner.
 
@@ -17,16 +18,19 @@ The HTTP layer around them is :mod:`launchkit.checkout_app`.
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import stripe
 import urllib3
+from dotenv import dotenv_values
 
 from .config import Product, SiteConfig
 from .errors import SiteError
@@ -158,6 +162,17 @@ class StripeSettings:
 
     def __repr__(self) -> str:  # never let the key reach a log through a repr
         return f"StripeSettings(secret_key='***', api_base={self.api_base!r})"
+
+
+def environ_over_dotenv(folder: Path) -> dict[str, str]:
+    """The process environment over the ``.env`` file in ``folder`` (which may not exist).
+
+    A variable set in the environment wins over the same one in ``.env``, as with
+    python-dotenv's ``load_dotenv()`` and Stripe's samples, so a deployment can override a
+    developer's file. A ``.env`` line without ``=`` sets nothing.
+    """
+    merged = {**dotenv_values(folder / ".env"), **os.environ}
+    return {name: value for name, value in merged.items() if value is not None}
 
 
 def stripe_settings(environ: Mapping[str, str], config: SiteConfig) -> StripeSettings:

@@ -41,12 +41,11 @@ import bottle
 import stripe
 import waitress.server
 import waitress.wasyncore
-from dotenv import dotenv_values
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from .builder import build_site
-from .checkout import make_stripe_client, stripe_settings
+from .checkout import environ_over_dotenv, make_stripe_client, stripe_settings
 from .checkout_app import create_app
 from .config import SiteConfig, load_config
 from .errors import SiteError
@@ -113,12 +112,6 @@ def checkout_mode(environ: Mapping[str, str], config: SiteConfig) -> CheckoutMod
         )
     settings = stripe_settings(environ, config)
     return CheckoutMode(make_stripe_client(settings), settings.api_base)
-
-
-def stripe_environ(config: SiteConfig) -> dict[str, str]:
-    """The process environment over the ``.env`` file beside the config."""
-    values = {**dotenv_values(config.root / ".env"), **os.environ}
-    return {name: value for name, value in values.items() if value is not None}
 
 
 def with_origins(config: SiteConfig, origins: Iterable[str]) -> SiteConfig:
@@ -505,7 +498,7 @@ def start_preview(
     """
     config_file = Path(config_file).resolve()
     config = load_config(config_file)
-    mode = checkout_mode(stripe_environ(config) if environ is None else environ, config)
+    mode = checkout_mode(environ_over_dotenv(config.root) if environ is None else environ, config)
     app = PreviewApp(config.root / ".cache" / "preview", ReloadHub())
     try:
         server = waitress.server.create_server(

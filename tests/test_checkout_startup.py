@@ -1,5 +1,5 @@
 """`python checkout_server.py` as the owner runs it: refusals, .env, real serving processes
-(gunicorn workers), and `gunicorn checkout_server:app`."""
+(gunicorn workers), and `gunicorn checkout_server:app`; and the environment it reads."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import requests
 from bs4 import BeautifulSoup
 from stripe_stub import StripeStub
 from test_checkout_params import REFERRAL, write_site
+
+from launchkit.checkout import environ_over_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "checkout_server.py"
@@ -209,3 +211,23 @@ def test_gunicorn_serves_the_module_app(site: Path) -> None:
             answer = buy(url)
     assert answer.status_code == 303
     assert stub.sessions[0]["client_reference_id"] == REFERRAL
+
+
+def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text(
+        "STRIPE_SECRET_KEY=sk_test_fromdotenv\n"
+        "STRIPE_API_BASE=http://127.0.0.1:12111\n"
+        "LAUNCHKIT_NAME_WITHOUT_VALUE\n"
+    )
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fromenvironment")
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)
+    monkeypatch.delenv("LAUNCHKIT_NAME_WITHOUT_VALUE", raising=False)
+    environ = environ_over_dotenv(tmp_path)
+    assert environ["STRIPE_SECRET_KEY"] == "sk_test_fromenvironment"
+    assert environ["STRIPE_API_BASE"] == "http://127.0.0.1:12111"  # .env fills the gaps
+    assert "LAUNCHKIT_NAME_WITHOUT_VALUE" not in environ
+    assert environ["PATH"] == os.environ["PATH"]
+
+
+def test_without_dotenv_the_environment_is_all(tmp_path: Path) -> None:
+    assert environ_over_dotenv(tmp_path) == dict(os.environ)
