@@ -12,33 +12,31 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from bs4 import BeautifulSoup
+from build_support import ENDPOINT
 from stripe_stub import StripeStub
-from test_checkout_params import REFERRAL, write_site
+from test_checkout_params import REFERRAL
 
 from launchkit.checkout import environ_over_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "checkout_server.py"
+BUY_PATH = urlsplit(ENDPOINT).path  # the shared fixture site's checkout endpoint
 
 
 def run_server(site: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Run the server and expect it to refuse to start (it exits instead of serving)."""
+    """Run the server on the site in folder ``site`` and expect it to refuse to start."""
     return subprocess.run(
-        [sys.executable, str(SERVER), "--config", str(site), "--port", "0", *args],
+        [sys.executable, str(SERVER), "--config", str(site / "site.toml"), "--port", "0", *args],
         env={"PATH": os.environ["PATH"], **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    return write_site(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -65,24 +63,24 @@ def test_refuses_to_start_with_a_one_line_reason(site: Path, env, reason: str) -
 
 
 @pytest.mark.parametrize("key", ["sk_live_abc123", "rk_live_abc123"])
-def test_refuses_a_live_key_with_an_http_site(tmp_path: Path, key: str) -> None:
-    site = write_site(tmp_path)
-    site.write_text(
-        site.read_text().replace("https://shop.example/pricing/", "http://shop.example/p/")
+def test_refuses_a_live_key_with_an_http_site(site: Path, key: str) -> None:
+    config = site / "site.toml"
+    config.write_text(
+        config.read_text().replace("https://shop.example/thanks/", "http://shop.example/t/")
     )
     result = run_server(site, {"STRIPE_SECRET_KEY": key})
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
-    assert "live key" in line and "http://shop.example/p/" in line
+    assert "live key" in line and "http://shop.example/t/" in line
     assert key not in result.stderr
 
 
 def test_a_bad_config_is_named_without_a_traceback(tmp_path: Path) -> None:
-    site = tmp_path / "site.toml"
-    site.write_text("[site]\ntitle = 'x'\n")
-    result = run_server(site, {"STRIPE_SECRET_KEY": "sk_test_abc"})
+    config = tmp_path / "site.toml"
+    config.write_text("[site]\ntitle = 'x'\n")
+    result = run_server(tmp_path, {"STRIPE_SECRET_KEY": "sk_test_abc"})
     assert result.returncode == 2
-    assert str(site) in result.stderr and "Traceback" not in result.stderr
+    assert str(config) in result.stderr and "Traceback" not in result.stderr
 
 
 def free_port() -> int:
@@ -125,8 +123,9 @@ def serving_process(
 
 @contextmanager
 def serving(site: Path, env: dict[str, str], *args: str) -> Iterator[str]:
-    """``python checkout_server.py`` listening on a free port, with HOST/PORT from the env."""
-    command = [sys.executable, str(SERVER), "--config", str(site), *args]
+    """``python checkout_server.py`` for the site in folder ``site`` on a free port, with
+    HOST/PORT from the env."""
+    command = [sys.executable, str(SERVER), "--config", str(site / "site.toml"), *args]
     with serving_process(command, env, free_port()) as (url, _):
         yield url
 
@@ -147,8 +146,8 @@ def worker_pids(pid: int) -> set[int]:
 
 def buy(url: str) -> requests.Response:
     return requests.post(
-        url + "/buy",
-        data={"product": "once", "referral": REFERRAL},
+        url + BUY_PATH,
+        data={"product": "pro", "referral": REFERRAL},
         allow_redirects=False,
         timeout=30,
     )
@@ -156,7 +155,7 @@ def buy(url: str) -> requests.Response:
 
 def test_serves_checkouts_with_the_key_from_dotenv(site: Path) -> None:
     with StripeStub() as stub:
-        (site.parent / ".env").write_text(
+        (site / ".env").write_text(
             f"STRIPE_SECRET_KEY=sk_test_fromdotenv\nSTRIPE_API_BASE={stub.url}\n"
         )
         with serving(site, {}) as url:
@@ -169,7 +168,7 @@ def test_serves_checkouts_with_the_key_from_dotenv(site: Path) -> None:
 
 def test_dry_run_needs_no_key(site: Path) -> None:
     with serving(site, {}, "--dry-run") as url:
-        answer = requests.post(url + "/buy", data={"product": "monthly"}, timeout=30)
+        answer = requests.post(url + BUY_PATH, data={"product": "pro"}, timeout=30)
     assert answer.status_code == 200
     soup = BeautifulSoup(answer.text, "html.parser")
     assert '"mode": "subscription"' in soup.find("pre", id="params").get_text()
@@ -178,7 +177,8 @@ def test_dry_run_needs_no_key(site: Path) -> None:
 def test_serves_with_the_number_of_worker_processes_asked_for(site: Path) -> None:
     with StripeStub() as stub:
         env = {"STRIPE_SECRET_KEY": "sk_test_workers", "STRIPE_API_BASE": stub.url}
-        command = [sys.executable, str(SERVER), "--config", str(site), "--workers", "3"]
+        command = [sys.executable, str(SERVER), "--config", str(site / "site.toml")]
+        command += ["--workers", "3"]
         with serving_process(command, env, free_port()) as (url, pid):
             assert len(worker_pids(pid)) == 3
             answers = [buy(url) for _ in range(6)]
@@ -201,7 +201,7 @@ def test_gunicorn_serves_the_module_app(site: Path) -> None:
         env = {
             "STRIPE_SECRET_KEY": "sk_test_gunicorn",
             "STRIPE_API_BASE": stub.url,
-            "SITE_CONFIG": str(site),
+            "SITE_CONFIG": str(site / "site.toml"),
         }
         port = free_port()
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
