@@ -32,7 +32,7 @@ from . import markup as markup_module
 from . import render as render_module
 from .cache import CACHE_FOLDER, BuildCache, MarkdownEntry, OutputRecord, digest
 from .config import SiteConfig
-from .content import Asset, Page, display_path, load_content, walk_files
+from .content import Asset, Page, display_path, load_content, walk_files, with_body
 from .errors import SiteError
 from .extras import extra_files
 from .linkcheck import LinkWarning, check_links, extract_links
@@ -94,19 +94,24 @@ def build_site(
     started = time.perf_counter()
     out = check_output_dir(out_dir, config)
     cache = BuildCache(config.root / CACHE_FOLDER, clean=clean)
-    content = load_content(config, drafts=drafts)
+    scope = digest(_CODE, config.model_dump_json())
+    content = load_content(config, drafts=drafts, known=cache.pages(scope))
+    cache.save_pages(scope, content.known)
     renderer = Renderer(config, checkout_endpoint=checkout_endpoint)
     workers = workers or os.cpu_count() or 1
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
     with _progress_bar(show) as bar:
-        bodies, entries, fresh = render_markdown(content.pages, cache.markdown(), workers, bar)
+        bodies, entries, fresh = render_markdown(
+            content.pages, cache.markdown(), config, workers, bar
+        )
         cache.save_markdown(entries)
         pages = fill_in_content(content.pages, bodies, renderer)
         renderer.use_pages(pages)
         files = collect_files(config, pages, content.assets)
         with site_writer(out) as writer:
+            keys = page_keys(pages, renderer)
             records, rendered = write_pages(
-                pages, page_keys(pages, renderer), cache.outputs(out), renderer, writer, workers, bar
+                pages, keys, cache.outputs(out), renderer, writer, workers, bar
             )
             writer.stage_all(files)
             warnings = check_site_links(config, pages, records, files)
@@ -126,17 +131,24 @@ def build_site(
 
 
 def render_markdown(
-    pages: Sequence[Page], cached: dict[str, MarkdownEntry], workers: int, bar: _Progress
+    pages: Sequence[Page],
+    cached: dict[str, MarkdownEntry],
+    config: SiteConfig,
+    workers: int,
+    bar: _Progress,
 ) -> tuple[list[RenderedMarkdown], dict[str, MarkdownEntry], int]:
     """Each page's body as HTML with shortcode placeholders: depends on the text alone.
 
-    Bodies found in ``cached`` are not rendered again. Returns the rendered bodies, the
-    cache entries of this build's pages (what the next build may reuse) and how many
-    bodies went through Python-Markdown.
+    Bodies found in ``cached`` are not rendered again (nor read, for pages from the cache).
+    Returns the rendered bodies, the cache entries of this build's pages (what the next
+    build may reuse) and how many bodies went through Python-Markdown.
     """
-    keys = [digest(SETTINGS, str(page.body_line), page.body) for page in pages]
+    keys = [digest(SETTINGS, page.body_key) for page in pages]
     missing = {key: page for key, page in zip(keys, pages, strict=True) if key not in cached}
-    jobs = [(page.body, display_path(page.path), page.body_line) for page in missing.values()]
+    jobs = [
+        (with_body(page, config).body, display_path(page.path), page.body_line)
+        for page in missing.values()
+    ]
     fresh = dict(zip(missing, run_jobs(_render_body, jobs, workers, bar), strict=True))
     entries = {key: cached[key] if key in cached else fresh[key] for key in keys}
     return [RenderedMarkdown.from_entry(entries[key]) for key in keys], entries, len(jobs)
@@ -177,7 +189,8 @@ def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
     keys = []
     for page in pages:
         dependencies = renderer.dependencies(page.template)
-        parts = [site, dependencies.digest, page.source, repr(page.meta), page.content, page.toc]
+        parts = [site, dependencies.digest, page.source, page.body_key, repr(page.meta)]
+        parts += [page.content, page.toc]
         if dependencies.names & ALL_PAGES_GLOBALS:
             listing = listing or _listing(pages)
             parts.append(listing)

@@ -1,8 +1,11 @@
 """The build cache in ``.cache/build/`` beside ``site.toml``: what the next build may reuse.
 
-Two kinds of entry, each one marshal file (one read of a few MiB beats thousands of small
-files at 2000 pages):
+Three kinds of entry, each one file (one read of a few MiB beats thousands of small files at
+2000 pages):
 
+* ``pages.pickle``: every page as read from ``content/`` (front matter parsed, body left
+  out), with its file's size and mtime (:func:`launchkit.content.load_content`), for the
+  launchkit code and config that read it.
 * ``markdown.marshal``: each page body's HTML, TOC and shortcodes, keyed by a hash of the
   body, its first line and the Markdown settings (:data:`launchkit.markup.SETTINGS`).
 * ``outputs-<hash of the output folder>.marshal``: for every page of the last build into
@@ -19,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import pickle
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +75,16 @@ class BuildCache:
         self.folder = folder
         self.clean = clean
 
+    def pages(self, scope: str) -> dict[str, Any]:
+        """The pages the last build read for the same ``scope`` (code and config), by path."""
+        if self.clean:
+            return {}
+        stored = _load(self.folder / "pages.pickle", pickle.loads)
+        return stored.get("pages", {}) if stored.get("scope") == scope else {}
+
+    def save_pages(self, scope: str, pages: dict[str, Any]) -> None:
+        _save(self.folder / "pages.pickle", {"scope": scope, "pages": pages}, pickle.dumps)
+
     def markdown(self) -> dict[str, MarkdownEntry]:
         """Rendered bodies by key (empty when clean)."""
         return {} if self.clean else _load(self.folder / "markdown.marshal")
@@ -110,7 +125,7 @@ def _signature(path: Path) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path, loads: Callable[[bytes], Any] = marshal.loads) -> dict[str, Any]:
     """A cache file's entries; {} when missing, stale or unreadable. Never mutate the result."""
     signature = _signature(path)
     if signature is None:
@@ -120,8 +135,8 @@ def _load(path: Path) -> dict[str, Any]:
         return remembered[1]
     try:
         # Our own file in the project folder, written by _save: as trusted as the sources.
-        version, entries = marshal.loads(path.read_bytes())  # noqa: S302
-    except (OSError, EOFError, ValueError, TypeError):
+        version, entries = loads(path.read_bytes())
+    except Exception:  # any unreadable cache is an empty one: pickle raises anything
         return {}
     if version != FORMAT or not isinstance(entries, dict):
         return {}
@@ -129,7 +144,9 @@ def _load(path: Path) -> dict[str, Any]:
     return entries
 
 
-def _save(path: Path, entries: dict[str, Any]) -> None:
+def _save(
+    path: Path, entries: dict[str, Any], dumps: Callable[[Any], bytes] = marshal.dumps
+) -> None:
     """Write a cache file atomically, unless it already holds exactly ``entries``.
 
     A failure to write (read-only checkout, full disk) only costs the next build time.
@@ -142,7 +159,7 @@ def _save(path: Path, entries: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(handle, "wb") as file:
-            file.write(marshal.dumps((FORMAT, entries)))
+            file.write(dumps((FORMAT, entries)))
         os.replace(temporary, path)
     except OSError:
         if temporary is not None:

@@ -3,6 +3,12 @@
 A page is Markdown with YAML front matter between ``---`` lines. This module only reads and
 validates; turning the body into HTML is :mod:`launchkit.markup`'s job. Every error names the
 file and the line a marketer has to fix.
+
+Rebuilds do not parse what did not change: :func:`load_content` takes the pages of the last
+build by path with the size and mtime their file had (``git status``'s own quick check), and
+reuses a page whose file still has both. Such a page comes without its body (``body`` is None;
+``body_key`` still identifies it), so the cache stays small; :func:`with_body` reads it again
+when its Markdown has to be rendered after all.
 """
 
 from __future__ import annotations
@@ -10,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .cache import digest
 from .config import SiteConfig
 from .errors import SiteError
 
@@ -26,6 +34,9 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 NOT_FOUND_URL = "/404.html"
+# A file changed less than this long before it was read may change again within the same
+# mtime tick (the kernel's clock is coarse): its page is not remembered by size and mtime.
+_SETTLED_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -43,8 +54,9 @@ class Page:
     output: str  # "pricing/index.html", relative to the output folder
     section: str  # "blog" for content/blog/**, "" for top-level pages
     title: str
-    body: str  # the Markdown after the front matter
+    body: str | None  # the Markdown after the front matter; None: not loaded (see with_body)
     body_line: int  # line number of the body's first line in the file
+    body_key: str  # a hash of the body and its first line: equal keys, equal bodies
     description: str = ""
     template: str = "page"
     draft: bool = False
@@ -70,12 +82,22 @@ class Asset:
     output: str
 
 
+# A file's size and mtime in nanoseconds, and the page read from it (body left out).
+Stamp = tuple[int, int]
+KnownPages = Mapping[str, tuple[Stamp, Page]]
+
+
 @dataclass(frozen=True)
 class Content:
-    """Everything ``content/`` holds: the pages (sorted by source) and the files beside them."""
+    """Everything ``content/`` holds: the pages (sorted by source) and the files beside them.
+
+    ``known`` is what the next build may reuse: every page read (drafts too), without its
+    body, by path, with the stamp its file had.
+    """
 
     pages: list[Page]
     assets: list[Asset]
+    known: dict[str, tuple[Stamp, Page]] = field(default_factory=dict)
 
 
 def display_path(path: Path) -> str:
@@ -100,23 +122,45 @@ def walk_files(folder: Path) -> Iterator[Path]:
                 yield Path(directory, name)
 
 
-def load_content(config: SiteConfig, *, drafts: bool = False) -> Content:
-    """Read every page of ``content/``; drafts are left out unless ``drafts`` is true."""
+def load_content(
+    config: SiteConfig, *, drafts: bool = False, known: KnownPages | None = None
+) -> Content:
+    """Read every page of ``content/``; drafts are left out unless ``drafts`` is true.
+
+    A page of ``known`` (the last build's :attr:`Content.known`, for this same config) whose
+    file has the same size and mtime is taken as it is, without reading the file.
+    """
     content_dir = config.content_dir
     if not content_dir.is_dir():
         raise SiteError("no content folder", display_path(content_dir), hint="create content/")
+    known = known or {}
+    settled = time.time_ns() - _SETTLED_NS
     pages: list[Page] = []
     assets: list[Asset] = []
+    remembered: dict[str, tuple[Stamp, Page]] = {}
     for path in walk_files(content_dir):
-        relative = path.relative_to(content_dir)
-        if path.suffix == ".md":
-            page = read_page(path, config)
-            if drafts or not page.draft:
-                pages.append(page)
+        if path.suffix != ".md":
+            assets.append(Asset(path, path.relative_to(content_dir).as_posix()))
+            continue
+        stat = path.stat()
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        key = str(path)
+        previous = known.get(key)
+        if previous is not None and previous[0] == stamp:
+            page = previous[1]
         else:
-            assets.append(Asset(path, relative.as_posix()))
+            page = read_page(path, config)
+        if stat.st_mtime_ns < settled:
+            remembered[key] = (stamp, replace(page, body=None))
+        if drafts or not page.draft:
+            pages.append(page)
     _refuse_duplicate_urls(pages)
-    return Content(pages, assets)
+    return Content(pages, assets, remembered)
+
+
+def with_body(page: Page, config: SiteConfig) -> Page:
+    """``page`` with its body, read from its file again if the page came from the cache."""
+    return page if page.body is not None else read_page(page.path, config)
 
 
 def read_page(path: Path, config: SiteConfig) -> Page:
@@ -148,6 +192,7 @@ def read_page(path: Path, config: SiteConfig) -> Page:
         title=_title(front, locate),
         body=body,
         body_line=body_line,
+        body_key=digest(str(body_line), body),
         description=_optional_str(front, "description", locate) or "",
         template=template,
         draft=_typed(front, "draft", bool, "true or false", locate, False),
@@ -300,10 +345,12 @@ __all__ = [
     "NOT_FOUND_URL",
     "Asset",
     "Content",
+    "KnownPages",
     "Page",
     "display_path",
     "load_content",
     "page_url",
     "read_page",
     "walk_files",
+    "with_body",
 ]

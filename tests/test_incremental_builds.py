@@ -8,6 +8,7 @@ edited site into another folder; the report says how many pages were rendered ag
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,14 @@ EDITS = {
 }
 
 
+def settle(root: Path) -> None:
+    """Date every source an hour back: files that fresh are trusted by size and mtime."""
+    past = time.time_ns() - 3600 * 10**9
+    for path in root.rglob("*"):
+        if path.is_file() and ".cache" not in path.parts:
+            os.utime(path, ns=(past, past))
+
+
 def build(root: Path, out: str = "public", **options) -> BuildReport:
     return build_site(load_config(root / "site.toml"), root / out, **options)
 
@@ -77,6 +86,7 @@ def apply(root: Path, case: str) -> None:
 @pytest.mark.parametrize("case", EDITS)
 def test_incremental_output_equals_a_clean_build(tmp_path: Path, case: str) -> None:
     root = write_site(tmp_path)
+    settle(root)  # the rebuild takes unchanged pages from the cache, unread
     first = build(root)
     assert (first.rendered, first.from_cache, first.markdown_rendered) == (PAGES, 0, PAGES)
 
@@ -91,6 +101,25 @@ def test_incremental_output_equals_a_clean_build(tmp_path: Path, case: str) -> N
     assert clean.rendered == clean.pages
     if case != "page body":
         assert report.markdown_rendered == (1 if case == "added page" else 0)
+
+
+def test_pages_with_the_same_size_and_mtime_are_not_read_again(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    settle(root)
+    build(root)
+    page = root / "content/about-us.md"
+    stat = page.stat()
+    # An edit that keeps size and mtime (which no editor makes): the cache cannot see it.
+    page.write_text(page.read_text(encoding="utf-8").replace("About", "Abuot"), encoding="utf-8")
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert build(root).rendered == 0
+    assert "Abuot" not in (root / "public/team/index.html").read_text(encoding="utf-8")
+    # A file changed moments ago is read on every build until it has settled.
+    page.touch()
+    assert build(root).rendered == 2  # the page, and the blog index listing every title
+    page.touch()
+    assert "Abuot" in (root / "public/team/index.html").read_text(encoding="utf-8")
+    assert build(root).rendered == 0
 
 
 def test_page_body_edit_renders_one_body(tmp_path: Path) -> None:
