@@ -15,6 +15,7 @@ sources or an unrelated folder: a build output carries a :data:`MARKER` file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Collection, Iterator
@@ -176,10 +177,8 @@ class SiteWriter:
             target = self.out / output
             target.with_name(target.name + PENDING).unlink(missing_ok=True)
         for folder in reversed(self._made):
-            try:
+            with contextlib.suppress(OSError):  # not empty: it holds files of the last build
                 folder.rmdir()
-            except OSError:  # not empty: it holds files of the last build
-                pass
         self._pending.clear()
 
     def _make_folder(self, folder: Path) -> None:
