@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,12 +30,12 @@ from typing import Any, Protocol
 from . import content as content_module
 from . import markup as markup_module
 from . import render as render_module
-from .cache import CACHE_FOLDER, BuildCache, MarkdownEntry, OutputRecord, digest
+from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .config import SiteConfig
 from .content import Asset, Page, display_path, load_content, walk_files, with_body
 from .errors import SiteError
 from .extras import extra_files
-from .linkcheck import LinkWarning, check_links, extract_links
+from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .render import ALL_PAGES_GLOBALS, Renderer
@@ -95,9 +95,12 @@ def build_site(
     out = check_output_dir(out_dir, config)
     cache = BuildCache(config.root / CACHE_FOLDER, clean=clean)
     scope = digest(_CODE, config.model_dump_json())
-    content = load_content(config, drafts=drafts, known=cache.pages(scope))
-    cache.save_pages(scope, content.known)
+    known = cache.sources(scope)
+    content = load_content(config, drafts=drafts, known=known.get("pages"))
     renderer = Renderer(config, checkout_endpoint=checkout_endpoint)
+    if "templates" in known:
+        renderer.reuse_dependencies(known["templates"])
+    last = cache.last_build(out)
     workers = workers or os.cpu_count() or 1
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
     with _progress_bar(show) as bar:
@@ -111,14 +114,15 @@ def build_site(
         with site_writer(out) as writer:
             keys = page_keys(pages, renderer)
             records, rendered = write_pages(
-                pages, keys, cache.outputs(out), renderer, writer, workers, bar
+                pages, keys, last.records, renderer, writer, workers, bar
             )
             writer.stage_all(files)
-            warnings = check_site_links(config, pages, records, files)
+            done, warnings = check_site_links(pages, records, files, renderer, last)
             if strict and warnings:
                 raise _strict_failure(warnings)
-            writer.commit(files.outputs())
-    cache.save_outputs(out, records)
+            writer.commit(done.files or (), last.files)
+    cache.save_sources(scope, {"pages": content.known, "templates": renderer.known_dependencies()})
+    cache.save_last_build(out, done)
     return BuildReport(
         pages=len(pages),
         files=len(files),
@@ -258,17 +262,46 @@ def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[As
 
 
 def check_site_links(
-    config: SiteConfig, pages: Sequence[Page], records: dict[str, OutputRecord], files: SiteFiles
-) -> list[LinkWarning]:
-    """The broken internal links of the built site (from each page's recorded links)."""
-    return check_links(
+    pages: Sequence[Page],
+    records: dict[str, OutputRecord],
+    files: SiteFiles,
+    renderer: Renderer,
+    last: LastBuild,
+) -> tuple[LastBuild, list[LinkWarning]]:
+    """The built site's broken internal links, and this build as the next one will see it.
+
+    A page keeps the last build's warnings when its record is the last build's (same
+    links) and nothing it may link to changed: the same files, every page's ids, the same
+    templates (where a warning may point) and config (whose base URL makes links ours).
+    """
+    outputs = files.outputs()
+    targets = digest(
+        renderer.templates_digest(),
+        renderer.config.model_dump_json(),
+        *sorted(outputs),
+        *("\n".join([output, *sorted(record.ids)]) for output, record in sorted(records.items())),
+    )
+    known = {}
+    if targets == last.targets:
+        known = {
+            output: tuple(LinkWarning(*warning) for warning in record.warnings)
+            for output, record in records.items()
+            if record is last.records.get(output)
+        }
+    found = check_links(
         pages,
         {output: record.links for output, record in records.items()},
         {output: record.ids for output, record in records.items()},
-        files.outputs(),
-        config.site.base_url,
-        config.templates_dir,
+        outputs,
+        renderer.config.site.base_url,
+        renderer.config.templates_dir,
+        known,
     )
+    judged = {
+        output: replace(record, warnings=tuple(astuple(w) for w in found.get(output, ())))
+        for output, record in records.items()
+    }
+    return LastBuild(judged, frozenset(outputs), targets), all_warnings(found)
 
 
 def _strict_failure(warnings: Sequence[LinkWarning]) -> SiteError:

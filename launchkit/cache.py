@@ -3,14 +3,16 @@
 Three kinds of entry, each one file (one read of a few MiB beats thousands of small files at
 2000 pages):
 
-* ``pages.pickle``: every page as read from ``content/`` (front matter parsed, body left
-  out), with its file's size and mtime (:func:`launchkit.content.load_content`), for the
-  launchkit code and config that read it.
+* ``sources.pickle``: every page as read from ``content/`` (front matter parsed, body left
+  out) with its file's size and mtime (:func:`launchkit.content.load_content`), and what
+  each template depends on (:meth:`launchkit.render.Renderer.dependencies`), for the
+  launchkit code and config that read them.
 * ``markdown.marshal``: each page body's HTML, TOC and shortcodes, keyed by a hash of the
   body, its first line and the Markdown settings (:data:`launchkit.markup.SETTINGS`).
-* ``outputs-<hash of the output folder>.marshal``: for every page of the last build into
-  that folder, the key of everything its document depended on, the file's size and mtime
-  (to notice a hand-edited output) and its links and ids (for the link checker).
+* ``outputs-<hash of the output folder>.marshal``: what the last build into that folder left
+  (:class:`LastBuild`): for every page, the key of everything its document depended on, the
+  file's size and mtime (to notice a hand-edited output), its links and ids and the link
+  checker's warnings about it; every file it published; what the links were checked against.
 
 A cache that is missing, from another launchkit version or unreadable is an empty one: the
 build renders everything and never fails because of it. Loaded files are also kept in memory,
@@ -31,12 +33,14 @@ from typing import Any
 
 CACHE_FOLDER = Path(".cache") / "build"
 # Bump when the layout of an entry changes: older files are then ignored, not misread.
-FORMAT = 1
+FORMAT = 2
 
 # A rendered body: (html, toc, shortcodes as (name, product, label, line) tuples).
 MarkdownEntry = tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]
 # Links of a document as (url, text) and the ids its fragments may point to.
 Links = tuple[tuple[str, str], ...]
+# The link checker's warnings about one page, as (path, line, message).
+Warnings = tuple[tuple[str, int | None, str], ...]
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class OutputRecord:
     mtime_ns: int
     links: Links
     ids: frozenset[str]
+    warnings: Warnings = ()
 
     def matches(self, path: Path) -> bool:
         """Whether ``path`` is still the file this record describes (nobody edited it)."""
@@ -56,6 +61,20 @@ class OutputRecord:
         except OSError:
             return False
         return stat.st_size == self.size and stat.st_mtime_ns == self.mtime_ns
+
+
+@dataclass(frozen=True)
+class LastBuild:
+    """What the last build into one output folder left behind.
+
+    ``records`` describe its page documents by output path; ``files`` is every output path
+    it published, pages included (None: unknown, e.g. after ``--clean``); ``targets``
+    hashes what its links were checked against.
+    """
+
+    records: dict[str, OutputRecord]
+    files: frozenset[str] | None = None
+    targets: str = ""
 
 
 def digest(*parts: str | bytes) -> str:
@@ -75,15 +94,16 @@ class BuildCache:
         self.folder = folder
         self.clean = clean
 
-    def pages(self, scope: str) -> dict[str, Any]:
-        """The pages the last build read for the same ``scope`` (code and config), by path."""
+    def sources(self, scope: str) -> dict[str, Any]:
+        """What the last build read of the sources, if it ran with the same ``scope``
+        (code and config): ``pages`` and ``templates``."""
         if self.clean:
             return {}
-        stored = _load(self.folder / "pages.pickle", pickle.loads)
-        return stored.get("pages", {}) if stored.get("scope") == scope else {}
+        stored = _load(self.folder / "sources.pickle", pickle.loads)
+        return stored.get("sources", {}) if stored.get("scope") == scope else {}
 
-    def save_pages(self, scope: str, pages: dict[str, Any]) -> None:
-        _save(self.folder / "pages.pickle", {"scope": scope, "pages": pages}, pickle.dumps)
+    def save_sources(self, scope: str, sources: dict[str, Any]) -> None:
+        _save(self.folder / "sources.pickle", {"scope": scope, "sources": sources}, pickle.dumps)
 
     def markdown(self) -> dict[str, MarkdownEntry]:
         """Rendered bodies by key (empty when clean)."""
@@ -92,21 +112,23 @@ class BuildCache:
     def save_markdown(self, entries: dict[str, MarkdownEntry]) -> None:
         _save(self.folder / "markdown.marshal", entries)
 
-    def outputs(self, out_dir: Path) -> dict[str, OutputRecord]:
-        """The page records of the last build into ``out_dir``, by output path."""
+    def last_build(self, out_dir: Path) -> LastBuild:
+        """What the last build into ``out_dir`` left (nothing known when clean)."""
         if self.clean:
-            return {}
+            return LastBuild({})
         raw = _load(self._outputs_file(out_dir))
         try:
-            return {
-                output: OutputRecord(key, size, mtime, links, ids)
-                for output, (key, size, mtime, links, ids) in raw.items()
-            }
-        except (TypeError, ValueError):
-            return {}
+            records = {output: OutputRecord(*fields) for output, fields in raw["records"].items()}
+            return LastBuild(records, frozenset(raw["files"]), raw["targets"])
+        except (KeyError, TypeError, ValueError):
+            return LastBuild({})
 
-    def save_outputs(self, out_dir: Path, records: dict[str, OutputRecord]) -> None:
-        raw = {output: (r.key, r.size, r.mtime_ns, r.links, r.ids) for output, r in records.items()}
+    def save_last_build(self, out_dir: Path, last: LastBuild) -> None:
+        records = {
+            output: (r.key, r.size, r.mtime_ns, r.links, r.ids, r.warnings)
+            for output, r in last.records.items()
+        }
+        raw = {"records": records, "files": sorted(last.files or ()), "targets": last.targets}
         _save(self._outputs_file(out_dir), raw)
 
     def _outputs_file(self, out_dir: Path) -> Path:
@@ -170,4 +192,13 @@ def _save(
         _MEMORY[path] = (signature, entries)
 
 
-__all__ = ["CACHE_FOLDER", "BuildCache", "Links", "MarkdownEntry", "OutputRecord", "digest"]
+__all__ = [
+    "CACHE_FOLDER",
+    "BuildCache",
+    "LastBuild",
+    "Links",
+    "MarkdownEntry",
+    "OutputRecord",
+    "Warnings",
+    "digest",
+]

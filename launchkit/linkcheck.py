@@ -7,7 +7,8 @@ target page. Each broken link is a :class:`LinkWarning` naming the content file 
 where the link is written, else the page's template.
 
 Extraction is a regular expression over our own generated HTML (cheap, and cached per page
-with the page's output): :func:`extract_links` runs once per rendered document.
+with the page's output): :func:`extract_links` runs once per rendered document. Judging is
+cached too: a page whose links and targets did not change keeps its warnings (``known``).
 """
 
 from __future__ import annotations
@@ -69,14 +70,23 @@ def check_links(
     outputs: Iterable[str],
     base_url: str,
     templates_dir: Path,
-) -> list[LinkWarning]:
-    """Every broken internal link of ``pages`` (``links``/``ids`` by page output path)."""
+    known: Mapping[str, tuple[LinkWarning, ...]] | None = None,
+) -> dict[str, tuple[LinkWarning, ...]]:
+    """The broken internal links of each page, by output path (``links``/``ids`` likewise).
+
+    Pages in ``known`` are not judged again: their warnings are taken from it.
+    """
+    known = known or {}
     files = set(outputs)
     base = urlsplit(base_url)
-    warnings: list[LinkWarning] = []
+    found: dict[str, tuple[LinkWarning, ...]] = {}
     # Most links (navigation, footer, assets) are the same on every page: judge each once.
     judged: dict[tuple[str, str], str | None] = {}
     for page in pages:
+        if page.output in known:
+            found[page.output] = known[page.output]
+            continue
+        warnings = []
         for url, text in links.get(page.output, ()):
             context = "" if url.startswith(("/", "http:", "https:")) else page.url
             if (context, url) not in judged:
@@ -85,7 +95,17 @@ def check_links(
             if problem is not None:
                 path, line = _locate(page, url, text, templates_dir)
                 warnings.append(LinkWarning(path, line, problem))
-    return sorted(set(warnings), key=lambda w: (w.path, w.line or 0, w.message))
+        found[page.output] = tuple(sorted(set(warnings), key=_order))
+    return found
+
+
+def all_warnings(found: Mapping[str, tuple[LinkWarning, ...]]) -> list[LinkWarning]:
+    """Every warning of :func:`check_links`' result once, in file and line order."""
+    return sorted({warning for warnings in found.values() for warning in warnings}, key=_order)
+
+
+def _order(warning: LinkWarning) -> tuple[str, int, str]:
+    return warning.path, warning.line or 0, warning.message
 
 
 def _problem(
@@ -163,4 +183,4 @@ def _line_containing(path: Path, needle: str) -> int | None:
     return next((number for number, line in enumerate(lines, 1) if needle in line), None)
 
 
-__all__ = ["LinkWarning", "check_links", "extract_links"]
+__all__ = ["LinkWarning", "all_warnings", "check_links", "extract_links"]

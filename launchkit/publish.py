@@ -158,8 +158,13 @@ class SiteWriter:
             if self.stage(output, data)[1]:
                 self.staged(output)
 
-    def commit(self, outputs: Collection[str]) -> None:
-        """Publish the staged files; delete every other file that is not in ``outputs``."""
+    def commit(self, outputs: Collection[str], previous: Collection[str] | None = None) -> None:
+        """Publish the staged files, and delete the published files not in ``outputs``.
+
+        ``previous`` lists what the last build published: only those may be deleted, so a
+        rebuild need not walk thousands of page folders. Without it (a first or ``--clean``
+        build), every file in the folder that is not in ``outputs`` goes, hand-added ones too.
+        """
         if not (self.out / MARKER).is_file():
             self.prepare((MARKER,))
             (self.out / MARKER).write_bytes(_MARKER_TEXT)
@@ -169,7 +174,11 @@ class SiteWriter:
                 shutil.rmtree(target)  # a folder of the last build where a file goes now
             os.replace(target.with_name(target.name + PENDING), target)
         self._pending.clear()
-        _remove_all_but(self.out, {*outputs, MARKER})
+        keep = {*outputs, MARKER}
+        if previous is None:
+            _remove_all_but(self.out, keep)
+        else:
+            _remove_outputs(self.out, sorted(set(previous) - keep))
 
     def rollback(self) -> None:
         """Remove every staged file and the folders made for them: the last site is intact."""
@@ -217,6 +226,19 @@ def _same_content(published: Path, stat: os.stat_result, data: FileData) -> bool
         return stat.st_size == len(data) and published.read_bytes() == data
     except OSError:  # a folder where a file goes, or unreadable: write it afresh
         return False
+
+
+def _remove_outputs(out: Path, outputs: list[str]) -> None:
+    """Delete these files of the last build, and the folders they leave empty."""
+    for output in outputs:
+        target = out / output
+        if target.is_dir() and not target.is_symlink():
+            continue  # a file of the last build replaced by a folder of this one
+        target.unlink(missing_ok=True)
+        folder = target.parent
+        while folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
 
 def _remove_all_but(out: Path, keep: set[str]) -> None:

@@ -108,6 +108,7 @@ class Renderer:
         self.env.filters["format_date"] = format_date
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
+        self._templates_digest: str | None = None
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode."""
@@ -168,6 +169,26 @@ class Renderer:
                 hint=f"use one of: {', '.join(self._template_names())}",
             )
         return self._render(name, page=page, rendering=page)
+
+    def templates_digest(self) -> str:
+        """A hash of every template's name and source."""
+        if self._templates_digest is None:
+            loader = self.env.loader
+            assert loader is not None  # set in __init__
+            names = self.env.list_templates()
+            sources = (loader.get_source(self.env, name)[0] for name in names)
+            self._templates_digest = digest(*names, *sources)
+        return self._templates_digest
+
+    def known_dependencies(self) -> tuple[str, dict[str, TemplateDependencies]]:
+        """The dependencies found so far, for :meth:`reuse_dependencies` in a later build."""
+        return self.templates_digest(), dict(self._dependencies)
+
+    def reuse_dependencies(self, known: tuple[str, dict[str, TemplateDependencies]]) -> None:
+        """Take an earlier build's :meth:`known_dependencies` if no template changed since."""
+        templates_digest, dependencies = known
+        if templates_digest == self.templates_digest():
+            self._dependencies.update(dependencies)
 
     def dependencies(self, template: str) -> TemplateDependencies:
         """The templates and variables a page with ``template`` depends on (memoized)."""

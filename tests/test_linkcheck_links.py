@@ -115,3 +115,16 @@ def test_extract_links_and_ids() -> None:
         ("chart.svg", "A chart"),
     }
     assert ids == {"plans"}
+
+
+def test_rebuilds_keep_warnings_and_notice_fixed_targets(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {"content/links.md": LINKS_PAGE})
+    first = shown(root, build(root))
+    again = build(root)
+    assert again.rendered == 0  # the links page was not rendered: its warnings were kept
+    assert shown(root, again) == first
+    # The missing targets appear; the links page itself is not rendered again.
+    write_site(root, {"content/gone.md": "---\ntitle: Gone\n---\nBack.\n"})
+    fixed = build(root)
+    assert "content/links.md:8: warning: broken link /gone/: no /gone/ in the built site" in first
+    assert shown(root, fixed) == [line for line in first if "/gone/" not in line]
