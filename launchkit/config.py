@@ -64,6 +64,8 @@ class Site(_Section):
     description: str = ""
     author: str = ""
     image: str = ""  # default social image, a path under the site root
+    # The newest posts the Atom feed carries in full; readers poll it, so it stays small.
+    feed_entries: Annotated[int, Field(ge=1, le=10_000)] = 20
 
     @property
     def origin(self) -> str:

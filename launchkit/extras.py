@@ -26,7 +26,7 @@ def extra_files(config: SiteConfig, pages: Sequence[Page]) -> dict[str, bytes]:
     }
     posts = [page for page in dated_pages(pages, FEED_SECTION) if not page.draft]
     if posts:
-        files[FEED_URL.lstrip("/")] = atom_feed(config, posts)
+        files[FEED_URL.lstrip("/")] = atom_feed(config, posts[: config.site.feed_entries])
     return files
 
 

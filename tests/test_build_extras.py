@@ -67,3 +67,16 @@ def test_feed_link_only_when_the_blog_has_posts(tmp_path: Path) -> None:
     assert b"application/atom+xml" not in files["index.html"]
     with_feed = build(write_site(tmp_path / "with"))
     assert b'href="https://shop.example/blog/feed.xml"' in with_feed["index.html"]
+
+
+def test_feed_carries_the_newest_posts_only(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    toml = (root / "site.toml").read_text(encoding="utf-8")
+    (root / "site.toml").write_text(
+        toml.replace('description = "A shop."', 'description = "A shop."\nfeed_entries = 1'),
+        encoding="utf-8",
+    )
+    feed = parse_xml(build(root)["blog/feed.xml"])
+    titles = [entry.findtext(f"{ATOM}title") for entry in feed.findall(f"{ATOM}entry")]
+    assert titles == ["Second <post>"]
+    assert feed.findtext(f"{ATOM}updated") == "2026-03-04T00:00:00Z"
