@@ -180,21 +180,26 @@ def fill_in_content(
 def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
     """For each page, a hash of everything its document depends on.
 
-    The page itself (source, front matter, final HTML), its template with every template
-    it pulls in, the config and checkout endpoint, the navigation and feed link every page
-    may show, launchkit's own code, and, when its templates read ``pages`` or
-    ``section_pages``, every page's front matter and HTML. Equal keys, equal documents: a
-    page whose key is the last build's is not rendered again.
+    The page itself (source, front matter, body), its template with every template it
+    pulls in (the buy form's too), the config and checkout endpoint, the navigation and
+    feed link every page may show, launchkit's own code and Markdown settings, and, when
+    its templates read ``pages`` or ``section_pages``, every page's front matter and body.
+    The body's key stands for its HTML, which is a function of the body and the rest of
+    this list: hashing megabytes of HTML again on every build would cost more.
+    Equal keys, equal documents: a page whose key is the last build's is not rendered again.
     """
     site = digest(
-        _CODE, renderer.config.model_dump_json(), renderer.endpoint, renderer.shared_state()
+        _CODE,
+        SETTINGS,
+        renderer.config.model_dump_json(),
+        renderer.endpoint,
+        renderer.shared_state(),
     )
     listing: str | None = None
     keys = []
     for page in pages:
         dependencies = renderer.dependencies(page.template)
         parts = [site, dependencies.digest, page.source, page.body_key, repr(page.meta)]
-        parts += [page.content, page.toc]
         if dependencies.names & ALL_PAGES_GLOBALS:
             listing = listing or _listing(pages)
             parts.append(listing)
@@ -205,7 +210,7 @@ def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
 def _listing(pages: Sequence[Page]) -> str:
     """A hash of every page as ``pages`` shows it to a template."""
     return digest(
-        *(part for page in pages for part in (page.source, repr(page.meta), page.content))
+        *(part for page in pages for part in (page.source, repr(page.meta), page.body_key))
     )
 
 
@@ -256,7 +261,8 @@ def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[As
     for asset in assets:
         files.add(asset.output, asset.path, display_path(asset.path))
     if config.static_dir.is_dir():
-        for path in walk_files(config.static_dir):
+        for name in walk_files(config.static_dir):
+            path = Path(name)
             files.add(path.relative_to(config.static_dir).as_posix(), path, display_path(path))
     return files
 
