@@ -97,7 +97,9 @@ def build_site(
     scope = digest(_CODE, config.model_dump_json())
     known = cache.sources(scope)
     content = load_content(config, drafts=drafts, known=known.get("pages"))
-    renderer = Renderer(config, checkout_endpoint=checkout_endpoint)
+    renderer = Renderer(
+        config, checkout_endpoint=checkout_endpoint, compiled_dir=cache.folder / "templates"
+    )
     if "templates" in known:
         renderer.reuse_dependencies(known["templates"])
     last = cache.last_build(out)
@@ -231,9 +233,11 @@ def write_pages(
     """
     records: dict[str, OutputRecord] = {}
     stale: list[int] = []
+    out = str(writer.out)  # os.path, not pathlib, for thousands of paths
     for index, (page, key) in enumerate(zip(pages, keys, strict=True)):
         record = previous.get(page.output)
-        if record is not None and record.key == key and record.matches(writer.out / page.output):
+        published = os.path.join(out, page.output)
+        if record is not None and record.key == key and record.matches(published):
             records[page.output] = record
         else:
             stale.append(index)
@@ -303,10 +307,12 @@ def check_site_links(
         renderer.config.templates_dir,
         known,
     )
-    judged = {
-        output: replace(record, warnings=tuple(astuple(w) for w in found.get(output, ())))
-        for output, record in records.items()
-    }
+    judged = {}
+    for output, record in records.items():
+        warnings = tuple(astuple(warning) for warning in found.get(output, ()))
+        judged[output] = (
+            record if warnings == record.warnings else replace(record, warnings=warnings)
+        )
     return LastBuild(judged, frozenset(outputs), targets), all_warnings(found)
 
 

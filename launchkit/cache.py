@@ -54,10 +54,10 @@ class OutputRecord:
     ids: frozenset[str]
     warnings: Warnings = ()
 
-    def matches(self, path: Path) -> bool:
+    def matches(self, path: str | Path) -> bool:
         """Whether ``path`` is still the file this record describes (nobody edited it)."""
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
             return False
         return stat.st_size == self.size and stat.st_mtime_ns == self.mtime_ns

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from xml.sax.saxutils import escape
 
 from .config import SiteConfig
 from .content import Page
@@ -16,6 +17,7 @@ from .render import FEED_SECTION, FEED_URL, dated_pages
 
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
+_XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 
 
 def extra_files(config: SiteConfig, pages: Sequence[Page]) -> dict[str, bytes]:
@@ -31,19 +33,24 @@ def extra_files(config: SiteConfig, pages: Sequence[Page]) -> dict[str, bytes]:
 
 
 def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
-    """Every published page's absolute URL; no drafts, no 404 page, no ``noindex: true``."""
-    urlset = ET.Element("urlset", xmlns=_SITEMAP_NS)
+    """Every published page's absolute URL; no drafts, no 404 page, no ``noindex: true``.
+
+    Written as lines of text rather than through ElementTree, whose serializer took a tenth
+    of a rebuild at 2000 URLs; the same bytes, every value escaped as ElementTree would.
+    """
     listed = [
         page
         for page in pages
         if not page.draft and not page.is_not_found_page and page.meta.get("noindex") is not True
     ]
+    lines = [_XML_DECLARATION, f'<urlset xmlns="{_SITEMAP_NS}">']
     for page in sorted(listed, key=lambda page: page.url):
-        url = ET.SubElement(urlset, "url")
-        ET.SubElement(url, "loc").text = page.absolute_url
+        lines += ["  <url>", f"    <loc>{escape(page.absolute_url)}</loc>"]
         if page.date is not None:
-            ET.SubElement(url, "lastmod").text = page.date.isoformat()
-    return _xml(urlset)
+            lines.append(f"    <lastmod>{page.date.isoformat()}</lastmod>")
+        lines.append("  </url>")
+    lines.append("</urlset>")
+    return "\n".join(lines).encode() + b"\n"
 
 
 def robots_txt(config: SiteConfig) -> bytes:

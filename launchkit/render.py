@@ -86,7 +86,15 @@ class Renderer:
     the names that depend on all pages (``pages``, ``nav``, …) are set by :meth:`use_pages`.
     """
 
-    def __init__(self, config: SiteConfig, *, checkout_endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        checkout_endpoint: str | None = None,
+        compiled_dir: Path | None = None,
+    ) -> None:
+        """``compiled_dir`` keeps compiled templates between builds (Jinja's bytecode cache:
+        compiling them anew was most of a one-page rebuild's template time)."""
         self.config = config
         self.templates_dir = config.templates_dir
         # The preview server mounts the checkout locally and passes its own endpoint.
@@ -96,6 +104,7 @@ class Renderer:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            bytecode_cache=_bytecode_cache(compiled_dir),
         )
         self.env.globals.update(
             site=config.site,
@@ -280,6 +289,17 @@ class Renderer:
     def _template_names(self) -> list[str]:
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
         return [name.removesuffix(".html") for name in names if not name.startswith("partials/")]
+
+
+def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
+    """A bytecode cache in ``folder``; none if it cannot be made (a read-only checkout)."""
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def _with_page(error: SiteError, page: Page | None) -> SiteError:
