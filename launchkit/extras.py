@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from xml.sax.saxutils import escape
+from html import escape
 
 from .config import SiteConfig
 from .content import Page
@@ -36,7 +36,8 @@ def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
     """Every published page's absolute URL; no drafts, no 404 page, no ``noindex: true``.
 
     Written as lines of text rather than through ElementTree, whose serializer took a tenth
-    of a rebuild at 2000 URLs; the same bytes, every value escaped as ElementTree would.
+    of a rebuild at 2000 URLs: the same bytes, every value escaped as ElementTree does
+    (&, <, >; html.escape, as xml.sax.saxutils imports urllib.request: 20 ms a build).
     """
     listed = [
         page
@@ -45,7 +46,7 @@ def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
     ]
     lines = [_XML_DECLARATION, f'<urlset xmlns="{_SITEMAP_NS}">']
     for page in sorted(listed, key=lambda page: page.url):
-        lines += ["  <url>", f"    <loc>{escape(page.absolute_url)}</loc>"]
+        lines += ["  <url>", f"    <loc>{escape(page.absolute_url, quote=False)}</loc>"]
         if page.date is not None:
             lines.append(f"    <lastmod>{page.date.isoformat()}</lastmod>")
         lines.append("  </url>")
