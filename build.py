@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         type=Path,
-        help="output folder, replaced as a whole when the build succeeds "
+        help="output folder; its changed files are replaced when the whole build succeeds "
         "(default: public/ beside the config file)",
     )
     parser.add_argument(
@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--clean",
         action="store_true",
-        help="ignore the build cache in .cache/ and render every page (the cache is rewritten)",
+        help="ignore the build cache in .cache/ and render every page (the cache is rewritten); "
+        "also remove files in the output folder that the build did not write",
     )
     parser.add_argument(
         "--strict", action="store_true", help="fail on broken internal links (nothing published)"
