@@ -1,10 +1,11 @@
 """Edit-to-visible latency of ``build.py --serve``: save a Markdown file, see it in the tab.
 
-    .venv/bin/python bench/serve_latency.py [--edits 10]
+    .venv/bin/python bench/serve_latency.py [--edits 10] [--pages 2000]
 
-Copies the example site into a temporary folder, starts the preview on it (in-process,
-``start_preview``) and opens its features page in headless Chromium. Each edit rewrites
-``content/features.md`` with a new marker sentence and measures, from just before the
+Copies the example site (or, with ``--pages``, generates the build benchmark's corpus) into a
+temporary folder, starts the preview on it (in-process, ``start_preview``) and opens the
+page to edit in headless Chromium: ``content/features.md``, or the corpus's first blog post.
+Each edit rewrites that file with a new marker sentence and measures, from just before the
 write, until the open tab's text shows the marker: watchdog event, debounce, rebuild, the
 reload event, the browser's reload and layout. Prints each edit, then median and max.
 Target: <= 0.5 s per edit.
@@ -27,6 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from e2e_support import CHROMIUM_ARGS, find_chromium  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
+from bench.corpus import generate_corpus  # noqa: E402
+from launchkit.content import page_url  # noqa: E402
 from launchkit.serve import start_preview  # noqa: E402
 
 SITE_PARTS = ("content", "templates", "static", "site.toml")
@@ -77,14 +80,23 @@ def copy_example_site(folder: Path) -> Path:
     return folder / "site.toml"
 
 
-def measure(edits: int) -> list[float]:
+def site_to_edit(folder: Path, pages: int | None) -> tuple[Path, Path, str]:
+    """A site in ``folder``: its config file, the Markdown file to edit and that page's URL."""
+    if pages is None:
+        config_file = copy_example_site(folder)
+        return config_file, config_file.parent / PAGE_SOURCE, PAGE_PATH
+    corpus = generate_corpus(folder / "site", pages)
+    url, _ = page_url(corpus.first_post.relative_to(corpus.content_dir))
+    return corpus.config, corpus.first_post, url
+
+
+def measure(edits: int, pages: int | None) -> list[float]:
     """Seconds from save to visible for each of ``edits`` edits of one page."""
     executable = find_chromium()
     if executable is None:
         raise SystemExit("no Chromium found: install Debian's chromium package")
     with tempfile.TemporaryDirectory(prefix="serve-latency-") as tmp:
-        config_file = copy_example_site(Path(tmp))
-        source = config_file.parent / PAGE_SOURCE
+        config_file, source, path = site_to_edit(Path(tmp), pages)
         original = source.read_text(encoding="utf-8")
         preview = start_preview(config_file, port=0, environ={})
         try:
@@ -94,7 +106,7 @@ def measure(edits: int) -> list[float]:
                 )
                 page = browser.new_page()
                 block_outside_requests(page)
-                page.goto(preview.url.rstrip("/") + PAGE_PATH)
+                page.goto(preview.url.rstrip("/") + path)
                 seconds = []
                 for number in range(1, edits + 1):
                     marker = f"Latency marker number {number}."
@@ -111,8 +123,9 @@ def measure(edits: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--edits", type=int, default=10)
+    parser.add_argument("--pages", type=int, help="edit a page of a generated corpus this big")
     args = parser.parse_args()
-    seconds = measure(args.edits)
+    seconds = measure(args.edits, args.pages)
     median, worst = statistics.median(seconds), max(seconds)
     verdict = "meets" if worst <= TARGET_SECONDS else "misses"
     print(
