@@ -163,15 +163,14 @@ def fill_in_content(
 ) -> list[Page]:
     """Each page with its final HTML: shortcodes expanded into buy forms, and its TOC."""
     return [
-        replace(
-            page,
-            content=expand_shortcodes(
+        page.with_content(
+            expand_shortcodes(
                 body,
                 source=page.source,
                 products=renderer.config.products,
                 buy_form=renderer.buy_form,
             ),
-            toc=body.toc,
+            body.toc,
         )
         for page, body in zip(pages, rendered, strict=True)
     ]
@@ -199,7 +198,7 @@ def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
     keys = []
     for page in pages:
         dependencies = renderer.dependencies(page.template)
-        parts = [site, dependencies.digest, page.source, page.body_key, repr(page.meta)]
+        parts = [site, dependencies.digest, page.source_key]
         if dependencies.names & ALL_PAGES_GLOBALS:
             listing = listing or _listing(pages)
             parts.append(listing)
@@ -209,9 +208,7 @@ def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
 
 def _listing(pages: Sequence[Page]) -> str:
     """A hash of every page as ``pages`` shows it to a template."""
-    return digest(
-        *(part for page in pages for part in (page.source, repr(page.meta), page.body_key))
-    )
+    return digest(*(page.source_key for page in pages))
 
 
 def write_pages(
@@ -284,10 +281,11 @@ def check_site_links(
     """
     outputs = files.outputs()
     targets = digest(
+        os.getcwd(),  # warnings name files relative to it
         renderer.templates_digest(),
         renderer.config.model_dump_json(),
         *sorted(outputs),
-        *("\n".join([output, *sorted(record.ids)]) for output, record in sorted(records.items())),
+        *(f"{output}\n{record.ids_key}" for output, record in sorted(records.items())),
     )
     known = {}
     if targets == last.targets:
@@ -427,7 +425,8 @@ def _render_page(index: int) -> tuple[OutputRecord, bool]:
     document = _PAGE_JOB["renderer"].render_document(page)
     stat, changed = _PAGE_JOB["writer"].stage(page.output, document)
     links, ids = extract_links(document)
-    record = OutputRecord(_PAGE_JOB["keys"][index], stat.st_size, stat.st_mtime_ns, links, ids)
+    key = _PAGE_JOB["keys"][index]
+    record = OutputRecord(key, stat.st_size, stat.st_mtime_ns, links, ids, digest(*sorted(ids)))
     return record, changed
 
 

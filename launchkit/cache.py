@@ -33,7 +33,7 @@ from typing import Any
 
 CACHE_FOLDER = Path(".cache") / "build"
 # Bump when the layout of an entry changes: older files are then ignored, not misread.
-FORMAT = 2
+FORMAT = 3
 
 # A rendered body: (html, toc, shortcodes as (name, product, label, line) tuples).
 MarkdownEntry = tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]
@@ -52,6 +52,7 @@ class OutputRecord:
     mtime_ns: int
     links: Links
     ids: frozenset[str]
+    ids_key: str  # a hash of the ids: what other pages' links are checked against
     warnings: Warnings = ()
 
     def matches(self, path: str | Path) -> bool:
@@ -125,7 +126,7 @@ class BuildCache:
 
     def save_last_build(self, out_dir: Path, last: LastBuild) -> None:
         records = {
-            output: (r.key, r.size, r.mtime_ns, r.links, r.ids, r.warnings)
+            output: (r.key, r.size, r.mtime_ns, r.links, r.ids, r.ids_key, r.warnings)
             for output, r in last.records.items()
         }
         raw = {"records": records, "files": sorted(last.files or ()), "targets": last.targets}
