@@ -1,0 +1,164 @@
+"""MarkdownRenderer's inline fast path gives exactly what plain Python-Markdown gives.
+
+The renderer skips each inline pattern whose required literal is absent from the text
+(launchkit/markup.py, _REQUIRED_LITERALS). A wrong entry would silently drop emphasis, a
+link or a smart quote somewhere, so every test here renders the same text twice, through the
+renderer and through an untouched ``markdown.Markdown`` with the same extensions, and demands
+the same HTML and table of contents: on the example site, on a generated corpus, and on
+many small fuzzed bodies made of the characters the table is about.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+import markdown
+from markdown.treeprocessors import InlineProcessor
+
+from bench.corpus import generate_corpus, split_front_matter
+from launchkit import markup
+from launchkit.markup import MarkdownRenderer, extract_shortcodes
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS_PAGES = 60
+# Enough to catch any one entry of the table made to skip its pattern always: some body
+# among the first 500 then differs, for each entry (checked once by hand).
+FUZZ_BODIES = 1500
+
+# Text fragments around every literal of the table, in the combinations that trip up smarty
+# and emphasis: joined with and without spaces, they put quotes, dashes and delimiters at the
+# start, middle and end of words, lines and text nodes.
+FUZZ_TOKENS = (
+    "word", "Beacon", "it's", "'80s", "rock 'n' roll", "'quoted'", '"double"', 'said "so"',
+    "'", '"', "''", '""', "'\"", "\"'", "'\"Hi\"'", "\"'Hi'\"", "' ", '" ', "('", '("', "['",
+    "-", "--", "---", "----", "..", "...", "....", "<<", ">>",
+    "`code`", "`it's \"x\"`", "``a ` b``", "`", "\\\\", "\\*", "\\_", "\\`", "\\[", "\\'",
+    "[link](/x \"title\")", "[ref][r]", "[r]", "[^1]", "[^2]", "![img](a.png)", "![alt][i]",
+    "![i]", "<https://auto.link>", "<mail@x.org>", "<span>html</span>", "<b>", "</b>",
+    "<!-- c -->", "&amp;", "&copy;", "&#8212;", "&#x41;", "& ", "&nbsp;", "\u00a0",
+    "*em*", "**strong**", "***both***", "*", "**", "_u_", "__uu__", "_", "snake_case_name",
+    "2*3*4", "HTML", "  \n", "\n", "x",
+)  # fmt: skip
+FUZZ_BLOCKS = (
+    "",
+    "## {}",
+    "### {} {{: #custom .cls }}",
+    "- {}\n- {}",
+    "1. {}\n2. {}",
+    "> {}",
+    "| {} | {} |\n| --- | --- |\n| {} | {} |",
+    "Term {}\n:   {}",
+    "```\n{} 'x' -- ...\n```",
+    "{}\n{{: .lead }}",
+    '<div markdown="1">\n{}\n</div>',
+)
+FUZZ_DEFINITIONS = (
+    "[r]: /ref \"Ref 'title'\"",
+    "[i]: /i.png",
+    "[^1]: A *footnote* with 'quotes' -- and `code`.",
+    '[^2]: Another -- "one"...',
+    "*[HTML]: Hyper 'Text' Markup Language",
+)
+
+
+def _plain_markdown() -> markdown.Markdown:
+    """Python-Markdown as the renderer configures it, without any of its speed-ups."""
+    return markdown.Markdown(
+        extensions=markup._EXTENSIONS,
+        extension_configs=markup._EXTENSION_CONFIGS,
+        output_format="html",
+    )
+
+
+def _differences(bodies: Iterable[str]) -> list[str]:
+    """The bodies whose HTML or table of contents differs between renderer and plain."""
+    renderer = MarkdownRenderer()
+    plain = _plain_markdown()
+    different = []
+    for body in bodies:
+        rendered = renderer.render(body, source="test.md")
+        text, _ = extract_shortcodes(body, source="test.md")
+        expected_html = plain.reset().convert(text)
+        if (rendered.html, rendered.toc) != (expected_html, plain.toc):  # type: ignore[attr-defined]
+            different.append(body)
+    return different
+
+
+def _fuzz_text(rng: random.Random, count: int) -> str:
+    """``count`` tokens, glued by nothing, a space or a newline."""
+    return "".join(rng.choice(FUZZ_TOKENS) + rng.choice(("", " ", " ", "\n")) for _ in range(count))
+
+
+def _fuzz_body(rng: random.Random) -> str:
+    """A few blocks of fuzzed text, sometimes followed by reference and footnote definitions."""
+    blocks = []
+    for _ in range(rng.randint(1, 3)):
+        block = rng.choice(FUZZ_BLOCKS) or "{}"
+        texts = [_fuzz_text(rng, rng.randint(1, 8)) for _ in range(block.count("{}"))]
+        blocks.append(block.format(*texts))
+    blocks += rng.sample(FUZZ_DEFINITIONS, rng.randint(0, len(FUZZ_DEFINITIONS)))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _fuzz_bodies(count: int, seed: int = 20240611) -> list[str]:
+    """``count`` fuzzed bodies, the same on every run."""
+    rng = random.Random(seed)
+    return [_fuzz_body(rng) for _ in range(count)]
+
+
+def test_the_fast_path_is_installed_on_every_inline_processor() -> None:
+    assert markup._INLINE_FAST_PATH_POSSIBLE, (
+        "Python-Markdown changed: check each entry of markup._REQUIRED_LITERALS against its "
+        "regexes, then update _REQUIRED_LITERALS_CHECKED_FOR"
+    )
+    processors = [
+        processor
+        for processor in MarkdownRenderer()._markdown.treeprocessors
+        if isinstance(processor, InlineProcessor)
+    ]
+
+    assert len(processors) == 2  # the core inline patterns, and smarty's
+    for processor in processors:
+        assert "_InlineProcessor__handleInline" in vars(processor), processor
+
+
+def test_every_table_entry_names_a_registered_pattern() -> None:
+    registries = [
+        processor.inlinePatterns
+        for processor in _plain_markdown().treeprocessors
+        if isinstance(processor, InlineProcessor)
+    ]
+
+    # A misspelt or renamed entry would quietly stop skipping its pattern.
+    unknown = [
+        name
+        for name in markup._REQUIRED_LITERALS
+        if not any(name in registry for registry in registries)
+    ]
+    assert unknown == []
+
+
+def test_example_site_renders_as_plain_python_markdown() -> None:
+    pages = sorted((ROOT / "content").rglob("*.md"))
+    bodies = [split_front_matter(page.read_text(encoding="utf-8"))[1] for page in pages]
+
+    assert len(bodies) >= 5
+    assert _differences(bodies) == []
+
+
+def test_generated_corpus_renders_as_plain_python_markdown(tmp_path: Path) -> None:
+    corpus = generate_corpus(tmp_path / "site", CORPUS_PAGES)
+    bodies = [split_front_matter(page.read_text(encoding="utf-8"))[1] for page in corpus.pages]
+
+    assert len(bodies) == CORPUS_PAGES
+    assert _differences(bodies) == []
+
+
+def test_fuzzed_bodies_render_as_plain_python_markdown() -> None:
+    bodies = _fuzz_bodies(FUZZ_BODIES)
+
+    assert len(set(bodies)) > FUZZ_BODIES * 0.99
+    different = _differences(bodies)
+    assert different == [], f"{len(different)} bodies differ, e.g. {different[:3]!r}"
