@@ -7,8 +7,9 @@ Three kinds of entry, each one file (one read of a few MiB beats thousands of sm
   out) with its file's size and mtime (:func:`launchkit.content.load_content`), and what
   each template depends on (:meth:`launchkit.render.Renderer.dependencies`), for the
   launchkit code and config that read them.
-* ``markdown.marshal``: each page body's HTML, TOC and shortcodes, keyed by a hash of the
-  body, its first line and the Markdown settings (:data:`launchkit.markup.SETTINGS`).
+* ``markdown-<0…f>.marshal``: each page body's HTML, TOC and shortcodes, keyed by a hash of
+  the body, its first line and the Markdown settings (:data:`launchkit.markup.SETTINGS`),
+  in 16 shards by the key's first digit: a one-page edit rewrites 1/16 of 11 MB.
 * ``outputs-<hash of the output folder>.marshal``: what the last build into that folder left
   (:class:`LastBuild`): for every page, the key of everything its document depended on, the
   file's size and mtime (to notice a hand-edited output), its links and ids and the link
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FOLDER = Path(".cache") / "build"
+# The shards of the Markdown cache: the first hex digit of an entry's key.
+_SHARDS = "0123456789abcdef"
 # Bump when the layout of an entry changes: older files are then ignored, not misread.
 FORMAT = 3
 
@@ -108,10 +111,20 @@ class BuildCache:
 
     def markdown(self) -> dict[str, MarkdownEntry]:
         """Rendered bodies by key (empty when clean)."""
-        return {} if self.clean else _load(self.folder / "markdown.marshal")
+        if self.clean:
+            return {}
+        entries: dict[str, MarkdownEntry] = {}
+        for shard in _SHARDS:
+            entries.update(_load(self.folder / f"markdown-{shard}.marshal"))
+        return entries
 
     def save_markdown(self, entries: dict[str, MarkdownEntry]) -> None:
-        _save(self.folder / "markdown.marshal", entries)
+        """Keep ``entries``; only the shards holding a changed entry are written."""
+        shards: dict[str, dict[str, MarkdownEntry]] = {shard: {} for shard in _SHARDS}
+        for key, entry in entries.items():
+            shards[key[0]][key] = entry
+        for shard, part in shards.items():
+            _save(self.folder / f"markdown-{shard}.marshal", part)
 
     def last_build(self, out_dir: Path) -> LastBuild:
         """What the last build into ``out_dir`` left (nothing known when clean)."""
