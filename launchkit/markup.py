@@ -179,31 +179,44 @@ def _required_literals(patterns: Registry) -> list[tuple[str, ...]]:
 def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str, ...]]) -> None:
     """Give ``processor`` a ``__handleInline`` that skips patterns whose literals are absent.
 
-    It is upstream's loop with one check added. A pattern none of whose ``required`` literals
-    is in the text (as it is when the pattern's turn comes) has a regex that finds no match
-    in it, so ``__applyPattern`` would return ``(data, False, 0)`` without calling the
-    pattern's ``handleMatch``: passing it over is exact, state and all. A pattern with no
-    entry (any extension not in the table) is always tried. This relies on Python-Markdown's
-    private, name-mangled ``__handleInline`` and ``__applyPattern``:
+    It is upstream's loop over the patterns, run only over the ones that may match. A
+    pattern none of whose ``required`` literals is in the text has a regex that finds no
+    match in it, so ``__applyPattern`` would return ``(data, False, 0)`` without calling the
+    pattern's ``handleMatch``: passing it over is exact, state and all. Which literals the
+    text holds is looked up once per text: substitutions only ever remove text (they put in
+    placeholders, which hold none of the literals), so an absent literal stays absent. A
+    pattern with no entry (any extension not in the table) is always tried. This relies on
+    Python-Markdown's private, name-mangled ``__handleInline`` and ``__applyPattern``:
     :data:`_INLINE_FAST_PATH_POSSIBLE` checks they exist.
     """
     patterns = processor.inlinePatterns
     apply_pattern = processor._InlineProcessor__applyPattern  # type: ignore[attr-defined]
+    literals = sorted({literal for needed in required for literal in needed})
+    # The patterns worth trying from an index on, by the set of literals a text holds.
+    candidates: dict[tuple[frozenset[str], int], tuple[int, ...]] = {}
+
+    def worth_trying(present: frozenset[str], first: int) -> tuple[int, ...]:
+        found = candidates.get((present, first))
+        if found is None:
+            found = tuple(
+                index
+                for index in range(first, len(patterns))
+                if not required[index] or not present.isdisjoint(required[index])
+            )
+            candidates[present, first] = found
+        return found
 
     def handle_inline(data: str, pattern_index: int = 0) -> str:
-        if not isinstance(data, AtomicString):
+        if isinstance(data, AtomicString):
+            return data
+        present = frozenset(literal for literal in literals if literal in data)
+        for index in worth_trying(present, pattern_index):
             start_index = 0
-            count = len(patterns)
-            while pattern_index < count:
-                literals = required[pattern_index]
-                if not literals or any(literal in data for literal in literals):
-                    data, matched, start_index = apply_pattern(
-                        patterns[pattern_index], data, pattern_index, start_index
-                    )
-                    if matched:
-                        continue
-                pattern_index += 1
-                start_index = 0
+            matched = True
+            while matched:  # a pattern is tried again after each of its matches
+                data, matched, start_index = apply_pattern(
+                    patterns[index], data, index, start_index
+                )
         return data
 
     # Upstream calls self.__handleInline: the instance attribute takes precedence.
