@@ -236,7 +236,7 @@ def write_pages(
             records[page.output] = record
         else:
             stale.append(index)
-    writer.prepare([pages[index].output for index in stale])
+    writer.expect([pages[index].output for index in stale])
     _PAGE_JOB.update(pages=pages, keys=keys, renderer=renderer, writer=writer)
     try:
         fresh = run_jobs(_render_page, stale, workers, bar)

@@ -126,6 +126,8 @@ def _problem(
 
 def _site_path(url: str, page_url: str, base) -> tuple[str, str] | None:
     """The site path and fragment ``url`` points to, or None for another site or scheme."""
+    if url.startswith("#"):  # most links of a page (its TOC's): no need to parse them
+        return page_url, unquote(url[1:])
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:
         if (parts.scheme or base.scheme, parts.netloc) != (base.scheme, base.netloc):

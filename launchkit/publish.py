@@ -111,22 +111,21 @@ def _refused(out_dir: Path, why: str) -> SiteError:
 class SiteWriter:
     """Stages changed files in the output folder, then commits or rolls back all of them.
 
-    Folders are made by the parent (:meth:`prepare`) before worker processes fork; the
-    workers' own copies only :meth:`stage`, and the parent is told which outputs changed.
+    Worker processes stage with their own copy (forked after :meth:`expect`, so that a
+    rollback in the parent knows what they may have written), and the parent is told which
+    outputs changed (:meth:`staged`).
     """
 
     def __init__(self, out: Path) -> None:
         self.out = out
-        self._prepared: set[str] = set()  # outputs whose folder exists: stage() may write them
-        self._made: list[Path] = []  # folders this build created (removed again on rollback)
+        # Nothing in it yet (a first build, or --clean after removing it): nothing to sweep.
+        self._empty = not out.is_dir() or next(out.iterdir(), None) is None
+        self._expected: set[str] = set()  # outputs that may have a staged file
         self._pending: set[str] = set()
 
-    def prepare(self, outputs: Collection[str]) -> None:
-        """Make the folders of ``outputs`` (clearing a stale file in the way)."""
-        for output in outputs:
-            if output not in self._prepared:
-                self._make_folder((self.out / output).parent)
-                self._prepared.add(output)
+    def expect(self, outputs: Collection[str]) -> None:
+        """Note that ``outputs`` may be staged (by worker processes): rollback removes them."""
+        self._expected.update(outputs)
 
     def stage(self, output: str, data: FileData) -> tuple[os.stat_result, bool]:
         """Write ``output`` aside unless its published file already has these bytes.
@@ -140,8 +139,9 @@ class SiteWriter:
         published = _stat(target)
         if published is not None and _same_content(target, published, data):
             return published, False
-        self.prepare((output,))
+        self._expected.add(output)
         pending = target.with_name(target.name + PENDING)
+        _make_folder(pending.parent)
         if isinstance(data, Path):
             shutil.copy2(data, pending)
         else:
@@ -166,7 +166,7 @@ class SiteWriter:
         build), every file in the folder that is not in ``outputs`` goes, hand-added ones too.
         """
         if not (self.out / MARKER).is_file():
-            self.prepare((MARKER,))
+            _make_folder(self.out)
             (self.out / MARKER).write_bytes(_MARKER_TEXT)
         for output in sorted(self._pending):
             target = self.out / output
@@ -175,29 +175,28 @@ class SiteWriter:
             os.replace(target.with_name(target.name + PENDING), target)
         self._pending.clear()
         keep = {*outputs, MARKER}
-        if previous is None:
-            _remove_all_but(self.out, keep)
-        else:
+        if previous is not None:
             _remove_outputs(self.out, sorted(set(previous) - keep))
+        elif not self._empty:
+            _remove_all_but(self.out, keep)
 
     def rollback(self) -> None:
-        """Remove every staged file and the folders made for them: the last site is intact."""
-        for output in self._prepared:
-            target = self.out / output
-            target.with_name(target.name + PENDING).unlink(missing_ok=True)
-        for folder in reversed(self._made):
-            with contextlib.suppress(OSError):  # not empty: it holds files of the last build
-                folder.rmdir()
+        """Remove every staged file and the folders left empty: the last site is intact."""
+        _remove_outputs(self.out, [output + PENDING for output in self._expected])
+        if self._empty and self.out.is_dir() and next(self.out.iterdir(), None) is None:
+            self.out.rmdir()
         self._pending.clear()
 
-    def _make_folder(self, folder: Path) -> None:
-        if folder.is_dir():
-            return
-        self._make_folder(folder.parent)
-        if folder.exists() or folder.is_symlink():  # a file of the last build is in the way
-            folder.unlink()
+
+def _make_folder(folder: Path) -> None:
+    """Make ``folder`` and its parents, removing a file of the last build in the way."""
+    if folder.is_dir():
+        return
+    _make_folder(folder.parent)
+    if folder.is_file() or folder.is_symlink():
+        folder.unlink()
+    with contextlib.suppress(FileExistsError):  # a worker process made it meanwhile
         folder.mkdir()
-        self._made.append(folder)
 
 
 @contextmanager
@@ -229,7 +228,7 @@ def _same_content(published: Path, stat: os.stat_result, data: FileData) -> bool
 
 
 def _remove_outputs(out: Path, outputs: list[str]) -> None:
-    """Delete these files of the last build, and the folders they leave empty."""
+    """Delete these files under ``out``, and the folders they leave empty."""
     for output in outputs:
         target = out / output
         if target.is_dir() and not target.is_symlink():
