@@ -92,7 +92,7 @@ def build_site(
     started = time.perf_counter()
     out = check_output_dir(out_dir, config)
     cache = BuildCache(config.root / CACHE_FOLDER, clean=clean)
-    scope = digest(_CODE, config.model_dump_json())
+    scope = digest(_CODE, config.fingerprint())
     known = cache.sources(scope)
     content = load_content(config, drafts=drafts, known=known.get("pages"))
     renderer = Renderer(
@@ -190,7 +190,7 @@ def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
     site = digest(
         _CODE,
         SETTINGS,
-        renderer.config.model_dump_json(),
+        renderer.config.fingerprint(),
         renderer.endpoint,
         renderer.shared_state(),
     )
@@ -283,7 +283,7 @@ def check_site_links(
     targets = digest(
         os.getcwd(),  # warnings name files relative to it
         renderer.templates_digest(),
-        renderer.config.model_dump_json(),
+        renderer.config.fingerprint(),
         *sorted(outputs),
         *(f"{output}\n{record.ids_key}" for output, record in sorted(records.items())),
     )

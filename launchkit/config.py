@@ -155,6 +155,10 @@ class SiteConfig(_Section):
             }
         return data
 
+    def fingerprint(self) -> str:
+        """Every value as one string: equal fingerprints, equal configs (for cache keys)."""
+        return self.model_dump_json()
+
     @property
     def allowed_origins(self) -> frozenset[str]:
         """The origins whose pages may post buy forms: the site's own and any configured."""
