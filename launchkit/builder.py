@@ -30,7 +30,15 @@ from . import markup as markup_module
 from . import render as render_module
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .config import SiteConfig
-from .content import Asset, Page, display_path, load_content, walk_files, with_body
+from .content import (
+    Asset,
+    Page,
+    display_path,
+    load_content,
+    read_page,
+    walk_files,
+    with_body,
+)
 from .errors import SiteError
 from .extras import extra_files
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
@@ -94,14 +102,19 @@ def build_site(
     cache = BuildCache(config.root / CACHE_FOLDER, clean=clean)
     scope = digest(_CODE, config.fingerprint())
     known = cache.sources(scope)
-    content = load_content(config, drafts=drafts, known=known.get("pages"))
+    workers = workers or os.cpu_count() or 1
+    content = load_content(
+        config,
+        drafts=drafts,
+        known=known.get("pages"),
+        read_pages=partial(read_pages, config=config, workers=workers),
+    )
     renderer = Renderer(
         config, checkout_endpoint=checkout_endpoint, compiled_dir=cache.folder / "templates"
     )
     if "templates" in known:
         renderer.reuse_dependencies(known["templates"])
     last = cache.last_build(out)
-    workers = workers or os.cpu_count() or 1
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
     with _progress_bar(show) as bar:
         bodies, entries, fresh = render_markdown(
@@ -132,6 +145,12 @@ def build_site(
         markdown_rendered=fresh,
         warnings=tuple(warnings),
     )
+
+
+def read_pages(paths: list[Path], *, config: SiteConfig, workers: int) -> list[Page]:
+    """:func:`launchkit.content.read_page` of each path, over worker processes when many."""
+    with _shared(config=config):
+        return run_jobs(_read_page, paths, workers, _NoProgress())
 
 
 def render_markdown(
@@ -237,11 +256,8 @@ def write_pages(
         else:
             stale.append(index)
     writer.expect([pages[index].output for index in stale])
-    _PAGE_JOB.update(pages=pages, keys=keys, renderer=renderer, writer=writer)
-    try:
+    with _shared(pages=pages, keys=keys, renderer=renderer, writer=writer):
         fresh = run_jobs(_render_page, stale, workers, bar)
-    finally:
-        _PAGE_JOB.clear()
     for index, (record, changed) in zip(stale, fresh, strict=True):
         records[pages[index].output] = record
         if changed:
@@ -359,7 +375,7 @@ def _progress_bar(show: bool) -> Iterator[_Progress]:
 def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar: _Progress) -> list:
     """``[job(item) for item in items]``, over ``workers`` forked processes when worth it.
 
-    Forked workers inherit what the parent loaded (templates, pages in :data:`_PAGE_JOB`),
+    Forked workers inherit what the parent loaded (templates, pages in :data:`_SHARED`),
     so only the items and small results cross the process boundary. The first failure in
     item order is raised, as in a serial run.
     """
@@ -410,7 +426,21 @@ def _guarded(job: Callable[[Any], Any], item: Any) -> Any:
 
 
 _MARKDOWN: list[MarkdownRenderer] = []  # this process's renderer, made on first use
-_PAGE_JOB: dict[str, Any] = {}  # what _render_page needs, set before workers fork
+_SHARED: dict[str, Any] = {}  # what the jobs below need, set before workers fork (_shared)
+
+
+@contextmanager
+def _shared(**values: Any) -> Iterator[None]:
+    """Make ``values`` readable by the job functions, in this process and forked workers."""
+    _SHARED.update(values)
+    try:
+        yield
+    finally:
+        _SHARED.clear()
+
+
+def _read_page(path: Path) -> Page:
+    return read_page(path, _SHARED["config"])
 
 
 def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
@@ -421,11 +451,11 @@ def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
 
 
 def _render_page(index: int) -> tuple[OutputRecord, bool]:
-    page: Page = _PAGE_JOB["pages"][index]
-    document = _PAGE_JOB["renderer"].render_document(page)
-    stat, changed = _PAGE_JOB["writer"].stage(page.output, document)
+    page: Page = _SHARED["pages"][index]
+    document = _SHARED["renderer"].render_document(page)
+    stat, changed = _SHARED["writer"].stage(page.output, document)
     links, ids = extract_links(document)
-    key = _PAGE_JOB["keys"][index]
+    key = _SHARED["keys"][index]
     record = OutputRecord(key, stat.st_size, stat.st_mtime_ns, links, ids, digest(*sorted(ids)))
     return record, changed
 

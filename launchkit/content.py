@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -133,35 +133,50 @@ def walk_files(folder: Path) -> Iterator[str]:
 
 
 def load_content(
-    config: SiteConfig, *, drafts: bool = False, known: KnownPages | None = None
+    config: SiteConfig,
+    *,
+    drafts: bool = False,
+    known: KnownPages | None = None,
+    read_pages: Callable[[list[Path]], list[Page]] | None = None,
 ) -> Content:
     """Read every page of ``content/``; drafts are left out unless ``drafts`` is true.
 
     A page of ``known`` (the last build's :attr:`Content.known`, for this same config) whose
-    file has the same size and mtime is taken as it is, without reading the file.
+    file has the same size and mtime is taken as it is, without reading the file. The
+    others are read by ``read_pages`` (the builder spreads a cold build's over its worker
+    processes), by default one :func:`read_page` after another.
     """
     content_dir = config.content_dir
     if not content_dir.is_dir():
         raise SiteError("no content folder", display_path(content_dir), hint="create content/")
     known = known or {}
     settled = time.time_ns() - _SETTLED_NS
-    pages: list[Page] = []
     assets: list[Asset] = []
-    remembered: dict[str, tuple[Stamp, Page]] = {}
+    found: dict[str, Page | None] = {}  # every Markdown file in order; None: to be read
+    stamps: dict[str, os.stat_result] = {}
     for name in walk_files(content_dir):
         if not name.endswith(".md"):
             path = Path(name)
             assets.append(Asset(path, path.relative_to(content_dir).as_posix()))
             continue
-        stat = os.stat(name)
-        stamp = (stat.st_size, stat.st_mtime_ns)
+        stat = stamps[name] = os.stat(name)
         previous = known.get(name)
-        if previous is not None and previous[0] == stamp:
-            page = previous[1]
-        else:
-            page = read_page(Path(name), config)
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        found[name] = previous[1] if previous is not None and previous[0] == stamp else None
+    unread = [Path(name) for name, page in found.items() if page is None]
+    if read_pages is None:
+        read = [read_page(path, config) for path in unread]
+    else:
+        read = read_pages(unread)
+    found.update(zip((str(path) for path in unread), read, strict=True))
+    pages: list[Page] = []
+    remembered: dict[str, tuple[Stamp, Page]] = {}
+    for name, page in found.items():
+        assert page is not None  # every unread page was just read
+        stat = stamps[name]
         if stat.st_mtime_ns < settled:
-            remembered[name] = (stamp, page if page.body is None else replace(page, body=None))
+            cached = page if page.body is None else replace(page, body=None)
+            remembered[name] = ((stat.st_size, stat.st_mtime_ns), cached)
         if drafts or not page.draft:
             pages.append(page)
     _refuse_duplicate_urls(pages)

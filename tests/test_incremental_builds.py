@@ -214,12 +214,21 @@ def test_worker_processes_give_the_same_site(
     assert parallel.markdown_rendered == serial.markdown_rendered == PAGES
 
 
-def test_worker_errors_keep_path_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = write_site(tmp_path, {"content/sc.md": "---\ntitle: S\n---\nHi.\n\n{{< nope >}}\n"})
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("---\ntitle: S\n---\nHi.\n\n{{< nope >}}\n", 6),  # found rendering Markdown
+        ("---\ntitle: S\ndate: [\n---\nHi.\n", 4),  # found reading the page
+    ],
+)
+def test_worker_errors_keep_path_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int
+) -> None:
+    root = write_site(tmp_path, {"content/sc.md": text})
     monkeypatch.setattr(builder, "PARALLEL_THRESHOLD", 0)
     with pytest.raises(SiteError) as error:
         build(root, workers=2)
-    assert error.value.location.endswith("content/sc.md:6")
+    assert error.value.location.endswith(f"content/sc.md:{line}")
     assert not (root / "public").exists()
 
 
