@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+import msgspec
 
 from .errors import SiteError
 
 DEFAULT_CONFIG = "site.toml"
+
+_T = TypeVar("_T")
 
 # Stripe secret and restricted keys; a config file is committed and published, a key is not.
 _SECRET_KEY = re.compile(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]+")
@@ -44,28 +47,58 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-AbsoluteUrl = Annotated[str, AfterValidator(_absolute_url)]
-Endpoint = Annotated[str, AfterValidator(_endpoint)]
-Origin = Annotated[str, AfterValidator(_origin)]
-Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
-NonEmpty = Annotated[str, Field(min_length=1)]
+Token = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+Quantity = Annotated[int, msgspec.Meta(ge=1, le=999_999)]
+ProductKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+class _InvalidValue(ValueError):
+    """A value a table's own check refused; ``loc`` is its key path inside that table."""
+
+    def __init__(self, reason: str, loc: list[str]) -> None:
+        super().__init__(reason)
+        self.loc = loc
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A table of ``site.toml``: read-only once loaded, and a key it does not know is an error."""
+
+    # Checks msgspec's types cannot express: field -> function returning the value to keep
+    # (applied to each item of a list field). msgspec calls __post_init__ after the types.
+    _checks: ClassVar[dict[str, Callable[[str], str]]] = {}
+
+    def __post_init__(self) -> None:
+        for name, check in self._checks.items():
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = [_checked(check, item, [name, str(i)]) for i, item in enumerate(value)]
+            else:
+                value = _checked(check, value, [name])
+            msgspec.structs.force_setattr(self, name, value)
+
+
+def _checked(check: Callable[[str], str], value: str, loc: list[str]) -> str:
+    """``check(value)``; its ``ValueError`` becomes one that says which key it is about."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise _InvalidValue(str(exc), loc) from None
 
 
 class Site(_Section):
     """What the whole site is: its name, where it lives, its language."""
 
     title: NonEmpty
-    base_url: AbsoluteUrl
+    base_url: str
     language: str = "en"
     description: str = ""
     author: str = ""
     image: str = ""  # default social image, a path under the site root
     # The newest posts the Atom feed carries in full; readers poll it, so it stays small.
-    feed_entries: Annotated[int, Field(ge=1, le=10_000)] = 20
+    feed_entries: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+
+    _checks: ClassVar = {"base_url": _absolute_url}
 
     @property
     def origin(self) -> str:
@@ -82,9 +115,9 @@ class Site(_Section):
 class Rewardful(_Section):
     """Rewardful's public tracking settings and the campaign coupons the site accepts."""
 
-    api_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
+    api_key: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{3,64}$")]
     domains: list[NonEmpty] = []
-    params: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]] = []
+    params: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$")]] = []
     # Stripe coupon IDs of double-sided campaigns; any other coupon in a form is ignored.
     coupons: list[Token] = []
 
@@ -92,11 +125,18 @@ class Rewardful(_Section):
 class Checkout(_Section):
     """Where buy forms post to and where Stripe sends the buyer back."""
 
-    endpoint: Endpoint
-    success_url: AbsoluteUrl
-    cancel_url: AbsoluteUrl
+    endpoint: str
+    success_url: str
+    cancel_url: str
     # Origins besides the site's own whose pages may post to the endpoint (staging, preview).
-    allowed_origins: list[Origin] = []
+    allowed_origins: list[str] = []
+
+    _checks: ClassVar = {
+        "endpoint": _endpoint,
+        "success_url": _absolute_url,
+        "cancel_url": _absolute_url,
+        "allowed_origins": _origin,
+    }
 
     @property
     def endpoint_path(self) -> str:
@@ -106,25 +146,24 @@ class Checkout(_Section):
 class Product(_Section):
     """One entry of the catalogue: what a buy form sells and how Stripe should charge it."""
 
-    key: str = ""  # filled in from the table name by SiteConfig
     name: NonEmpty
-    price_id: Annotated[str, Field(pattern=r"^price_[A-Za-z0-9_]+$")]
+    price_id: Annotated[str, msgspec.Meta(pattern=r"^price_[A-Za-z0-9_]+$")]
     mode: Literal["payment", "subscription"]
     price_text: NonEmpty
+    key: str = ""  # filled in from the table name by load_config
     description: str = ""
     features: list[str] = []
     button_label: NonEmpty = "Buy now"
-    min_quantity: Annotated[int, Field(ge=1, le=999_999)] = 1
-    max_quantity: Annotated[int, Field(ge=1, le=999_999)] = 1
+    min_quantity: Quantity = 1
+    max_quantity: Quantity = 1
     # Let the buyer change the quantity on Stripe's page, within min/max.
     adjustable_quantity: bool = False
     allow_promotion_codes: bool = False
 
-    @model_validator(mode="after")
-    def _quantity_range(self) -> Product:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.max_quantity < self.min_quantity:
             raise ValueError("max_quantity must not be less than min_quantity")
-        return self
 
     @property
     def quantity_choice(self) -> bool:
@@ -132,32 +171,27 @@ class Product(_Section):
         return self.max_quantity > self.min_quantity
 
 
-ProductKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+class _SiteFile(_Section):
+    """The tables of ``site.toml``, validated."""
 
-
-class SiteConfig(_Section):
-    """The validated contents of ``site.toml`` plus the folder it was read from."""
-
-    root: Path
     site: Site
     rewardful: Rewardful
     checkout: Checkout
-    products: dict[ProductKey, Product]
+    products: dict[ProductKey, Product] = {}
 
-    @model_validator(mode="before")
-    @classmethod
-    def _name_products(cls, data: dict) -> dict:
-        products = data.get("products")
-        if isinstance(products, dict):
-            data["products"] = {
-                key: {**value, "key": key} if isinstance(value, dict) else value
-                for key, value in products.items()
-            }
-        return data
+
+class SiteConfig(_SiteFile, kw_only=True):
+    """The validated contents of ``site.toml`` plus the folder it was read from.
+
+    ``root`` is not a key of the file (a ``root`` there is an unknown key), so it is a field
+    of this subclass only.
+    """
+
+    root: Path
 
     def fingerprint(self) -> str:
         """Every value as one string: equal fingerprints, equal configs (for cache keys)."""
-        return self.model_dump_json()
+        return msgspec.json.encode(self, enc_hook=_path_as_text).decode()
 
     @property
     def allowed_origins(self) -> frozenset[str]:
@@ -175,6 +209,13 @@ class SiteConfig(_Section):
     @property
     def static_dir(self) -> Path:
         return self.root / "static"
+
+
+def _path_as_text(value: object) -> str:
+    """JSON for the one type in a config msgspec does not encode itself: ``Path``."""
+    if isinstance(value, Path):
+        return str(value)
+    raise NotImplementedError(f"no JSON for {type(value).__name__}")
 
 
 def load_config(path: str | Path = DEFAULT_CONFIG) -> SiteConfig:
@@ -198,30 +239,90 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> SiteConfig:
             line,
             hint="remove it and set STRIPE_SECRET_KEY in the checkout server's environment",
         )
-    data.setdefault("products", {})
+    data = _named_products(_stripped(data))
     try:
-        return SiteConfig(root=path.resolve().parent, **data)
-    except ValidationError as exc:
-        raise _config_error(exc, path, text) from None
+        tables = _validated(data, _SiteFile)
+    except msgspec.ValidationError as exc:
+        raise _config_error(exc, data, path, text) from None
+    return SiteConfig(root=path.resolve().parent, **msgspec.structs.asdict(tables))
 
 
-def _config_error(exc: ValidationError, path: Path, text: str) -> SiteError:
-    """Turn pydantic's first error into one naming the key, as a marketer wrote it."""
-    # A typo'd key also shows up as a missing one; the typo is the more useful message.
-    error = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    loc = [str(part) for part in error["loc"]]
+def _validated(data: object, kind: type[_T]) -> _T:
+    """``data`` as ``kind``, or msgspec's first error.
+
+    Lax, as the config always was: ``"50"`` or ``50.0`` is a quantity, ``"true"`` a boolean.
+    """
+    return msgspec.convert(data, kind, strict=False)
+
+
+def _stripped(value: object) -> object:
+    """``value`` with the surrounding whitespace of every string in it removed."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [_stripped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _stripped(item) for key, item in value.items()}
+    return value
+
+
+def _named_products(data: dict) -> dict:
+    """``data`` whose product tables also say their table name, as ``key``."""
+    products = data.get("products")
+    if isinstance(products, dict):
+        data["products"] = {
+            key: {**value, "key": key} if isinstance(value, dict) else value
+            for key, value in products.items()
+        }
+    return data
+
+
+# msgspec's error ends with where it is: " - at `$.site.title`", " - at `$.coupons[1]`", or
+# " - at `key` in `$.products`" for a bad dict key; none for the top level.
+_AT = re.compile(r" - at `(?:(key)` in `)?\$([^`]*)`$")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[([^\]]*)\]")  # .name or [index], [...] for a dict's
+_FIELD = re.compile(r"Object (contains unknown|missing required) field `(.*)`")
+
+
+def _config_error(exc: msgspec.ValidationError, data: dict, path: Path, text: str) -> SiteError:
+    """Turn msgspec's error into one naming the key, as a marketer wrote it."""
+    reason, loc = _reason_and_key(exc)
+    if loc[:2] == ["products", "..."]:
+        reason, loc = _product_error(data["products"]) or (reason, loc)
+    field = _FIELD.fullmatch(reason)
+    if not field:
+        return SiteError(f"'{'.'.join(loc)}': {reason}", path, _line_of(text, loc))
+    loc = [*loc, field[2]]
     key = ".".join(loc)
-    if error["type"] == "extra_forbidden":
-        message = f"unknown key '{key}'"
-        hint = "check the spelling against the README's site.toml reference"
-    elif error["type"] == "missing":
-        message = f"missing required key '{key}'"
-        hint = None
-    else:
-        reason = error["msg"].removeprefix("Value error, ")
-        message = f"'{key}': {reason}"
-        hint = None
-    return SiteError(message, path, _line_of(text, loc), hint)
+    if field[1] == "missing required":
+        return SiteError(f"missing required key '{key}'", path, _line_of(text, loc))
+    # msgspec meets a typo'd key before it notices the key it should have been.
+    hint = "check the spelling against the README's site.toml reference"
+    return SiteError(f"unknown key '{key}'", path, _line_of(text, loc), hint)
+
+
+def _reason_and_key(exc: msgspec.ValidationError) -> tuple[str, list[str]]:
+    """msgspec's reason and the key path it is about; ``...`` stands for a dict entry's key."""
+    message = str(exc)
+    at = _AT.search(message)
+    loc = [name or index for name, index in _PATH_PART.findall(at[2])] if at else []
+    if at and at[1]:
+        loc.append("...")
+    if isinstance(exc.__cause__, _InvalidValue):
+        loc += exc.__cause__.loc
+    return (message[: at.start()] if at else message), loc
+
+
+def _product_error(products: dict) -> tuple[str, list[str]] | None:
+    """The first bad product's reason and key path, which msgspec's path gives as ``[...]``."""
+    for key, table in products.items():
+        try:
+            _validated(key, ProductKey)
+            _validated(table, Product)
+        except msgspec.ValidationError as exc:
+            reason, loc = _reason_and_key(exc)
+            return reason, ["products", key, *loc]
+    return None
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:

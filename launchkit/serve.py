@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 import bottle
+import msgspec
 import stripe
 import waitress.server
 import waitress.wasyncore
@@ -117,8 +118,8 @@ def checkout_mode(environ: Mapping[str, str], config: SiteConfig) -> CheckoutMod
 def with_origins(config: SiteConfig, origins: Iterable[str]) -> SiteConfig:
     """``config`` whose checkout also accepts buy forms posted from ``origins``."""
     allowed = [*config.checkout.allowed_origins, *origins]
-    checkout = config.checkout.model_copy(update={"allowed_origins": allowed})
-    return config.model_copy(update={"checkout": checkout})
+    checkout = msgspec.structs.replace(config.checkout, allowed_origins=allowed)
+    return msgspec.structs.replace(config, checkout=checkout)
 
 
 # --- live reload: the event stream ---------------------------------------------------------
