@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from launchkit.config import load_config
+from launchkit.config import SiteConfig, load_config
 from launchkit.errors import SiteError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +21,14 @@ def _load_edited(tmp_path: Path, old: str, new: str) -> SiteError:
     with pytest.raises(SiteError) as caught:
         load_config(path)
     return caught.value
+
+
+def _load_with(tmp_path: Path, old: str, new: str) -> SiteConfig:
+    """Load the example config with one edit that must still be valid."""
+    assert old in EXAMPLE, f"test fixture out of date: {old!r} not in site.toml"
+    path = tmp_path / "site.toml"
+    path.write_text(EXAMPLE.replace(old, new, 1), encoding="utf-8")
+    return load_config(path)
 
 
 def _line_of(path: Path, text: str) -> int:
@@ -70,6 +78,8 @@ def test_missing_value_is_named(tmp_path: Path) -> None:
             'allowed_origins = ["https://x.example/path"]',
             "checkout.allowed_origins.0",
         ),
+        ("[products.pro]", "[products.Pro]", "products.Pro"),
+        ('coupons = ["PARTNER20"]', 'coupons = ["PARTNER20", "a b"]', "rewardful.coupons.1"),
     ],
 )
 def test_invalid_values_name_their_key(tmp_path: Path, old: str, new: str, key: str) -> None:
@@ -100,3 +110,51 @@ def test_endpoint_may_be_a_path_on_the_site(tmp_path: Path) -> None:
     path = tmp_path / "site.toml"
     path.write_text(EXAMPLE.replace("https://pay.beacon.example/create-checkout-session", "/buy"))
     assert load_config(path).checkout.endpoint_path == "/buy"
+
+
+def test_surrounding_whitespace_of_values_is_dropped(tmp_path: Path) -> None:
+    config = _load_with(tmp_path, 'title = "Beacon"', 'title = "  Beacon\t"')
+    assert config.site.title == "Beacon"
+    config = _load_with(tmp_path, '"1-minute checks"', '" 1-minute checks "')
+    assert config.products["lifetime"].features[1] == "1-minute checks"
+
+
+def test_blank_value_counts_as_empty(tmp_path: Path) -> None:
+    error = _load_edited(tmp_path, 'button_label = "Start Pro"', 'button_label = "   "')
+    assert "'products.pro.button_label'" in error.message
+    assert error.line == _line_of(tmp_path / "site.toml", 'button_label = "   "')
+
+
+def test_allowed_origins_are_normalised(tmp_path: Path) -> None:
+    config = _load_with(
+        tmp_path, "allowed_origins = []", 'allowed_origins = ["HTTPS://Staging.example/"]'
+    )
+    assert config.checkout.allowed_origins == ["https://Staging.example"]
+    assert "https://Staging.example" in config.allowed_origins
+
+
+def test_quantities_written_as_text_are_numbers(tmp_path: Path) -> None:
+    config = _load_with(tmp_path, "max_quantity = 50", 'max_quantity = "50"')
+    assert config.products["team"].max_quantity == 50
+
+
+def test_root_is_not_a_key_of_the_file(tmp_path: Path) -> None:
+    error = _load_edited(tmp_path, "[site]", 'root = "/etc"\n\n[site]')
+    assert "unknown key 'root'" in error.message
+    assert error.line == _line_of(tmp_path / "site.toml", "root =")
+
+
+def test_config_is_read_only() -> None:
+    config = load_config(ROOT / "site.toml")
+    with pytest.raises(AttributeError):
+        config.site.title = "Other"  # type: ignore[misc]
+
+
+def test_fingerprint_follows_every_value(tmp_path: Path) -> None:
+    path = tmp_path / "site.toml"
+    path.write_text(EXAMPLE, encoding="utf-8")
+    first = load_config(path).fingerprint()
+    assert load_config(path).fingerprint() == first
+    assert str(tmp_path) in first  # the root, a Path, counts too
+    path.write_text(EXAMPLE.replace("$149 once", "$159 once"), encoding="utf-8")
+    assert load_config(path).fingerprint() != first
