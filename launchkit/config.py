@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 import msgspec
@@ -143,12 +143,16 @@ class Checkout(_Section):
         return urlsplit(self.endpoint).path or "/"
 
 
+# Stripe Checkout's modes a product can be sold in.
+Mode = Literal["payment", "subscription"]
+
+
 class Product(_Section):
     """One entry of the catalogue: what a buy form sells and how Stripe should charge it."""
 
     name: NonEmpty
     price_id: Annotated[str, msgspec.Meta(pattern=r"^price_[A-Za-z0-9_]+$")]
-    mode: Literal["payment", "subscription"]
+    mode: Mode
     price_text: NonEmpty
     key: str = ""  # filled in from the table name by load_config
     description: str = ""
@@ -290,6 +294,8 @@ def _config_error(exc: msgspec.ValidationError, data: dict, path: Path, text: st
     if loc[:2] == ["products", "..."]:
         reason, loc = _product_error(data["products"]) or (reason, loc)
     field = _FIELD.fullmatch(reason)
+    if reason.startswith("Invalid enum value") and loc[-1:] == ["mode"]:
+        reason += f": use {' or '.join(map(repr, get_args(Mode)))}"  # msgspec names no choices
     if not field:
         return SiteError(f"'{'.'.join(loc)}': {reason}", path, _line_of(text, loc))
     loc = [*loc, field[2]]

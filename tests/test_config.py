@@ -158,3 +158,8 @@ def test_fingerprint_follows_every_value(tmp_path: Path) -> None:
     assert str(tmp_path) in first  # the root, a Path, counts too
     path.write_text(EXAMPLE.replace("$149 once", "$159 once"), encoding="utf-8")
     assert load_config(path).fingerprint() != first
+
+
+def test_unknown_mode_lists_the_modes(tmp_path: Path) -> None:
+    error = _load_edited(tmp_path, 'mode = "subscription"', 'mode = "monthly"')
+    assert "'payment' or 'subscription'" in error.message
