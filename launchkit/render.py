@@ -118,9 +118,19 @@ class Renderer:
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
         self._templates_digest: str | None = None
+        self._forms: dict[tuple[str, str | None], Markup] = {}
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
-        """The buy form of a catalogue product: the one implementation behind the shortcode."""
+        """The buy form of a catalogue product: the one implementation behind the shortcode.
+
+        Remembered by product and label for this build: many pages sell the same product.
+        """
+        form = self._forms.get((key, label))
+        if form is None:
+            form = self._forms[key, label] = self._render_buy_form(key, label)
+        return form
+
+    def _render_buy_form(self, key: str, label: str | None) -> Markup:
         product = self.config.products.get(key)
         if product is None:
             known = ", ".join(self.config.products) or "none"
