@@ -15,6 +15,7 @@ share the parent's loaded templates and pages).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -392,6 +393,10 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
     from concurrent.futures import ProcessPoolExecutor
 
     chunksize = max(1, min(32, len(items) // (workers * 8)))
+    # The workers fork from a parent holding every page: frozen, those objects are left out
+    # of the workers' garbage collections, which would otherwise walk them over and over
+    # (and copy the memory pages they touch). gc's documentation recommends it before fork.
+    gc.freeze()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
         results = []
@@ -403,6 +408,7 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
         return results
     finally:
         pool.shutdown(cancel_futures=True)
+        gc.unfreeze()
 
 
 @dataclass(frozen=True)
