@@ -105,6 +105,9 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             bytecode_cache=_bytecode_cache(compiled_dir),
+            # One environment per build: no template changes under it, so Jinja need not
+            # stat every template again for each of thousands of pages.
+            auto_reload=False,
         )
         self.env.globals.update(
             site=config.site,
