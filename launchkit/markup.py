@@ -139,10 +139,17 @@ class MarkdownRenderer:
             extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS, output_format="html"
         )
         _speed_up_inline_processing(self._markdown)
+        self._toc = self._markdown.treeprocessors["toc"]
+        self._toc_marker = self._toc.marker  # type: ignore[attr-defined]
 
     def render(self, body: str, *, source: str, first_line: int = 1) -> RenderedMarkdown:
         """Render a page body; ``source`` and ``first_line`` place shortcode errors."""
         text, shortcodes = extract_shortcodes(body, source=source, first_line=first_line)
+        # The toc extension searches every paragraph for its "[TOC]" marker, which can only
+        # come from the text itself (escaped or as entities it is not the marker yet):
+        # without it in the text, there is nothing to find, and no search.
+        marker = self._toc_marker if self._toc_marker in text else ""
+        self._toc.marker = marker  # type: ignore[attr-defined]
         self._markdown.reset()
         html = self._markdown.convert(text)
         toc = getattr(self._markdown, "toc", "")

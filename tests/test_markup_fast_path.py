@@ -53,6 +53,8 @@ FUZZ_BLOCKS = (
     "```\n{} 'x' -- ...\n```",
     "{}\n{{: .lead }}",
     '<div markdown="1">\n{}\n</div>',
+    "[TOC]",  # the toc marker, searched for only when the text holds it
+    "\\[TOC\\] {}",
 )
 FUZZ_DEFINITIONS = (
     "[r]: /ref \"Ref 'title'\"",
