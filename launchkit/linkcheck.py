@@ -175,11 +175,11 @@ def _locate(page: Page, url: str, text: str, templates_dir: Path) -> tuple[str, 
     return display_path(own), None
 
 
-def _line_containing(path: Path, needle: str) -> int | None:
+def _line_containing(path: str | Path, needle: str) -> int | None:
     if not needle:
         return None
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
     return next((number for number, line in enumerate(lines, 1) if needle in line), None)

@@ -326,7 +326,7 @@ def _with_page(error: SiteError, page: Page | None) -> SiteError:
 def _template_line(page: Page) -> int:
     """The line of ``template:`` in the page's front matter (line 1 when it is the default)."""
     for number, line in enumerate(
-        page.path.read_text(encoding="utf-8").splitlines()[: page.body_line], 1
+        Path(page.path).read_text(encoding="utf-8").splitlines()[: page.body_line], 1
     ):
         if line.startswith("template:"):
             return number
