@@ -6,11 +6,12 @@
 Each step is a function of what the previous one returned; the same input gives
 byte-identical output (sorted iteration everywhere, no timestamps).
 
-Builds are incremental (:mod:`launchkit.cache`): a body whose text did not change is not
-rendered by Python-Markdown again, and a page whose document depends on nothing that
-changed (:func:`page_keys`) is not rendered at all: the last build's file is reused. With
-many pages to render, the work is spread over one worker process per core (forked, so they
-share the parent's loaded templates and pages).
+Builds are incremental (:mod:`launchkit.cache`): a page whose file kept its size and mtime
+is not read again, a body whose text did not change is not rendered by Python-Markdown
+again, a page whose document depends on nothing that changed (:func:`page_keys`) is not
+rendered at all, and a file whose bytes did not change is not written
+(:mod:`launchkit.publish`). With many pages to read or render, the work is spread over one
+worker process per core (forked, so they share the parent's loaded templates and pages).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def build_site(
     progress: bool = False,
     workers: int | None = None,
 ) -> BuildReport:
-    """Build the site of ``config`` into ``out_dir``, replacing it only if everything worked.
+    """Build the site of ``config`` into ``out_dir``, changing it only if everything worked.
 
     ``checkout_endpoint`` overrides ``[checkout] endpoint`` in the forms (the preview server
     mounts the checkout locally). ``clean`` ignores (and rewrites) the cache; ``strict``
