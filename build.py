@@ -11,6 +11,7 @@ A thin entry point: argument parsing and messages. The work is in ``launchkit.bu
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import traceback
 from pathlib import Path
@@ -129,4 +130,8 @@ def _fail(message: str, verbose: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # The interpreter's last act would be a garbage collection walking every object the build
+    # made (a fifth of a one-page rebuild at 2000 pages); frozen, they are only freed.
+    gc.freeze()
+    sys.exit(status)
