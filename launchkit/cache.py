@@ -103,7 +103,7 @@ class BuildCache:
         (code and config): ``pages`` and ``templates``."""
         if self.clean:
             return {}
-        stored = _load(self.folder / "sources.pickle", pickle.loads)
+        stored = _load(self.folder / "sources.pickle", pickle.loads) or {}
         return stored.get("sources", {}) if stored.get("scope") == scope else {}
 
     def save_sources(self, scope: str, sources: dict[str, Any]) -> None:
@@ -115,7 +115,7 @@ class BuildCache:
             return {}
         entries: dict[str, MarkdownEntry] = {}
         for shard in _SHARDS:
-            entries.update(_load(self.folder / f"markdown-{shard}.marshal"))
+            entries.update(_load(self.folder / f"markdown-{shard}.marshal") or {})
         return entries
 
     def save_markdown(self, entries: dict[str, MarkdownEntry]) -> None:
@@ -130,18 +130,7 @@ class BuildCache:
         """What the last build into ``out_dir`` left (nothing known when clean)."""
         if self.clean:
             return LastBuild({})
-        path = self._outputs_file(out_dir)
-        raw = _load(path)
-        decoded = _LAST_BUILDS.get(path)
-        if decoded is not None and decoded[0] is raw:  # the preview's next build: as it left it
-            return decoded[1]
-        try:
-            records = {output: OutputRecord(*fields) for output, fields in raw["records"].items()}
-            last = LastBuild(records, frozenset(raw["files"]), raw["targets"])
-        except (KeyError, TypeError, ValueError):
-            return LastBuild({})
-        _LAST_BUILDS[path] = (raw, last)
-        return last
+        return _load(self._outputs_file(out_dir), decode=_last_build) or LastBuild({})
 
     def save_last_build(self, out_dir: Path, last: LastBuild) -> None:
         records = {
@@ -149,21 +138,22 @@ class BuildCache:
             for output, r in last.records.items()
         }
         raw = {"records": records, "files": sorted(last.files or ()), "targets": last.targets}
-        path = self._outputs_file(out_dir)
-        _save(path, raw)
-        remembered = _MEMORY.get(path)
-        if remembered is not None:
-            _LAST_BUILDS[path] = (remembered[1], last)
+        _save(self._outputs_file(out_dir), raw, decoded=last)
 
     def _outputs_file(self, out_dir: Path) -> Path:
         return self.folder / f"outputs-{digest(str(out_dir))[:16]}.marshal"
 
 
-# Loaded (or saved) cache files by path, with the (mtime_ns, size) they had then.
-_MEMORY: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
-# The LastBuild each remembered outputs file stands for (rebuilding 2000 records per
-# preview rebuild cost 30 ms): valid while _MEMORY holds that very dict.
-_LAST_BUILDS: dict[Path, tuple[dict[str, Any], LastBuild]] = {}
+def _last_build(raw: dict[str, Any]) -> LastBuild:
+    """The :class:`LastBuild` an outputs file holds (KeyError, TypeError: not one)."""
+    records = {output: OutputRecord(*fields) for output, fields in raw["records"].items()}
+    return LastBuild(records, frozenset(raw["files"]), raw["targets"])
+
+
+# Loaded (or saved) cache files by path: the (mtime_ns, size) they had then, their entries,
+# and what those entries were decoded into (the preview's next build need not decode again:
+# 2000 OutputRecords cost 30 ms).
+_MEMORY: dict[Path, tuple[tuple[int, int], dict[str, Any], Any]] = {}
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
@@ -174,34 +164,46 @@ def _signature(path: Path) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def _load(path: Path, loads: Callable[[bytes], Any] = marshal.loads) -> dict[str, Any]:
-    """A cache file's entries; {} when missing, stale or unreadable. Never mutate the result."""
+def _load(
+    path: Path,
+    loads: Callable[[bytes], Any] = marshal.loads,
+    decode: Callable[[dict[str, Any]], Any] | None = None,
+) -> Any:
+    """A cache file's entries, through ``decode`` if given; None when missing, stale or
+    unreadable. Never mutate the result."""
     signature = _signature(path)
     if signature is None:
-        return {}
+        return None
     remembered = _MEMORY.get(path)
     if remembered is not None and remembered[0] == signature:
-        return remembered[1]
+        return remembered[2]
     try:
         # Our own file in the project folder, written by _save: as trusted as the sources.
         version, entries = loads(path.read_bytes())
+        if version != FORMAT or not isinstance(entries, dict):
+            return None
+        decoded = entries if decode is None else decode(entries)
     except Exception:  # any unreadable cache is an empty one: pickle raises anything
-        return {}
-    if version != FORMAT or not isinstance(entries, dict):
-        return {}
-    _MEMORY[path] = (signature, entries)
-    return entries
+        return None
+    _MEMORY[path] = (signature, entries, decoded)
+    return decoded
 
 
 def _save(
-    path: Path, entries: dict[str, Any], dumps: Callable[[Any], bytes] = marshal.dumps
+    path: Path,
+    entries: dict[str, Any],
+    dumps: Callable[[Any], bytes] = marshal.dumps,
+    decoded: Any = None,
 ) -> None:
     """Write a cache file atomically, unless it already holds exactly ``entries``.
 
-    A failure to write (read-only checkout, full disk) only costs the next build time.
+    ``decoded`` is what :func:`_load` should give for them (default: ``entries``). A failure
+    to write (read-only checkout, full disk) only costs the next build time.
     """
+    decoded = entries if decoded is None else decoded
     remembered = _MEMORY.get(path)
     if remembered is not None and remembered[1] == entries and remembered[0] == _signature(path):
+        _MEMORY[path] = (remembered[0], remembered[1], decoded)
         return
     temporary = None
     try:
@@ -216,7 +218,7 @@ def _save(
         return
     signature = _signature(path)
     if signature is not None:
-        _MEMORY[path] = (signature, entries)
+        _MEMORY[path] = (signature, entries, decoded)
 
 
 __all__ = [
