@@ -140,7 +140,7 @@ class SiteWriter:
         if published is not None and _same_content(target, published, data):
             return published, False
         self._expected.add(output)
-        pending = target.with_name(target.name + PENDING)
+        pending = _pending(target)
         _make_folder(pending.parent)
         if isinstance(data, Path):
             shutil.copy2(data, pending)
@@ -172,7 +172,7 @@ class SiteWriter:
             target = self.out / output
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)  # a folder of the last build where a file goes now
-            os.replace(target.with_name(target.name + PENDING), target)
+            os.replace(_pending(target), target)
         self._pending.clear()
         keep = {*outputs, MARKER}
         if previous is not None:
@@ -186,6 +186,11 @@ class SiteWriter:
         if self._empty and self.out.is_dir() and next(self.out.iterdir(), None) is None:
             self.out.rmdir()
         self._pending.clear()
+
+
+def _pending(target: Path) -> Path:
+    """Where ``target``'s new bytes wait until the build succeeds."""
+    return target.with_name(target.name + PENDING)
 
 
 def _make_folder(folder: Path) -> None:
