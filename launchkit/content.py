@@ -154,15 +154,15 @@ def load_content(
     settled = time.time_ns() - _SETTLED_NS
     assets: list[Asset] = []
     found: dict[str, Page | None] = {}  # every Markdown file in order; None: to be read
-    stamps: dict[str, os.stat_result] = {}
+    stamps: dict[str, Stamp] = {}
     for name in walk_files(content_dir):
         if not name.endswith(".md"):
             path = Path(name)
             assets.append(Asset(path, path.relative_to(content_dir).as_posix()))
             continue
-        stat = stamps[name] = os.stat(name)
+        stat = os.stat(name)
+        stamp = stamps[name] = (stat.st_size, stat.st_mtime_ns)
         previous = known.get(name)
-        stamp = (stat.st_size, stat.st_mtime_ns)
         found[name] = previous[1] if previous is not None and previous[0] == stamp else None
     unread = [Path(name) for name, page in found.items() if page is None]
     if read_pages is None:
@@ -174,10 +174,9 @@ def load_content(
     remembered: dict[str, tuple[Stamp, Page]] = {}
     for name, page in found.items():
         assert page is not None  # every unread page was just read
-        stat = stamps[name]
-        if stat.st_mtime_ns < settled:
-            cached = page if page.body is None else replace(page, body=None)
-            remembered[name] = ((stat.st_size, stat.st_mtime_ns), cached)
+        stamp = stamps[name]
+        if stamp[1] < settled:
+            remembered[name] = (stamp, page if page.body is None else replace(page, body=None))
         if drafts or not page.draft:
             pages.append(page)
     _refuse_duplicate_urls(pages)
