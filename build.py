@@ -3,9 +3,10 @@
 
 ``--clean`` ignores the build cache, ``--strict`` makes broken internal links fail the build.
 
-``python build.py --serve [--port N]`` previews it instead, with live reload (``launchkit.serve``).
+``python build.py --serve [--port N]`` previews it instead, with live reload
+(``launchkit.preview``).
 
-A thin entry point: argument parsing and messages. The work is in ``launchkit.builder``.
+A thin entry point: argument parsing and messages. The work is in ``launchkit.site.builder``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import sys
 import traceback
 from pathlib import Path
 
-from launchkit.builder import build_site
 from launchkit.config import DEFAULT_CONFIG, load_config
-from launchkit.content import display_path
 from launchkit.errors import SiteError
+from launchkit.site.builder import build_site
+from launchkit.site.content import display_path
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(args: argparse.Namespace) -> int:
     """Run the live preview until Ctrl-C; build errors are shown, they do not stop it."""
     # Imported here: the server, watcher and Stripe libraries would slow every plain build.
-    from launchkit.serve import start_preview
+    from launchkit.preview import start_preview
 
     try:
         preview = start_preview(

@@ -6,7 +6,7 @@
 Configuration: ``site.toml`` (or ``--config`` / ``SITE_CONFIG``) for the catalogue and URLs;
 ``STRIPE_SECRET_KEY`` (and optionally ``STRIPE_API_BASE``) from the environment or a ``.env``
 file beside the config; ``HOST`` / ``PORT`` for the address. The work is done in
-:mod:`launchkit.checkout` and :mod:`launchkit.checkout_app`; this file only wires them up.
+:mod:`launchkit.checkout`; this file only wires them up.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sys
 import bottle
 import gunicorn.app.base
 
-from launchkit.checkout import environ_over_dotenv, make_stripe_client, stripe_settings
-from launchkit.checkout_app import create_app
+from launchkit.checkout.app import create_app
+from launchkit.checkout.stripe_api import environ_over_dotenv, make_stripe_client, stripe_settings
 from launchkit.config import DEFAULT_CONFIG, SiteConfig, load_config
 from launchkit.errors import SiteError
 
@@ -32,7 +32,7 @@ from launchkit.errors import SiteError
 THREADS = 32
 WORKERS = os.cpu_count() or 1
 # A stopping worker finishes the checkouts it started: the longest one takes 20 s
-# (launchkit.checkout.STRIPE_TIMEOUT and retries).
+# (launchkit.checkout.stripe_api.STRIPE_TIMEOUT and retries).
 GRACEFUL_TIMEOUT = 25
 
 

@@ -29,8 +29,8 @@ from e2e_support import CHROMIUM_ARGS, find_chromium  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from bench.corpus import generate_corpus  # noqa: E402
-from launchkit.content import page_url  # noqa: E402
-from launchkit.serve import start_preview  # noqa: E402
+from launchkit.preview import start_preview  # noqa: E402
+from launchkit.site.content import page_url  # noqa: E402
 
 SITE_PARTS = ("content", "templates", "static", "site.toml")
 PAGE_SOURCE = "content/features.md"

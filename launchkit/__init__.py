@@ -1,13 +1,10 @@
 """launchkit: a marketing-site generator with a Rewardful-attributed Stripe checkout.
 
-One module per step, data flowing one way:
+Two parts that share only the config and the error type:
 
-    config   site.toml -> validated SiteConfig (site, Rewardful, checkout, catalogue)
-    content  content/**/*.md -> Page objects (front matter, URLs)
-    markup   Markdown + shortcodes -> HTML
-    render   Jinja2 templates -> full HTML documents (Rewardful snippet enforced)
-    extras   sitemap.xml, robots.txt, Atom feed
-    publish  write into a temporary folder, then swap it into place
-    build    the pipeline that ties the steps together
-    checkout form POST -> Stripe Checkout Session parameters -> Stripe
+    config    site.toml -> validated SiteConfig (site, Rewardful, checkout, catalogue)
+    errors    SiteError: a message with its source position (path:line) and a hint
+    site/     the static-site builder (python build.py)
+    checkout/ the checkout server's app (checkout_server.py)
+    preview   python build.py --serve: the builder and the checkout app on one local server
 """

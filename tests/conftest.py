@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from build_support import write_site
 
-from launchkit.serve import Preview, start_preview
+from launchkit.preview import Preview, start_preview
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from build_support import run_build, snapshot, write_site
 
-from launchkit.builder import build_site
 from launchkit.config import load_config
 from launchkit.errors import SiteError
+from launchkit.site.builder import build_site
 
 PAGE_WITH = "---\ntitle: Broken\n---\nIntro.\n\n{}\n"  # the body's line 6 holds the shortcode
 

@@ -10,8 +10,8 @@ import pytest
 from bs4 import BeautifulSoup
 from build_support import ROOT, parse_xml, snapshot
 
-from launchkit.builder import build_site
 from launchkit.config import load_config
+from launchkit.site.builder import build_site
 
 STUB = "(function(w,r){w._rwq=r;w[r]=w[r]||function(){(w[r].q=w[r].q||[]).push(arguments)}})"
 

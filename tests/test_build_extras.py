@@ -6,8 +6,8 @@ from pathlib import Path
 
 from build_support import parse_xml, snapshot, write_site
 
-from launchkit.builder import build_site
 from launchkit.config import load_config
+from launchkit.site.builder import build_site
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -23,8 +23,8 @@ from bs4 import BeautifulSoup
 from stripe_stub import StripeStub
 from test_checkout_params import REFERRAL, write_site
 
-from launchkit.checkout import StripeSettings, make_stripe_client
-from launchkit.checkout_app import SECURITY_HEADERS, create_app
+from launchkit.checkout.app import SECURITY_HEADERS, create_app
+from launchkit.checkout.stripe_api import StripeSettings, make_stripe_client
 from launchkit.config import SiteConfig, load_config
 
 SECRET = "sk_test_51SecretKeyThatMustNeverBeShown"

@@ -19,7 +19,7 @@ from stripe._request_options import RequestOptions
 from stripe._stripe_context import StripeContext
 from stripe.params.checkout import SessionCreateParams
 
-from launchkit.checkout import CheckoutInputError, session_params
+from launchkit.checkout.params import CheckoutInputError, session_params
 from launchkit.config import SiteConfig, load_config
 
 REFERRAL = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"

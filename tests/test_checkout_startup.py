@@ -21,7 +21,7 @@ from build_support import ENDPOINT
 from stripe_stub import StripeStub
 from test_checkout_params import REFERRAL
 
-from launchkit.checkout import environ_over_dotenv
+from launchkit.checkout.stripe_api import environ_over_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "checkout_server.py"

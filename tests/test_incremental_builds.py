@@ -15,10 +15,10 @@ import pytest
 from bs4 import BeautifulSoup
 from build_support import FILES, ROOT, run_build, site_toml, snapshot, write_site
 
-from launchkit import builder
-from launchkit.builder import BuildReport, build_site
 from launchkit.config import load_config
 from launchkit.errors import SiteError
+from launchkit.site import builder
+from launchkit.site.builder import BuildReport, build_site
 
 PAGES = 8  # the fixture's published pages
 BUY_FORM = (ROOT / "templates/partials/buy_form.html").read_text(encoding="utf-8")

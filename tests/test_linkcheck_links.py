@@ -6,9 +6,9 @@ from pathlib import Path
 
 from build_support import BASE, ROOT, run_build, snapshot, write_site
 
-from launchkit.builder import build_site
 from launchkit.config import load_config
-from launchkit.linkcheck import extract_links
+from launchkit.site.builder import build_site
+from launchkit.site.linkcheck import extract_links
 
 # Line numbers of the body below: the front matter takes lines 1-3.
 LINKS_PAGE = """\

@@ -1,7 +1,7 @@
 """MarkdownRenderer's inline fast path gives exactly what plain Python-Markdown gives.
 
 The renderer skips each inline pattern whose required literal is absent from the text
-(launchkit/markup.py, _REQUIRED_LITERALS). A wrong entry would silently drop emphasis, a
+(launchkit/site/markup.py, _REQUIRED_LITERALS). A wrong entry would silently drop emphasis, a
 link or a smart quote somewhere, so every test here renders the same text twice, through the
 renderer and through an untouched ``markdown.Markdown`` with the same extensions, and demands
 the same HTML and table of contents: on the example site, on a generated corpus, and on
@@ -18,8 +18,8 @@ import markdown
 from markdown.treeprocessors import InlineProcessor
 
 from bench.corpus import generate_corpus, split_front_matter
-from launchkit import markup
-from launchkit.markup import MarkdownRenderer, extract_shortcodes
+from launchkit.site import markup
+from launchkit.site.markup import MarkdownRenderer, extract_shortcodes
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_PAGES = 60

@@ -14,7 +14,7 @@ from build_support import FILES
 from playwright.sync_api import Browser, Page, expect
 
 from bench.serve_latency import block_outside_requests, edit_and_wait
-from launchkit.serve import Preview
+from launchkit.preview import Preview
 
 pytest_plugins = ["e2e.fixtures"]
 pytestmark = pytest.mark.browser

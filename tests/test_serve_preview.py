@@ -25,7 +25,7 @@ from build_support import ROOT, run_build, snapshot
 from stripe_stub import StripeStub
 
 from launchkit.errors import SiteError
-from launchkit.serve import EVENTS_PATH, SCRIPT_PATH, Preview, start_preview
+from launchkit.preview import EVENTS_PATH, SCRIPT_PATH, Preview, start_preview
 
 REFERRAL = "0d3f9c2e-5b7a-4e1f-9a6b-2c8d4e6f8a1b"
 TIMEOUT = 10  # seconds: generous for a 2-core machine; no timing is asserted here

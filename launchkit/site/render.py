@@ -18,10 +18,10 @@ import jinja2
 import jinja2.meta
 from markupsafe import Markup
 
+from ..config import SiteConfig
+from ..errors import SiteError
 from .cache import digest
-from .config import SiteConfig
 from .content import Page, display_path
-from .errors import SiteError
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
 BUY_FORM_TEMPLATE = "partials/buy_form.html"

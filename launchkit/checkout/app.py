@@ -3,8 +3,9 @@
 ``create_app`` is the whole public surface: ``checkout_server.py`` serves it with gunicorn,
 the preview server mounts it beside the built site. Per request it only checks where the
 POST comes from, reads a small form body, hands the fields to
-:func:`launchkit.checkout.session_params` and the parameters to
-:func:`launchkit.checkout.create_session`, and answers with a redirect or a friendly page.
+:func:`launchkit.checkout.params.session_params` and the parameters to
+:func:`launchkit.checkout.stripe_api.create_session`, and answers with a redirect or a
+friendly page.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from urllib.parse import parse_qsl, urlsplit
 import bottle
 import stripe
 
-from .checkout import CheckoutFailure, CheckoutInputError, Form, create_session, session_params
-from .config import SiteConfig
+from ..config import SiteConfig
+from .params import CheckoutInputError, Form, session_params
+from .stripe_api import CheckoutFailure, create_session
 
 log = logging.getLogger("launchkit.checkout")
 

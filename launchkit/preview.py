@@ -10,13 +10,13 @@ One local server (waitress, threaded) answers everything a browser needs while e
 * ``/__livereload``: a Server-Sent-Events stream that tells each open tab which build is
   current and sends build errors; HTML responses get a ``<script>`` for it injected as they
   are served, so no built file ever contains it;
-* the checkout app of :mod:`launchkit.checkout_app` at ``[checkout] endpoint``'s path: a dry
+* the checkout app of :mod:`launchkit.checkout.app` at ``[checkout] endpoint``'s path: a dry
   run without ``STRIPE_SECRET_KEY``, Stripe's test mode with a test key, never a live key.
 
 A watchdog observer reports changes in ``content/``, ``templates/``, ``static/`` and the
 config file; after a short quiet period one rebuild runs (config included). A good build
 reloads the tabs; a :class:`SiteError` is printed and shown over the last good pages, which
-keep being served. The rebuild itself is :func:`launchkit.builder.build_site`.
+keep being served. The rebuild itself is :func:`launchkit.site.builder.build_site`.
 """
 
 from __future__ import annotations
@@ -45,15 +45,15 @@ import waitress.wasyncore
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from .builder import build_site
-from .checkout import environ_over_dotenv, make_stripe_client, stripe_settings
-from .checkout_app import create_app
+from .checkout.app import create_app
+from .checkout.stripe_api import environ_over_dotenv, make_stripe_client, stripe_settings
 from .config import SiteConfig, load_config
 from .errors import SiteError
+from .site.builder import build_site
 
 EVENTS_PATH = "/__livereload"
 SCRIPT_PATH = "/__livereload.js"
-_SCRIPT = (Path(__file__).with_name("livereload.js")).read_bytes()
+_SCRIPT = (Path(__file__).parent.joinpath("site", "livereload.js")).read_bytes()
 
 # Editors write a file in bursts (truncate, write, rename, chmod): wait for this much quiet
 # before rebuilding, so that one save is one build.

@@ -6,11 +6,11 @@
 Each step is a function of what the previous one returned; the same input gives
 byte-identical output (sorted iteration everywhere, no timestamps).
 
-Builds are incremental (:mod:`launchkit.cache`): a page whose file kept its size and mtime
+Builds are incremental (:mod:`launchkit.site.cache`): a page whose file kept its size and mtime
 is not read again, a body whose text did not change is not rendered by Python-Markdown
 again, a page whose document depends on nothing that changed (:func:`page_keys`) is not
 rendered at all, and a file whose bytes did not change is not written
-(:mod:`launchkit.publish`). With many pages to read or render, the work is spread over one
+(:mod:`launchkit.site.publish`). With many pages to read or render, the work is spread over one
 worker process per core (forked, so they share the parent's loaded templates and pages).
 """
 
@@ -27,11 +27,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..config import SiteConfig
+from ..errors import SiteError
 from . import content as content_module
 from . import markup as markup_module
 from . import render as render_module
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
-from .config import SiteConfig
 from .content import (
     Asset,
     Page,
@@ -41,7 +42,6 @@ from .content import (
     walk_files,
     with_body,
 )
-from .errors import SiteError
 from .extras import extra_files
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
@@ -150,7 +150,7 @@ def build_site(
 
 
 def read_pages(paths: list[Path], *, config: SiteConfig, workers: int) -> list[Page]:
-    """:func:`launchkit.content.read_page` of each path, over worker processes when many."""
+    """:func:`launchkit.site.content.read_page` of each path, over worker processes when many."""
     with _shared(config=config):
         return run_jobs(_read_page, paths, workers, _NoProgress())
 

@@ -27,7 +27,7 @@ from markdown.treeprocessors import InlineProcessor
 from markdown.util import AtomicString, Registry
 from markupsafe import Markup
 
-from .errors import SiteError
+from ..errors import SiteError
 
 _SHORTCODE_LINE = re.compile(r"^[ \t]*\{\{<(?P<inner>.*?)>\}\}[ \t]*$")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")

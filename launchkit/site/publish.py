@@ -22,9 +22,9 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import SiteConfig
+from ..config import SiteConfig
+from ..errors import SiteError
 from .content import display_path
-from .errors import SiteError
 
 # What a site file is made of: rendered bytes, or a source file to copy as it is.
 FileData = bytes | Path

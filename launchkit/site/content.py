@@ -1,7 +1,7 @@
 """Discover ``content/**/*.md``: front matter, URLs and output paths of every page.
 
 A page is Markdown with YAML front matter between ``---`` lines. This module only reads and
-validates; turning the body into HTML is :mod:`launchkit.markup`'s job. Every error names the
+validates; turning the body into HTML is :mod:`launchkit.site.markup`'s job. Every error names the
 file and the line a marketer has to fix.
 
 Rebuilds do not parse what did not change: :func:`load_content` takes the pages of the last
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..config import SiteConfig
+from ..errors import SiteError
 from .cache import digest
-from .config import SiteConfig
-from .errors import SiteError
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")

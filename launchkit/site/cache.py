@@ -4,11 +4,11 @@ Three kinds of entry, each one file (one read of a few MiB beats thousands of sm
 2000 pages):
 
 * ``sources.pickle``: every page as read from ``content/`` (front matter parsed, body left
-  out) with its file's size and mtime (:func:`launchkit.content.load_content`), and what
-  each template depends on (:meth:`launchkit.render.Renderer.dependencies`), for the
+  out) with its file's size and mtime (:func:`launchkit.site.content.load_content`), and what
+  each template depends on (:meth:`launchkit.site.render.Renderer.dependencies`), for the
   launchkit code and config that read them.
 * ``markdown-<0…f>.marshal``: each page body's HTML, TOC and shortcodes, keyed by a hash of
-  the body, its first line and the Markdown settings (:data:`launchkit.markup.SETTINGS`),
+  the body, its first line and the Markdown settings (:data:`launchkit.site.markup.SETTINGS`),
   in 16 shards by the key's first digit: a one-page edit rewrites 1/16 of 11 MB.
 * ``outputs-<hash of the output folder>.marshal``: what the last build into that folder left
   (:class:`LastBuild`): for every page, the key of everything its document depended on, the

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from html import escape
 
-from .config import SiteConfig
+from ..config import SiteConfig
 from .content import Page
 from .render import FEED_SECTION, FEED_URL, dated_pages
 
