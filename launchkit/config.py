@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from .errors import SiteError
+from .sourcetext import read_source
 
 DEFAULT_CONFIG = "site.toml"
 
@@ -226,7 +227,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> SiteConfig:
     """Read and validate a ``site.toml``; raise :class:`SiteError` naming the bad key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_source(path, str(path))
     except FileNotFoundError:
         raise SiteError("config file not found", path, hint="pass --config FILE") from None
     try:

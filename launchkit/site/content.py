@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config import SiteConfig
 from ..errors import SiteError
+from ..sourcetext import read_source
 from .cache import digest
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -191,10 +192,7 @@ def with_body(page: Page, config: SiteConfig) -> Page:
 def read_page(path: Path, config: SiteConfig) -> Page:
     """Parse one Markdown file into a :class:`Page`; raise :class:`SiteError` on bad input."""
     shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SiteError(f"not UTF-8 text: {exc.reason}", shown, hint="save as UTF-8") from None
+    text = read_source(path, shown)
     front, front_text, body, body_line = _split_front_matter(text, shown)
     locate = _KeyLocator(shown, front_text)
     relative = path.relative_to(config.content_dir)
@@ -281,6 +279,16 @@ def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1  # +1 for the '---', +1 for 1-based
         problem = getattr(exc, "problem", None) or str(exc)
+        # Editors that indent with tabs: YAML takes spaces only (libyaml's message says
+        # "found character that cannot start any token", not which one).
+        if mark is not None and _char_at(front_text, mark.line, mark.column) == "\t":
+            raise SiteError(
+                f"front matter has a tab (column {mark.column + 1}): YAML takes only spaces "
+                "to indent and to separate a key's ':' from its value",
+                shown,
+                line,
+                hint="replace the tab with spaces",
+            ) from None
         raise SiteError(
             f"front matter is not valid YAML: {problem}",
             shown,
@@ -292,6 +300,12 @@ def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str
     if not isinstance(front, dict):
         raise SiteError("front matter must be 'key: value' lines", shown, 2)
     return front, front_text, "".join(lines[index + 1 :]), index + 2
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based ``line`` and ``column`` of ``text`` ('' if none)."""
+    lines = text.splitlines()
+    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 class _KeyLocator:
