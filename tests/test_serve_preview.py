@@ -100,6 +100,22 @@ def test_a_page_edit_rebuilds_reloads_the_tabs_and_serves_the_new_page(
     assert script["data-build"] == new_build  # the reloaded tab knows it is up to date
 
 
+@pytest.mark.parametrize("temporary", ["content/.index.md.swp", "outside/index.md.tmp"])
+def test_an_editors_save_by_rename_is_noticed(
+    site: Path, preview: Preview, events: EventStream, temporary: str
+) -> None:
+    """Editors that write a temporary file and rename it over the page (vim, many IDEs, and
+    every save from another folder) give a move, or a create with no delete: both rebuild."""
+    events.wait_for("hello")
+    written = site / temporary
+    written.parent.mkdir(exist_ok=True)
+    written.write_text("---\ntitle: Home\nmenu: Home\n---\nSaved by rename.\n")
+    os.replace(written, site / "content/index.md")
+
+    events.wait_for("reload")
+    assert main_text(preview, "/") == "Saved by rename."
+
+
 def test_a_broken_page_is_an_error_event_naming_path_line_while_the_old_page_stays(
     site: Path, preview: Preview, events: EventStream
 ) -> None:
