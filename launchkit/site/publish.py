@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -172,7 +173,7 @@ class SiteWriter:
             target = self.out / output
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)  # a folder of the last build where a file goes now
-            os.replace(_pending(target), target)
+            _replace(_pending(target), target)
         self._pending.clear()
         keep = {*outputs, MARKER}
         if previous is not None:
@@ -191,6 +192,30 @@ class SiteWriter:
 def _pending(target: Path) -> Path:
     """Where ``target``'s new bytes wait until the build succeeds."""
     return target.with_name(target.name + PENDING)
+
+
+# Windows refuses to replace a file that another program holds open (an editor showing it,
+# a virus scanner reading it, a browser viewing it through file://). Such holds are short, so
+# a refused rename is tried again for about a second before the build gives up on it.
+_REPLACE_TRIES = 10
+_REPLACE_PAUSE = 0.1
+
+
+def _replace(pending: Path, target: Path) -> None:
+    """Rename ``pending`` over ``target``, waiting out a short hold on ``target``."""
+    for attempt in range(1, _REPLACE_TRIES + 1):
+        try:
+            os.replace(pending, target)
+            return
+        except PermissionError as exc:
+            if attempt == _REPLACE_TRIES:
+                raise SiteError(
+                    f"cannot replace {display_path(target)}: {exc.strerror}",
+                    hint="close the program that has it open (on Windows an editor or viewer "
+                    "holding a file stops it being replaced) and build again; files replaced "
+                    "before it are already new",
+                ) from None
+            time.sleep(_REPLACE_PAUSE)
 
 
 def _make_folder(folder: Path) -> None:
