@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from .errors import SiteError
-from .sourcetext import read_source
+from .sourcetext import read_text
 
 DEFAULT_CONFIG = "site.toml"
 
@@ -227,7 +227,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> SiteConfig:
     """Read and validate a ``site.toml``; raise :class:`SiteError` naming the bad key."""
     path = Path(path)
     try:
-        text = read_source(path, str(path))
+        text = read_text(path, str(path))
     except FileNotFoundError:
         raise SiteError("config file not found", path, hint="pass --config FILE") from None
     try:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from .errors import SiteError
 
-__all__ = ["decode_source", "read_source"]
+__all__ = ["decode_source", "read_text"]
 
 
-def read_source(path: Path, shown: str) -> str:
+def read_text(path: Path, shown: str) -> str:
     """The text of ``path`` (see :func:`decode_source`); ``shown`` names it in errors."""
     return decode_source(path.read_bytes(), shown)
 

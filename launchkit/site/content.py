@@ -24,7 +24,7 @@ from typing import Any
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from ..sourcetext import read_source
+from ..sourcetext import read_text
 from .cache import digest
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -192,7 +192,7 @@ def with_body(page: Page, config: SiteConfig) -> Page:
 def read_page(path: Path, config: SiteConfig) -> Page:
     """Parse one Markdown file into a :class:`Page`; raise :class:`SiteError` on bad input."""
     shown = display_path(path)
-    text = read_source(path, shown)
+    text = read_text(path, shown)
     front, front_text, body, body_line = _split_front_matter(text, shown)
     locate = _KeyLocator(shown, front_text)
     relative = path.relative_to(config.content_dir)
