@@ -14,6 +14,7 @@ Nothing here reads a template: what a page looks like stays in ``templates/`` an
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -344,9 +345,10 @@ class Theme:
 
     # What templates read -----------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def css(self) -> Markup:
-        """The palette and fonts as CSS, for a ``<style>`` in every page's ``<head>``."""
+        """The palette and fonts as CSS, for a ``<style>`` in every page's ``<head>``
+        (worked out once per build, not for each of thousands of pages)."""
         light = {**self._stacks, **light_scheme(self.config).variables()}
         rules = [face.css() for face in self.font_faces]
         scheme = "light dark" if self.dark_scheme else "light"
