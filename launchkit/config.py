@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
@@ -41,6 +42,32 @@ def _endpoint(value: str) -> str:
     return _absolute_url(value)
 
 
+def _site_path_or_url(value: str) -> str:
+    """A path on the site (``/images/logo.svg``) or an absolute http(s) URL."""
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    try:
+        return _absolute_url(value)
+    except ValueError:
+        raise ValueError(
+            f"must be a path on the site such as /images/logo.svg, or an absolute URL, "
+            f"got {value!r}"
+        ) from None
+
+
+def _hex_color(value: str) -> str:
+    if not re.fullmatch(r"#(?:[0-9A-Fa-f]{3}){1,2}", value):
+        raise ValueError(f"must be a hex colour such as #2563eb, got {value!r}")
+    return value.lower()
+
+
+def _link_url(value: str) -> str:
+    """Where a menu or footer link may point: the site, another site, or an email address."""
+    if value.startswith("mailto:") and "@" in value:
+        return value
+    return _site_path_or_url(value)
+
+
 def _origin(value: str) -> str:
     parts = urlsplit(_absolute_url(value))
     if parts.path not in ("", "/") or parts.query or parts.fragment:
@@ -52,6 +79,21 @@ Token = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Quantity = Annotated[int, msgspec.Meta(ge=1, le=999_999)]
 ProductKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{3}$")]  # ISO 4217: USD, EUR
+FontFamily = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")]
+# A self-hosted font file's weight (or a variable font's range) and style: "400", "100 900",
+# "700 italic".
+FontFace = Annotated[str, msgspec.Meta(pattern=r"^[1-9]00(?: [1-9]00)?(?: italic)?$")]
+PixelSize = Annotated[int, msgspec.Meta(ge=1, le=4000)]
+
+# The font stacks a theme can name; each uses the fonts the visitor's system already has.
+FONT_STACKS = {
+    "system": 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif',
+    "serif": 'ui-serif, "Iowan Old Style", "Palatino Linotype", Palatino, Georgia, serif',
+    "rounded": 'ui-rounded, "SF Pro Rounded", "Nunito", "Varela Round", system-ui, sans-serif',
+    "mono": 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace',
+}
+_FONT_FILE = re.compile(r"\.(woff2|woff|ttf|otf)$", re.IGNORECASE)
 
 
 class _InvalidValue(ValueError):
@@ -72,6 +114,8 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for name, check in self._checks.items():
             value = getattr(self, name)
+            if value is None:  # an optional key left out
+                continue
             if isinstance(value, list):
                 value = [_checked(check, item, [name, str(i)]) for i, item in enumerate(value)]
             else:
@@ -146,6 +190,11 @@ class Checkout(_Section):
 
 # Stripe Checkout's modes a product can be sold in.
 Mode = Literal["payment", "subscription"]
+# What a pricing card says under the price when the product sets no ``billing_note``.
+DEFAULT_BILLING_NOTES: dict[str, str] = {
+    "payment": "One-time payment · no renewal",
+    "subscription": "Subscription · cancel any time",
+}
 
 
 class Product(_Section):
@@ -164,16 +213,144 @@ class Product(_Section):
     # Let the buyer change the quantity on Stripe's page, within min/max.
     adjustable_quantity: bool = False
     allow_promotion_codes: bool = False
+    # How the theme shows it: on the pricing page's grid or not, a badge ("Most popular"),
+    # the line under the price (default: DEFAULT_BILLING_NOTES of its mode; "" for none).
+    in_pricing: bool = True
+    badge: str = ""
+    billing_note: str | None = None
+    # The amount and ISO 4217 currency of price_text, for search engines' structured data.
+    price: Decimal | None = None
+    currency: Currency | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_quantity < self.min_quantity:
             raise ValueError("max_quantity must not be less than min_quantity")
+        if self.price is not None and (not self.price.is_finite() or self.price < 0):
+            raise _InvalidValue("must be an amount such as 19 or 19.99", ["price"])
+        if self.currency is not None:
+            msgspec.structs.force_setattr(self, "currency", self.currency.upper())
+        if self.price is not None and self.currency is None:
+            raise _InvalidValue(
+                "is required with 'price': an ISO 4217 code such as 'USD'", ["currency"]
+            )
+
+    @property
+    def billing(self) -> str:
+        """The line a pricing card shows under the price."""
+        if self.billing_note is None:
+            return DEFAULT_BILLING_NOTES[self.mode]
+        return self.billing_note
 
     @property
     def quantity_choice(self) -> bool:
         """Whether the buy form offers a quantity field."""
         return self.max_quantity > self.min_quantity
+
+
+class Link(_Section):
+    """A link of the menu or the footer that is not (only) a page: a label and where it goes."""
+
+    label: NonEmpty
+    url: NonEmpty
+
+    _checks: ClassVar = {"url": _link_url}
+
+
+def _menu_entry(value: str | Link) -> str | Link:
+    """A menu entry: a page's URL on the site ("/pricing/"), or a :class:`Link`."""
+    if isinstance(value, Link):
+        return value
+    if not value.startswith("/") or value.startswith("//"):
+        raise ValueError(
+            f"must be a page's URL such as /pricing/, or {{ label = …, url = … }}, got {value!r}"
+        )
+    return value
+
+
+class Colors(_Section):
+    """The brand colours the theme derives its palette from (hex, ``#2563eb``).
+
+    Left out, ``on_accent`` is white or the text colour, whichever reads better on the accent,
+    and the dark scheme's colours are derived from the light ones.
+    """
+
+    accent: str = "#2563eb"
+    text: str = "#0f172a"
+    background: str = "#ffffff"
+    on_accent: str | None = None
+    dark_background: str | None = None
+    dark_text: str | None = None
+    dark_accent: str | None = None
+
+    _checks: ClassVar = dict.fromkeys(
+        [
+            "accent",
+            "text",
+            "background",
+            "on_accent",
+            "dark_background",
+            "dark_text",
+            "dark_accent",
+        ],
+        _hex_color,
+    )
+
+
+class CallToAction(_Section):
+    """The box at the end of every blog post; without a ``label`` there is none."""
+
+    title: str = ""  # in bold before the text
+    text: str = ""
+    label: str = ""
+    url: str = "/"
+
+    _checks: ClassVar = {"url": _link_url}
+
+
+class Theme(_Section):
+    """How the site looks and what its frame says: ``[theme]``, documented in docs/theming.md."""
+
+    logo: str = ""  # a path on the site or a URL; "" shows the title alone
+    logo_dark: str = ""  # the logo on the dark scheme; default: logo
+    logo_width: PixelSize = 32  # the logo's proportions; it is shown 32 px high
+    logo_height: PixelSize = 32
+    show_title: bool = True  # the site title beside the logo (false for a wordmark logo)
+    favicon: str = ""  # a path on the site or a URL; "" links none
+    font: NonEmpty = "system"  # a FONT_STACKS name or a family of [theme.fonts]
+    heading_font: str = ""  # default: font
+    # Self-hosted families: {family: {"400": "/fonts/x.woff2", "700 italic": …}}.
+    fonts: dict[FontFamily, dict[FontFace, str]] = {}
+    colors: Colors = msgspec.field(default_factory=Colors)
+    dark_scheme: bool = True  # follow the visitor's prefers-color-scheme
+    menu: list[str | Link] = []  # the navigation's order: these first, then front matter's
+    footer_text: str = ""
+    footer_links: list[str | Link] = []  # default: the navigation
+    post_cta: CallToAction = msgspec.field(default_factory=CallToAction)
+
+    _checks: ClassVar = {
+        "logo": lambda value: value and _site_path_or_url(value),
+        "logo_dark": lambda value: value and _site_path_or_url(value),
+        "favicon": lambda value: value and _site_path_or_url(value),
+        "menu": _menu_entry,
+        "footer_links": _menu_entry,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("font", "heading_font"):
+            name = getattr(self, key)
+            if name and name not in FONT_STACKS and name not in self.fonts:
+                choices = ", ".join([*FONT_STACKS, *self.fonts])
+                raise _InvalidValue(f"unknown font {name!r}: use one of {choices}", [key])
+        for family, files in self.fonts.items():
+            for face, url in files.items():
+                if not url.startswith("/") or not _FONT_FILE.search(url):
+                    raise _InvalidValue(
+                        f"must be a font file on the site (.woff2, .woff, .ttf, .otf) "
+                        f"such as /fonts/inter.woff2, got {url!r}",
+                        ["fonts", family, face],
+                    )
 
 
 class _SiteFile(_Section):
@@ -183,6 +360,7 @@ class _SiteFile(_Section):
     rewardful: Rewardful
     checkout: Checkout
     products: dict[ProductKey, Product] = {}
+    theme: Theme = msgspec.field(default_factory=Theme)
 
 
 class SiteConfig(_SiteFile, kw_only=True):
@@ -193,6 +371,18 @@ class SiteConfig(_SiteFile, kw_only=True):
     """
 
     root: Path
+    source: Path  # the file itself, for errors found after loading (theme files, menu URLs)
+
+    def error_at(self, loc: list[str], message: str, hint: str | None = None) -> SiteError:
+        """An error about the key at ``loc`` (``["theme", "logo"]``), at its line of the file."""
+        return SiteError(message, self.source, self.line_of(loc), hint)
+
+    def line_of(self, loc: list[str]) -> int | None:
+        """The line of the key at ``loc``, else of its table; None if neither is written."""
+        try:
+            return _line_of(self.source.read_text(encoding="utf-8"), loc)
+        except OSError:
+            return None
 
     def fingerprint(self) -> str:
         """Every value as one string: equal fingerprints, equal configs (for cache keys)."""
@@ -249,7 +439,8 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> SiteConfig:
         tables = _validated(data, _SiteFile)
     except msgspec.ValidationError as exc:
         raise _config_error(exc, data, path, text) from None
-    return SiteConfig(root=path.resolve().parent, **msgspec.structs.asdict(tables))
+    source = path.resolve()
+    return SiteConfig(root=source.parent, source=source, **msgspec.structs.asdict(tables))
 
 
 def _validated(data: object, kind: type[_T]) -> _T:
@@ -333,18 +524,20 @@ def _product_error(products: dict) -> tuple[str, list[str]] | None:
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:
-    """Best-effort line of a dotted key in TOML text: the key's line, else its table's."""
-    best = None
+    """Best-effort line of a dotted key in TOML text: the key's line, else its innermost
+    table's (``[theme.colors]`` rather than ``[theme]``)."""
+    best, depth = None, 0
     table: list[str] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         header = re.match(r"^\[+([^\]]+)\]+", line)
         if header:
             table = [part.strip().strip("\"'") for part in header[1].split(".")]
-            if table == loc[: len(table)] and best is None:
-                best = number
+            if table == loc[: len(table)] and len(table) > depth:
+                best, depth = number, len(table)
             continue
-        match = re.match(r"^([A-Za-z0-9_\"'.-]+)\s*=", line)
+        # A bare key, or a quoted one that may hold spaces ("100 900" = …).
+        match = re.match(r"^(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.-]+)\s*=", line)
         if match and [*table, match[1].strip("\"'")] == loc[: len(table) + 1]:
             return number
     return best

@@ -30,7 +30,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,12 +243,35 @@ def checkout_server(config: SiteConfig, port: int, stripe_url: str, log: Path) -
         wait_for_health(f"{origin}/healthz", process, log)
         yield origin
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 5) -> None:
+    """Ask a server we started to stop; kill it if it has not within ``timeout``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def served_example(workdir: Path, edit: Callable[[Path], None] | None = None) -> Iterator[E2ESite]:
+    """The example site with the test config, built into ``workdir/public`` and served.
+
+    ``edit`` may change the copy (its folder is given) before the build.
+    """
+    out = workdir / "public"
+    with static_server(out) as server:
+        origin = origin_of(server)
+        config = write_test_config(workdir, origin, f"http://127.0.0.1:{free_port()}")
+        if edit is not None:
+            edit(workdir)
+            config = load_config(workdir / "site.toml")
+        build_site(config, out)
+        production = load_config(ROOT / "site.toml").site.origin
+        yield E2ESite(config=config, origin=origin, production_origin=production, out=out)
 
 
 @dataclass(frozen=True)
@@ -258,9 +281,18 @@ class E2ESite:
     config: SiteConfig
     origin: str  # where the static site is served
     production_origin: str  # the example's real origin, which no test request may reach
+    out: Path  # the built site
 
     def url(self, path: str) -> str:
         return self.origin + path
+
+    def all_pages(self) -> list[str]:
+        """The URL of every HTML page built, noindex ones (not in the sitemap) included."""
+        urls = []
+        for path in sorted(self.out.rglob("*.html")):
+            relative = path.relative_to(self.out).as_posix()
+            urls.append(self.url("/" + relative.removesuffix("index.html")))
+        return urls
 
 
 # --- the browser ---------------------------------------------------------------------------

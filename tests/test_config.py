@@ -163,3 +163,90 @@ def test_fingerprint_follows_every_value(tmp_path: Path) -> None:
 def test_unknown_mode_lists_the_modes(tmp_path: Path) -> None:
     error = _load_edited(tmp_path, 'mode = "subscription"', 'mode = "monthly"')
     assert "'payment' or 'subscription'" in error.message
+
+
+# --- [theme] and the catalogue's display keys ---------------------------------------------
+
+
+def test_example_theme_and_catalogue_display_keys() -> None:
+    config = load_config(ROOT / "site.toml")
+    assert config.theme.colors.accent == "#2563eb"
+    assert config.theme.logo == "/images/logo.svg"
+    assert config.products["pro"].badge == "Most popular"
+    assert str(config.products["pro"].price) == "19"
+    assert config.products["pro"].currency == "USD"
+    assert config.products["lifetime"].billing == "One-time payment · no renewal"
+    assert config.products["team"].billing == "Subscription per seat · cancel any time"
+    assert all(product.in_pricing for product in config.products.values())
+
+
+def test_a_config_without_theme_gets_the_default_theme(tmp_path: Path) -> None:
+    start = EXAMPLE.index("[theme]")
+    end = EXAMPLE.index("# The catalogue.")
+    path = tmp_path / "site.toml"
+    path.write_text(EXAMPLE[:start] + EXAMPLE[end:], encoding="utf-8")
+    config = load_config(path)
+    assert config.theme.font == "system"
+    assert config.theme.colors.on_accent is None
+    assert config.theme.menu == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "says"),
+    [
+        ('accent = "#2563eb"', 'accent = "blue"', "theme.colors.accent", "hex colour"),
+        ('logo = "/images/logo.svg"', 'logo = "images/logo.svg"', "theme.logo", "path on the site"),
+        ('font = "system"', 'font = "Inter"', "theme.font", "unknown font 'Inter'"),
+        ("menu = []", 'menu = ["pricing"]', "theme.menu.0", "page's URL"),
+        ("menu = []", 'menu = [{ label = "Docs", url = "ftp://x" }]', "theme.menu.0.url", "URL"),
+        ('url = "/pricing/"', 'url = "javascript:alert(1)"', "theme.post_cta.url", "URL"),
+        ("price = 19\n", 'price = "nineteen"\n', "products.pro.price", "decimal"),
+        ("price = 19\n", "price = -19\n", "products.pro.price", "amount"),
+        ('currency = "USD"\nbadge', 'currency = "US Dollar"\nbadge', "products.pro.currency", ""),
+    ],
+)
+def test_bad_theme_values_name_their_key(
+    tmp_path: Path, old: str, new: str, key: str, says: str
+) -> None:
+    error = _load_edited(tmp_path, old, new)
+    assert f"'{key}'" in error.message
+    assert says.lower() in error.message.lower()
+    assert error.line == _line_of(tmp_path / "site.toml", new.split("\n")[0])
+
+
+def test_unknown_theme_key_is_refused_at_its_line(tmp_path: Path) -> None:
+    error = _load_edited(tmp_path, 'footer_text = "', 'footer_txt = "x"\nfooter_text = "')
+    assert "unknown key 'theme.footer_txt'" in error.message
+    assert error.line == _line_of(tmp_path / "site.toml", "footer_txt")
+    error = _load_edited(tmp_path, 'background = "#ffffff"', 'backgroud = "#ffffff"')
+    assert "unknown key 'theme.colors.backgroud'" in error.message
+
+
+def test_price_needs_a_currency(tmp_path: Path) -> None:
+    error = _load_edited(tmp_path, 'price = 299\ncurrency = "USD"', "price = 299")
+    assert "'products.audit.currency'" in error.message
+    assert "ISO 4217" in error.message
+    assert error.line == _line_of(tmp_path / "site.toml", "[products.audit]")
+
+
+def test_currency_is_upper_cased_and_billing_note_may_be_blank(tmp_path: Path) -> None:
+    config = _load_with(
+        tmp_path,
+        'price = 299\ncurrency = "USD"',
+        'price = "299.50"\ncurrency = "eur"\nbilling_note = ""',
+    )
+    audit = config.products["audit"]
+    assert (str(audit.price), audit.currency, audit.billing) == ("299.50", "EUR", "")
+
+
+def test_self_hosted_font_files_must_be_font_files(tmp_path: Path) -> None:
+    fonts = '\n[theme.fonts."Brand Sans"]\n"100 900" = "/fonts/brand.css"\n\n[theme.colors]'
+    error = _load_edited(tmp_path, "\n[theme.colors]", fonts)
+    assert "'theme.fonts.Brand Sans.100 900'" in error.message
+    assert error.line == _line_of(tmp_path / "site.toml", "/fonts/brand.css")
+    config = _load_with(
+        tmp_path,
+        'font = "system"',
+        'font = "Brand Sans"\nfonts = { "Brand Sans" = { "400" = "/fonts/b.woff2" } }',
+    )
+    assert config.theme.fonts == {"Brand Sans": {"400": "/fonts/b.woff2"}}

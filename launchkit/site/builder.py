@@ -32,6 +32,8 @@ from ..errors import SiteError
 from . import content as content_module
 from . import markup as markup_module
 from . import render as render_module
+from . import structured_data as structured_data_module
+from . import theme as theme_module
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .content import (
     Asset,
@@ -56,7 +58,14 @@ PROGRESS_THRESHOLD = 300
 _CODE = digest(
     *(
         Path(module.__file__ or "").read_bytes()
-        for module in (content_module, markup_module, render_module, sys.modules[__name__])
+        for module in (
+            content_module,
+            markup_module,
+            render_module,
+            theme_module,
+            structured_data_module,
+            sys.modules[__name__],
+        )
     )
 )
 
@@ -67,7 +76,8 @@ class BuildReport:
 
     ``rendered`` pages went through their template in this build, ``from_cache`` ones are
     the last build's files, unchanged; ``markdown_rendered`` bodies went through
-    Python-Markdown. ``warnings`` are the broken internal links.
+    Python-Markdown. ``warnings`` are the theme's colour pairs that fail WCAG AA contrast
+    and the broken internal links.
     """
 
     pages: int
@@ -145,7 +155,7 @@ def build_site(
         rendered=rendered,
         from_cache=len(pages) - rendered,
         markdown_rendered=fresh,
-        warnings=tuple(warnings),
+        warnings=(*renderer.theme.warnings, *warnings),  # site.toml's colours, then links
     )
 
 

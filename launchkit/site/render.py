@@ -8,6 +8,7 @@ become a :class:`SiteError` naming the template file and line, and the page bein
 from __future__ import annotations
 
 import datetime as dt
+import re
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from ..config import SiteConfig
 from ..errors import SiteError
 from .cache import digest
 from .content import Page, display_path
+from .structured_data import StructuredData, parent_titles
+from .theme import NavItem, Theme, front_matter_line
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
 BUY_FORM_TEMPLATE = "partials/buy_form.html"
@@ -35,14 +38,6 @@ _MONTHS = (
     *("January", "February", "March", "April", "May", "June"),
     *("July", "August", "September", "October", "November", "December"),
 )
-
-
-@dataclass(frozen=True)
-class NavItem:
-    """One link of the site navigation, from a page's ``menu`` and ``menu_order``."""
-
-    label: str
-    url: str
 
 
 def format_date(value: dt.date) -> str:
@@ -118,6 +113,10 @@ class Renderer:
         )
         self.env.filters["absolute"] = config.site.absolute
         self.env.filters["format_date"] = format_date
+        # [theme] of site.toml: checked here (a missing logo fails the build), used by templates.
+        self.theme = Theme(config)
+        self.env.globals.update(self.theme.template_globals())
+        self.env.filters.update(self.theme.template_filters())
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
         self._templates_digest: str | None = None
@@ -162,16 +161,22 @@ class Renderer:
     def use_pages(self, pages: Sequence[Page]) -> None:
         """Set the names that show every page (``pages``, ``nav``, …), before rendering any."""
         blog = dated_pages(pages, FEED_SECTION)
+        nav = self.theme.navigation(pages, navigation(pages))
+        self._parents = parent_titles(pages)
         self.env.globals.update(
             pages=list(pages),
-            nav=navigation(pages),
+            nav=nav,
+            footer_links=self.theme.footer_links(pages, nav),
             section_pages=lambda name: dated_pages(pages, name),
             feed_url=FEED_URL if blog else None,
+            structured_data=StructuredData(self.config, self.theme.logo, self._parents).script,
         )
 
     def shared_state(self) -> str:
-        """What every page may show of the others besides ``pages``: navigation, feed link."""
-        return repr((self.env.globals["nav"], self.env.globals["feed_url"]))
+        """What every page may show of the others besides ``pages``: navigation, footer
+        links, feed link, the titles of pages above others (breadcrumbs)."""
+        names = ("nav", "footer_links", "feed_url")
+        return repr((*(self.env.globals[name] for name in names), self._parents))
 
     def render_document(self, page: Page) -> bytes:
         """One page's HTML document, after checking that it carries Rewardful's snippet."""
@@ -325,28 +330,37 @@ def _with_page(error: SiteError, page: Page | None) -> SiteError:
 
 def _template_line(page: Page) -> int:
     """The line of ``template:`` in the page's front matter (line 1 when it is the default)."""
-    for number, line in enumerate(
-        Path(page.path).read_text(encoding="utf-8").splitlines()[: page.body_line], 1
-    ):
-        if line.startswith("template:"):
-            return number
-    return 1
+    return front_matter_line(page, "template")
 
 
 def _require_snippet(html: str, snippet: str, page: Page, template: Path) -> None:
-    """Fail unless Rewardful's snippet is inside the document's ``<head>``.
+    """Fail unless Rewardful's snippet is inside the document's ``<head>``, before any other
+    script (a head hook's analytics or consent manager comes after it).
 
     A substring check on the part before ``</head>``: cheap at thousands of pages, and exact,
     since the base layout includes the very partial whose output ``snippet`` is.
     """
     head_end = html.find("</head>")
     head_start = html.find("<head")
-    if head_start == -1 or head_end == -1 or snippet not in html[head_start:head_end]:
+    head = html[head_start:head_end] if head_start != -1 and head_end != -1 else ""
+    at = head.find(snippet) if head else -1
+    if at == -1:
         raise SiteError(
             f"the page {page.source} lacks Rewardful's snippet in its <head>",
             display_path(template),
             hint="extend base.html, or include 'partials/rewardful.html' inside <head>",
         )
+    first_script = _SCRIPT_TAG.search(head)
+    if first_script is not None and first_script.start() < at:
+        raise SiteError(
+            f"the page {page.source} has a script before Rewardful's snippet in its <head>",
+            display_path(template),
+            hint="Rewardful's snippet must come first; put other scripts in "
+            "partials/hooks/head.html, which base.html includes after it",
+        )
+
+
+_SCRIPT_TAG = re.compile(r"<script\b", re.IGNORECASE)
 
 
 __all__ = [

@@ -24,22 +24,15 @@ import pytest
 from e2e_support import (
     ARTIFACTS,
     CHROMIUM_ARGS,
-    ROOT,
     E2ESite,
     NetworkGate,
-    build_site,
     checkout_server,
     find_chromium,
-    free_port,
-    origin_of,
+    served_example,
     standin_script,
-    static_server,
-    write_test_config,
 )
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from stripe_stub import StripeStub
-
-from launchkit.config import load_config
 
 # --- failure artifacts ---------------------------------------------------------------------
 
@@ -79,14 +72,8 @@ def failed(node: pytest.Item) -> bool:
 @pytest.fixture(scope="session")
 def e2e_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ESite]:
     """The example site, built with the test config and served on 127.0.0.1."""
-    workdir = tmp_path_factory.mktemp("e2e-site")
-    out = workdir / "public"
-    with static_server(out) as server:
-        origin = origin_of(server)
-        config = write_test_config(workdir, origin, f"http://127.0.0.1:{free_port()}")
-        build_site(config, out)
-        production = load_config(ROOT / "site.toml").site.origin
-        yield E2ESite(config=config, origin=origin, production_origin=production)
+    with served_example(tmp_path_factory.mktemp("e2e-site")) as site:
+        yield site
 
 
 @pytest.fixture(scope="session")

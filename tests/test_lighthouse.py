@@ -1,0 +1,189 @@
+"""Site quality held in CI: Lighthouse over every page of the example site, phone and desktop.
+
+The example site is built and served locally (the ``e2e_site`` fixture); Lighthouse, the npm
+package pinned in ``package-lock.json`` (``npm ci`` installs it), drives Debian's Chromium
+through ``tests/lighthouse/run.mjs`` with Rewardful's script blocked. Every score and every
+audit that lowered one is printed. The bar: 100 in accessibility, best practices and SEO,
+whose audits are deterministic, and 95 in performance, whose simulated timings move a
+little with the machine's load: a run that misses only the performance bar is run once more,
+and the better of the two counts (both are printed).
+
+Pages marked ``noindex`` (thanks, canceled, 404) ask search engines not to index them, which
+Lighthouse's ``is-crawlable`` audit counts against SEO: on those pages, and only there, that
+one audit is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import CHROMIUM_ARGS, ROOT, E2ESite, find_chromium, free_port, stop
+
+pytest_plugins = ["e2e.fixtures"]
+pytestmark = pytest.mark.browser
+
+RUNNER = ROOT / "tests" / "lighthouse" / "run.mjs"
+LIGHTHOUSE = ROOT / "node_modules" / "lighthouse"
+PRESETS = ("mobile", "desktop")
+# Lowest passing score per category.
+MINIMUM = {"performance": 95, "accessibility": 100, "best-practices": 100, "seo": 100}
+BLOCKED = ["*r.wdfl.co*"]  # Rewardful's script: not reachable here, and not ours to judge
+NOINDEX = '<meta name="robots" content="noindex">'
+# Twenty-odd runs of ~10 s each; a hung Chromium must not hold CI for its 90 minutes.
+TIMEOUT = 900
+
+
+def _missing(what: str) -> None:
+    message = f"{what}: run `npm ci` (needs node) to install Lighthouse"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must install it (.ci/run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def debugging_port() -> Iterator[int]:
+    """One headless Chromium for every run, reached by Lighthouse on a remote-debugging port."""
+    chromium = find_chromium()
+    if chromium is None:
+        _missing("no Chromium")
+    if shutil.which("node") is None or not LIGHTHOUSE.is_dir():
+        _missing("no node or no node_modules/lighthouse")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="lighthouse-", ignore_cleanup_errors=True) as profile:
+        process = subprocess.Popen(
+            [
+                str(chromium),
+                "--headless=new",
+                "--disable-quic",
+                f"--user-data-dir={profile}",
+                f"--remote-debugging-port={port}",
+                *CHROMIUM_ARGS,
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for_devtools(port, process)
+            yield port
+        finally:
+            stop(process, timeout=10)
+
+
+def _wait_for_devtools(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Chromium exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=1):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise RuntimeError("Chromium's remote debugging port did not answer within 30 s")
+
+
+def lighthouse_pages(site: E2ESite) -> list[dict[str, object]]:
+    """Every page of the site, with the audits to skip on each."""
+    pages = []
+    for url in site.all_pages():
+        with urllib.request.urlopen(url, timeout=5) as response:
+            noindex = NOINDEX in response.read().decode("utf-8")
+        pages.append({"url": url, "skipAudits": ["is-crawlable"] if noindex else []})
+    return pages
+
+
+def run_lighthouse(plan: dict[str, object], folder: Path) -> Iterator[dict[str, object]]:
+    """Each run's summary line, as ``run.mjs`` prints it, while Lighthouse goes on."""
+    plan_file = folder / "plan.json"
+    plan_file.write_text(json.dumps(plan), encoding="utf-8")
+    with subprocess.Popen(
+        ["node", str(RUNNER), str(plan_file)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                yield json.loads(line)
+            process.wait(timeout=TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        errors = process.stderr.read() if process.stderr else ""
+        assert process.returncode == 0, f"Lighthouse failed ({process.returncode}):\n{errors}"
+
+
+def describe(run: dict[str, object]) -> str:
+    scores = run["scores"]
+    assert isinstance(scores, dict)
+    text = f"{run['preset']:<7} {run['url']}  " + "  ".join(
+        f"{name} {score}" for name, score in scores.items()
+    )
+    text += f"  ({run['seconds']:.0f} s)"
+    for audit in run["failed"]:  # type: ignore[attr-defined]
+        shown = f" {audit['displayValue']}" if audit["displayValue"] else ""
+        text += f"\n          - {audit['category']}: {audit['id']} ({audit['score']}){shown}"
+    return text
+
+
+def below_bar(run: dict[str, object]) -> list[str]:
+    scores = run["scores"]
+    assert isinstance(scores, dict)
+    if run["runtimeError"]:
+        return [f"{run['preset']} {run['url']}: {run['runtimeError']}"]
+    return [
+        f"{run['preset']} {run['url']}: {category} {scores.get(category)} < {minimum}"
+        for category, minimum in MINIMUM.items()
+        if (scores.get(category) or 0) < minimum
+    ]
+
+
+def only_slow(run: dict[str, object]) -> bool:
+    """Whether the run missed the bar in performance alone (timings move with load)."""
+    problems = below_bar(run)
+    return bool(problems) and all(": performance " in problem for problem in problems)
+
+
+def test_every_page_scores_on_phone_and_desktop(
+    e2e_site: E2ESite,
+    debugging_port: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pages = lighthouse_pages(e2e_site)
+    assert len(pages) >= 11, pages
+    plan = {"port": debugging_port, "blocked": BLOCKED, "pages": pages}
+    started = time.monotonic()
+    runs: dict[tuple[str, str], dict[str, object]] = {}
+    with capsys.disabled():
+        print(f"\nLighthouse: {len(pages)} pages x {len(PRESETS)} presets")
+        for run in run_lighthouse({**plan, "presets": PRESETS}, tmp_path):
+            print(describe(run), flush=True)
+            runs[run["preset"], run["url"]] = run  # type: ignore[index]
+        for preset in PRESETS:
+            again = [page for page in pages if only_slow(runs[preset, page["url"]])]
+            if not again:
+                continue
+            print(f"Lighthouse: {len(again)} {preset} run(s) below 95 in performance, once more")
+            for run in run_lighthouse({**plan, "presets": [preset], "pages": again}, tmp_path):
+                print(describe(run), flush=True)
+                first = runs[preset, run["url"]]  # type: ignore[index]
+                if run["scores"]["performance"] > first["scores"]["performance"]:  # type: ignore[index]
+                    runs[preset, run["url"]] = run  # type: ignore[index]
+        print(f"Lighthouse: {time.monotonic() - started:.0f} s")
+    assert len(runs) == len(pages) * len(PRESETS)
+    problems = [problem for run in runs.values() for problem in below_bar(run)]
+    assert not problems, "below the bar:\n" + "\n".join(problems)
