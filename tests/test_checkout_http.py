@@ -20,7 +20,7 @@ import pytest
 import requests
 import waitress.server
 from bs4 import BeautifulSoup
-from stripe_stub import StripeStub
+from stripe_stub import StripeStub, price
 from test_checkout_params import REFERRAL, write_site
 
 from launchkit.checkout.app import SECURITY_HEADERS, create_app
@@ -332,7 +332,8 @@ def test_stripe_5xx_after_retries_is_a_502_page_and_a_log_line(
 def test_invalid_request_is_a_clear_page_and_a_loud_log_line(
     server: str, stub: StripeStub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stub.prices = {"price_monthly"}  # the config's price_once does not exist in "Stripe"
+    # The config's price_once does not exist in "Stripe".
+    stub.prices = {"price_monthly": price("price_monthly", "subscription")}
     with caplog.at_level(logging.INFO, logger="launchkit.checkout"):
         response = post(server, {"product": "once"})
     assert_friendly_page(response, 502, "We could not start the checkout")
@@ -394,7 +395,7 @@ def test_the_key_never_appears_in_answers_or_logs(
         answers.append(post(url, {"product": "once", "referral": REFERRAL}))
         stub.fail_next(500, count=3)
         answers.append(post(url, {"product": "once"}))
-        stub.prices = set()
+        stub.prices = {}
         answers.append(post(url, {"product": "once"}))
         answers.append(post(url, {"product": "nope"}))
         answers.append(fetch("GET", url + ENDPOINT))
