@@ -24,6 +24,7 @@ from stripe_stub import StripeStub, price
 from test_checkout_params import REFERRAL, write_site
 
 from launchkit.checkout.app import SECURITY_HEADERS, create_app
+from launchkit.checkout.logs import ACCESS_LOGGER
 from launchkit.checkout.stripe_api import StripeSettings, make_stripe_client
 from launchkit.config import SiteConfig, load_config
 
@@ -79,6 +80,11 @@ def fetch(method: str, url: str, **kwargs) -> requests.Response:
 
 def post(server: str, fields, **headers: str) -> requests.Response:
     return fetch("POST", server + ENDPOINT, data=fields, headers=headers)
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The access lines logged meanwhile (each carries its fields as ``record.fields``)."""
+    return [r for r in caplog.records if r.name == ACCESS_LOGGER]
 
 
 def page(response: requests.Response) -> BeautifulSoup:
@@ -324,9 +330,10 @@ def test_stripe_5xx_after_retries_is_a_502_page_and_a_log_line(
         response = post(server, {"product": "once"})
     assert_friendly_page(response, 502, "We could not start the checkout")
     assert len(stub.requests) == 3
-    (record,) = [r for r in caplog.records if "checkout failed" in r.getMessage()]
+    (record,) = access_lines(caplog)
     assert record.levelno == logging.WARNING
-    assert "request req_" in record.getMessage()
+    assert record.fields["status"] == "502"
+    assert "request req_" in record.fields["stripe"]
 
 
 def test_invalid_request_is_a_clear_page_and_a_loud_log_line(
@@ -338,10 +345,10 @@ def test_invalid_request_is_a_clear_page_and_a_loud_log_line(
         response = post(server, {"product": "once"})
     assert_friendly_page(response, 502, "We could not start the checkout")
     assert len(stub.requests) == 1  # a 400 is not retried
-    (record,) = [r for r in caplog.records if "checkout failed" in r.getMessage()]
+    (record,) = access_lines(caplog)
     assert record.levelno == logging.ERROR
-    assert "No such price: 'price_once'" in record.getMessage()
-    assert "request req_" in record.getMessage()
+    assert "No such price: 'price_once'" in record.fields["stripe"]
+    assert "request req_" in record.fields["stripe"]
 
 
 def test_stripe_down_is_a_friendly_503(config: SiteConfig, stub: StripeStub) -> None:
