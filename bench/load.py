@@ -102,6 +102,11 @@ async def keepalive_buyer(url, body: str, stop_at: float, figures: Figures) -> N
 
 async def one_checkout(url: str, body: str, timeout: float) -> int | None:
     """A buyer arriving: a new connection, one POST, the answer's status (None: no answer)."""
+    return await one_request(url, "POST", body, timeout)
+
+
+async def one_request(url: str, method: str, body: str, timeout: float) -> int | None:
+    """One request on a new connection; the answer's status, or None for no answer."""
     parts = urlsplit(url)
     try:
         reader, writer = await asyncio.wait_for(
@@ -110,7 +115,7 @@ async def one_checkout(url: str, body: str, timeout: float) -> int | None:
     except (OSError, TimeoutError):
         return None
     try:
-        writer.write(request("POST", parts.netloc, parts.path, body, close=True))
+        writer.write(request(method, parts.netloc, parts.path, body, close=True))
         return await asyncio.wait_for(read_response(reader), timeout)
     except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
         return None
@@ -185,7 +190,7 @@ async def stampede(args: argparse.Namespace) -> dict:
     async def poll_health() -> None:
         while not done.is_set():
             began = time.perf_counter()
-            status = await one_get(health, args.timeout)
+            status = await one_request(health, "GET", "", args.timeout)
             health_times.append(time.perf_counter() - began)
             health_statuses[status or 0] = health_statuses.get(status or 0, 0) + 1
             await asyncio.sleep(0.05)
@@ -211,23 +216,6 @@ async def stampede(args: argparse.Namespace) -> dict:
         "slowest_health_s": max(health_times, default=0.0),
         "health_statuses": health_statuses,
     }
-
-
-async def one_get(url: str, timeout: float) -> int | None:
-    parts = urlsplit(url)
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname, parts.port), timeout
-        )
-    except (OSError, TimeoutError):
-        return None
-    try:
-        writer.write(request("GET", parts.netloc, parts.path, close=True))
-        return await asyncio.wait_for(read_response(reader), timeout)
-    except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-        return None
-    finally:
-        writer.close()
 
 
 async def buyers(args: argparse.Namespace) -> dict:

@@ -7,6 +7,7 @@ reads its log. Every attack is bounded in sockets and seconds and stops by itsel
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -17,39 +18,22 @@ from pathlib import Path
 import pytest
 import requests
 from checkout_support import TEST_KEY, CheckoutProcess, form_post, raw_request, status_of
-from stripe_stub import StripeStub, catalogue_prices
-from test_checkout_params import REFERRAL, write_site
+from stripe_stub import StripeStub
+from test_checkout_params import REFERRAL
 
 from launchkit.checkout.serving import HEADER_TIMEOUT
 from launchkit.checkout.stripe_api import CHECKOUT_DEADLINE
-from launchkit.config import load_config
 
 ENDPOINT = "/buy"  # test_checkout_params' site
 BUY = f"product=once&referral={REFERRAL}".encode()
 
 
 @pytest.fixture(scope="module")
-def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def stub(config_file: Path) -> Iterator[StripeStub]:
-    with StripeStub(prices=catalogue_prices(load_config(config_file).products)) as stub:
-        yield stub
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stub(stub: StripeStub) -> None:
-    stub.clear()
-
-
-@pytest.fixture(scope="module")
 def server(
-    config_file: Path, stub: StripeStub, tmp_path_factory: pytest.TempPathFactory
+    shop_config: Path, shop_stripe: StripeStub, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CheckoutProcess]:
     log = tmp_path_factory.mktemp("log") / "server.log"
-    with CheckoutProcess(config_file, stub.url, log, CHECKOUT_RATE_LIMIT="off") as running:
+    with CheckoutProcess(shop_config, shop_stripe.url, log, CHECKOUT_RATE_LIMIT="off") as running:
         yield running
 
 
@@ -74,30 +58,18 @@ def assert_no_error_lines(server: CheckoutProcess) -> None:
 # --- slow and idle clients ------------------------------------------------------------------
 
 
-def trickle(port: int, stop: threading.Event, dropped: list[float], started: float) -> None:
-    """A socket that sends its headers one byte a second and never finishes them."""
+def hostile(port: int, send: bool, stop: threading.Event, dropped: list, started: float) -> None:
+    """A socket that sends its headers a byte a second and never finishes them (``send``), or
+    sends nothing; records when the server dropped it."""
+    headers = b"POST /buy HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.settimeout(1)
-        for byte in b"POST /buy HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+        for byte in headers if send else itertools.repeat(None):
             if stop.is_set():
                 return
             try:
-                sock.send(bytes([byte]))
-                if sock.recv(1) == b"":
-                    break
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-    dropped.append(time.monotonic() - started)
-
-
-def idle(port: int, stop: threading.Event, dropped: list[float], started: float) -> None:
-    """A socket that connects and sends nothing."""
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.settimeout(1)
-        while not stop.is_set():
-            try:
+                if byte is not None:
+                    sock.send(bytes([byte]))
                 if sock.recv(1) == b"":
                     break
             except TimeoutError:
@@ -108,15 +80,14 @@ def idle(port: int, stop: threading.Event, dropped: list[float], started: float)
 
 
 def test_slow_and_idle_sockets_cost_buyers_nothing_and_are_dropped(
-    server: CheckoutProcess, stub: StripeStub
+    server: CheckoutProcess, stripe: StripeStub
 ) -> None:
     """150 sockets trickling headers, 150 idle: buyers and /healthz are still answered at
     once, a slow body gets a 408 page, and the server drops every hostile socket itself."""
     stop, dropped, started = threading.Event(), [], time.monotonic()
-    hostile = [trickle] * 150 + [idle] * 150
-    with ThreadPoolExecutor(max_workers=len(hostile) + 1) as pool:
-        for attack in hostile:
-            pool.submit(attack, server.port, stop, dropped, started)
+    with ThreadPoolExecutor(max_workers=301) as pool:
+        for send in [True] * 150 + [False] * 150:
+            pool.submit(hostile, server.port, send, stop, dropped, started)
         slow_body = pool.submit(
             raw_request, server.port, form_post(ENDPOINT, b"", "Content-Length: 40") + b"prod"
         )
@@ -134,28 +105,28 @@ def test_slow_and_idle_sockets_cost_buyers_nothing_and_are_dropped(
     assert len(dropped) == 300
     assert max(dropped) <= HEADER_TIMEOUT + 3, "the server held hostile sockets too long"
     assert_page_without_traceback(slow_body.result(), 408)
-    assert len(stub.sessions) == 5
+    assert len(stripe.sessions) == 5
 
 
 # --- malformed requests ---------------------------------------------------------------------
 
 
-def test_non_utf8_origin_is_a_403_page(server: CheckoutProcess, stub: StripeStub) -> None:
+def test_non_utf8_origin_is_a_403_page(server: CheckoutProcess, stripe: StripeStub) -> None:
     answer = raw_request(server.port, form_post(ENDPOINT, BUY, "Origin: https://\xffevil.example"))
     assert_page_without_traceback(answer, 403)
-    assert stub.requests == []
+    assert stripe.requests == []
     assert_no_error_lines(server)
 
 
-def test_malformed_chunked_body_is_a_400_page(server: CheckoutProcess, stub: StripeStub) -> None:
+def test_malformed_chunked_body_is_a_400_page(server: CheckoutProcess, stripe: StripeStub) -> None:
     request = form_post(ENDPOINT, b"zz\r\nproduct=once\r\n0\r\n\r\n", "Transfer-Encoding: chunked")
     assert_page_without_traceback(raw_request(server.port, request), 400)
-    assert stub.requests == []
+    assert stripe.requests == []
     assert_no_error_lines(server)
 
 
 def test_body_shorter_than_its_length_never_reaches_stripe(
-    server: CheckoutProcess, stub: StripeStub
+    server: CheckoutProcess, stripe: StripeStub
 ) -> None:
     """``quantity=25`` announced, ``quantity=2`` sent, then the client stops sending."""
     body = b"product=seats&quantity=25"
@@ -163,15 +134,15 @@ def test_body_shorter_than_its_length_never_reaches_stripe(
     answer = raw_request(server.port, request, half_close=True)
     assert_page_without_traceback(answer, 400)
     assert b"incomplete" in answer
-    assert stub.requests == []
+    assert stripe.requests == []
     assert_no_error_lines(server)
 
 
-def test_valid_chunked_form_is_accepted(server: CheckoutProcess, stub: StripeStub) -> None:
+def test_valid_chunked_form_is_accepted(server: CheckoutProcess, stripe: StripeStub) -> None:
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (BUY[:7], BUY[7:]))
     request = form_post(ENDPOINT, chunks + b"0\r\n\r\n", "Transfer-Encoding: chunked")
     assert status_of(raw_request(server.port, request)) == 303
-    assert stub.sessions[0]["client_reference_id"] == REFERRAL
+    assert stripe.sessions[0]["client_reference_id"] == REFERRAL
 
 
 @pytest.mark.parametrize(
@@ -186,12 +157,12 @@ def test_valid_chunked_form_is_accepted(server: CheckoutProcess, stub: StripeStu
     ids=["two-lengths", "bad-length", "non-utf8-path", "huge-length", "garbage"],
 )
 def test_other_malformed_requests_get_a_4xx_without_traceback(
-    server: CheckoutProcess, stub: StripeStub, request_bytes: bytes
+    server: CheckoutProcess, stripe: StripeStub, request_bytes: bytes
 ) -> None:
     answer = raw_request(server.port, request_bytes, half_close=True)
     assert 400 <= status_of(answer) < 500, answer[:300]
     assert b"Traceback" not in answer
-    assert stub.requests == []
+    assert stripe.requests == []
     assert_no_error_lines(server)
 
 
@@ -199,13 +170,13 @@ def test_other_malformed_requests_get_a_4xx_without_traceback(
 
 
 def test_hanging_stripe_answers_every_buyer_even_through_a_restart(
-    config_file: Path, stub: StripeStub, tmp_path: Path
+    shop_config: Path, stripe: StripeStub, tmp_path: Path
 ) -> None:
     """40 buyers while Stripe answers nothing: /healthz stays instant, a SIGTERM in the middle
     still lets every buyer have an answer (a 504 page), within the checkout's deadline."""
     limits_off = {"CHECKOUT_RATE_LIMIT": "off", "CHECKOUT_MAX_STRIPE_RPS": "off"}
-    server = CheckoutProcess(config_file, stub.url, tmp_path / "server.log", **limits_off)
-    stub.hang_next(200, seconds=120)
+    server = CheckoutProcess(shop_config, stripe.url, tmp_path / "server.log", **limits_off)
+    stripe.hang_next(200, seconds=120)
     try:
         with ThreadPoolExecutor(max_workers=40) as pool:
             began = time.monotonic()
@@ -221,7 +192,7 @@ def test_hanging_stripe_answers_every_buyer_even_through_a_restart(
             answers = [buyer.result() for buyer in buyers]
             slowest = time.monotonic() - began
     finally:
-        stub.release()
+        stripe.release()
         server.stop()
     assert health.status_code == 200 and health_took < 1
     assert [status_of(answer) for answer in answers] == [504] * 40

@@ -19,33 +19,15 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 from checkout_support import TEST_KEY, CheckoutProcess, form_post, free_port, raw_request
-from stripe_stub import StripeStub, catalogue_prices
-from test_checkout_params import REFERRAL, write_site
-
-from launchkit.config import load_config
+from stripe_stub import StripeStub
+from test_checkout_params import REFERRAL
 
 ENDPOINT = "/buy"
 BUY = {"product": "once", "referral": REFERRAL}
 
 
-@pytest.fixture(scope="module")
-def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_site(tmp_path_factory.mktemp("site"))
-
-
-@pytest.fixture(scope="module")
-def stub(config_file: Path) -> Iterator[StripeStub]:
-    with StripeStub(prices=catalogue_prices(load_config(config_file).products)) as stub:
-        yield stub
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stub(stub: StripeStub) -> None:
-    stub.clear()
-
-
-def start(config_file: Path, stub: StripeStub, log: Path, **env: str) -> CheckoutProcess:
-    return CheckoutProcess(config_file, stub.url, log, "--workers", "2", **env)
+def start(shop_config: Path, stripe: StripeStub, log: Path, **env: str) -> CheckoutProcess:
+    return CheckoutProcess(shop_config, stripe.url, log, "--workers", "2", **env)
 
 
 def post(url: str, **headers: str) -> requests.Response:
@@ -57,12 +39,12 @@ def post(url: str, **headers: str) -> requests.Response:
 
 
 def test_the_limit_holds_for_the_instance_whatever_its_workers(
-    config_file: Path, stub: StripeStub, tmp_path: Path
+    shop_config: Path, stripe: StripeStub, tmp_path: Path
 ) -> None:
-    with start(config_file, stub, tmp_path / "log", CHECKOUT_RATE_LIMIT="5/minute") as server:
+    with start(shop_config, stripe, tmp_path / "log", CHECKOUT_RATE_LIMIT="5/minute") as server:
         answers = [post(server.url) for _ in range(12)]
     assert [a.status_code for a in answers] == [303] * 5 + [429] * 7
-    assert len(stub.sessions) == 5  # Stripe was never asked for the refused ones
+    assert len(stripe.sessions) == 5  # Stripe was never asked for the refused ones
     refused = answers[-1]
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     page = BeautifulSoup(refused.text, "html.parser")
@@ -71,37 +53,37 @@ def test_the_limit_holds_for_the_instance_whatever_its_workers(
 
 
 def test_forwarded_for_counts_only_from_a_trusted_proxy(
-    config_file: Path, stub: StripeStub, tmp_path: Path
+    shop_config: Path, stripe: StripeStub, tmp_path: Path
 ) -> None:
     env = {"CHECKOUT_RATE_LIMIT": "2/minute"}
-    with start(config_file, stub, tmp_path / "trusted", **env) as server:  # 127.0.0.1 trusted
+    with start(shop_config, stripe, tmp_path / "trusted", **env) as server:  # 127.0.0.1 trusted
         first = [post(server.url, **{"X-Forwarded-For": "198.51.100.7"}) for _ in range(3)]
         other = post(server.url, **{"X-Forwarded-For": "203.0.113.9, 198.51.100.7"})
     assert [a.status_code for a in first] == [303, 303, 429]
     assert other.status_code == 429  # the proxy appended the real client: .7 again
     with start(
-        config_file, stub, tmp_path / "untrusted", FORWARDED_ALLOW_IPS="192.0.2.1", **env
+        shop_config, stripe, tmp_path / "untrusted", FORWARDED_ALLOW_IPS="192.0.2.1", **env
     ) as server:
         spoofed = [post(server.url, **{"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(3)]
     assert [a.status_code for a in spoofed] == [303, 303, 429]  # all counted as 127.0.0.1
 
 
 def test_the_ceiling_sheds_load_before_stripe_would(
-    config_file: Path, stub: StripeStub, tmp_path: Path
+    shop_config: Path, stripe: StripeStub, tmp_path: Path
 ) -> None:
     env = {"CHECKOUT_RATE_LIMIT": "off", "CHECKOUT_MAX_STRIPE_RPS": "4"}
-    stub.delay = 0.3  # all twelve are in flight together
+    stripe.delay = 0.3  # all twelve are in flight together
     try:
         with (
-            start(config_file, stub, tmp_path / "log", **env) as server,
+            start(shop_config, stripe, tmp_path / "log", **env) as server,
             ThreadPoolExecutor(max_workers=12) as pool,
         ):
             answers = list(pool.map(lambda _: post(server.url), range(12)))
     finally:
-        stub.delay = 0.0
+        stripe.delay = 0.0
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [303] * 4 + [503] * 8
-    assert len(stub.sessions) == 4
+    assert len(stripe.sessions) == 4
     busy = next(a for a in answers if a.status_code == 503)
     assert busy.headers["Retry-After"] == "1"
     assert "taking a lot of orders" in BeautifulSoup(busy.text, "html.parser").h1.get_text()
@@ -137,23 +119,23 @@ def _answers_ping(port: int) -> bool:
 
 
 def test_instances_share_the_limit_through_redis(
-    config_file: Path, stub: StripeStub, tmp_path: Path, redis_url: str
+    shop_config: Path, stripe: StripeStub, tmp_path: Path, redis_url: str
 ) -> None:
     env = {"CHECKOUT_RATE_LIMIT": "4/minute", "RATE_LIMIT_STORAGE_URL": redis_url}
     with (
-        start(config_file, stub, tmp_path / "a", **env) as one,
-        start(config_file, stub, tmp_path / "b", **env) as two,
+        start(shop_config, stripe, tmp_path / "a", **env) as one,
+        start(shop_config, stripe, tmp_path / "b", **env) as two,
     ):
         answers = [post(server.url) for _ in range(4) for server in (one, two)]
     assert [a.status_code for a in answers] == [303] * 4 + [429] * 4
-    assert len(stub.sessions) == 4
+    assert len(stripe.sessions) == 4
 
 
 def test_json_access_lines_carry_what_an_owner_needs(
-    config_file: Path, stub: StripeStub, tmp_path: Path
+    shop_config: Path, stripe: StripeStub, tmp_path: Path
 ) -> None:
     env = {"LOG_FORMAT": "json", "CHECKOUT_RATE_LIMIT": "1/minute"}
-    with start(config_file, stub, tmp_path / "log", **env) as server:
+    with start(shop_config, stripe, tmp_path / "log", **env) as server:
         post(server.url)
         post(server.url)
         raw_request(server.port, form_post(ENDPOINT + "%0Ainjected", b"", "Origin: https://\xff"))
@@ -174,9 +156,9 @@ def test_json_access_lines_carry_what_an_owner_needs(
 
 
 def test_text_access_lines_keep_attacker_text_on_one_line(
-    config_file: Path, stub: StripeStub, tmp_path: Path
+    shop_config: Path, stripe: StripeStub, tmp_path: Path
 ) -> None:
-    with start(config_file, stub, tmp_path / "log") as server:
+    with start(shop_config, stripe, tmp_path / "log") as server:
         raw_request(server.port, form_post(ENDPOINT + "%0D%0AFAKE%20level=ERROR", b"product=x"))
         post(server.url)
     lines = server.log_lines()
@@ -200,8 +182,8 @@ def test_text_access_lines_keep_attacker_text_on_one_line(
     ],
 )
 def test_unusable_settings_are_refused_in_one_line(
-    config_file: Path, stub: StripeStub, tmp_path: Path, env: dict, reason: str
+    shop_config: Path, stripe: StripeStub, tmp_path: Path, env: dict, reason: str
 ) -> None:
     with pytest.raises(RuntimeError, match=reason) as refused:
-        start(config_file, stub, tmp_path / "log", **env)
+        start(shop_config, stripe, tmp_path / "log", **env)
     assert "Traceback" not in str(refused.value)

@@ -202,38 +202,36 @@ def test_refuses_a_number_of_workers_that_is_not_a_positive_integer(
     assert "--workers" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_gunicorn_serves_the_module_app(site: Path) -> None:
-    """``gunicorn checkout_server:app``, as the production docs run it, config from SITE_CONFIG."""
+def module_app_servers(port: int) -> dict[str, list[str]]:
+    """Commands that serve ``checkout_server:app`` on ``port``, as the docs run them."""
+    bin_dir = Path(sys.executable).parent
+    return {
+        # gunicorn with the project's settings (gevent workers, the app built in the master).
+        "gunicorn": [
+            str(bin_dir / "gunicorn"), "--config", "python:launchkit.checkout.gunicorn_conf",
+            "--bind", f"127.0.0.1:{port}", "checkout_server:app",
+        ],
+        # Any WSGI server: waitress, with threads and no gevent at all.
+        "waitress": [
+            str(bin_dir / "waitress-serve"), f"--listen=127.0.0.1:{port}", "checkout_server:app",
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "waitress"])
+def test_wsgi_servers_serve_the_module_app(site: Path, server: str) -> None:
+    """``checkout_server:app``, config from SITE_CONFIG, under gunicorn or another server."""
     with stripe_for(site) as stub:
         env = {
-            "STRIPE_SECRET_KEY": "sk_test_gunicorn",
+            "STRIPE_SECRET_KEY": "sk_test_module",
             "STRIPE_API_BASE": stub.url,
             "SITE_CONFIG": str(site / "site.toml"),
         }
         port = free_port()
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        command = [gunicorn, "--config", "python:launchkit.checkout.gunicorn_conf"]
-        command += ["--bind", f"127.0.0.1:{port}", "checkout_server:app"]
-        with serving_process(command, env, port) as (url, _):
+        with serving_process(module_app_servers(port)[server], env, port) as (url, _):
             answer = buy(url)
     assert answer.status_code == 303
     assert stub.sessions[0]["client_reference_id"] == REFERRAL
-
-
-def test_any_wsgi_server_serves_the_module_app(site: Path) -> None:
-    """``checkout_server:app`` is plain WSGI: waitress (threads, no gevent) serves it too."""
-    with stripe_for(site) as stub:
-        env = {
-            "STRIPE_SECRET_KEY": "sk_test_waitress",
-            "STRIPE_API_BASE": stub.url,
-            "SITE_CONFIG": str(site / "site.toml"),
-        }
-        port = free_port()
-        waitress = str(Path(sys.executable).parent / "waitress-serve")
-        command = [waitress, f"--listen=127.0.0.1:{port}", "checkout_server:app"]
-        with serving_process(command, env, port) as (url, _):
-            answer = buy(url)
-    assert answer.status_code == 303
 
 
 def test_the_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
