@@ -142,6 +142,7 @@ class SQLiteStorage(limits.storage.Storage, limits.storage.MovingWindowSupport):
                 "expires REAL NOT NULL)"
             )
             connection.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
+            connection.execute("CREATE INDEX IF NOT EXISTS hits_expires ON hits (expires)")
             self._connection, self._pid = connection, os.getpid()
         return self._connection
 
