@@ -69,6 +69,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     form: list[tuple[str, str]]
+    peer: tuple[str, int] = ("", 0)  # the client's address and port: one per connection
 
     @property
     def params(self) -> dict[str, str]:
@@ -347,6 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             form=parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True),
+            peer=self.client_address[:2],
         )
         self.stub._record(request)
         fault = self.stub._next_fault()
