@@ -150,8 +150,8 @@ def run_model(model: str, env: dict, stub: StripeStub, args: argparse.Namespace)
         try:
             figures["stampede"] = load("stampede", port, "--buyers", "100", "--timeout", "60")
         finally:
-            stub.clear()
-            stub.release()
+            stub.release()  # answers nothing to the hung requests: they are closed
+            stub.clear()  # and later requests are answered again
     finally:
         process.terminate()
         try:
