@@ -70,6 +70,7 @@ class RecordedRequest:
     body: bytes
     form: list[tuple[str, str]]
     peer: tuple[str, int] = ("", 0)  # the client's address and port: one per connection
+    at: float = 0.0  # time.monotonic() when it arrived
 
     @property
     def params(self) -> dict[str, str]:
@@ -349,6 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             form=parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True),
             peer=self.client_address[:2],
+            at=time.monotonic(),
         )
         self.stub._record(request)
         fault = self.stub._next_fault()
