@@ -33,7 +33,8 @@ def server(
     shop_config: Path, shop_stripe: StripeStub, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CheckoutProcess]:
     log = tmp_path_factory.mktemp("log") / "server.log"
-    with CheckoutProcess(shop_config, shop_stripe.url, log, CHECKOUT_RATE_LIMIT="off") as running:
+    limits_off = {"CHECKOUT_RATE_LIMIT": "off", "CHECKOUT_MAX_STRIPE_RPS": "off"}  # tested apart
+    with CheckoutProcess(shop_config, shop_stripe.url, log, **limits_off) as running:
         yield running
 
 
@@ -184,7 +185,7 @@ def test_hanging_stripe_answers_every_buyer_even_through_a_restart(
 ) -> None:
     """40 buyers while Stripe answers nothing: /healthz stays instant, a SIGTERM in the middle
     still lets every buyer have an answer (a 504 page), within the checkout's deadline."""
-    limits_off = {"CHECKOUT_RATE_LIMIT": "off", "CHECKOUT_MAX_STRIPE_RPS": "off"}
+    limits_off = {"CHECKOUT_RATE_LIMIT": "off", "CHECKOUT_MAX_STRIPE_RPS": "off"}  # tested apart
     server = CheckoutProcess(shop_config, stripe.url, tmp_path / "server.log", **limits_off)
     stripe.hang_next(200, seconds=120)
     try:
