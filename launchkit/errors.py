@@ -6,7 +6,8 @@ build lists every problem at once instead of one per attempt.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -92,6 +93,22 @@ def raise_all(errors: Iterable[SiteError]) -> None:
         raise error
 
 
+@contextmanager
+def reported_with(earlier: Sequence[SiteError]) -> Iterator[None]:
+    """Run the next steps of a build despite ``earlier`` errors, to report theirs too.
+
+    The steps' errors are raised together with ``earlier`` ones; when the steps succeed,
+    ``earlier`` ones alone are raised.
+    """
+    try:
+        yield
+    except SiteError as exc:
+        if not earlier:
+            raise
+        raise SiteErrors([*earlier, exc]) from exc
+    raise_all(earlier)
+
+
 def attempt(function: Callable[..., T], *args: Any) -> T | SiteError:
     """``function(*args)``, or the :class:`SiteError` it raised, as a value to collect."""
     try:
@@ -123,4 +140,4 @@ def _unique(errors: Iterable[SiteError]) -> list[SiteError]:
     return unique
 
 
-__all__ = ["SiteError", "SiteErrors", "attempt", "combined", "raise_all"]
+__all__ = ["SiteError", "SiteErrors", "attempt", "combined", "raise_all", "reported_with"]

@@ -151,3 +151,20 @@ def test_unused_keys_are_noted_after_the_build(tmp_path: Path) -> None:
     result = run_build(write_site(tmp_path, posts))
     assert result.returncode == 0, result.stderr
     assert result.stderr == "note: `author_staff_member` in 4 files is used by no template\n"
+
+
+def test_front_matter_and_shortcode_errors_in_one_build(tmp_path: Path) -> None:
+    """The pages that could be read are checked too: one failed build lists every problem."""
+    changes = {
+        "content/a-typo.md": "---\ntitle: A\ntemplte: page\n---\n",
+        "content/b-shortcode.md": "---\ntitle: B\n---\nText.\n\n{{< buy gold >}}\n",
+        "content/c-dup.md": "---\ntitle: C\nslug: b-shortcode\n---\n",
+    }
+    result = run_build(write_site(tmp_path, changes))
+    assert result.returncode == 1
+    assert re.findall(r"^(content/\S+?):? ", result.stderr, re.MULTILINE) == [
+        "content/a-typo.md:3",
+        "content/b-shortcode.md:6",
+        "content/c-dup.md",
+    ]
+    assert result.stderr.splitlines()[-1] == "3 errors: nothing published"

@@ -154,3 +154,11 @@ def test_index_and_hugo_index_in_one_folder_are_one_url_twice(
         "content/blog/index.md: two pages have the URL /blog/: content/blog/_index.md and "
         "content/blog/index.md\n  hint: rename one of them or give it another 'slug'"
     )
+
+
+def test_markdown_suffix_is_a_page_too(tmp_path: Path) -> None:
+    """Jekyll's posts are often '.markdown' files: pages, not files to copy."""
+    changes = {"content/blog/2013-05-06-released.markdown": post("date: 2013-05-06\n")}
+    _, files = build(write_site(tmp_path, changes))
+    assert "blog/2013-05-06-released/index.html" in files
+    assert "blog/2013-05-06-released.markdown" not in files

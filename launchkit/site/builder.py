@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import SiteConfig
-from ..errors import SiteError, attempt, raise_all
+from ..errors import SiteError, attempt, raise_all, reported_with
 from . import content as content_module
 from . import markup as markup_module
 from . import render as render_module
@@ -129,11 +129,14 @@ def build_site(
     last = cache.last_build(out)
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
     with _progress_bar(show) as bar:
-        bodies, entries, fresh = render_markdown(
-            content.pages, cache.markdown(), config, workers, bar
-        )
-        cache.save_markdown(entries)
-        pages = fill_in_content(content.pages, bodies, renderer)
+        # Pages that could not be read fail the build, after the others' Markdown and
+        # shortcodes are checked too: one failed build lists every problem.
+        with reported_with(content.errors):
+            bodies, entries, fresh = render_markdown(
+                content.pages, cache.markdown(), config, workers, bar
+            )
+            cache.save_markdown(entries)
+            pages = fill_in_content(content.pages, bodies, renderer)
         renderer.use_pages(pages)
         files = collect_files(config, pages, content.assets)
         with site_writer(out) as writer:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SiteConfig
-from ..errors import SiteError, attempt, raise_all
+from ..errors import SiteError, attempt
 from ..sourcetext import read_source
 from .cache import digest
 from .frontmatter import check_front_matter, load_yaml
@@ -30,6 +30,8 @@ from .publishing import PublishRules
 from .summary import summarize
 
 NOT_FOUND_URL = "/404.html"
+# Files that are pages: Markdown, under either name Hugo and Jekyll take ('.markdown').
+PAGE_SUFFIXES = (".md", ".markdown")
 # The file names of a folder's own page: ours, and Hugo's section page.
 _INDEX_NAMES = ("index", "_index")
 # A file changed less than this long before it was read may change again within the same
@@ -114,13 +116,16 @@ class Content:
 
     ``known`` is what the next build may reuse: every page read (drafts too), without its
     body, by path, with the stamp its file had. ``left_out`` says why each page this build
-    does not publish (a draft, a future post) is left out, by URL.
+    does not publish (a draft, a future post) is left out, by URL. ``errors`` are the pages
+    that could not be read and the URLs that two pages claim: the build goes on with the
+    other pages to find their errors too, then fails.
     """
 
     pages: list[Page]
     assets: list[Asset]
     known: dict[str, tuple[Stamp, Page]] = field(default_factory=dict)
     left_out: dict[str, str] = field(default_factory=dict)
+    errors: list[SiteError] = field(default_factory=list)
 
 
 def display_path(path: str | Path) -> str:
@@ -163,8 +168,8 @@ def load_content(
     file has the same size and mtime is taken as it is, without reading the file. The
     others are read by ``read_pages`` (the builder spreads a cold build's over its worker
     processes; a page that cannot be read is its SiteError), by default one
-    :func:`read_page` after another. Every page's errors and every duplicate URL are raised
-    together.
+    :func:`read_page` after another. Every page's errors and every duplicate URL are in
+    :attr:`Content.errors`.
     """
     rules = rules or PublishRules()
     content_dir = config.content_dir
@@ -176,7 +181,7 @@ def load_content(
     found: dict[str, Page | None] = {}  # every Markdown file in order; None: to be read
     stamps: dict[str, Stamp] = {}
     for name in walk_files(content_dir):
-        if not name.endswith(".md"):
+        if not name.endswith(PAGE_SUFFIXES):
             path = Path(name)
             assets.append(Asset(path, path.relative_to(content_dir).as_posix()))
             continue
@@ -207,8 +212,7 @@ def load_content(
             pages.append(page)
         else:
             left_out[page.url] = f"{page.source} is {reason}"
-    raise_all([*errors, *_duplicate_urls(pages)])
-    return Content(pages, assets, remembered, left_out)
+    return Content(pages, assets, remembered, left_out, [*errors, *_duplicate_urls(pages)])
 
 
 def with_body(page: Page, config: SiteConfig) -> Page:
@@ -355,6 +359,7 @@ def _duplicate_urls(pages: list[Page]) -> list[SiteError]:
 
 __all__ = [
     "NOT_FOUND_URL",
+    "PAGE_SUFFIXES",
     "Asset",
     "Content",
     "KnownPages",
