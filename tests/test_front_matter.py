@@ -184,6 +184,9 @@ def test_unused_keys_are_counted_over_all_files(tmp_path: Path) -> None:
         ("{{ page.meta.author }}", {"author"}),
         ("{% for post in pages %}{{ post.params.hero }}{% endfor %}", {"hero"}),
         ("{{ rewardful.params | join(',') }}", set()),  # the config's params, not a page's
+        ("{{ config.rewardful.params | join(',') }}", set()),
+        ("{{ shortcode.params | list }}", set()),  # a shortcode's named arguments
+        ("{{ shortcode.page.params.hero }}", {"hero"}),
         ("{{ page.params[key] }}", None),  # computed: any key may be read
         ("{% for k, v in page.params.items() %}{{ k }}{% endfor %}", None),
         ("{% set data = page.meta %}{{ data.author }}", None),
@@ -326,3 +329,12 @@ def test_own_description_and_summary_win(tmp_path: Path) -> None:
     _, files = build(write_site(tmp_path, with_repo_templates(changes)))
     head = soup(files, "blog/launch/index.html").head
     assert head.find("meta", attrs={"name": "description"})["content"] == "Told."
+
+
+def test_toml_front_matter_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = '+++\ntitle = "Launch"\ndate = 2019-12-10\n+++\nText.\n'
+    root = write_site(tmp_path, {"content/blog/launch.md": page})
+    assert build_error(root, monkeypatch) == (
+        "content/blog/launch.md:1: front matter in TOML or JSON: launchkit reads YAML between "
+        "'---' lines\n  hint: convert it to YAML ('hugo convert toYAML' does a whole Hugo site)"
+    )

@@ -162,3 +162,28 @@ def test_markdown_suffix_is_a_page_too(tmp_path: Path) -> None:
     _, files = build(write_site(tmp_path, changes))
     assert "blog/2013-05-06-released/index.html" in files
     assert "blog/2013-05-06-released.markdown" not in files
+
+
+def test_a_bundles_files_follow_its_slug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hugo page bundle: `index.md` with `slug:` moves, and its images with it."""
+    changes = {
+        "content/blog/0918-launch/index.md": post(
+            "date: 2018-09-18\nslug: launch\n", "![Cover](cover.png)\n\n![Chart](img/chart.svg)\n"
+        ),
+        "content/blog/0918-launch/cover.png": "png",
+        "content/blog/0918-launch/img/chart.svg": "<svg/>",
+        "content/docs/index.md": "---\ntitle: Docs\nslug: manual\n---\n",  # a section: stays
+        "content/docs/setup.md": "---\ntitle: Setup\n---\n",
+        "content/docs/diagram.svg": "<svg/>",
+    }
+    root = write_site(tmp_path, changes)
+    monkeypatch.chdir(root)
+    report, files = build(root)
+    assert {"blog/launch/index.html", "blog/launch/cover.png", "blog/launch/img/chart.svg"} <= set(
+        files
+    )
+    assert not any(name.startswith("blog/0918-launch/") for name in files)
+    assert "docs/diagram.svg" in files and "manual/index.html" in files
+    assert report.warnings == ()
+    page = BeautifulSoup(files["blog/launch/index.html"], "html.parser")
+    assert [img["src"] for img in page.main.find_all("img")] == ["cover.png", "img/chart.svg"]

@@ -33,6 +33,7 @@ from ..errors import SiteError, attempt, raise_all, reported_with
 from . import content as content_module
 from . import markup as markup_module
 from . import render as render_module
+from .bundles import follow_bundles
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .content import (
     Asset,
@@ -308,13 +309,13 @@ def write_pages(
 
 def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed, files beside pages, static/."""
+    sitemap/robots/feed, files beside pages (a moved bundle's beside its page), static/."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
     for output, data in extra_files(config, pages).items():
         files.add(output, data, f"the generated {output}")
-    for asset in assets:
+    for asset in follow_bundles(pages, assets, config.content_dir):
         files.add(asset.output, asset.path, display_path(asset.path))
     if config.static_dir.is_dir():
         for name in walk_files(config.static_dir):

@@ -291,6 +291,13 @@ def _default_template(relative: Path, section: str) -> str:
 def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
     """Split ``---`` front matter from the body: (fields, raw YAML, body, body's first line)."""
     lines = text.splitlines(keepends=True)
+    if lines and lines[0].rstrip() in ("+++", "{"):  # Hugo's TOML and JSON front matter
+        raise SiteError(
+            "front matter in TOML or JSON: launchkit reads YAML between '---' lines",
+            shown,
+            1,
+            hint="convert it to YAML ('hugo convert toYAML' does a whole Hugo site)",
+        )
     if not lines or lines[0].rstrip() != "---":
         raise SiteError(
             "no front matter",

@@ -28,8 +28,9 @@ class _PageData(Protocol):
     def params(self) -> dict: ...
 
 
-# Globals that have a ``params`` of their own, not a page's (``rewardful.params``).
-_NOT_PAGES = frozenset({"site", "config", "rewardful", "products"})
+# Objects that have a ``params`` of their own, not a page's: ``rewardful.params``,
+# ``config.rewardful.params``, a shortcode's named arguments ``shortcode.params``.
+_NOT_PAGES = frozenset({"site", "config", "rewardful", "products", "shortcode"})
 
 
 def used_keys(env: jinja2.Environment) -> frozenset[str] | None:
@@ -57,7 +58,7 @@ def _keys_read(tree: nodes.Template) -> set[str] | None:
     parents.update({id(child): tree for child in tree.iter_child_nodes()})
     keys = set()
     for data in tree.find_all(nodes.Getattr):
-        if data.attr not in _DATA_ATTRIBUTES or _root_name(data) in _NOT_PAGES:
+        if data.attr not in _DATA_ATTRIBUTES or not _may_be_a_page(data.node):
             continue
         key = _key_of_use(data, parents.get(id(data)), parents)
         if key is None:
@@ -84,11 +85,14 @@ def _constant_text(node: nodes.Node) -> str | None:
     return node.value if isinstance(node, nodes.Const) and isinstance(node.value, str) else None
 
 
-def _root_name(node: nodes.Node) -> str | None:
-    """The variable an attribute chain starts from: "page" for ``page.params.author``."""
-    while isinstance(node, nodes.Getattr | nodes.Getitem):
-        node = node.node
-    return node.name if isinstance(node, nodes.Name) else None
+def _may_be_a_page(node: nodes.Node) -> bool:
+    """Whether ``node.params`` may be a page's: ``page``, ``post``, ``shortcode.page``, but
+    not ``rewardful`` or ``config.rewardful``."""
+    if isinstance(node, nodes.Name):
+        return node.name not in _NOT_PAGES
+    if isinstance(node, nodes.Getattr):
+        return node.attr not in _NOT_PAGES
+    return True
 
 
 def unused_params(pages: Iterable[_PageData], env: jinja2.Environment) -> list[str]:
