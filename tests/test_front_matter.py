@@ -18,7 +18,7 @@ from launchkit.config import load_config
 from launchkit.errors import SiteError
 from launchkit.site.builder import BuildReport, build_site
 from launchkit.site.frontmatter import known_key_meant, parse_moment
-from launchkit.site.template_usage import unused_params, used_keys
+from launchkit.site.template_usage import TemplateUsage, unused_params, used_keys
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 POST = "---\ntitle: Launch day\n{front}---\n{body}"
@@ -205,7 +205,25 @@ def test_no_summary_when_a_template_reads_keys_it_computes() -> None:
     class Page:
         params = {"author_staff_member": "jane"}
 
-    assert unused_params([Page()], env) == []
+    assert unused_params([Page()], TemplateUsage.of(env, "digest").keys) == []
+    assert unused_params([Page()], frozenset()) == [
+        "`author_staff_member` in 1 file is used by no template"
+    ]
+
+
+def test_a_template_change_refreshes_the_keys_it_uses(tmp_path: Path) -> None:
+    moody = {"content/blog/first.md": post("date: 2026-01-02\nmood: ok\n")}
+    root = write_site(tmp_path, moody)
+    report, _ = build(root)
+    assert report.notes == ("`mood` in 1 file is used by no template",)
+    comment = '{% extends "base.html" %}{# page.params.mood #}\n'
+    report, _ = build(write_site(root, {**moody, "templates/post.html": comment}))
+    assert report.notes == ("`mood` in 1 file is used by no template",)  # a comment reads nothing
+    shown = (
+        '{% extends "base.html" %}{% block content %}{{ page.params.get("mood") }}{% endblock %}\n'
+    )
+    report, _ = build(write_site(root, {**moody, "templates/post.html": shown}))
+    assert report.notes == ()
 
 
 @pytest.mark.parametrize(

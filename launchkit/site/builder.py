@@ -31,8 +31,11 @@ from typing import Any, Protocol
 from ..config import SiteConfig
 from ..errors import SiteError, attempt, raise_all, reported_with
 from . import content as content_module
+from . import frontmatter as frontmatter_module
 from . import markup as markup_module
 from . import render as render_module
+from . import summary as summary_module
+from . import template_usage as template_usage_module
 from .bundles import follow_bundles
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .content import (
@@ -50,7 +53,7 @@ from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortco
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .render import ALL_PAGES_GLOBALS, Renderer
-from .template_usage import unused_params
+from .template_usage import TemplateUsage, unused_params
 
 # Below this many pages to render, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 100
@@ -60,7 +63,15 @@ PROGRESS_THRESHOLD = 300
 _CODE = digest(
     *(
         Path(module.__file__ or "").read_bytes()
-        for module in (content_module, markup_module, render_module, sys.modules[__name__])
+        for module in (
+            content_module,
+            frontmatter_module,
+            markup_module,
+            render_module,
+            summary_module,
+            template_usage_module,
+            sys.modules[__name__],
+        )
     )
 )
 
@@ -115,10 +126,9 @@ def build_site(
     scope = digest(_CODE, config.fingerprint())
     known = cache.sources(scope)
     workers = workers or os.cpu_count() or 1
-    rules = PublishRules(drafts, future, *([now] if now is not None else []))
     content = load_content(
         config,
-        rules=rules,
+        rules=PublishRules.of_build(drafts=drafts, future=future, now=now),
         known=known.get("pages"),
         read_pages=partial(read_pages, config=config, workers=workers),
     )
@@ -152,7 +162,11 @@ def build_site(
             if strict and warnings:
                 raise _strict_failure(warnings)
             writer.commit(done.files or (), last.files)
-    cache.save_sources(scope, {"pages": content.known, "templates": renderer.known_dependencies()})
+    usage = TemplateUsage.of(renderer.env, renderer.templates_digest(), known.get("usage"))
+    cache.save_sources(
+        scope,
+        {"pages": content.known, "templates": renderer.known_dependencies(), "usage": usage},
+    )
     cache.save_last_build(out, done)
     return BuildReport(
         pages=len(pages),
@@ -162,7 +176,7 @@ def build_site(
         from_cache=len(pages) - rendered,
         markdown_rendered=fresh,
         warnings=tuple(warnings),
-        notes=tuple(unused_params(pages, renderer.env)),
+        notes=tuple(unused_params(pages, usage.keys)),
     )
 
 

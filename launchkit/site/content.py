@@ -171,7 +171,7 @@ def load_content(
     :func:`read_page` after another. Every page's errors and every duplicate URL are in
     :attr:`Content.errors`.
     """
-    rules = rules or PublishRules()
+    rules = rules or PublishRules.of_build()
     content_dir = config.content_dir
     if not content_dir.is_dir():
         raise SiteError("no content folder", display_path(content_dir), hint="create content/")
@@ -231,7 +231,6 @@ def read_page(path: Path, config: SiteConfig) -> Page:
     parts = relative.parts
     section = parts[0] if len(parts) > 1 else ""
     url, output = page_url(relative, checked.slug)
-    moment = checked.date
     return Page(
         path=str(path),
         source="/".join((*config.content_dir.relative_to(config.root).parts, *parts)),
@@ -247,12 +246,12 @@ def read_page(path: Path, config: SiteConfig) -> Page:
         description=checked.description,
         template=checked.template or _default_template(relative, section),
         draft=checked.draft,
-        date=moment.date() if moment is not None else None,
+        date=checked.date.date() if checked.date is not None else None,
         menu=checked.menu,
         menu_order=checked.menu_order,
         image=checked.image or config.site.image,
         meta=front,
-        datetime=moment,
+        datetime=checked.date,
         lastmod=checked.lastmod.date() if checked.lastmod is not None else None,
         params=checked.params,
         tags=checked.tags,

@@ -7,7 +7,7 @@ rather than a bare "no such page".
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -20,17 +20,20 @@ class Publishable(Protocol):
     def datetime(self) -> dt.datetime | None: ...
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 @dataclass(frozen=True)
 class PublishRules:
-    """The choices of one build; ``now`` is the build's time (tests pass their own)."""
+    """The choices of one build, and its time (aware) that future dates are compared with."""
 
+    now: dt.datetime
     drafts: bool = False
     future: bool = False
-    now: dt.datetime = field(default_factory=_utc_now)
+
+    @classmethod
+    def of_build(
+        cls, *, drafts: bool = False, future: bool = False, now: dt.datetime | None = None
+    ) -> PublishRules:
+        """The rules of a build starting now (the clock, in UTC), or at ``now`` (tests)."""
+        return cls(now or dt.datetime.now(dt.UTC), drafts, future)
 
     def left_out(self, page: Publishable) -> str | None:
         """Why this build leaves ``page`` out, or None when it publishes it."""
