@@ -74,6 +74,11 @@ class SiteErrors(SiteError):
     def errors(self) -> list[SiteError]:
         return list(self._errors)
 
+    @property
+    def location(self) -> str:
+        """The first error's place: where to start (the preview's overlay shows it)."""
+        return self._errors[0].location if self._errors else ""
+
     def __str__(self) -> str:
         return "\n".join([*(str(error) for error in self._errors), self.message])
 

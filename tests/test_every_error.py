@@ -79,6 +79,7 @@ def test_errors_found_in_worker_processes_keep_their_place(
 def test_errors_survive_pickling() -> None:
     errors = SiteErrors([SiteError("b", "x.md", 2, "fix b"), SiteError("a", "x.md", 1)])
     copy = pickle.loads(pickle.dumps(errors))  # noqa: S301 - our own bytes
+    assert copy.location == "x.md:1"
     assert (
         str(copy)
         == str(errors)
