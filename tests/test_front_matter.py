@@ -349,10 +349,74 @@ def test_own_description_and_summary_win(tmp_path: Path) -> None:
     assert head.find("meta", attrs={"name": "description"})["content"] == "Told."
 
 
-def test_toml_front_matter_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    page = '+++\ntitle = "Launch"\ndate = 2019-12-10\n+++\nText.\n'
-    root = write_site(tmp_path, {"content/blog/launch.md": page})
-    assert build_error(root, monkeypatch) == (
-        "content/blog/launch.md:1: front matter in TOML or JSON: launchkit reads YAML between "
-        "'---' lines\n  hint: convert it to YAML ('hugo convert toYAML' does a whole Hugo site)"
+TOML_POST = """\
++++
+title = "Launch day"
+date = 2019-12-10T07:00:00Z
+tags = ["release"]
+template = "article"
+[params]
+author = "Jane Roe"
++++
+We shipped.
+"""
+
+
+def test_hugo_toml_front_matter(tmp_path: Path) -> None:
+    template = (
+        '{% extends "base.html" %}{% block content %}<p id="by">{{ page.params.author }}</p>'
+        '<time>{{ page.date | format_date }}</time><p id="tags">{{ page.tags | join(",") }}</p>'
+        "{% endblock %}\n"
     )
+    changes = {"content/blog/launch.md": TOML_POST, "templates/article.html": template}
+    _, files = build(write_site(tmp_path, changes))
+    page = soup(files, "blog/launch/index.html")
+    assert page.find(id="by").text == "Jane Roe"
+    assert page.time.text == "December 10, 2019"
+    assert page.find(id="tags").text == "release"
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (
+            '+++\ntitle = "Launch"\ndate = tomorrow\n+++\n',
+            "content/blog/launch.md:3: front matter is not valid TOML: Invalid value\n"
+            '  hint: write each field as key = value, text in quotes: title = "Launch day"',
+        ),
+        (
+            '+++\ntitle = "Launch"\ndrafts = true\n+++\n',
+            "content/blog/launch.md:3: `drafts`: did you mean `draft`?",
+        ),
+        (
+            '+++\ntitle = "Launch"\n',
+            "content/blog/launch.md:1: front matter is not closed\n"
+            "  hint: add a '+++' line after it",
+        ),
+        (
+            '{\n  "title": "Launch"\n}\nText.\n',
+            "content/blog/launch.md:1: front matter in JSON: launchkit reads YAML between '---' "
+            "lines\n  hint: convert it to YAML ('hugo convert toYAML' does a whole Hugo site)",
+        ),
+    ],
+)
+def test_toml_and_json_front_matter_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str, expected: str
+) -> None:
+    root = write_site(tmp_path, {"content/blog/launch.md": page})
+    assert build_error(root, monkeypatch).startswith(expected)
+
+
+def test_jekyll_post_dated_by_its_file_name(tmp_path: Path) -> None:
+    changes = {
+        "content/blog/2013-05-06-jekyll-1-0-0-released.markdown": "---\ntitle: Released\n---\n",
+        "content/blog/2013-13-45-not-a-date.md": "---\ntitle: Odd\ntemplate: page\n---\nText.\n",
+        "content/blog/2014-01-02-dated-anyway.md": post("date: 2014-03-04\n"),
+    }
+    _, files = build(write_site(tmp_path, changes))
+    released = soup(files, "blog/2013-05-06-jekyll-1-0-0-released/index.html")
+    assert released.time.text == "May 6, 2013"
+    assert soup(files, "blog/2014-01-02-dated-anyway/index.html").time.text == "March 4, 2014"
+    feed = files["blog/feed.xml"].decode()
+    assert "2013-05-06-jekyll-1-0-0-released" in feed
+    assert "not-a-date" not in feed  # no date: a page, not a post

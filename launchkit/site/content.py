@@ -25,7 +25,7 @@ from ..config import SiteConfig
 from ..errors import SiteError, attempt
 from ..sourcetext import read_source
 from .cache import digest
-from .frontmatter import check_front_matter, load_yaml
+from .frontmatter import check_front_matter, date_in_file_name, load_toml, load_yaml
 from .publishing import PublishRules
 from .summary import summarize
 
@@ -231,6 +231,8 @@ def read_page(path: Path, config: SiteConfig) -> Page:
     parts = relative.parts
     section = parts[0] if len(parts) > 1 else ""
     url, output = page_url(relative, checked.slug)
+    # Jekyll's posts may be dated by their file name alone: 2013-05-06-released.md.
+    moment = checked.date or date_in_file_name(relative)
     return Page(
         path=str(path),
         source="/".join((*config.content_dir.relative_to(config.root).parts, *parts)),
@@ -246,12 +248,12 @@ def read_page(path: Path, config: SiteConfig) -> Page:
         description=checked.description,
         template=checked.template or _default_template(relative, section),
         draft=checked.draft,
-        date=checked.date.date() if checked.date is not None else None,
+        date=moment.date() if moment is not None else None,
         menu=checked.menu,
         menu_order=checked.menu_order,
         image=checked.image or config.site.image,
         meta=front,
-        datetime=checked.date,
+        datetime=moment,
         lastmod=checked.lastmod.date() if checked.lastmod is not None else None,
         params=checked.params,
         tags=checked.tags,
@@ -288,27 +290,37 @@ def _default_template(relative: Path, section: str) -> str:
 
 
 def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
-    """Split ``---`` front matter from the body: (fields, raw YAML, body, body's first line)."""
+    """Split front matter from the body: (fields, raw text, body, body's first line).
+
+    Front matter is YAML between ``---`` lines, or TOML between ``+++`` lines (Hugo's).
+    """
     lines = text.splitlines(keepends=True)
-    if lines and lines[0].rstrip() in ("+++", "{"):  # Hugo's TOML and JSON front matter
+    opening = lines[0].rstrip() if lines else ""
+    if opening == "{":  # Hugo's JSON front matter
         raise SiteError(
-            "front matter in TOML or JSON: launchkit reads YAML between '---' lines",
+            "front matter in JSON: launchkit reads YAML between '---' lines",
             shown,
             1,
             hint="convert it to YAML ('hugo convert toYAML' does a whole Hugo site)",
         )
-    if not lines or lines[0].rstrip() != "---":
+    if opening not in ("---", "+++"):
         raise SiteError(
             "no front matter",
             shown,
             1,
             hint="start the file with a '---' line, 'title: …', and another '---' line",
         )
-    closing = [i for i, line in enumerate(lines) if i and line.rstrip() in ("---", "...")]
+    closers = ("---", "...") if opening == "---" else ("+++",)
+    closing = [i for i, line in enumerate(lines) if i and line.rstrip() in closers]
     if not closing:
-        raise SiteError("front matter is not closed", shown, 1, hint="add a '---' line after it")
+        raise SiteError(
+            "front matter is not closed", shown, 1, hint=f"add a '{opening}' line after it"
+        )
     index = closing[0]
     front_text = "".join(lines[1:index])
+    if opening == "+++":
+        front = load_toml(front_text, shown)
+        return front, front_text, "".join(lines[index + 1 :]), index + 2
     import yaml  # for its error type; see load_yaml
 
     try:

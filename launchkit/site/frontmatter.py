@@ -18,6 +18,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from ..errors import SiteError, raise_all
@@ -28,6 +29,9 @@ _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 # and at most this many letters longer or shorter ('og_description' is a key of its own).
 _NEAR_MISS_RATIO = 0.8
 _NEAR_MISS_LENGTH = 2
+# Jekyll's post file names: 2013-05-06-jekyll-1-0-0-released.markdown
+_DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-")
+_TOML_PLACE = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)")
 
 
 class _Invalid(Exception):
@@ -133,6 +137,14 @@ def parse_moment(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
+def date_in_file_name(relative: PurePath) -> dt.datetime | None:
+    """The date a Jekyll post's file name starts with (a bundle's folder name for its
+    ``index.md``), as :func:`parse_moment` gives it; None when there is none."""
+    name = relative.parent.name if relative.stem in ("index", "_index") else relative.stem
+    match = _DATED_NAME.match(name)
+    return parse_moment(match[1]) if match else None
+
+
 # The keys launchkit knows, each with the check that types its value. docs/templates.md and
 # docs/migrating.md describe them.
 SCHEMA: dict[str, Callable[[str, Any], Any]] = {
@@ -226,6 +238,23 @@ def _yaml_loader() -> type:
     return Loader
 
 
+def load_toml(text: str, shown: str) -> dict[str, Any]:
+    """Hugo's TOML front matter (between ``+++`` lines); an error names its line in the page."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        place = _TOML_PLACE.search(str(exc))
+        line = int(place[1]) + 1 if place is not None and place[1] else 1  # +1: the '+++'
+        raise SiteError(
+            f"front matter is not valid TOML: {_TOML_PLACE.sub('', str(exc))}",
+            shown,
+            line,
+            hint='write each field as key = value, text in quotes: title = "Launch day"',
+        ) from None
+
+
 class KeyLocator:
     """Finds the line of a front matter key, so that an error about it points at it."""
 
@@ -234,7 +263,7 @@ class KeyLocator:
         self.lines = front_text.splitlines()
 
     def line(self, key: str) -> int:
-        pattern = re.compile(rf"^\s*['\"]?{re.escape(key)}['\"]?\s*:")
+        pattern = re.compile(rf"^\s*['\"]?{re.escape(key)}['\"]?\s*[:=]")  # YAML or TOML
         for number, text in enumerate(self.lines, start=2):
             if pattern.match(text):
                 return number
@@ -314,7 +343,9 @@ __all__ = [
     "FrontMatter",
     "KeyLocator",
     "check_front_matter",
+    "date_in_file_name",
     "known_key_meant",
+    "load_toml",
     "load_yaml",
     "parse_moment",
 ]
