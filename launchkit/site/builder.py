@@ -16,11 +16,12 @@ worker process per core (forked, so they share the parent's loaded templates and
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
 from functools import partial
@@ -28,12 +29,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import SiteConfig
-from ..errors import SiteError
+from ..errors import SiteError, attempt, raise_all, reported_with
 from . import content as content_module
+from . import frontmatter as frontmatter_module
 from . import markup as markup_module
 from . import render as render_module
 from . import structured_data as structured_data_module
+from . import summary as summary_module
+from . import template_usage as template_usage_module
 from . import theme as theme_module
+from .bundles import follow_bundles
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .content import (
     Asset,
@@ -48,7 +53,9 @@ from .extras import extra_files
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
+from .publishing import PublishRules
 from .render import ALL_PAGES_GLOBALS, Renderer
+from .template_usage import TemplateUsage, unused_params
 
 # Below this many pages to render, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 100
@@ -60,8 +67,11 @@ _CODE = digest(
         Path(module.__file__ or "").read_bytes()
         for module in (
             content_module,
+            frontmatter_module,
             markup_module,
             render_module,
+            summary_module,
+            template_usage_module,
             theme_module,
             structured_data_module,
             sys.modules[__name__],
@@ -77,7 +87,7 @@ class BuildReport:
     ``rendered`` pages went through their template in this build, ``from_cache`` ones are
     the last build's files, unchanged; ``markdown_rendered`` bodies went through
     Python-Markdown. ``warnings`` are the theme's colour pairs that fail WCAG AA contrast
-    and the broken internal links.
+    and the broken internal links; ``notes`` name the page data no template uses.
     """
 
     pages: int
@@ -87,6 +97,7 @@ class BuildReport:
     from_cache: int = 0
     markdown_rendered: int = 0
     warnings: tuple[LinkWarning, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def build_site(
@@ -94,6 +105,8 @@ def build_site(
     out_dir: Path,
     *,
     drafts: bool = False,
+    future: bool = False,
+    now: dt.datetime | None = None,
     checkout_endpoint: str | None = None,
     clean: bool = False,
     strict: bool = False,
@@ -102,6 +115,8 @@ def build_site(
 ) -> BuildReport:
     """Build the site of ``config`` into ``out_dir``, changing it only if everything worked.
 
+    ``drafts`` and ``future`` publish drafts and pages dated after ``now`` (default: the
+    clock); a build reports every error of a step at once (:class:`launchkit.errors.SiteErrors`).
     ``checkout_endpoint`` overrides ``[checkout] endpoint`` in the forms (the preview server
     mounts the checkout locally). ``clean`` ignores (and rewrites) the cache; ``strict``
     fails the build on a broken link; ``progress`` allows a progress bar on stderr for big
@@ -117,7 +132,7 @@ def build_site(
     workers = workers or os.cpu_count() or 1
     content = load_content(
         config,
-        drafts=drafts,
+        rules=PublishRules.of_build(drafts=drafts, future=future, now=now),
         known=known.get("pages"),
         read_pages=partial(read_pages, config=config, workers=workers),
     )
@@ -129,11 +144,14 @@ def build_site(
     last = cache.last_build(out)
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
     with _progress_bar(show) as bar:
-        bodies, entries, fresh = render_markdown(
-            content.pages, cache.markdown(), config, workers, bar
-        )
-        cache.save_markdown(entries)
-        pages = fill_in_content(content.pages, bodies, renderer)
+        # Pages that could not be read fail the build, after the others' Markdown and
+        # shortcodes are checked too: one failed build lists every problem.
+        with reported_with(content.errors):
+            bodies, entries, fresh = render_markdown(
+                content.pages, cache.markdown(), config, workers, bar
+            )
+            cache.save_markdown(entries)
+            pages = fill_in_content(content.pages, bodies, renderer)
         renderer.use_pages(pages)
         files = collect_files(config, pages, content.assets)
         with site_writer(out) as writer:
@@ -142,11 +160,17 @@ def build_site(
                 pages, keys, last.records, renderer, writer, workers, bar
             )
             writer.stage_all(files)
-            done, warnings = check_site_links(pages, records, files, renderer, last)
+            done, warnings = check_site_links(
+                pages, records, files, renderer, last, content.left_out
+            )
             if strict and warnings:
                 raise _strict_failure(warnings)
             writer.commit(done.files or (), last.files)
-    cache.save_sources(scope, {"pages": content.known, "templates": renderer.known_dependencies()})
+    usage = TemplateUsage.of(renderer.env, renderer.templates_digest(), known.get("usage"))
+    cache.save_sources(
+        scope,
+        {"pages": content.known, "templates": renderer.known_dependencies(), "usage": usage},
+    )
     cache.save_last_build(out, done)
     return BuildReport(
         pages=len(pages),
@@ -156,11 +180,13 @@ def build_site(
         from_cache=len(pages) - rendered,
         markdown_rendered=fresh,
         warnings=(*renderer.theme.warnings, *warnings),  # site.toml's colours, then links
+        notes=tuple(unused_params(pages, usage.keys)),
     )
 
 
-def read_pages(paths: list[Path], *, config: SiteConfig, workers: int) -> list[Page]:
-    """:func:`launchkit.site.content.read_page` of each path, over worker processes when many."""
+def read_pages(paths: list[Path], *, config: SiteConfig, workers: int) -> list[Page | SiteError]:
+    """:func:`launchkit.site.content.read_page` of each path, over worker processes when many;
+    a page that cannot be read is its error."""
     with _shared(config=config):
         return run_jobs(_read_page, paths, workers, _NoProgress())
 
@@ -202,17 +228,29 @@ def render_markdown(
 def fill_in_content(
     pages: Sequence[Page], rendered: Sequence[RenderedMarkdown], renderer: Renderer
 ) -> list[Page]:
-    """Each page with its final HTML: shortcodes expanded into buy forms, and its TOC."""
+    """Each page with its final HTML: shortcodes expanded into buy forms, and its TOC.
+
+    Every page's shortcode errors are raised together.
+    """
     filled = {}
+    errors = []
     for page, body in zip(pages, rendered, strict=True):
         known = _LAST.filled.get(page.path)
         if known is not None and known[0] is page and known[1] is body and not body.shortcodes:
             filled[page.path] = known  # no buy form in it: nothing else it depends on
             continue
-        content = expand_shortcodes(
-            body, source=page.source, products=renderer.config.products, buy_form=renderer.buy_form
-        )
+        try:
+            content = expand_shortcodes(
+                body,
+                source=page.source,
+                products=renderer.config.products,
+                buy_form=renderer.buy_form,
+            )
+        except SiteError as exc:
+            errors.append(exc)
+            continue
         filled[page.path] = (page, body, page.with_content(content, body.toc))
+    raise_all(errors)
     _LAST.filled = filled
     return [filled[page.path][2] for page in pages]
 
@@ -289,13 +327,13 @@ def write_pages(
 
 def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed, files beside pages, static/."""
+    sitemap/robots/feed, files beside pages (a moved bundle's beside its page), static/."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
     for output, data in extra_files(config, pages).items():
         files.add(output, data, f"the generated {output}")
-    for asset in assets:
+    for asset in follow_bundles(pages, assets, config.content_dir):
         files.add(asset.output, asset.path, display_path(asset.path))
     if config.static_dir.is_dir():
         for name in walk_files(config.static_dir):
@@ -310,8 +348,11 @@ def check_site_links(
     files: SiteFiles,
     renderer: Renderer,
     last: LastBuild,
+    left_out: dict[str, str] | None = None,
 ) -> tuple[LastBuild, list[LinkWarning]]:
     """The built site's broken internal links, and this build as the next one will see it.
+
+    ``left_out`` (URL: why) turns a link to a draft or future page into a warning saying so.
 
     A page keeps the last build's warnings when its record is the last build's (same
     links) and nothing it may link to changed: the same files, every page's ids, the same
@@ -324,6 +365,7 @@ def check_site_links(
         renderer.config.fingerprint(),
         *sorted(outputs),
         *(f"{output}\n{record.ids_key}" for output, record in sorted(records.items())),
+        *(f"{url}\n{reason}" for url, reason in sorted((left_out or {}).items())),
     )
     known = {}
     if targets == last.targets:
@@ -340,6 +382,7 @@ def check_site_links(
         renderer.config.site.base_url,
         renderer.config.templates_dir,
         known,
+        left_out,
     )
     judged = {}
     for output, record in records.items():
@@ -398,17 +441,13 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
     """``[job(item) for item in items]``, over ``workers`` forked processes when worth it.
 
     Forked workers inherit what the parent loaded (templates, pages in :data:`_SHARED`),
-    so only the items and small results cross the process boundary. The first failure in
-    item order is raised, as in a serial run.
+    so only the items and small results cross the process boundary. Every item is done:
+    the SiteErrors of all that failed are raised together at the end.
     """
     bar.total += len(items)
     bar.refresh()
     if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
-        results = []
-        for item in items:
-            results.append(job(item))
-            bar.update()
-        return results
+        return _without_failures((_guarded(job, item) for item in items), bar)
     # Imported here: 25 ms that a rebuild of a few pages does not need.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -420,13 +459,7 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
     gc.freeze()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        results = []
-        for result in pool.map(partial(_guarded, job), items, chunksize=chunksize):
-            if isinstance(result, _Failure):
-                raise result.error()
-            results.append(result)
-            bar.update()
-        return results
+        return _without_failures(pool.map(partial(_guarded, job), items, chunksize=chunksize), bar)
     finally:
         pool.shutdown(cancel_futures=True)
         gc.unfreeze()
@@ -434,22 +467,29 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
 
 @dataclass(frozen=True)
 class _Failure:
-    """A SiteError of a worker, as plain fields (the exception itself would lose them)."""
+    """A job's SiteError, returned rather than raised so that the other jobs go on."""
 
-    message: str
-    path: str | None
-    line: int | None
-    hint: str | None
-
-    def error(self) -> SiteError:
-        return SiteError(self.message, self.path, self.line, self.hint)
+    error: SiteError
 
 
 def _guarded(job: Callable[[Any], Any], item: Any) -> Any:
     try:
         return job(item)
     except SiteError as exc:
-        return _Failure(exc.message, exc.path, exc.line, exc.hint)
+        return _Failure(exc)
+
+
+def _without_failures(results: Iterable[Any], bar: _Progress) -> list:
+    """The results of jobs, in order; raise the errors of those that failed, all together."""
+    done, failures = [], []
+    for result in results:
+        if isinstance(result, _Failure):
+            failures.append(result.error)
+        else:
+            done.append(result)
+        bar.update()
+    raise_all(failures)
+    return done
 
 
 class _LastResults:
@@ -482,8 +522,8 @@ def _shared(**values: Any) -> Iterator[None]:
         _SHARED.clear()
 
 
-def _read_page(path: Path) -> Page:
-    return read_page(path, _SHARED["config"])
+def _read_page(path: Path) -> Page | SiteError:
+    return attempt(read_page, path, _SHARED["config"])
 
 
 def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
