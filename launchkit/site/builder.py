@@ -145,7 +145,7 @@ def build_site(
         rendered=rendered,
         from_cache=len(pages) - rendered,
         markdown_rendered=fresh,
-        warnings=tuple(warnings),
+        warnings=(*markup_warnings(pages, bodies), *warnings),
     )
 
 
@@ -189,6 +189,15 @@ def render_markdown(
     return [bodies[page.body_key][1] for page in pages], entries, len(jobs)
 
 
+def markup_warnings(pages: Sequence[Page], bodies: Sequence[RenderedMarkdown]) -> list[LinkWarning]:
+    """What rendering the bodies warned about (Liquid tags shown as text), by page and line."""
+    return [
+        LinkWarning(page.source, line, message)
+        for page, body in zip(pages, bodies, strict=True)
+        for line, message in body.warnings
+    ]
+
+
 def fill_in_content(
     pages: Sequence[Page], rendered: Sequence[RenderedMarkdown], renderer: Renderer
 ) -> list[Page]:
@@ -200,7 +209,11 @@ def fill_in_content(
             filled[page.path] = known  # no buy form in it: nothing else it depends on
             continue
         content = expand_shortcodes(
-            body, source=page.source, products=renderer.config.products, buy_form=renderer.buy_form
+            body,
+            source=page.source,
+            known=renderer.shortcode_names(),
+            render_shortcode=renderer.render_shortcode,
+            page=page,
         )
         filled[page.path] = (page, body, page.with_content(content, body.toc))
     _LAST.filled = filled

@@ -22,8 +22,10 @@ from ..config import SiteConfig
 from ..errors import SiteError
 from .cache import digest
 from .content import Page, display_path
+from .shortcodes import ShortcodeCall
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
+SHORTCODES_FOLDER = "shortcodes/"  # templates/shortcodes/NAME.html: {{< NAME … >}}
 BUY_FORM_TEMPLATE = "partials/buy_form.html"
 FEED_URL = "/blog/feed.xml"
 FEED_SECTION = "blog"
@@ -148,6 +150,18 @@ class Renderer:
         )
         return Markup(html)  # noqa: S704 - rendered by an autoescaping template
 
+    def shortcode_names(self) -> frozenset[str]:
+        """The shortcodes there are templates for (``_``-prefixed files are their helpers)."""
+        names = self.env.list_templates(
+            filter_func=lambda name: name.startswith(SHORTCODES_FOLDER) and name.endswith(".html")
+        )
+        found = (name[len(SHORTCODES_FOLDER) : -len(".html")] for name in names)
+        return frozenset(name for name in found if not name.startswith("_"))
+
+    def render_shortcode(self, call: ShortcodeCall) -> str:
+        """A shortcode's HTML: ``templates/shortcodes/<name>.html``, which sees ``shortcode``."""
+        return self._render(f"{SHORTCODES_FOLDER}{call.name}.html", shortcode=call)
+
     def snippet(self) -> str:
         """Rewardful's snippet as ``partials/rewardful.html`` renders it, without outer space."""
         if self._snippet is None:
@@ -216,8 +230,9 @@ class Renderer:
         """The templates and variables a page with ``template`` depends on (memoized)."""
         found = self._dependencies.get(template)
         if found is None:
+            shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in self.shortcode_names()]
             found = self._find_dependencies(
-                [f"{template}.html", BUY_FORM_TEMPLATE, SNIPPET_TEMPLATE]
+                [f"{template}.html", BUY_FORM_TEMPLATE, SNIPPET_TEMPLATE, *shortcodes]
             )
             self._dependencies[template] = found
         return found
@@ -301,7 +316,8 @@ class Renderer:
 
     def _template_names(self) -> list[str]:
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
-        return [name.removesuffix(".html") for name in names if not name.startswith("partials/")]
+        pages = (name for name in names if not name.startswith(("partials/", SHORTCODES_FOLDER)))
+        return [name.removesuffix(".html") for name in pages]
 
 
 def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
