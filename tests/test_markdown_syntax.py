@@ -223,6 +223,16 @@ def test_shortcode_arguments_and_lines() -> None:
     assert "{{" not in text and warnings == ()
 
 
+def test_a_tag_may_span_lines() -> None:
+    body = 'Photos:\n\n{{< gallery match="flickr/*"\n            rowHeight="150" >}}\n\nAfter.\n'
+    text, shortcodes, _ = parse_shortcodes(body, source="content/p.md", first_line=10)
+
+    (gallery,) = shortcodes
+    assert dict(gallery.params) == {"match": "flickr/*", "rowHeight": "150"}
+    assert gallery.line == 12
+    assert text.split() == ["Photos:", "launchkitshortcode0x", "After."]
+
+
 def test_paired_shortcodes_nest_and_keep_their_inner_content() -> None:
     body = (
         '{{< details summary="More" >}}\nRaw <b>HTML</b> {{< figure src="x.png" >}}\n'

@@ -32,7 +32,11 @@ from markupsafe import Markup
 from ..errors import SiteError
 
 # A tag on one line: {{< … >}} or {{% … %}}; its delimiters must agree.
-_TAG = re.compile(r"\{\{(?:<(?P<angle>.*?)>|%(?P<percent>.*?)%)\}\}")
+# A tag: {{< … >}} or {{% … %}}, their delimiters agreeing; it may span lines (long argument
+# lists), never another tag's opening.
+_TAG = re.compile(
+    r"\{\{(?:<(?P<angle>(?:(?!\{\{).)*?)>|%(?P<percent>(?:(?!\{\{).)*?)%)\}\}", re.DOTALL
+)
 # Hugo's way of showing a shortcode as text: {{</* name */>}}.
 _ESCAPED_TAG = re.compile(r"\{\{([<%])/\*(.*?)\*/([>%])\}\}")
 _NAME = re.compile(r"[A-Za-z0-9_][\w./-]*")
@@ -41,6 +45,7 @@ _ARGUMENT = re.compile(
     r"""(?:"(?P<double>(?:[^"\\]|\\.)*)"|'(?P<single>[^']*)'|`(?P<raw>[^`]*)`|(?P<bare>[^\s"'`]+))"""
 )
 _FENCE = re.compile(r"^[ \t>]*(?P<fence>`{3,}|~{3,})")
+_BLANKED = re.compile(r"[^\r\n]")
 _CODE_SPAN = re.compile(r"(`+)(?:.+?)(?<!`)\1(?!`)")
 # Jekyll's Liquid: {% tag … %} and {{ expression }} (but not a shortcode's {{< or {{%).
 _LIQUID = re.compile(
@@ -122,7 +127,7 @@ class _Tag:
     start: int  # offsets in the body
     end: int
     line: int  # in the source file
-    line_start: int  # offsets of the line holding the tag, without its newline
+    line_start: int  # where the tag's first line starts, and its last line ends (no newline)
     line_end: int
     percent: bool
     closing: bool
@@ -162,13 +167,10 @@ def _scan(
     body: str, source: str, first_line: int
 ) -> tuple[list[_Tag], tuple[tuple[int, str], ...]]:
     """The tags outside fenced code and code spans, and the Liquid warnings by line."""
-    tags: list[_Tag] = []
     warnings: list[tuple[int, str]] = []
+    prose: list[str] = []  # the body with code blanked out: same length, same lines
     fence: str | None = None
-    offset = 0
     for number, line in enumerate(body.splitlines(keepends=True), first_line):
-        start = offset
-        offset += len(line)
         fence_match = _FENCE.match(line)
         if fence_match:
             marker = fence_match["fence"]
@@ -180,18 +182,21 @@ def _scan(
                 and not line[fence_match.end() :].strip()
             ):
                 fence = None
+        if fence_match or fence is not None:
+            prose.append(_BLANKED.sub(" ", line))
             continue
-        if fence is not None or "{" not in line:
-            continue
-        prose = _CODE_SPAN.sub(lambda m: " " * len(m[0]), line)
-        if "{%" in prose or "{{" in prose:
-            warnings.extend((number, message) for message in _liquid_warnings(prose))
-        for masked in _TAG.finditer(prose):
-            # Found where no code span hides it; read from the line (`raw` arguments).
-            match = _TAG.match(line, masked.start()) or masked
-            if _ESCAPED_TAG.fullmatch(match[0]):
-                continue
-            tags.append(_parse_tag(match, start, start + len(line.rstrip("\r\n")), number, source))
+        if "`" in line:
+            line = _CODE_SPAN.sub(lambda span: " " * len(span[0]), line)
+        if "{%" in line or "{{" in line:
+            warnings.extend((number, message) for message in _liquid_warnings(line))
+        prose.append(line)
+    masked = "".join(prose)
+    tags = []
+    for found in _TAG.finditer(masked):
+        # Found where no code hides it; read from the body (`raw` arguments are code spans).
+        match = _TAG.match(body, found.start()) or found
+        if not _ESCAPED_TAG.fullmatch(match[0]):
+            tags.append(_parse_tag(match, body, first_line, source))
     return tags, tuple(warnings)
 
 
@@ -210,10 +215,9 @@ def _liquid_warnings(prose: str) -> Iterator[str]:
         yield f"Liquid template syntax {match[0]!r} is published as text: {hint}"
 
 
-def _parse_tag(
-    match: re.Match[str], line_start: int, line_end: int, line: int, source: str
-) -> _Tag:
+def _parse_tag(match: re.Match[str], body: str, first_line: int, source: str) -> _Tag:
     """Read one tag's name and arguments (Hugo's quoting: "…", '…' and `…`)."""
+    line = first_line + body.count("\n", 0, match.start())
     percent = match["percent"] is not None
     inner = (match["percent"] if percent else match["angle"]).strip()
     self_closing = inner.endswith("/")
@@ -252,12 +256,13 @@ def _parse_tag(
         raise error(f"{match[0]!r} mixes positional and name=value arguments: use one kind")
     if closing and (args or params):
         raise error(f"a closing tag takes no arguments: {match[0]!r}")
+    line_end = body.find("\n", match.end())
     return _Tag(
-        line_start + match.start(),
-        line_start + match.end(),
+        match.start(),
+        match.end(),
         line,
-        line_start,
-        line_end,
+        body.rfind("\n", 0, match.start()) + 1,
+        len(body) if line_end == -1 else line_end,
         percent,
         closing,
         self_closing,
