@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import marshal
 
+import markdown
 import pytest
 from bs4 import BeautifulSoup
 
 from launchkit.errors import SiteError
+from launchkit.site import markup
 from launchkit.site.markup import MarkdownRenderer, RenderedMarkdown
 from launchkit.site.shortcodes import parse_shortcodes
 
@@ -286,3 +288,19 @@ def test_rendered_markdown_survives_the_cache_format(renderer: MarkdownRenderer)
     entry = marshal.loads(marshal.dumps(rendered.to_entry()))  # noqa: S302 - our own bytes
 
     assert RenderedMarkdown.from_entry(entry) == rendered
+
+
+def test_the_classes_only_style_changes_no_byte_of_highlighted_code() -> None:
+    """markup.CssClassesOnly spares Pygments its inline-style table: the classes stay the same."""
+    body = (
+        INSTALL_STEPS
+        + '\n```python hl_lines="2"\nimport os\nprint(os.sep, "x" -- 1)  # done\n```\n\n'
+        + "```diff\n+ added\n- removed\n```\n\n    indented = 'code'\n"
+    )
+    configs = dict(markup._EXTENSION_CONFIGS)
+    ours = markdown.markdown(body, extensions=markup._EXTENSIONS, extension_configs=configs)
+    configs["pymdownx.highlight"] = {**configs["pymdownx.highlight"], "pygments_style": "default"}
+    default = markdown.markdown(body, extensions=markup._EXTENSIONS, extension_configs=configs)
+
+    assert ours == default
+    assert '<span class="hll">' in ours and '<span class="gd">' in ours

@@ -124,6 +124,7 @@ class Renderer:
         self._dependencies: dict[str, TemplateDependencies] = {}
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
+        self._shortcode_names: frozenset[str] | None = None
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode.
@@ -151,12 +152,19 @@ class Renderer:
         return Markup(html)  # noqa: S704 - rendered by an autoescaping template
 
     def shortcode_names(self) -> frozenset[str]:
-        """The shortcodes there are templates for (``_``-prefixed files are their helpers)."""
-        names = self.env.list_templates(
-            filter_func=lambda name: name.startswith(SHORTCODES_FOLDER) and name.endswith(".html")
-        )
-        found = (name[len(SHORTCODES_FOLDER) : -len(".html")] for name in names)
-        return frozenset(name for name in found if not name.startswith("_"))
+        """The shortcodes there are templates for (``_``-prefixed files are their helpers).
+
+        Listed once per build, like the templates themselves (every page asks).
+        """
+        if self._shortcode_names is None:
+            names = self.env.list_templates(
+                filter_func=lambda name: (
+                    name.startswith(SHORTCODES_FOLDER) and name.endswith(".html")
+                )
+            )
+            found = (name[len(SHORTCODES_FOLDER) : -len(".html")] for name in names)
+            self._shortcode_names = frozenset(name for name in found if not name.startswith("_"))
+        return self._shortcode_names
 
     def render_shortcode(self, call: ShortcodeCall) -> str:
         """A shortcode's HTML: ``templates/shortcodes/<name>.html``, which sees ``shortcode``."""
