@@ -31,7 +31,6 @@ from markupsafe import Markup
 
 from ..errors import SiteError
 
-# A tag on one line: {{< … >}} or {{% … %}}; its delimiters must agree.
 # A tag: {{< … >}} or {{% … %}}, their delimiters agreeing; it may span lines (long argument
 # lists), never another tag's opening.
 _TAG = re.compile(
