@@ -51,7 +51,8 @@ def third_party_code(main: BeautifulSoup) -> list[str]:
 
 def test_the_bundled_shortcodes() -> None:
     assert BUNDLED == [
-        "buy", "callout", "details", "figure", "gist", "note", "tweet", "vimeo", "x", "youtube",
+        "buy", "callout", "details", "figure", "gist", "highlight", "note", "tweet", "vimeo", "x",
+        "youtube",
     ]  # fmt: skip
 
 
@@ -166,6 +167,17 @@ def test_paired_inner_content_raw_or_markdown(tmp_path: Path) -> None:
     assert warning.find(class_="callout__title").get_text() == "Heads up"
     assert warning.find("strong").get_text() == "gap"
     assert "callout--note" in note["class"] and note.code.get_text() == "code"
+
+
+def test_hugo_highlight_shows_its_code_escaped(tmp_path: Path) -> None:
+    body = (
+        '{{< highlight html "linenos=table" >}}\n<a href="/">{{ .Title }}</a>\n{{< /highlight >}}\n'
+    )
+    main, _ = build_page(tmp_path, body)
+
+    block = main.find("div", class_="language-html")
+    assert block.find("code").get_text() == '<a href="/">{{ .Title }}</a>\n'
+    assert block.find("a") is None
 
 
 def test_inline_shortcode_stays_in_its_paragraph(tmp_path: Path) -> None:
