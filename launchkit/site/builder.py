@@ -179,7 +179,7 @@ def build_site(
         rendered=rendered,
         from_cache=len(pages) - rendered,
         markdown_rendered=fresh,
-        warnings=(*renderer.theme.warnings, *warnings),  # site.toml's colours, then links
+        warnings=(*renderer.theme.warnings, *markup_warnings(pages, bodies), *warnings),
         notes=tuple(unused_params(pages, usage.keys)),
     )
 
@@ -225,6 +225,15 @@ def render_markdown(
     return [bodies[page.body_key][1] for page in pages], entries, len(jobs)
 
 
+def markup_warnings(pages: Sequence[Page], bodies: Sequence[RenderedMarkdown]) -> list[LinkWarning]:
+    """What rendering the bodies warned about (Liquid tags shown as text), by page and line."""
+    return [
+        LinkWarning(page.source, line, message)
+        for page, body in zip(pages, bodies, strict=True)
+        for line, message in body.warnings
+    ]
+
+
 def fill_in_content(
     pages: Sequence[Page], rendered: Sequence[RenderedMarkdown], renderer: Renderer
 ) -> list[Page]:
@@ -243,8 +252,9 @@ def fill_in_content(
             content = expand_shortcodes(
                 body,
                 source=page.source,
-                products=renderer.config.products,
-                buy_form=renderer.buy_form,
+                known=renderer.shortcode_names(),
+                render_shortcode=renderer.render_shortcode,
+                page=page,
             )
         except SiteError as exc:
             errors.append(exc)
