@@ -17,7 +17,7 @@ from build_support import FILES, ROOT, run_build, site_toml, snapshot, write_sit
 
 from launchkit.config import load_config
 from launchkit.errors import SiteError
-from launchkit.site import builder
+from launchkit.site import workers
 from launchkit.site.builder import BuildReport, build_site
 
 PAGES = 8  # the fixture's published pages
@@ -43,12 +43,16 @@ EDITS = {
         },
         4,
     ),
-    # Every page may show a buy form.
+    # The pages that show a buy form: pricing (its template), buy (its shortcodes), and the
+    # blog index, whose listing may show any page's HTML (forms included).
     "partial": (
         {"templates/partials/buy_form.html": BUY_FORM.replace('"buy-form"', '"buy-form x"')},
-        PAGES,
+        3,
     ),
-    "config": ({"site.toml": site_toml().replace("$19 / month", "$21 / month")}, PAGES),
+    # A product's text: the same three pages ([products] is read by nothing else).
+    "config": ({"site.toml": site_toml().replace("$19 / month", "$21 / month")}, 3),
+    # The site's title is on every page.
+    "site config": ({"site.toml": site_toml().replace('title = "Shop"', 'title = "Shop 2"')}, PAGES),
     # The blog index lists one post less; the feed (always generated) too.
     "deleted page": ({"content/blog/second.md": None}, 1),
     "added page": (
@@ -188,7 +192,7 @@ def test_unreadable_cache_is_an_empty_one(tmp_path: Path) -> None:
     for path in (root / ".cache/build").rglob("*"):
         if path.is_file():  # compiled templates too
             path.write_bytes(b"\x00not marshal")
-    assert "markdown-0.marshal" in [path.name for path in (root / ".cache/build").iterdir()]
+    assert "cache.sqlite3" in [path.name for path in (root / ".cache/build").iterdir()]
     report = build(root, "other")
     assert report.markdown_rendered == PAGES
     assert snapshot(root / "other") == snapshot(root / "public")
@@ -208,7 +212,7 @@ def test_worker_processes_give_the_same_site(
 ) -> None:
     root = write_site(tmp_path)
     serial = build(root, "serial", workers=1, clean=True)
-    monkeypatch.setattr(builder, "PARALLEL_THRESHOLD", 0)  # every job list goes to workers
+    monkeypatch.setattr(workers, "PARALLEL_THRESHOLD", 0)  # every job list goes to workers
     parallel = build(root, "parallel", workers=2, clean=True)
     assert snapshot(root / "parallel") == snapshot(root / "serial")
     assert parallel.markdown_rendered == serial.markdown_rendered == PAGES
@@ -225,7 +229,7 @@ def test_worker_errors_keep_path_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int
 ) -> None:
     root = write_site(tmp_path, {"content/sc.md": text})
-    monkeypatch.setattr(builder, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(workers, "PARALLEL_THRESHOLD", 0)
     with pytest.raises(SiteError) as error:
         build(root, workers=2)
     assert error.value.location.endswith(f"content/sc.md:{line}")

@@ -68,8 +68,8 @@ FUZZ_DEFINITIONS = (
 def _plain_markdown() -> markdown.Markdown:
     """Python-Markdown as the renderer configures it, without any of its speed-ups."""
     return markdown.Markdown(
-        extensions=markup._EXTENSIONS,
-        extension_configs=markup._EXTENSION_CONFIGS,
+        extensions=list(markup.EXTENSIONS),
+        extension_configs=markup.EXTENSIONS,
         output_format="html",
     )
 

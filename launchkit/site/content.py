@@ -1,14 +1,13 @@
 """Discover ``content/**/*.md``: front matter, URLs and output paths of every page.
 
 A page is Markdown with YAML front matter between ``---`` lines. This module only reads and
-validates; turning the body into HTML is :mod:`launchkit.site.markup`'s job. Every error names the
-file and the line a marketer has to fix.
+validates; turning the body into HTML is :mod:`launchkit.site.markup`'s job, and whether a
+file must be read again at all is :mod:`launchkit.site.cache`'s. Every error names the file
+and the line a marketer has to fix.
 
-Rebuilds do not parse what did not change: :func:`load_content` takes the pages of the last
-build by path with the size and mtime their file had (``git status``'s own quick check), and
-reuses a page whose file still has both. Such a page comes without its body (``body`` is None;
-``body_key`` still identifies it), so the cache stays small; :func:`with_body` reads it again
-when its Markdown has to be rendered after all.
+URLs, output paths and ``Page.source`` are made of the path's parts joined with ``/``
+whatever the operating system (:func:`page_url`, :func:`source_name`): no OS separator
+reaches the link checker, the sitemap or a cache key.
 """
 
 from __future__ import annotations
@@ -16,22 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .cache import digest
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 NOT_FOUND_URL = "/404.html"
-# A file changed less than this long before it was read may change again within the same
-# mtime tick (the kernel's clock is coarse): its page is not remembered by size and mtime.
-_SETTLED_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -39,21 +33,18 @@ class Page:
     """One page of the site: where it comes from, what its front matter says, where it goes.
 
     ``content`` and ``toc`` are empty until the Markdown step fills them in (with
-    :func:`dataclasses.replace`, so a page never changes under a step that holds it).
+    :meth:`with_content`, so a page never changes under a step that holds it).
     """
 
     # The Markdown file, absolute; a string, as Paths made a cached page 4x slower to load.
     path: str
-    source: str  # the same, relative to the project root: "content/pricing.md"
+    source: str  # relative to the project root, with "/": "content/pricing.md"
     url: str  # "/pricing/"
     absolute_url: str  # "https://beacon.example/pricing/"
     output: str  # "pricing/index.html", relative to the output folder
     section: str  # "blog" for content/blog/**, "" for top-level pages
     title: str
-    body: str | None  # the Markdown after the front matter; None: not loaded (see with_body)
     body_line: int  # line number of the body's first line in the file
-    body_key: str  # a hash of the body and its first line: equal keys, equal bodies
-    source_key: str  # a hash of all the file gave: its place, front matter and body
     description: str = ""
     template: str = "page"
     draft: bool = False
@@ -82,6 +73,14 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Body:
+    """A page's Markdown text after the front matter, and the file line it starts on."""
+
+    text: str
+    first_line: int
+
+
+@dataclass(frozen=True)
 class Asset:
     """A non-Markdown file inside ``content/``, copied to the same place in the output."""
 
@@ -89,22 +88,12 @@ class Asset:
     output: str
 
 
-# A file's size and mtime in nanoseconds, and the page read from it (body left out).
-Stamp = tuple[int, int]
-KnownPages = Mapping[str, tuple[Stamp, Page]]
-
-
 @dataclass(frozen=True)
-class Content:
-    """Everything ``content/`` holds: the pages (sorted by source) and the files beside them.
+class Sources:
+    """What ``content/`` holds: the Markdown files (sorted) and the files beside them."""
 
-    ``known`` is what the next build may reuse: every page read (drafts too), without its
-    body, by path, with the stamp its file had.
-    """
-
-    pages: list[Page]
+    markdown: list[str]
     assets: list[Asset]
-    known: dict[str, tuple[Stamp, Page]] = field(default_factory=dict)
 
 
 def display_path(path: str | Path) -> str:
@@ -133,63 +122,65 @@ def walk_files(folder: Path) -> Iterator[str]:
                 yield os.path.join(directory, name)
 
 
-def load_content(
-    config: SiteConfig,
-    *,
-    drafts: bool = False,
-    known: KnownPages | None = None,
-    read_pages: Callable[[list[Path]], list[Page]] | None = None,
-) -> Content:
-    """Read every page of ``content/``; drafts are left out unless ``drafts`` is true.
+def is_hidden(relative: PurePath) -> bool:
+    """Whether a path inside a source folder is skipped (a dot file or inside a dot folder)."""
+    return any(part.startswith(".") for part in relative.parts)
 
-    A page of ``known`` (the last build's :attr:`Content.known`, for this same config) whose
-    file has the same size and mtime is taken as it is, without reading the file. The
-    others are read by ``read_pages`` (the builder spreads a cold build's over its worker
-    processes), by default one :func:`read_page` after another.
+
+def find_sources(config: SiteConfig, files: Iterable[str] | None = None) -> Sources:
+    """The Markdown files and the other files of ``content/``.
+
+    ``files``: the paths of ``content/`` as the caller knows them (the preview keeps them
+    up to date from file events); by default the folder is walked.
     """
     content_dir = config.content_dir
     if not content_dir.is_dir():
         raise SiteError("no content folder", display_path(content_dir), hint="create content/")
-    known = known or {}
-    settled = time.time_ns() - _SETTLED_NS
+    markdown: list[str] = []
     assets: list[Asset] = []
-    found: dict[str, Page | None] = {}  # every Markdown file in order; None: to be read
-    stamps: dict[str, Stamp] = {}
-    for name in walk_files(content_dir):
-        if not name.endswith(".md"):
+    root = str(content_dir)
+    names = walk_files(content_dir) if files is None else sorted(files, key=_walk_order(root))
+    for name in names:
+        if name.endswith(".md"):
+            markdown.append(name)
+        else:
             path = Path(name)
             assets.append(Asset(path, path.relative_to(content_dir).as_posix()))
-            continue
-        stat = os.stat(name)
-        stamp = stamps[name] = (stat.st_size, stat.st_mtime_ns)
-        previous = known.get(name)
-        found[name] = previous[1] if previous is not None and previous[0] == stamp else None
-    unread = [Path(name) for name, page in found.items() if page is None]
-    if read_pages is None:
-        read = [read_page(path, config) for path in unread]
-    else:
-        read = read_pages(unread)
-    found.update(zip((str(path) for path in unread), read, strict=True))
-    pages: list[Page] = []
-    remembered: dict[str, tuple[Stamp, Page]] = {}
-    for name, page in found.items():
-        assert page is not None  # every unread page was just read
-        stamp = stamps[name]
-        if stamp[1] < settled:
-            remembered[name] = (stamp, page if page.body is None else replace(page, body=None))
-        if drafts or not page.draft:
-            pages.append(page)
-    _refuse_duplicate_urls(pages)
-    return Content(pages, assets, remembered)
+    return Sources(markdown, assets)
 
 
-def with_body(page: Page, config: SiteConfig) -> Page:
-    """``page`` with its body, read from its file again if the page came from the cache."""
-    return page if page.body is not None else read_page(Path(page.path), config)
+def published_pages(pages: Iterable[Page], *, drafts: bool = False) -> list[Page]:
+    """The pages to build, in source order: drafts only with ``drafts``; URLs unique."""
+    chosen = sorted((page for page in pages if drafts or not page.draft), key=_source_order)
+    _refuse_duplicate_urls(chosen)
+    return chosen
 
 
-def read_page(path: Path, config: SiteConfig) -> Page:
-    """Parse one Markdown file into a :class:`Page`; raise :class:`SiteError` on bad input."""
+def _source_order(page: Page) -> tuple[tuple[int, str], ...]:
+    return walk_order(page.source.split("/"))
+
+
+def walk_order(parts: Iterable[str]) -> tuple[tuple[int, str], ...]:
+    """Sort key of a file by its path's parts, in :func:`walk_files`' order: a folder's
+    files by name, then its subfolders by name."""
+    *folders, name = parts
+    return (*((1, folder) for folder in folders), (0, name))
+
+
+def _walk_order(root: str):
+    """:func:`walk_order` of OS paths under ``root``."""
+
+    def key(name: str) -> tuple[tuple[int, str], ...]:
+        return walk_order(PurePath(os.path.relpath(name, root)).parts)
+
+    return key
+
+
+def read_source(path: Path, config: SiteConfig) -> tuple[Page, Body]:
+    """Parse one Markdown file into a :class:`Page` and its :class:`Body`.
+
+    Raises :class:`SiteError` on bad input, naming the file and line.
+    """
     shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -207,18 +198,15 @@ def read_page(path: Path, config: SiteConfig) -> Page:
     template = _optional_str(front, "template", locate) or _default_template(relative, section)
     if not _TEMPLATE_NAME.match(template):
         raise locate.error("template", f"'template' must be a template name, got {template!r}")
-    return Page(
+    page = Page(
         path=str(path),
-        source="/".join((*config.content_dir.relative_to(config.root).parts, *parts)),
+        source=source_name(config.content_dir.relative_to(config.root), relative),
         url=url,
         absolute_url=config.site.absolute(url),
         output=output,
         section=section,
         title=_title(front, locate),
-        body=body,
         body_line=body_line,
-        body_key=(body_key := digest(str(body_line), body)),
-        source_key=digest(str(relative), body_key, repr(front)),
         description=_optional_str(front, "description", locate) or "",
         template=template,
         draft=_typed(front, "draft", bool, "true or false", locate, False),
@@ -228,13 +216,21 @@ def read_page(path: Path, config: SiteConfig) -> Page:
         image=_optional_str(front, "image", locate) or config.site.image,
         meta=front,
     )
+    return page, Body(body, body_line)
 
 
-def page_url(relative: Path, slug: str | None = None) -> tuple[str, str]:
+def source_name(folder: PurePath, relative: PurePath) -> str:
+    """A source file's name relative to the project, with ``/`` on every OS:
+    ``content`` + ``blog\\launch.md`` -> ``content/blog/launch.md``."""
+    return "/".join((*folder.parts, *relative.parts))
+
+
+def page_url(relative: PurePath, slug: str | None = None) -> tuple[str, str]:
     """The pretty URL and output path of a page at ``relative`` inside ``content/``.
 
     ``index.md`` -> ``/``, ``pricing.md`` -> ``/pricing/``, ``blog/launch.md`` ->
     ``/blog/launch/``; ``slug`` replaces the last part; ``404.md`` -> ``/404.html``.
+    Both are joined with ``/`` whatever kind of path ``relative`` is (``PureWindowsPath``).
     """
     parts = list(relative.with_suffix("").parts)
     if parts == ["404"]:
@@ -249,7 +245,7 @@ def page_url(relative: Path, slug: str | None = None) -> tuple[str, str]:
     return f"/{path}/", f"{path}/index.html"
 
 
-def _default_template(relative: Path, section: str) -> str:
+def _default_template(relative: PurePath, section: str) -> str:
     if section == "blog":
         return "blog" if relative.name == "index.md" and len(relative.parts) == 2 else "post"
     return "page"
@@ -375,13 +371,15 @@ def _refuse_duplicate_urls(pages: list[Page]) -> None:
 __all__ = [
     "NOT_FOUND_URL",
     "Asset",
-    "Content",
-    "KnownPages",
+    "Body",
     "Page",
+    "Sources",
     "display_path",
-    "load_content",
+    "find_sources",
+    "is_hidden",
     "page_url",
-    "read_page",
+    "published_pages",
+    "read_source",
+    "source_name",
     "walk_files",
-    "with_body",
 ]

@@ -15,12 +15,10 @@ Shortcode syntax, on a line of its own (outside fenced code)::
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import markdown
 from markdown.treeprocessors import InlineProcessor
@@ -36,14 +34,15 @@ _CODE_SPAN = re.compile(r"`+[^`]*`+")
 _PLACEHOLDER = "launchkitshortcode{}x"
 _PLACEHOLDER_HTML = re.compile(r"(?:<p>)?launchkitshortcode(\d+)x(?:</p>)?")
 
-_EXTENSIONS = ["extra", "toc", "smarty", "sane_lists"]
-_EXTENSION_CONFIGS = {"toc": {"permalink": True}}
-# Everything besides a page's text that its rendered HTML depends on: part of the cache key.
-# This module's own source stands for its version: any change to it renders pages afresh.
-SETTINGS = (
-    f"Python-Markdown {markdown.__version__}; {_EXTENSIONS!r}; {_EXTENSION_CONFIGS!r}; "
-    f"markup.py {hashlib.blake2b(Path(__file__).read_bytes(), digest_size=16).hexdigest()}"
-)
+# The Markdown extensions and their settings: the one place they are named. The cache keys
+# of rendered bodies take this module's source and the version of every distribution these
+# names come from (launchkit.site.keys), so a change here or an upgrade renders them afresh.
+EXTENSIONS: dict[str, dict[str, object]] = {
+    "extra": {},
+    "toc": {"permalink": True},
+    "smarty": {},
+    "sane_lists": {},
+}
 
 # Inline patterns, by registry name, whose regex cannot match a text lacking every one of these
 # literals: each entry was read off the regex source of the Python-Markdown version below (core
@@ -106,6 +105,10 @@ class Shortcode:
     line: int
 
 
+# A rendered body as plain values: (html, toc, shortcodes as (name, product, label, line)).
+MarkdownEntry = tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]
+
+
 @dataclass(frozen=True)
 class RenderedMarkdown:
     """HTML of a page body with shortcode placeholders, its table of contents, its shortcodes.
@@ -117,15 +120,13 @@ class RenderedMarkdown:
     toc: str
     shortcodes: tuple[Shortcode, ...]
 
-    def to_entry(self) -> tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]:
-        """Plain tuples of strings and numbers, for the marshal-based cache."""
+    def to_entry(self) -> MarkdownEntry:
+        """Plain tuples of strings and numbers, for the cache (marshal)."""
         shortcodes = tuple((s.name, s.product, s.label, s.line) for s in self.shortcodes)
         return self.html, self.toc, shortcodes
 
     @classmethod
-    def from_entry(
-        cls, entry: tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]
-    ) -> RenderedMarkdown:
+    def from_entry(cls, entry: MarkdownEntry) -> RenderedMarkdown:
         """The inverse of :meth:`to_entry`."""
         html, toc, shortcodes = entry
         return cls(html, toc, tuple(Shortcode(*shortcode) for shortcode in shortcodes))
@@ -136,7 +137,7 @@ class MarkdownRenderer:
 
     def __init__(self) -> None:
         self._markdown = markdown.Markdown(
-            extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS, output_format="html"
+            extensions=list(EXTENSIONS), extension_configs=EXTENSIONS, output_format="html"
         )
         _speed_up_inline_processing(self._markdown)
         self._toc = self._markdown.treeprocessors["toc"]
@@ -341,7 +342,8 @@ def expand_shortcodes(
 
 
 __all__ = [
-    "SETTINGS",
+    "EXTENSIONS",
+    "MarkdownEntry",
     "MarkdownRenderer",
     "RenderedMarkdown",
     "Shortcode",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 import jinja2.meta
@@ -20,15 +20,16 @@ from markupsafe import Markup
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .cache import digest
-from .content import Page, display_path
+from .content import Page, display_path, walk_files
+from .keys import digest
+from .markup import RenderedMarkdown, expand_shortcodes
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
 BUY_FORM_TEMPLATE = "partials/buy_form.html"
 FEED_URL = "/blog/feed.xml"
 FEED_SECTION = "blog"
-# The globals through which a template sees other pages' content (not only their menu).
-ALL_PAGES_GLOBALS = frozenset({"pages", "section_pages"})
+
+_P = TypeVar("_P", Page, "ListedPage")
 
 # English month names, independent of the build machine's locale (byte-identical output).
 _MONTHS = (
@@ -59,7 +60,7 @@ def navigation(pages: Sequence[Page]) -> list[NavItem]:
     return [NavItem(page.menu or "", page.url) for page in in_menu]
 
 
-def dated_pages(pages: Sequence[Page], section: str) -> list[Page]:
+def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
     """The dated pages of a section, newest first (the section's index page is undated)."""
     dated = [page for page in pages if page.section == section and page.date is not None]
     dated.sort(key=lambda page: page.url)
@@ -67,12 +68,31 @@ def dated_pages(pages: Sequence[Page], section: str) -> list[Page]:
     return dated
 
 
+class ListedPage:
+    """A page as ``pages`` and ``section_pages()`` show it to templates: its attributes,
+    with its HTML made only if a template reads ``content`` or ``toc``."""
+
+    __slots__ = ("_fill", "_filled", "_page")
+
+    def __init__(self, page: Page, fill: Callable[[Page], Page]) -> None:
+        self._page = page
+        self._fill = fill
+        self._filled: Page | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("content", "toc"):
+            if self._filled is None:
+                self._filled = self._fill(self._page)
+            return getattr(self._filled, name)
+        return getattr(self._page, name)
+
+
 @dataclass(frozen=True)
 class TemplateDependencies:
-    """What a page template's output depends on, besides the page and the config.
+    """What a template's output depends on, besides the page and the config.
 
     ``digest`` hashes the template with everything it extends, includes or imports (and the
-    buy form and snippet partials every page may use); ``names`` are the variables they read.
+    snippet partial every page must carry); ``names`` are the variables they read.
     """
 
     digest: str
@@ -159,19 +179,27 @@ class Renderer:
                 )
         return self._snippet
 
-    def use_pages(self, pages: Sequence[Page]) -> None:
-        """Set the names that show every page (``pages``, ``nav``, …), before rendering any."""
+    def use_pages(self, pages: Sequence[Page], fill: Callable[[Page], Page]) -> None:
+        """Set the names that show every page (``pages``, ``nav``, …), before rendering any.
+
+        ``fill`` gives a page with its HTML (``content``, ``toc``); listed pages call it
+        only when a template reads those, so that no build holds every page's HTML.
+        """
+        listed = [ListedPage(page, fill) for page in pages]
         blog = dated_pages(pages, FEED_SECTION)
         self.env.globals.update(
-            pages=list(pages),
+            pages=listed,
             nav=navigation(pages),
-            section_pages=lambda name: dated_pages(pages, name),
+            section_pages=lambda name: dated_pages(listed, name),
             feed_url=FEED_URL if blog else None,
         )
 
-    def shared_state(self) -> str:
-        """What every page may show of the others besides ``pages``: navigation, feed link."""
-        return repr((self.env.globals["nav"], self.env.globals["feed_url"]))
+    def fill_in(self, page: Page, body: RenderedMarkdown) -> Page:
+        """``page`` with its final HTML: shortcodes expanded into buy forms, and its TOC."""
+        content = expand_shortcodes(
+            body, source=page.source, products=self.config.products, buy_form=self.buy_form
+        )
+        return page.with_content(content, body.toc)
 
     def render_document(self, page: Page) -> bytes:
         """One page's HTML document, after checking that it carries Rewardful's snippet."""
@@ -193,33 +221,25 @@ class Renderer:
         return self._render(name, page=page, rendering=page)
 
     def templates_digest(self) -> str:
-        """A hash of every template's name and source."""
+        """A hash of every template's name and source (:func:`templates_digest`)."""
         if self._templates_digest is None:
-            loader = self.env.loader
-            assert loader is not None  # set in __init__
-            names = self.env.list_templates()
-            sources = (loader.get_source(self.env, name)[0] for name in names)
-            self._templates_digest = digest(*names, *sources)
+            self._templates_digest = templates_digest(self.templates_dir)
         return self._templates_digest
-
-    def known_dependencies(self) -> tuple[str, dict[str, TemplateDependencies]]:
-        """The dependencies found so far, for :meth:`reuse_dependencies` in a later build."""
-        return self.templates_digest(), dict(self._dependencies)
-
-    def reuse_dependencies(self, known: tuple[str, dict[str, TemplateDependencies]]) -> None:
-        """Take an earlier build's :meth:`known_dependencies` if no template changed since."""
-        templates_digest, dependencies = known
-        if templates_digest == self.templates_digest():
-            self._dependencies.update(dependencies)
 
     def dependencies(self, template: str) -> TemplateDependencies:
         """The templates and variables a page with ``template`` depends on (memoized)."""
-        found = self._dependencies.get(template)
+        name = f"{template}.html"
+        found = self._dependencies.get(name)
         if found is None:
-            found = self._find_dependencies(
-                [f"{template}.html", BUY_FORM_TEMPLATE, SNIPPET_TEMPLATE]
-            )
-            self._dependencies[template] = found
+            found = self._dependencies[name] = self._find_dependencies([name, SNIPPET_TEMPLATE])
+        return found
+
+    def buy_form_dependencies(self) -> TemplateDependencies:
+        """What :meth:`buy_form` depends on besides the catalogue and the endpoint."""
+        found = self._dependencies.get(BUY_FORM_TEMPLATE)
+        if found is None:
+            found = self._find_dependencies([BUY_FORM_TEMPLATE])
+            self._dependencies[BUY_FORM_TEMPLATE] = found
         return found
 
     def _find_dependencies(self, roots: list[str]) -> TemplateDependencies:
@@ -304,6 +324,14 @@ class Renderer:
         return [name.removesuffix(".html") for name in names if not name.startswith("partials/")]
 
 
+def templates_digest(folder: Path) -> str:
+    """A hash of every file's name and bytes in the templates folder."""
+    parts = []
+    for name in walk_files(folder):
+        parts += [Path(name).relative_to(folder).as_posix(), Path(name).read_bytes()]
+    return digest(*parts)
+
+
 def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
     """A bytecode cache in ``folder``; none if it cannot be made (a read-only checkout)."""
     if folder is None:
@@ -350,12 +378,14 @@ def _require_snippet(html: str, snippet: str, page: Page, template: Path) -> Non
 
 
 __all__ = [
-    "ALL_PAGES_GLOBALS",
+    "BUY_FORM_TEMPLATE",
     "FEED_URL",
+    "ListedPage",
     "NavItem",
     "Renderer",
     "TemplateDependencies",
     "dated_pages",
     "format_date",
     "navigation",
+    "templates_digest",
 ]

@@ -1,0 +1,244 @@
+"""Every ingredient of every cache key, in one place.
+
+A cached result may be reused only when everything it was made from is the same. What that
+is, per kind of result:
+
+============  =====================================================================
+pages         the file's size and mtime (CLI) or "not reported changed" (preview), the
+              code of :mod:`~launchkit.site.content` with what it imports, PyYAML's
+              version, the ``[site]`` table (absolute URLs, default image) and the root
+bodies        the body's text and first line, the code of :mod:`~launchkit.site.markup`,
+              the versions of Python-Markdown and of every configured extension's
+              distribution (:data:`launchkit.site.markup.EXTENSIONS`)
+documents     the identities of :func:`document_needs`: the page, its templates, the
+              config tables its templates read, navigation, listings, buy forms, code
+files         (sitemap, robots, feed) their own bytes: cheap to make, compared on write
+links         each page's document, every output path and id, the link checker's code,
+              the config, the working folder (warnings name files relative to it)
+============  =====================================================================
+
+"Code" is found, not listed: :class:`Codebase` reads the package's own source and follows
+its ``import`` statements, so a step's key covers its module and every launchkit module it
+imports, and a new module counts as soon as something imports it. The modules that decide
+what is reused (the builder and its cache layer) are in every key. Library versions come
+from :mod:`importlib.metadata`, named by the steps' own imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+PACKAGE = "launchkit"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+# The step modules (whose code keys their own results) and the engine modules that run them.
+STEPS = {
+    "pages": ("launchkit.site.content",),
+    "bodies": ("launchkit.site.markup",),
+    "documents": ("launchkit.site.render", "launchkit.site.markup", "launchkit.site.extras"),
+    "links": ("launchkit.site.linkcheck",),
+}
+ENGINE = "launchkit.site.builder"  # with what it imports, less the step modules
+
+_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?P<source>\.+[\w.]*|\w[\w.]*)[ \t]+import[ \t]+"
+    r"(?P<names>\([^)]*\)|[^\n#]*)|import[ \t]+(?P<modules>[^\n#]*))",
+    re.MULTILINE,
+)
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def digest(*parts: str | bytes) -> str:
+    """A short, stable hash of ``parts`` (each length-prefixed, so boundaries count)."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        hasher.update(len(data).to_bytes(8, "little"))
+        hasher.update(data)
+    return hasher.hexdigest()
+
+
+@dataclass
+class Codebase:
+    """launchkit's own source as read from ``root`` (the package folder), and its imports.
+
+    ``root`` defaults to the running package. Tests may point it at a copy of the package
+    to see a source change go through the real fingerprint.
+    """
+
+    root: Path = PACKAGE_DIR
+    _sources: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _imports: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _closures: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _libraries: dict[str, str] = field(default_factory=dict, repr=False)
+    _fingerprints: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for path in sorted(self.root.rglob("*.py")):
+            relative = path.relative_to(self.root).with_suffix("")
+            parts = [PACKAGE, *relative.parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            self._sources[".".join(parts)] = path.read_bytes()
+        for module, source in self._sources.items():
+            self._imports[module] = self._imported(module, source.decode("utf-8"))
+
+    def modules(self) -> list[str]:
+        """Every module of the package, by dotted name."""
+        return sorted(self._sources)
+
+    def closure(self, module: str) -> frozenset[str]:
+        """``module`` and every launchkit module it imports, transitively."""
+        found = self._closures.get(module)
+        if found is None:
+            seen: set[str] = set()
+            todo = [module]
+            while todo:
+                name = todo.pop()
+                if name not in seen and name in self._sources:
+                    seen.add(name)
+                    todo += [i for i in self._imports[name] if i.startswith(PACKAGE)]
+            found = self._closures[module] = frozenset(seen)
+        return found
+
+    def engine_modules(self) -> frozenset[str]:
+        """The builder and what it imports, less the step modules (keyed per step)."""
+        steps = {module for modules in STEPS.values() for module in modules}
+        reachable: set[str] = set()
+        todo = [ENGINE]
+        while todo:
+            name = todo.pop()
+            if name in reachable or name in steps or name not in self._sources:
+                continue
+            reachable.add(name)
+            todo += [i for i in self._imports[name] if i.startswith(PACKAGE)]
+        return frozenset(reachable)
+
+    def fingerprint(self, step: str, libraries: Iterable[str] = ()) -> str:
+        """The key ingredient "code" of a step: the source of its modules' closures and of
+        the engine, and the versions of what they import plus the top-level modules
+        ``libraries`` names (Markdown extensions, named in a setting, not imported)."""
+        found = self._fingerprints.get((step, tuple(libraries)))
+        if found is None:
+            modules = set(self.engine_modules())
+            for module in STEPS[step]:
+                modules |= self.closure(module)
+            parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
+            found = digest(*parts, self.libraries(modules, libraries))
+            self._fingerprints[step, tuple(libraries)] = found
+        return found
+
+    def libraries(self, modules: Iterable[str], extra: Iterable[str] = ()) -> str:
+        """The Python version and the installed versions of the distributions ``modules``
+        import (and of the top-level modules ``extra`` names), as one line."""
+        names = {name.split(".")[0] for module in modules for name in self._imports[module]}
+        names |= set(extra)
+        found = {
+            version
+            for name in sorted(names)
+            if not name.startswith(PACKAGE) and (version := self._library(name))
+        }
+        return f"Python {sys.version}; " + "; ".join(sorted(found))
+
+    def _library(self, name: str) -> str:
+        """``distribution version`` for a top-level import name; "" for the standard library."""
+        if name in sys.stdlib_module_names or name == "__future__":
+            return ""
+        known = self._libraries.get(name)
+        if known is None:
+            known = self._libraries[name] = _distribution_version(name)
+        return known
+
+    def _imported(self, module: str, source: str) -> set[str]:
+        """The absolute names of what ``module``'s source imports (anywhere in it)."""
+        package = module if self._is_package(module) else module.rpartition(".")[0]
+        found: set[str] = set()
+        for match in _IMPORT.finditer(source):
+            if match["modules"]:
+                for item in match["modules"].split(","):
+                    found.add(item.split(" as ")[0].strip())
+                continue
+            base = _absolute(match["source"], package)
+            found.add(base)
+            for name in match["names"].strip("()").replace("\n", " ").split(","):
+                name = name.split(" as ")[0].strip()
+                if name and f"{base}.{name}" in self._sources:
+                    found.add(f"{base}.{name}")
+        return {name for name in found if _DOTTED.fullmatch(name)}
+
+    def _is_package(self, module: str) -> bool:
+        return (self.root / Path(*module.split(".")[1:]) / "__init__.py").is_file()
+
+
+def _absolute(source: str, package: str) -> str:
+    """``from .x import`` inside ``package`` -> ``package.x``."""
+    if not source.startswith("."):
+        return source
+    level = len(source) - len(source.lstrip("."))
+    parts = package.split(".")
+    base = parts[: len(parts) - level + 1]
+    rest = source[level:]
+    return ".".join([*base, rest] if rest else base)
+
+
+def _distribution_version(import_name: str) -> str:
+    """The distribution that provides ``import_name`` and its version ("" if none)."""
+    try:
+        return f"{import_name} {importlib.metadata.version(import_name)}"
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    # Import names that are not distribution names (yaml: PyYAML, pymdownx: pymdown-extensions):
+    # most distributions list them in top_level.txt, much quicker to read than every RECORD.
+    for distribution in importlib.metadata.distributions():
+        if import_name in (distribution.read_text("top_level.txt") or "").split():
+            return f"{distribution.metadata['Name']} {distribution.version}"
+    for name in importlib.metadata.packages_distributions().get(import_name, []):
+        return f"{name} {importlib.metadata.version(name)}"
+    return ""
+
+
+def markdown_extension_modules(extensions: Iterable[str]) -> set[str]:
+    """The top-level modules behind Markdown extension names, for their versions.
+
+    ``"toc"`` is Python-Markdown's own; ``"pymdownx.superfences"`` is ``pymdownx``; a name
+    registered as an entry point is its distribution's module.
+    """
+    modules = {"markdown"}
+    for name in extensions:
+        if "." in name:
+            modules.add(name.split(".")[0].split(":")[0])
+            continue
+        for entry in importlib.metadata.entry_points(group="markdown.extensions", name=name):
+            modules.add(entry.value.split(".")[0].split(":")[0])
+    return modules
+
+
+# --- the key ingredients of one build ---------------------------------------------------------
+
+
+def config_table(config: object, table: str) -> str:
+    """One table of ``site.toml`` as a string: its identity's value."""
+    return msgspec.json.encode(getattr(config, table)).decode()
+
+
+CONFIG_TABLES = ("site", "rewardful", "checkout", "products")
+
+
+__all__ = [
+    "CONFIG_TABLES",
+    "STEPS",
+    "Codebase",
+    "config_table",
+    "digest",
+    "markdown_extension_modules",
+]
