@@ -114,6 +114,11 @@ def build_site(
         with _progress_bar(progress) as bar:
             build.bar = bar
             return build.run(out, drafts=drafts, strict=strict, started=started)
+    except BaseException:
+        # The paths this build was told of may not all have been taken in: the next build
+        # looks at every file instead of trusting a list of changes.
+        context.content_files = None
+        raise
     finally:
         cache.close()
 
