@@ -52,7 +52,10 @@ EDITS = {
     # A product's text: the same three pages ([products] is read by nothing else).
     "config": ({"site.toml": site_toml().replace("$19 / month", "$21 / month")}, 3),
     # The site's title is on every page.
-    "site config": ({"site.toml": site_toml().replace('title = "Shop"', 'title = "Shop 2"')}, PAGES),
+    "site config": (
+        {"site.toml": site_toml().replace('title = "Shop"', 'title = "Shop 2"')},
+        PAGES,
+    ),
     # The blog index lists one post less; the feed (always generated) too.
     "deleted page": ({"content/blog/second.md": None}, 1),
     "added page": (
