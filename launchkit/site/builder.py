@@ -40,6 +40,7 @@ from .content import (
     display_path,
     find_sources,
     published_pages,
+    read_body,
     read_source,
     walk_files,
 )
@@ -213,7 +214,10 @@ class _Build:
         )
         if context.renderer is None or context.renderer[0] != key:
             renderer = Renderer(
-                self.config, checkout_endpoint=cache.endpoint, compiled_dir=_compiled(self.config)
+                self.config,
+                checkout_endpoint=cache.endpoint,
+                compiled_dir=_compiled(self.config),
+                template_facts=cache.template_facts(),
             )
             context.renderer = (key, renderer)
         return context.renderer[1]
@@ -221,13 +225,11 @@ class _Build:
     def filler(self, renderer: Renderer, entries: dict[str, PageEntry]):
         """A function giving a page with its HTML, from the rendered body."""
         cache = self.cache
-        fresh = cache.fresh_bodies
-        store = cache.store
 
         def fill(page: Page) -> Page:
             key = cache.markdown_key(entries[page.path].body_key)
-            entry = fresh.get(key) or store.body(key)
-            return renderer.fill_in(page, RenderedMarkdown.from_entry(entry))
+            entry = cache.fresh_bodies.get(key) or cache.store.body(key)
+            return renderer.fill_in(page, _rendered(entry, page))
 
         return fill
 
@@ -427,7 +429,7 @@ class _DocumentPayload:
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
 
         def fill(page: Page) -> Page:
-            return renderer.fill_in(page, RenderedMarkdown.from_entry(store.body(keys[page.path])))
+            return renderer.fill_in(page, _rendered(store.body(keys[page.path]), page))
 
         renderer.use_pages(self.pages, fill)
         return _DocumentState(renderer, fill, SiteWriter(Path(self.out)))
@@ -440,6 +442,15 @@ def _document_job(state: _DocumentState, item: tuple[int, Page]):
     stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
     return stat.st_size, stat.st_mtime_ns, links, ids, changed
+
+
+def _rendered(entry: object, page: Page) -> RenderedMarkdown:
+    """A rendered body from the cache file; rendered here if the cache lost it meanwhile
+    (another build of the same site, in another process, keeps only its own bodies)."""
+    if entry is not None:
+        return RenderedMarkdown.from_entry(entry)  # type: ignore[arg-type]
+    body = read_body(Path(page.path))
+    return MarkdownRenderer().render(body.text, source=page.source, first_line=body.first_line)
 
 
 def _compiled(config: SiteConfig) -> Path:

@@ -251,9 +251,16 @@ def _default_template(relative: PurePath, section: str) -> str:
     return "page"
 
 
-def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
-    """Split ``---`` front matter from the body: (fields, raw YAML, body, body's first line)."""
-    lines = text.splitlines(keepends=True)
+def read_body(path: Path) -> Body:
+    """Only the body of a Markdown file (its front matter as :func:`read_source` left it)."""
+    shown = display_path(path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    index = _closing_fence(lines, shown)
+    return Body("".join(lines[index + 1 :]), index + 2)
+
+
+def _closing_fence(lines: list[str], shown: str) -> int:
+    """The index of the line that closes the front matter."""
     if not lines or lines[0].rstrip() != "---":
         raise SiteError(
             "no front matter",
@@ -261,10 +268,16 @@ def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str
             1,
             hint="start the file with a '---' line, 'title: …', and another '---' line",
         )
-    closing = [i for i, line in enumerate(lines) if i and line.rstrip() in ("---", "...")]
+    closing = next((i for i, line in enumerate(lines) if i and line.rstrip() in ("---", "...")), 0)
     if not closing:
         raise SiteError("front matter is not closed", shown, 1, hint="add a '---' line after it")
-    index = closing[0]
+    return closing
+
+
+def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
+    """Split ``---`` front matter from the body: (fields, raw YAML, body, body's first line)."""
+    lines = text.splitlines(keepends=True)
+    index = _closing_fence(lines, shown)
     front_text = "".join(lines[1:index])
     # Imported here: a rebuild that finds every page in the cache parses no YAML at all.
     import yaml
@@ -379,6 +392,7 @@ __all__ = [
     "is_hidden",
     "page_url",
     "published_pages",
+    "read_body",
     "read_source",
     "source_name",
     "walk_files",

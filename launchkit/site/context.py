@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .keys import PACKAGE_DIR, Codebase
 
 if TYPE_CHECKING:
     from .cache import PageEntry, Record
     from .markup import MarkdownRenderer
-    from .render import Renderer
+    from .render import Renderer, TemplateFacts
 
 
 @dataclass
@@ -44,8 +44,7 @@ class BuildContext:
     # Made on first use, kept: building them costs more than a small rebuild.
     markdown: MarkdownRenderer | None = None
     renderer: tuple[str, Renderer] | None = None
-    # The build this context last ran, for the preview: the folder and the config file.
-    last: dict[str, Any] = field(default_factory=dict)
+    template_facts: dict[str, TemplateFacts] | None = None
 
     def code(self) -> Codebase:
         """launchkit's source, read once for this context (it cannot change under it)."""
@@ -61,7 +60,7 @@ class BuildContext:
         self.bodies = set()
         self.records = {}
         self.renderer = None
-        self.last = {}
+        self.template_facts = None
 
 
 __all__ = ["BuildContext"]

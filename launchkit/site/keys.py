@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
 import re
 import sys
 from collections.abc import Iterable
@@ -217,9 +218,10 @@ def markdown_extension_modules(extensions: Iterable[str]) -> set[str]:
     for name in extensions:
         if "." in name:
             modules.add(name.split(".")[0].split(":")[0])
-            continue
-        for entry in importlib.metadata.entry_points(group="markdown.extensions", name=name):
-            modules.add(entry.value.split(".")[0].split(":")[0])
+        elif importlib.util.find_spec(f"markdown.extensions.{name}") is None:
+            # Not one of Python-Markdown's own: a name a distribution registered.
+            for entry in importlib.metadata.entry_points(group="markdown.extensions", name=name):
+                modules.add(entry.value.split(".")[0].split(":")[0])
     return modules
 
 

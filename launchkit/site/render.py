@@ -68,6 +68,10 @@ def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
     return dated
 
 
+# A template's source, the variables it reads, the templates it pulls in.
+TemplateFacts = tuple[str, frozenset[str], tuple[str, ...]]
+
+
 class ListedPage:
     """A page as ``pages`` and ``section_pages()`` show it to templates: its attributes,
     with its HTML made only if a template reads ``content`` or ``toc``."""
@@ -112,9 +116,13 @@ class Renderer:
         *,
         checkout_endpoint: str | None = None,
         compiled_dir: Path | None = None,
+        template_facts: dict[str, TemplateFacts] | None = None,
     ) -> None:
         """``compiled_dir`` keeps compiled templates between builds (Jinja's bytecode cache:
-        compiling them anew was most of a one-page rebuild's template time)."""
+        compiling them anew was most of a one-page rebuild's template time).
+        ``template_facts``: what each template reads and pulls in, by name, as an earlier
+        build found it (taken for a template whose source is the same; parsing every
+        template took a third of a small rebuild); this build's are added to it."""
         self.config = config
         self.templates_dir = config.templates_dir
         # The preview server mounts the checkout locally and passes its own endpoint.
@@ -140,6 +148,9 @@ class Renderer:
         self.env.filters["format_date"] = format_date
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
+        self.template_facts = template_facts if template_facts is not None else {}
+        self._facts: dict[str, TemplateFacts] = {}
+        self._parser: jinja2.Environment | None = None
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
 
@@ -249,9 +260,6 @@ class Renderer:
         so it makes every template a dependency. A template that is missing or does not parse
         is a dependency by name; rendering reports it properly.
         """
-        # Without the build's globals: jinja2.meta leaves out names an environment defines.
-        parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
-        parser.filters, parser.tests = self.env.filters, self.env.tests
         sources: dict[str, str] = {}
         names: set[str] = set()
         todo = list(roots)
@@ -259,20 +267,46 @@ class Renderer:
             name = todo.pop()
             if name in sources:
                 continue
-            sources[name] = ""
-            try:
-                sources[name] = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
-                tree = parser.parse(sources[name])
-                names |= jinja2.meta.find_undeclared_variables(tree)
-            except jinja2.TemplateError:  # missing or broken: rendering says where
-                continue
-            for referenced in jinja2.meta.find_referenced_templates(tree):
-                if referenced is None:
-                    todo.extend(self.env.list_templates())
-                else:
-                    todo.append(referenced)
+            sources[name], found, referenced = self._template_facts(name)
+            names |= found
+            todo += referenced
         parts = [part for name in sorted(sources) for part in (name, sources[name])]
         return TemplateDependencies(digest(*parts), frozenset(names))
+
+    def _template_facts(self, name: str) -> TemplateFacts:
+        """One template's source, the variables it reads and the templates it pulls in
+        (every template for a name computed at render time); parsed once per build."""
+        facts = self._facts.get(name)
+        if facts is not None:
+            return facts
+        try:
+            source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+        except jinja2.TemplateError:
+            source = None
+        known = self.template_facts.get(name)
+        if known is not None and source is not None and known[0] == source:
+            self._facts[name] = known
+            return known
+        if self._parser is None:
+            # Without the build's globals: jinja2.meta leaves out names an environment defines.
+            self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
+            self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
+        parser = self._parser
+        facts: tuple[str, frozenset[str], tuple[str, ...]] = ("", frozenset(), ())
+        try:
+            source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
+            facts = (source, frozenset(), ())
+            tree = parser.parse(source)
+            referenced = [
+                [*self.env.list_templates()] if found is None else [found]
+                for found in jinja2.meta.find_referenced_templates(tree)
+            ]
+            names = frozenset(jinja2.meta.find_undeclared_variables(tree))
+            facts = (source, names, tuple(name for group in referenced for name in group))
+        except jinja2.TemplateError:  # missing or broken: rendering says where
+            pass
+        self._facts[name] = self.template_facts[name] = facts
+        return facts
 
     def _render(self, name: str, *, rendering: Page | None = None, **context: Any) -> str:
         """Render a template; turn any failure into a SiteError at the template's line."""

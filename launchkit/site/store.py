@@ -98,6 +98,11 @@ class Store:
         rows = self._rows("SELECT key, entry FROM bodies WHERE key = ?", marshal.loads, (key,))
         return next((entry for _, entry in rows), None)
 
+    def meta(self, name: str) -> Any:
+        """A small named entry, or None."""
+        rows = self._rows("SELECT name, value FROM meta WHERE name = ?", pickle.loads, (name,))
+        return next((entry for _, entry in rows), None)
+
     def body_keys(self) -> set[str]:
         """The key of every rendered body."""
         return {key for key, _ in self._rows("SELECT key, NULL FROM bodies", None)}
@@ -134,6 +139,7 @@ class Store:
     def write(
         self,
         *,
+        meta: dict[str, Any] | None = None,
         pages: dict[str, Any] | None = None,
         forget_pages: Iterable[str] = (),
         bodies: dict[str, Any] | None = None,
@@ -150,7 +156,9 @@ class Store:
             return
         db = self._db
         try:
-            db.execute("BEGIN")
+            db.execute("BEGIN IMMEDIATE")
+            for name, value in (meta or {}).items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, pickle.dumps(value)))
             if pages:
                 rows = [(path, pickle.dumps(entry, 5)) for path, entry in pages.items()]
                 db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", rows)

@@ -127,10 +127,6 @@ class _Pool:
         chunk = max(1, min(_MAX_CHUNK, len(items) // (self.size * 8)))
         chunks = [(start, items[start : start + chunk]) for start in range(0, len(items), chunk)]
         inbox, outbox = context.SimpleQueue(), context.Queue()
-        for numbered in chunks:
-            inbox.put(numbered)
-        for _ in range(self.size):
-            inbox.put(None)
         if method == "fork":
             # Frozen, the parent's objects are left out of the children's collections,
             # which would otherwise walk them and copy the memory pages they touch.
@@ -144,6 +140,11 @@ class _Pool:
         try:
             for process in processes:
                 process.start()
+            # After the start: a pipe holds 64 KiB, and only running workers empty it.
+            for numbered in chunks:
+                inbox.put(numbered)
+            for _ in range(self.size):
+                inbox.put(None)
             return self._collect(len(items), len(chunks), outbox, processes, bar)
         finally:
             if method == "fork":
