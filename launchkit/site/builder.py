@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .cache import BuildCache, Links, Output, PageEntry, body_key, page_key
+from .cache import BuildCache, Links, Output, PageEntry, body_key, markdown_key, page_key
 from .content import (
     Asset,
     Page,
@@ -193,10 +193,10 @@ class _Build:
             bar=self.bar,
         )
         fresh = {}
-        for path, (stamp, entry, markdown_key, rendered) in zip(unread, results, strict=True):
+        for path, (stamp, entry, stored_as, rendered) in zip(unread, results, strict=True):
             fresh[path] = cache.read(path, stamp, entry)
             if rendered is not None:
-                cache.remember_bodies({markdown_key: rendered})
+                cache.remember_bodies({stored_as: rendered})
                 self.markdown_rendered += 1
         return {
             path: entry if entry is not None else fresh[path]
@@ -254,17 +254,19 @@ class _Build:
         }
         writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
-        keys = [cache.markdown_key(entries[page.path].body_key) for page in pages]
         state = _DocumentState(renderer, self.filler(renderer, entries), writer)
-        payload = _DocumentPayload(
-            self.config, cache.endpoint, list(pages), keys, str(cache.store.path), str(writer.out)
-        )
+
+        def payload() -> _DocumentPayload:
+            keys = [cache.markdown_key(entries[page.path].body_key) for page in pages]
+            store, out = str(cache.store.path), str(writer.out)
+            return _DocumentPayload(self.config, cache.endpoint, list(pages), keys, store, out)
+
         results = run_jobs(
             _document_job,
             [(index, pages[index]) for index in stale],
             state,
             setup=_DocumentPayload.setup,
-            payload=lambda: payload,
+            payload=payload,
             workers=self.workers,
             bar=self.bar,
         )
@@ -393,14 +395,14 @@ def _read_job(state: _ReadState, path: str):
     page, body = read_source(Path(path), state.config)
     key = body_key(body.text, body.first_line)
     entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key))
-    markdown_key = digest(state.markdown_code, key)
+    stored_as = markdown_key(state.markdown_code, key)
     rendered = None
-    if markdown_key not in state.cached and (state.drafts or not page.draft):
+    if stored_as not in state.cached and (state.drafts or not page.draft):
         if state.markdown is None:
             state.markdown = MarkdownRenderer()
         result = state.markdown.render(body.text, source=page.source, first_line=body.first_line)
         rendered = result.to_entry()
-    return stamp, entry, markdown_key, rendered
+    return stamp, entry, stored_as, rendered
 
 
 @dataclass

@@ -97,6 +97,11 @@ class Record:
     links_key: str = ""
 
 
+def markdown_key(code: str, body: str) -> str:
+    """The key of a rendered body: two hashes side by side (no need to hash them again)."""
+    return f"{code}:{body}"
+
+
 def body_key(text: str, first_line: int) -> str:
     return digest(str(first_line), text)
 
@@ -222,7 +227,7 @@ class BuildCache:
 
     def markdown_key(self, key: str) -> str:
         """The key of a rendered body: its text and the Markdown code and settings."""
-        return digest(self.code["bodies"], key)
+        return markdown_key(self.code["bodies"], key)
 
     def read(self, path: str, stamp_before: tuple[int, int] | None, entry: PageEntry) -> PageEntry:
         """Remember a page just read (with the stamp its file had before reading)."""
@@ -368,6 +373,7 @@ class Identities:
         self.entries = entries
         self.renderer = renderer
         self._values: dict[str, str] = {}
+        self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
         self._by_source = {page.source: entries[page.path] for page in pages}
 
     def get(self, name: str) -> str:
@@ -411,14 +417,17 @@ class Identities:
         )
 
     def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
-        """The identities the document of ``page`` needs."""
-        names = self.renderer.dependencies(page.template).names
-        needed = {f"page:{page.source}", f"template:{page.template}", *EVERY_DOCUMENT}
-        for variable in names:
-            needed.update(NAME_NEEDS.get(variable, ("*",)))
-        if entry.shortcodes:
-            needed.add("forms")
-        return tuple(sorted(needed))
+        """The identities the document of ``page`` needs: its page's, then those it shares
+        with the pages of the same template (the same tuple, stored once)."""
+        shape = self._shapes.get((page.template, entry.shortcodes))
+        if shape is None:
+            needed = {f"template:{page.template}", *EVERY_DOCUMENT}
+            for variable in self.renderer.dependencies(page.template).names:
+                needed.update(NAME_NEEDS.get(variable, ("*",)))
+            if entry.shortcodes:
+                needed.add("forms")
+            shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
+        return (f"page:{page.source}", *shape)
 
 
 def walk_under(folder: str) -> Iterator[str]:
@@ -459,5 +468,6 @@ __all__ = [
     "Record",
     "Warnings",
     "body_key",
+    "markdown_key",
     "page_key",
 ]

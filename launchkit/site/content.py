@@ -168,10 +168,11 @@ def walk_order(parts: Iterable[str]) -> tuple[tuple[int, str], ...]:
 
 
 def _walk_order(root: str):
-    """:func:`walk_order` of OS paths under ``root``."""
+    """:func:`walk_order` of OS paths under ``root`` (string slicing: it sorts every file)."""
+    start = len(root.rstrip(os.sep)) + 1
 
     def key(name: str) -> tuple[tuple[int, str], ...]:
-        return walk_order(PurePath(os.path.relpath(name, root)).parts)
+        return walk_order(name[start:].split(os.sep))
 
     return key
 

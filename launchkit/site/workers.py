@@ -179,7 +179,9 @@ def _next_result(outbox, processes) -> tuple[int, list]:
         try:
             return outbox.get(timeout=0.5)
         except queue.Empty:
-            if not all(process.is_alive() for process in processes):
+            # A worker that ended with an error, or all ended: what is missing never comes.
+            ended = [process.exitcode for process in processes]
+            if any(code not in (None, 0) for code in ended) or None not in ended:
                 try:
                     return outbox.get(timeout=1)  # sent just before it ended
                 except queue.Empty:
