@@ -19,6 +19,7 @@ from launchkit.config import load_config
 from launchkit.errors import SiteError
 from launchkit.site import workers
 from launchkit.site.builder import BuildReport, build_site
+from launchkit.site.context import BuildContext
 
 PAGES = 8  # the fixture's published pages
 BUY_FORM = (ROOT / "templates/partials/buy_form.html").read_text(encoding="utf-8")
@@ -289,3 +290,20 @@ def test_failed_rebuild_leaves_no_half_published_files(tmp_path: Path) -> None:
     with pytest.raises(SiteError, match="--strict"):
         build(root, strict=True)
     assert snapshot(root / "public") == before  # no .launchkit-new file either
+
+
+def test_the_preview_looks_only_at_the_paths_it_is_told_of(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    config = load_config(root / "site.toml")
+    context = BuildContext()
+    build_site(config, root / "public", context=context)
+    post, other = root / "content/blog/first.md", root / "content/buy.md"
+    post.write_text(FILES["content/blog/first.md"] + "\nMore.\n", encoding="utf-8")
+    other.write_text(FILES["content/buy.md"] + "\nNot reported.\n", encoding="utf-8")
+    report = build_site(config, root / "public", context=context, changed={post})
+    assert report.rendered == 2  # the post and the blog index; buy.md was not looked at
+    assert "Not reported" not in (root / "public/buy/index.html").read_text(encoding="utf-8")
+    assert "More." in (root / "public/blog/first/index.html").read_text(encoding="utf-8")
+    report = build_site(config, root / "public", context=context, changed={other})
+    assert report.rendered == 2  # buy, and the blog index (its listing may show any page)
+    assert "Not reported" in (root / "public/buy/index.html").read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ runs threads.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
@@ -94,3 +95,24 @@ def test_every_start_method_builds_the_same_site(
     report = build_site(config, root / "parallel", workers=2, clean=True)
     assert report.markdown_rendered == report.rendered == report.pages
     assert snapshot(root / "parallel") == snapshot(root / "serial")
+
+
+def _no_state(payload: object) -> None:
+    return None
+
+
+def _slow_first(state: None, item: tuple[int, str]) -> int:
+    number, text = item
+    if number == 0:
+        time.sleep(1.5)  # the other worker finishes its share and ends meanwhile
+    return number + len(text)
+
+
+def test_workers_take_big_job_lists_and_uneven_shares(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(START_METHOD_ENV, "spawn")
+    # Queued jobs far beyond what a pipe holds (64 KiB) before any worker reads them.
+    items = [(number, "x" * 5000) for number in range(300)]
+    results = workers.run_jobs(
+        _slow_first, items, None, setup=_no_state, payload=lambda: None, workers=2
+    )
+    assert results == [number + 5000 for number in range(300)]

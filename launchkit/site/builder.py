@@ -33,7 +33,16 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .cache import BuildCache, Links, Output, PageEntry, body_key, markdown_key, page_key
+from .cache import (
+    BuildCache,
+    Links,
+    Output,
+    PageEntry,
+    body_key,
+    file_stamp,
+    markdown_key,
+    page_key,
+)
 from .content import (
     Asset,
     Page,
@@ -391,7 +400,7 @@ class _ReadState:
 
 def _read_job(state: _ReadState, path: str):
     """Read one page; render its body unless cached. (stamp before, entry, body key, body)."""
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
     page, body = read_source(Path(path), state.config)
     key = body_key(body.text, body.first_line)
     entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key))
@@ -458,14 +467,6 @@ def _rendered(entry: object, page: Page) -> RenderedMarkdown:
 def _compiled(config: SiteConfig) -> Path:
     """Where Jinja keeps compiled templates between builds (its own bytecode cache)."""
     return config.root / CACHE_FOLDER / "templates"
-
-
-def _stamp(path: str) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
 
 
 __all__ = ["BuildReport", "build_site", "collect_files"]

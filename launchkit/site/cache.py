@@ -22,11 +22,11 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from ..config import SiteConfig
-from .content import Page, walk_files
+from .content import Page, is_hidden, walk_files
 from .context import BuildContext
 from .keys import CONFIG_TABLES, config_table, digest, markdown_extension_modules
 from .markup import EXTENSIONS
@@ -183,7 +183,7 @@ class BuildCache:
             if os.path.isdir(path):  # a folder created or moved in: what it holds is new
                 known.difference_update([name for name in known if name.startswith(path + os.sep)])
                 known.update(walk_under(path))
-            elif os.path.isfile(path) and not _hidden(path, root):
+            elif os.path.isfile(path) and not is_hidden(PurePath(os.path.relpath(path, root))):
                 known.add(path)
             else:  # gone (a file or a whole folder)
                 known.difference_update([name for name in known if name.startswith(path + os.sep)])
@@ -205,7 +205,7 @@ class BuildCache:
         else:
             for path in paths:
                 entry = known.get(path)
-                if entry is not None and (entry.stamp is None or entry.stamp != _stamp(path)):
+                if entry is not None and (entry.stamp is None or entry.stamp != file_stamp(path)):
                     entry = None
                 entries.append(entry)
         # A page to publish whose rendered body is no longer cached is read again too.
@@ -434,12 +434,8 @@ def walk_under(folder: str) -> Iterator[str]:
     return walk_files(Path(folder))
 
 
-def _hidden(path: str, root: str) -> bool:
-    relative = os.path.relpath(path, root)
-    return any(part.startswith(".") for part in relative.split(os.sep))
-
-
-def _stamp(path: str) -> tuple[int, int] | None:
+def file_stamp(path: str) -> tuple[int, int] | None:
+    """A file's size and mtime (ns), or None when it is gone."""
     try:
         stat = os.stat(path)
     except OSError:
@@ -468,6 +464,7 @@ __all__ = [
     "Record",
     "Warnings",
     "body_key",
+    "file_stamp",
     "markdown_key",
     "page_key",
 ]
