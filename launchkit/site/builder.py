@@ -192,15 +192,18 @@ class _Build:
         cache.forget_missing(paths)
         unread, entries = cache.pages_to_read(paths, drafts)
         payload = (self.config, drafts, cache.code["bodies"], cache.known_bodies())
+        # Here, the context's Markdown renderer: making one costs more than rendering a page.
+        here = _ReadState(*payload, cache.context.markdown)
         results = run_jobs(
             _read_job,
             unread,
-            _ReadState.setup(payload),
+            here,
             setup=_ReadState.setup,
             payload=lambda: payload,
             workers=self.workers,
             bar=self.bar,
         )
+        cache.context.markdown = here.markdown
         fresh = {}
         for path, (stamp, entry, stored_as, rendered) in zip(unread, results, strict=True):
             fresh[path] = cache.read(path, stamp, entry)
@@ -305,7 +308,7 @@ class _Build:
         known = {}
         if judge is not None:
             known = {
-                page.output: tuple(LinkWarning(*w) for w in documents[page.output].warnings)
+                page.output: _warnings(documents[page.output].warnings)
                 for page in pages
                 if page.output not in judge
             }
@@ -337,6 +340,10 @@ class _Links(dict):
     def get(self, output: str, default: Links = ()) -> Links:  # type: ignore[override]
         found = super().get(output)
         return found if found is not None else self.cache.links_of(output) or default
+
+
+def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
+    return tuple(LinkWarning(*warning) for warning in stored) if stored else ()
 
 
 def collect_files(

@@ -153,6 +153,7 @@ class BuildCache:
         self.fresh_bodies: dict[str, object] = {}
         self.bodies_changed = False
         self.saved_facts: dict | None = None
+        self.last_record = Record()
         self.fresh_pages: dict[str, PageEntry] = {}
         self.gone_pages: set[str] = set()
 
@@ -273,7 +274,10 @@ class BuildCache:
         records = self.context.records
         if self.out not in records:
             stored = None if self.clean else self.store.record(self.out)
-            records[self.out] = stored if isinstance(stored, Record) else Record()
+            record = stored if isinstance(stored, Record) else Record()
+            if record.values:
+                record.outputs = _outputs(self.store.outputs(self.out))
+            records[self.out] = record
         return records[self.out]
 
     def identities(
@@ -315,7 +319,7 @@ class BuildCache:
         needed = {name for output in outputs.values() for name in output.needs}
         record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
         record.links_key = links_key
-        self.context.records[self.out] = record
+        self.last_record, self.context.records[self.out] = self.record(), record
 
     # --- links -------------------------------------------------------------------------------
 
@@ -328,8 +332,8 @@ class BuildCache:
             config_table(self.config, "site"),
             os.getcwd(),  # warnings name files relative to it
             templates,  # a warning may point to a template's line
-            *sorted(outputs),
-            *(f"{output}\n{o.ids_key}" for output, o in sorted(documents.items())),
+            "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
+            "\n".join(f"{output} {o.ids_key}" for output, o in sorted(documents.items())),
         )
 
     def links_of(self, output: str) -> Links:
@@ -339,9 +343,15 @@ class BuildCache:
     # --- the end ---------------------------------------------------------------------------
 
     def save(self, links: Mapping[str, Links], gone_outputs: Iterable[str]) -> None:
-        """Write what this build learnt to the cache file."""
+        """Write what this build learnt to the cache file: the rows that changed."""
         scope = self.context.pages_scope
         record = self.context.records[self.out]
+        before = self.last_record.outputs
+        changed = {
+            output: (tuple(document), links.get(output))
+            for output, document in record.outputs.items()
+            if output in links or before.get(output) != document
+        }
         current = None
         if self.bodies_changed:  # the cache keeps the bodies of the pages it knows
             current = {self.markdown_key(e.body_key) for e in self.context.pages.values()}
@@ -353,8 +363,8 @@ class BuildCache:
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current,
-            record=(self.out, record),
-            links=(self.out, dict(links), gone_outputs),
+            record=(self.out, Record(record.values, {}, record.files, record.links_key)),
+            outputs=(self.out, changed, gone_outputs),
         )
 
 
@@ -402,10 +412,8 @@ class Identities:
             )
         if name == "listing":
             forms = any(self._by_source[page.source].shortcodes for page in self.pages)
-            return digest(
-                *(self._by_source[page.source].key for page in self.pages),
-                self.get("forms") if forms else "",
-            )
+            keys = " ".join(self._by_source[page.source].key for page in self.pages)
+            return digest(keys, self.get("forms") if forms else "")
         if name == "nav":
             return repr(navigation(self.pages))
         if name == "feed_url":
@@ -428,6 +436,19 @@ class Identities:
                 needed.add("forms")
             shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
         return (f"page:{page.source}", *shape)
+
+
+def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
+    """The stored rows as :class:`Output` records, sharing equal ``needs`` tuples."""
+    shapes: dict[tuple, tuple] = {}
+    outputs = {}
+    for output, fields in stored.items():
+        try:
+            needs = shapes.setdefault(fields[0], fields[0])
+            outputs[output] = Output(needs, *fields[1:])
+        except (TypeError, IndexError):
+            continue  # not a row of this format: that output is made again
+    return outputs
 
 
 def walk_under(folder: str) -> Iterator[str]:

@@ -59,6 +59,7 @@ class BuildContext:
         self.pages_scope = ""
         self.bodies = set()
         self.records = {}
+        self.markdown = None
         self.renderer = None
         self.template_facts = None
 

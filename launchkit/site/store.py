@@ -8,8 +8,11 @@ worker process reads the bodies it renders from the file itself. Three tables:
                front matter, the key of its body), for the code and config that read it
 ``bodies``     rendered Markdown by key (HTML, table of contents, shortcodes)
 ``records``    per output folder, what the last build into it left (see
-               :class:`launchkit.site.cache.Record`), one blob, and per page document its
-               links (read only when the page's links are checked again)
+               :class:`launchkit.site.cache.Record`): the values of what its outputs
+               needed and the files it published, one blob
+``outputs``    per output folder and page document, what it needed, its file and ids, and
+               apart, its links (read only when the page's links are checked again); a
+               rebuild writes the rows of the documents it changed, no more
 
 A cache that is missing, from another format or unreadable is an empty one: the build
 renders everything and never fails because of it. Nothing here decides what may be reused:
@@ -29,14 +32,14 @@ from typing import Any
 CACHE_FOLDER = Path(".cache") / "build"
 FILE_NAME = "cache.sqlite3"
 # Bump when a table or an entry changes shape: an older file is then started afresh.
-FORMAT = 4
+FORMAT = 5
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
     "CREATE TABLE IF NOT EXISTS pages (path TEXT PRIMARY KEY, entry BLOB)",
     "CREATE TABLE IF NOT EXISTS bodies (key TEXT PRIMARY KEY, entry BLOB)",
     "CREATE TABLE IF NOT EXISTS records (folder TEXT PRIMARY KEY, entry BLOB)",
-    "CREATE TABLE IF NOT EXISTS links (folder TEXT, output TEXT, entry BLOB,"
+    "CREATE TABLE IF NOT EXISTS outputs (folder TEXT, output TEXT, entry BLOB, links BLOB,"
     " PRIMARY KEY (folder, output))",
 )
 
@@ -77,7 +80,7 @@ class Store:
             db.execute(statement)
         row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
         if row is None or row[0] != FORMAT:
-            for table in ("pages", "bodies", "records", "links", "meta"):
+            for table in ("pages", "bodies", "records", "outputs", "meta"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
             db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
         return db
@@ -113,8 +116,13 @@ class Store:
         )
         return next((entry for _, entry in rows), None)
 
+    def outputs(self, folder: str) -> dict[str, Any]:
+        """Every output's entry of a folder, by output path."""
+        query = "SELECT output, entry FROM outputs WHERE folder = ?"
+        return dict(self._rows(query, marshal.loads, (folder,)))
+
     def links(self, folder: str, output: str) -> Any:
-        query = "SELECT output, entry FROM links WHERE folder = ? AND output = ?"
+        query = "SELECT output, links FROM outputs WHERE folder = ? AND output = ?"
         rows = self._rows(query, marshal.loads, (folder, output))
         return next((entry for _, entry in rows), None)
 
@@ -145,12 +153,12 @@ class Store:
         bodies: dict[str, Any] | None = None,
         keep_bodies: Iterable[str] | None = None,
         record: tuple[str, Any] | None = None,
-        links: tuple[str, dict[str, Any], Iterable[str]] | None = None,
+        outputs: tuple[str, dict[str, tuple[Any, Any]], Iterable[str]] | None = None,
     ) -> None:
         """Write these entries in one transaction; a failure only costs the next build time.
 
         ``keep_bodies``: every other body is deleted (the cache holds the current site's).
-        ``links``: (folder, entries by output, outputs whose entry goes).
+        ``outputs``: (folder, (entry, links or None: unchanged) by output, outputs gone).
         """
         if self._db is None:
             return
@@ -176,12 +184,22 @@ class Store:
                 db.execute(
                     "INSERT OR REPLACE INTO records VALUES (?, ?)", (folder, pickle.dumps(entry, 5))
                 )
-            if links is not None:
-                folder, entries, gone = links
-                rows = [(folder, out, marshal.dumps(entry)) for out, entry in entries.items()]
-                db.executemany("INSERT OR REPLACE INTO links VALUES (?, ?, ?)", rows)
+            if outputs is not None:
+                folder, entries, gone = outputs
+                for output, (entry, links) in entries.items():
+                    if links is None:
+                        db.execute(
+                            "UPDATE outputs SET entry = ? WHERE folder = ? AND output = ?",
+                            (marshal.dumps(entry), folder, output),
+                        )
+                    else:
+                        db.execute(
+                            "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
+                            (folder, output, marshal.dumps(entry), marshal.dumps(links)),
+                        )
                 db.executemany(
-                    "DELETE FROM links WHERE folder = ? AND output = ?", ((folder, o) for o in gone)
+                    "DELETE FROM outputs WHERE folder = ? AND output = ?",
+                    ((folder, o) for o in gone),
                 )
             db.execute("COMMIT")
         except sqlite3.Error:
