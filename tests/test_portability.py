@@ -8,6 +8,7 @@ runs threads.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -116,3 +117,33 @@ def test_workers_take_big_job_lists_and_uneven_shares(monkeypatch: pytest.Monkey
         _slow_first, items, None, setup=_no_state, payload=lambda: None, workers=2
     )
     assert results == [number + 5000 for number in range(300)]
+
+
+def test_a_file_held_open_elsewhere_is_replaced_once_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows refuses os.replace over a file another program holds: tried again a while."""
+    root = write_site(tmp_path)
+    config = load_config(root / "site.toml")
+    build_site(config, root / "public")
+    (root / "content/index.md").write_text("---\ntitle: Home\n---\nNew.\n", encoding="utf-8")
+    real_replace, refusals = os.replace, []
+
+    def held_twice(source, target):
+        if str(target).endswith("index.html") and len(refusals) < 2:
+            refusals.append(target)
+            raise PermissionError(13, "The process cannot access the file")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", held_twice)
+    build_site(config, root / "public")
+    assert len(refusals) == 2
+    assert "New." in (root / "public/index.html").read_text(encoding="utf-8")
+
+    def held(source, target):
+        raise PermissionError(13, "The process cannot access the file")
+
+    monkeypatch.setattr(os, "replace", held)
+    (root / "content/index.md").write_text("---\ntitle: Home\n---\nNewer.\n", encoding="utf-8")
+    with pytest.raises(SiteError, match=r"cannot replace .*index.html: another program holds it"):
+        build_site(config, root / "public")

@@ -100,6 +100,18 @@ def test_a_page_edit_rebuilds_reloads_the_tabs_and_serves_the_new_page(
     assert script["data-build"] == new_build  # the reloaded tab knows it is up to date
 
 
+def test_an_editor_saving_through_a_temporary_file_is_seen(
+    site: Path, preview: Preview, events: EventStream
+) -> None:
+    """Vim, JetBrains and others write a temporary file and rename it over the page."""
+    events.wait_for("hello")
+    temporary = site / "content/.index.md.swp"
+    temporary.write_text("---\ntitle: Home\nmenu: Home\n---\nSaved by rename.\n")
+    os.replace(temporary, site / "content/index.md")
+    events.wait_for("reload")
+    assert main_text(preview, "/") == "Saved by rename."
+
+
 def test_a_broken_page_is_an_error_event_naming_path_line_while_the_old_page_stays(
     site: Path, preview: Preview, events: EventStream
 ) -> None:

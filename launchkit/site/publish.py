@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,8 @@ MARKER = ".launchkit-build"
 _MARKER_TEXT = b"Built by launchkit: the next build replaces this folder's contents.\n"
 # Appended to a file's name while it waits for the build to succeed.
 PENDING = ".launchkit-new"
+# Seconds between tries to replace a file held open by another program (None: give up).
+_REPLACE_RETRIES = (0.05, 0.1, 0.2, 0.4, None)
 
 
 class SiteFiles:
@@ -172,7 +175,7 @@ class SiteWriter:
             target = self.out / output
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)  # a folder of the last build where a file goes now
-            os.replace(_pending(target), target)
+            _replace(_pending(target), target)
         self._pending.clear()
         keep = {*outputs, MARKER}
         if previous is not None:
@@ -186,6 +189,26 @@ class SiteWriter:
         if self._empty and self.out.is_dir() and next(self.out.iterdir(), None) is None:
             self.out.rmdir()
         self._pending.clear()
+
+
+def _replace(pending: Path, target: Path) -> None:
+    """Rename ``pending`` over ``target``, atomically.
+
+    Windows refuses to replace a file another program holds open (a virus scanner, an
+    indexer, an editor showing it): it is tried again for a moment, then the build stops
+    naming the file. The preview never holds one: it reads each file whole and closes it.
+    """
+    for delay in _REPLACE_RETRIES:
+        try:
+            os.replace(pending, target)
+            return
+        except PermissionError:
+            if delay is None:
+                raise SiteError(
+                    f"cannot replace {display_path(target)}: another program holds it open",
+                    hint="close it there (or wait for it), then build again",
+                ) from None
+            time.sleep(delay)
 
 
 def _pending(target: Path) -> Path:
