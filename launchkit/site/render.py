@@ -83,6 +83,15 @@ class ListedPage:
         self._fill = fill
         self._filled: Page | None = None
 
+    def __eq__(self, other: object) -> bool:
+        """The same page as ``other`` (a listed or a rendered one): templates compare them."""
+        if isinstance(other, ListedPage | Page):
+            return self.source == other.source
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._page.source)
+
     def __getattr__(self, name: str) -> Any:
         if name in ("content", "toc"):
             if self._filled is None:
