@@ -142,6 +142,7 @@ class _Build:
         self.workers = workers
         self.bar: Progress = NoProgress()
         self.markdown_rendered = 0
+        self.fresh_links: dict[str, Links] = {}  # of the documents rendered in this build
 
     def run(self, out: Path, *, drafts: bool, strict: bool, started: float) -> BuildReport:
         cache = self.cache
@@ -282,7 +283,6 @@ class _Build:
             workers=self.workers,
             bar=self.bar,
         )
-        self.fresh_links: dict[str, Links] = {}
         for index, (size, mtime_ns, links, ids, changed) in zip(stale, results, strict=True):
             output = pages[index].output
             documents[output] = Output(needs[index], size, mtime_ns, ids, digest(*sorted(ids)), ())

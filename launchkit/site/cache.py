@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import NamedTuple
@@ -181,13 +181,13 @@ class BuildCache:
             if not (path == root or path.startswith(root + os.sep)):
                 continue
             known.discard(path)
+            known.difference_update([name for name in known if name.startswith(path + os.sep)])
+            if path != root and is_hidden(PurePath(os.path.relpath(path, root))):
+                continue  # an editor's swap file, a .git folder: not the site's
             if os.path.isdir(path):  # a folder created or moved in: what it holds is new
-                known.difference_update([name for name in known if name.startswith(path + os.sep)])
-                known.update(walk_under(path))
-            elif os.path.isfile(path) and not is_hidden(PurePath(os.path.relpath(path, root))):
+                known.update(walk_files(Path(path)))
+            elif os.path.isfile(path):
                 known.add(path)
-            else:  # gone (a file or a whole folder)
-                known.difference_update([name for name in known if name.startswith(path + os.sep)])
         return sorted(known)
 
     def remember_content_files(self, files: Iterable[str]) -> None:
@@ -449,10 +449,6 @@ def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
         except (TypeError, IndexError):
             continue  # not a row of this format: that output is made again
     return outputs
-
-
-def walk_under(folder: str) -> Iterator[str]:
-    return walk_files(Path(folder))
 
 
 def file_stamp(path: str) -> tuple[int, int] | None:
