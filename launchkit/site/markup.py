@@ -19,13 +19,17 @@ import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import markdown
-from markdown.treeprocessors import InlineProcessor
-from markdown.util import AtomicString, Registry
 from markupsafe import Markup
 
 from ..errors import SiteError
+
+if TYPE_CHECKING:  # Python-Markdown is imported when a body is rendered: a rebuild that
+    # renders none does without its 50 ms of import.
+    import markdown
+    from markdown.treeprocessors import InlineProcessor
+    from markdown.util import Registry
 
 _SHORTCODE_LINE = re.compile(r"^[ \t]*\{\{<(?P<inner>.*?)>\}\}[ \t]*$")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
@@ -87,12 +91,19 @@ _REQUIRED_LITERALS: dict[str, tuple[str, ...]] = {
 # (older ones match "_" emphasis in a separate "em_strong2", "em_strong" being "*" only): any
 # other version renders the plain way until each entry has been checked against it again.
 _REQUIRED_LITERALS_CHECKED_FOR = (3, 11)
-# The skip replaces one private, name-mangled method of InlineProcessor and calls another.
-_INLINE_FAST_PATH_POSSIBLE = (
-    markdown.__version_info__[:2] == _REQUIRED_LITERALS_CHECKED_FOR
-    and hasattr(InlineProcessor, "_InlineProcessor__handleInline")
-    and hasattr(InlineProcessor, "_InlineProcessor__applyPattern")
-)
+
+
+def inline_fast_path_possible() -> bool:
+    """Whether this Python-Markdown is the one the table was checked against, with the
+    private, name-mangled methods of InlineProcessor the skip replaces and calls."""
+    import markdown
+    from markdown.treeprocessors import InlineProcessor
+
+    return (
+        markdown.__version_info__[:2] == _REQUIRED_LITERALS_CHECKED_FOR
+        and hasattr(InlineProcessor, "_InlineProcessor__handleInline")
+        and hasattr(InlineProcessor, "_InlineProcessor__applyPattern")
+    )
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,8 @@ class MarkdownRenderer:
     """One Python-Markdown instance, reset per page (building it costs more than a page)."""
 
     def __init__(self) -> None:
+        import markdown
+
         self._markdown = markdown.Markdown(
             extensions=list(EXTENSIONS), extension_configs=EXTENSIONS, output_format="html"
         )
@@ -167,11 +180,14 @@ def _speed_up_inline_processing(md: markdown.Markdown) -> None:
     so each processor also learns to skip the patterns that cannot match (see
     :func:`_skip_hopeless_patterns`), where this Python-Markdown allows it.
     """
+    from markdown.treeprocessors import InlineProcessor
+
+    possible = inline_fast_path_possible()
     for processor in md.treeprocessors:
         if isinstance(processor, InlineProcessor):
             required = _required_literals(processor.inlinePatterns)
             processor.inlinePatterns = tuple(processor.inlinePatterns)  # type: ignore[assignment]
-            if _INLINE_FAST_PATH_POSSIBLE:
+            if possible:
                 _skip_hopeless_patterns(processor, required)
 
 
@@ -195,8 +211,10 @@ def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str
     placeholders, which hold none of the literals), so an absent literal stays absent. A
     pattern with no entry (any extension not in the table) is always tried. This relies on
     Python-Markdown's private, name-mangled ``__handleInline`` and ``__applyPattern``:
-    :data:`_INLINE_FAST_PATH_POSSIBLE` checks they exist.
+    :func:`inline_fast_path_possible` checks they exist.
     """
+    from markdown.util import AtomicString
+
     patterns = processor.inlinePatterns
     apply_pattern = processor._InlineProcessor__applyPattern  # type: ignore[attr-defined]
     literals = sorted({literal for needed in required for literal in needed})
