@@ -33,16 +33,7 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .cache import (
-    BuildCache,
-    Links,
-    Output,
-    PageEntry,
-    body_key,
-    file_stamp,
-    markdown_key,
-    page_key,
-)
+from .cache import BuildCache, Links, Output, PageEntry, file_stamp
 from .content import (
     Asset,
     Page,
@@ -55,7 +46,7 @@ from .content import (
 )
 from .context import BuildContext
 from .extras import extra_files, feed_posts
-from .keys import digest
+from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import MarkdownRenderer, RenderedMarkdown
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer

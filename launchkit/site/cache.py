@@ -28,9 +28,16 @@ from typing import NamedTuple
 from ..config import SiteConfig
 from .content import Page, is_hidden, walk_files
 from .context import BuildContext
-from .keys import CONFIG_TABLES, config_table, digest, markdown_extension_modules
+from .keys import (
+    Identities,
+    links_key,
+    markdown_extension_modules,
+    markdown_key,
+    pages_scope,
+)
+from .linkcheck import Links
 from .markup import EXTENSIONS
-from .render import FEED_SECTION, FEED_URL, Renderer, dated_pages, navigation
+from .render import Renderer
 from .store import CACHE_FOLDER, FILE_NAME, Store
 
 # Rendered bodies kept in memory before they are written to the cache file.
@@ -39,27 +46,8 @@ _BODIES_IN_MEMORY = 200
 # mtime tick (the kernel's clock is coarse): its page is not remembered by size and mtime.
 SETTLED_NS = 2_000_000_000
 
-# Links of a document as (url, text); the link checker's warnings as (path, line, message).
-Links = tuple[tuple[str, str], ...]
+# The link checker's warnings about one page, as (path, line, message).
 Warnings = tuple[tuple[str, int | None, str], ...]
-
-# What a template's variable names make its documents need, besides the page itself and its
-# templates. A name not listed (a global added later, a typo that fails the render anyway)
-# needs everything: "*".
-NAME_NEEDS: dict[str, tuple[str, ...]] = {
-    "page": (),
-    "site": ("config:site",),
-    "rewardful": ("config:rewardful",),
-    "products": ("config:products",),
-    "config": tuple(f"config:{table}" for table in CONFIG_TABLES),
-    "buy_form": ("forms",),
-    "nav": ("nav",),
-    "feed_url": ("feed_url",),
-    "pages": ("listing",),
-    "section_pages": ("listing",),
-}
-# Every document: the code that renders it, the base URL (absolute links), the snippet.
-EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful")
 
 
 class PageEntry(NamedTuple):
@@ -97,20 +85,6 @@ class Record:
     links_key: str = ""
 
 
-def markdown_key(code: str, body: str) -> str:
-    """The key of a rendered body: two hashes side by side (no need to hash them again)."""
-    return f"{code}:{body}"
-
-
-def body_key(text: str, first_line: int) -> str:
-    return digest(str(first_line), text)
-
-
-def page_key(page: Page, body: str) -> str:
-    """Everything a file gave: its place, front matter and body."""
-    return digest(repr(page), body)
-
-
 class BuildCache:
     """One build's view of the cache: the context's memory and the cache file."""
 
@@ -139,7 +113,7 @@ class BuildCache:
             "documents": code.fingerprint("documents"),
             "links": code.fingerprint("links"),
         }
-        scope = digest(self.code["pages"], config_table(config, "site"), str(config.root))
+        scope = pages_scope(self.code["pages"], config)
         # The preview names what changed; without the last build's reading in memory, or
         # when the code or [site] changed, every file is looked at.
         self.changed = None
@@ -283,7 +257,8 @@ class BuildCache:
     def identities(
         self, pages: Sequence[Page], entries: Mapping[str, PageEntry], renderer: Renderer
     ) -> Identities:
-        return Identities(self, pages, entries, renderer)
+        """The value of every identity in this build (:class:`.keys.Identities`)."""
+        return Identities(self.config, self.code, self.endpoint, pages, entries, renderer)
 
     def stale_documents(
         self, pages: Sequence[Page], needs: Sequence[tuple[str, ...]], values: Identities
@@ -326,15 +301,9 @@ class BuildCache:
     def links_key(
         self, outputs: Iterable[str], documents: Mapping[str, Output], templates: str
     ) -> str:
-        """What every page's link warnings were judged against (see :mod:`.linkcheck`)."""
-        return digest(
-            self.code["links"],
-            config_table(self.config, "site"),
-            os.getcwd(),  # warnings name files relative to it
-            templates,  # a warning may point to a template's line
-            "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
-            "\n".join(f"{output} {o.ids_key}" for output, o in sorted(documents.items())),
-        )
+        """What every page's link warnings were judged against (:func:`.keys.links_key`)."""
+        ids = {output: document.ids_key for output, document in documents.items()}
+        return links_key(self.code["links"], self.config, templates, outputs, ids)
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
@@ -366,76 +335,6 @@ class BuildCache:
             record=(self.out, Record(record.values, {}, record.files, record.links_key)),
             outputs=(self.out, changed, gone_outputs),
         )
-
-
-class Identities:
-    """The value of each identity in this build, computed on first use."""
-
-    def __init__(
-        self,
-        cache: BuildCache,
-        pages: Sequence[Page],
-        entries: Mapping[str, PageEntry],
-        renderer: Renderer,
-    ) -> None:
-        self.cache = cache
-        self.pages = pages
-        self.entries = entries
-        self.renderer = renderer
-        self._values: dict[str, str] = {}
-        self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
-        self._by_source = {page.source: entries[page.path] for page in pages}
-
-    def get(self, name: str) -> str:
-        value = self._values.get(name)
-        if value is None:
-            value = self._values[name] = self._compute(name)
-        return value
-
-    def _compute(self, name: str) -> str:
-        kind, _, rest = name.partition(":")
-        if kind == "page":
-            entry = self._by_source.get(rest)
-            return entry.key if entry is not None else "gone"
-        if kind == "template":
-            return self.renderer.dependencies(rest).digest
-        if kind == "config":
-            return config_table(self.cache.config, rest)
-        if kind == "code":
-            return self.cache.code[rest]
-        if name == "forms":
-            return digest(
-                self.renderer.buy_form_dependencies().digest,
-                self.get("config:products"),
-                self.get("config:checkout"),
-                self.cache.endpoint,
-            )
-        if name == "listing":
-            forms = any(self._by_source[page.source].shortcodes for page in self.pages)
-            keys = " ".join(self._by_source[page.source].key for page in self.pages)
-            return digest(keys, self.get("forms") if forms else "")
-        if name == "nav":
-            return repr(navigation(self.pages))
-        if name == "feed_url":
-            return repr(bool(dated_pages(self.pages, FEED_SECTION)))
-        # "*": every identity but the pages' own.
-        return digest(
-            *(self.get(f"config:{table}") for table in CONFIG_TABLES),
-            *(self.get(other) for other in ("forms", "listing", "nav", "feed_url")),
-        )
-
-    def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
-        """The identities the document of ``page`` needs: its page's, then those it shares
-        with the pages of the same template (the same tuple, stored once)."""
-        shape = self._shapes.get((page.template, entry.shortcodes))
-        if shape is None:
-            needed = {f"template:{page.template}", *EVERY_DOCUMENT}
-            for variable in self.renderer.dependencies(page.template).names:
-                needed.update(NAME_NEEDS.get(variable, ("*",)))
-            if entry.shortcodes:
-                needed.add("forms")
-            shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
-        return (f"page:{page.source}", *shape)
 
 
 def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
@@ -470,18 +369,11 @@ def _same_file(out: str, output: str, known: Output) -> bool:
 
 
 __all__ = [
-    "EVERY_DOCUMENT",
-    "FEED_URL",
-    "NAME_NEEDS",
     "BuildCache",
-    "Identities",
     "Links",
     "Output",
     "PageEntry",
     "Record",
     "Warnings",
-    "body_key",
     "file_stamp",
-    "markdown_key",
-    "page_key",
 ]

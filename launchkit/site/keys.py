@@ -10,7 +10,7 @@ pages         the file's size and mtime (CLI) or "not reported changed" (preview
 bodies        the body's text and first line, the code of :mod:`~launchkit.site.markup`,
               the versions of Python-Markdown and of every configured extension's
               distribution (:data:`launchkit.site.markup.EXTENSIONS`)
-documents     the identities of :func:`document_needs`: the page, its templates, the
+documents     the identities of :meth:`Identities.needs`: the page, its templates, the
               config tables its templates read, navigation, listings, buy forms, code
 files         (sitemap, robots, feed) their own bytes: cheap to make, compared on write
 links         each page's document, every output path and id, the link checker's code,
@@ -29,13 +29,22 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
+
+from ..config import SiteConfig
+
+if TYPE_CHECKING:  # at run time, imported where used: render and content import this module
+    from .cache import PageEntry
+    from .content import Page
+    from .render import Renderer
 
 PACKAGE = "launchkit"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -80,7 +89,9 @@ class Codebase:
     root: Path = PACKAGE_DIR
     _sources: dict[str, bytes] = field(default_factory=dict, repr=False)
     _imports: dict[str, set[str]] = field(default_factory=dict, repr=False)
-    _closures: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    _closures: dict[tuple[str, frozenset[str]], frozenset[str]] = field(
+        default_factory=dict, repr=False
+    )
     _libraries: dict[str, str] = field(default_factory=dict, repr=False)
     _fingerprints: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
 
@@ -98,9 +109,10 @@ class Codebase:
         """Every module of the package, by dotted name."""
         return sorted(self._sources)
 
-    def closure(self, module: str) -> frozenset[str]:
-        """``module`` and every launchkit module it imports, transitively."""
-        found = self._closures.get(module)
+    def closure(self, module: str, stop: frozenset[str] = frozenset()) -> frozenset[str]:
+        """``module`` and every launchkit module it imports, transitively (not through the
+        modules in ``stop``, which are keyed on their own)."""
+        found = self._closures.get((module, stop))
         if found is None:
             seen: set[str] = set()
             todo = [module]
@@ -108,8 +120,9 @@ class Codebase:
                 name = todo.pop()
                 if name not in seen and name in self._sources:
                     seen.add(name)
-                    todo += [i for i in self._imports[name] if i.startswith(PACKAGE)]
-            found = self._closures[module] = frozenset(seen)
+                    if name not in stop:
+                        todo += [i for i in self._imports[name] if i.startswith(PACKAGE)]
+            found = self._closures[module, stop] = frozenset(seen)
         return found
 
     def engine_modules(self) -> frozenset[str]:
@@ -131,9 +144,10 @@ class Codebase:
         ``libraries`` names (Markdown extensions, named in a setting, not imported)."""
         found = self._fingerprints.get((step, tuple(libraries)))
         if found is None:
-            modules = set(self.engine_modules())
+            engine = self.engine_modules()
+            modules = set(engine)
             for module in STEPS[step]:
-                modules |= self.closure(module)
+                modules |= self.closure(module, stop=engine)
             parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
             found = digest(*parts, self.libraries(modules, libraries))
             self._fingerprints[step, tuple(libraries)] = found
@@ -231,19 +245,162 @@ def markdown_extension_modules(extensions: Iterable[str]) -> set[str]:
 # --- the key ingredients of one build ---------------------------------------------------------
 
 
-def config_table(config: object, table: str) -> str:
+def config_table(config: SiteConfig, table: str) -> str:
     """One table of ``site.toml`` as a string: its identity's value."""
     return msgspec.json.encode(getattr(config, table)).decode()
 
 
 CONFIG_TABLES = ("site", "rewardful", "checkout", "products")
 
+# What a template's variable names make its documents need, besides the page itself and its
+# templates. A name not listed (a global added later, a typo that fails the render anyway)
+# needs everything: "*".
+NAME_NEEDS: dict[str, tuple[str, ...]] = {
+    "page": (),
+    "site": ("config:site",),
+    "rewardful": ("config:rewardful",),
+    "products": ("config:products",),
+    "config": tuple(f"config:{table}" for table in CONFIG_TABLES),
+    "buy_form": ("forms",),
+    "nav": ("nav",),
+    "feed_url": ("feed_url",),
+    "pages": ("listing",),
+    "section_pages": ("listing",),
+}
+# Every document: the code that renders it, the base URL (absolute links), the snippet.
+EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful")
+
+
+def markdown_key(code: str, body: str) -> str:
+    """The key of a rendered body: two hashes side by side (no need to hash them again)."""
+    return f"{code}:{body}"
+
+
+def body_key(text: str, first_line: int) -> str:
+    return digest(str(first_line), text)
+
+
+def page_key(page: Page, body: str) -> str:
+    """Everything a file gave: its place, front matter and body."""
+    return digest(repr(page), body)
+
+
+def links_key(
+    code: str,
+    config: SiteConfig,
+    templates: str,
+    outputs: Iterable[str],
+    ids: Mapping[str, str],
+) -> str:
+    """What every page's link warnings are judged against (see :mod:`.linkcheck`): the link
+    checker's code, ``[site]`` (whose base URL makes links ours), the working folder
+    (warnings name files relative to it), the templates (a warning may point to a line of
+    one), every output path, and every page's ids (``ids``: their hash by output)."""
+    return digest(
+        code,
+        config_table(config, "site"),
+        os.getcwd(),
+        templates,
+        "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
+        "\n".join(f"{output} {ids[output]}" for output in sorted(ids)),
+    )
+
+
+def pages_scope(code: str, config: SiteConfig) -> str:
+    """What reading a page depends on besides its file: the code, ``[site]`` (absolute
+    URLs, the default image) and where the project is."""
+    return digest(code, config_table(config, "site"), str(config.root))
+
+
+class Identities:
+    """The value of each identity in this build, computed on first use."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        code: Mapping[str, str],
+        endpoint: str,
+        pages: Sequence[Page],
+        entries: Mapping[str, PageEntry],
+        renderer: Renderer,
+    ) -> None:
+        self.config = config
+        self.code = code
+        self.endpoint = endpoint
+        self.pages = pages
+        self.entries = entries
+        self.renderer = renderer
+        self._values: dict[str, str] = {}
+        self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
+        self._by_source = {page.source: entries[page.path] for page in pages}
+
+    def get(self, name: str) -> str:
+        value = self._values.get(name)
+        if value is None:
+            value = self._values[name] = self._compute(name)
+        return value
+
+    def _compute(self, name: str) -> str:
+        kind, _, rest = name.partition(":")
+        if kind == "page":
+            entry = self._by_source.get(rest)
+            return entry.key if entry is not None else "gone"
+        if kind == "template":
+            return self.renderer.dependencies(rest).digest
+        if kind == "config":
+            return config_table(self.config, rest)
+        if kind == "code":
+            return self.code[rest]
+        if name == "forms":
+            return digest(
+                self.renderer.buy_form_dependencies().digest,
+                self.get("config:products"),
+                self.get("config:checkout"),
+                self.endpoint,
+            )
+        if name == "listing":
+            forms = any(self._by_source[page.source].shortcodes for page in self.pages)
+            keys = " ".join(self._by_source[page.source].key for page in self.pages)
+            return digest(keys, self.get("forms") if forms else "")
+        from .render import FEED_SECTION, dated_pages, navigation
+
+        if name == "nav":
+            return repr(navigation(self.pages))
+        if name == "feed_url":
+            return repr(bool(dated_pages(self.pages, FEED_SECTION)))
+        # "*": every identity but the pages' own.
+        return digest(
+            *(self.get(f"config:{table}") for table in CONFIG_TABLES),
+            *(self.get(other) for other in ("forms", "listing", "nav", "feed_url")),
+        )
+
+    def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
+        """The identities the document of ``page`` needs: its page's, then those it shares
+        with the pages of the same template (the same tuple, stored once)."""
+        shape = self._shapes.get((page.template, entry.shortcodes))
+        if shape is None:
+            needed = {f"template:{page.template}", *EVERY_DOCUMENT}
+            for variable in self.renderer.dependencies(page.template).names:
+                needed.update(NAME_NEEDS.get(variable, ("*",)))
+            if entry.shortcodes:
+                needed.add("forms")
+            shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
+        return (f"page:{page.source}", *shape)
+
 
 __all__ = [
     "CONFIG_TABLES",
+    "EVERY_DOCUMENT",
+    "NAME_NEEDS",
     "STEPS",
     "Codebase",
+    "Identities",
+    "body_key",
     "config_table",
     "digest",
+    "links_key",
     "markdown_extension_modules",
+    "markdown_key",
+    "page_key",
+    "pages_scope",
 ]

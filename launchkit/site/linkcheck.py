@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from .cache import Links
 from .content import Page, display_path
+
+# Links of a document as (url, text).
+Links = tuple[tuple[str, str], ...]
 
 _ANCHOR = re.compile(r"<a\s[^>]*?\bhref=\"([^\"]*)\"[^>]*>(.*?)</a>", re.DOTALL | re.IGNORECASE)
 _SOURCE = re.compile(
@@ -198,4 +200,4 @@ class _Lines:
         return next((number for number, line in enumerate(lines, 1) if needle in line), None)
 
 
-__all__ = ["LinkWarning", "all_warnings", "check_links", "extract_links"]
+__all__ = ["LinkWarning", "Links", "all_warnings", "check_links", "extract_links"]
