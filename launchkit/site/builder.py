@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -133,7 +133,7 @@ class _Build:
         self.workers = workers
         self.bar: Progress = NoProgress()
         self.markdown_rendered = 0
-        self.fresh_links: dict[str, Links] = {}  # of the documents rendered in this build
+        self.rendered: set[str] = set()  # the outputs of the documents rendered here
 
     def run(self, out: Path, *, drafts: bool, strict: bool, started: float) -> BuildReport:
         cache = self.cache
@@ -161,7 +161,7 @@ class _Build:
             writer.commit(outputs, record.files)
         gone = set(record.outputs) - set(documents)
         cache.remember_documents(documents, values, outputs, links_key)
-        cache.save(self.fresh_links, gone)
+        cache.save(self.rendered, gone)
         return BuildReport(
             pages=len(pages),
             files=len(files),
@@ -265,6 +265,12 @@ class _Build:
             store, out = str(cache.store.path), str(writer.out)
             return _DocumentPayload(self.config, cache.endpoint, list(pages), keys, store, out)
 
+        def keep(item: tuple[int, Page], result: tuple) -> tuple:
+            """All but the links, which go to the cache file (20000 pages' would not fit)."""
+            size, mtime_ns, links, ids, changed = result
+            cache.add_links(item[1].output, links)
+            return size, mtime_ns, ids, changed
+
         results = run_jobs(
             _document_job,
             [(index, pages[index]) for index in stale],
@@ -273,11 +279,13 @@ class _Build:
             payload=payload,
             workers=self.workers,
             bar=self.bar,
+            keep=keep,
         )
-        for index, (size, mtime_ns, links, ids, changed) in zip(stale, results, strict=True):
+        cache.flush()
+        for index, (size, mtime_ns, ids, changed) in zip(stale, results, strict=True):
             output = pages[index].output
             documents[output] = Output(needs[index], size, mtime_ns, ids, digest(*sorted(ids)), ())
-            self.fresh_links[output] = links
+            self.rendered.add(output)
             if changed:
                 writer.staged(output)
         return documents
@@ -305,7 +313,7 @@ class _Build:
             }
         found = check_links(
             pages,
-            _Links(self.fresh_links, self.cache),
+            _StoredLinks(self.cache),
             {output: document.ids for output, document in documents.items()},
             outputs,
             self.config.site.base_url,
@@ -321,16 +329,20 @@ class _Build:
         return judged, all_warnings(found)
 
 
-class _Links(dict):
-    """Links by output: this build's, else the cache file's (read per page when needed)."""
+class _StoredLinks(Mapping[str, Links]):
+    """The links of each page document, read from the cache file when the checker asks."""
 
-    def __init__(self, fresh: dict[str, Links], cache: BuildCache) -> None:
-        super().__init__(fresh)
+    def __init__(self, cache: BuildCache) -> None:
         self.cache = cache
 
-    def get(self, output: str, default: Links = ()) -> Links:  # type: ignore[override]
-        found = super().get(output)
-        return found if found is not None else self.cache.links_of(output) or default
+    def __getitem__(self, output: str) -> Links:
+        return self.cache.links_of(output)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cache.record().outputs)
+
+    def __len__(self) -> int:
+        return len(self.cache.record().outputs)
 
 
 def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:

@@ -40,7 +40,7 @@ from .markup import EXTENSIONS
 from .render import Renderer
 from .store import CACHE_FOLDER, FILE_NAME, Store
 
-# Rendered bodies kept in memory before they are written to the cache file.
+# Rendered bodies (and documents' links) kept in memory before they go to the cache file.
 _BODIES_IN_MEMORY = 200
 # A file changed less than this long before it was read may change again within the same
 # mtime tick (the kernel's clock is coarse): its page is not remembered by size and mtime.
@@ -125,6 +125,7 @@ class BuildCache:
             context.content_files = None
             context.pages_scope = scope
         self.fresh_bodies: dict[str, object] = {}
+        self.fresh_links: dict[str, Links] = {}
         self.bodies_changed = False
         self.saved_facts: dict | None = None
         self.last_record = Record()
@@ -228,10 +229,19 @@ class BuildCache:
             self.flush()
 
     def flush(self) -> None:
-        """Write the bodies rendered so far to the cache file, and let go of them."""
+        """Write the bodies and links made so far to the cache file, and let go of them."""
         if self.fresh_bodies:
             self.store.write(bodies=self.fresh_bodies)
             self.fresh_bodies = {}
+        if self.fresh_links:
+            self.store.write(links=(self.out, self.fresh_links))
+            self.fresh_links = {}
+
+    def add_links(self, output: str, links: Links) -> None:
+        """Keep the links of a document made in this build (in the cache file)."""
+        self.fresh_links[output] = links
+        if len(self.fresh_links) >= _BODIES_IN_MEMORY:
+            self.flush()
 
     def template_facts(self) -> dict:
         """What each template reads and pulls in, as last found (kept in the cache file)."""
@@ -311,15 +321,15 @@ class BuildCache:
 
     # --- the end ---------------------------------------------------------------------------
 
-    def save(self, links: Mapping[str, Links], gone_outputs: Iterable[str]) -> None:
+    def save(self, rendered: set[str], gone_outputs: Iterable[str]) -> None:
         """Write what this build learnt to the cache file: the rows that changed."""
         scope = self.context.pages_scope
         record = self.context.records[self.out]
         before = self.last_record.outputs
         changed = {
-            output: (tuple(document), links.get(output))
+            output: tuple(document)
             for output, document in record.outputs.items()
-            if output in links or before.get(output) != document
+            if output in rendered or before.get(output) != document
         }
         current = None
         if self.bodies_changed:  # the cache keeps the bodies of the pages it knows

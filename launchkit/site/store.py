@@ -153,12 +153,14 @@ class Store:
         bodies: dict[str, Any] | None = None,
         keep_bodies: Iterable[str] | None = None,
         record: tuple[str, Any] | None = None,
-        outputs: tuple[str, dict[str, tuple[Any, Any]], Iterable[str]] | None = None,
+        outputs: tuple[str, dict[str, Any], Iterable[str]] | None = None,
+        links: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         """Write these entries in one transaction; a failure only costs the next build time.
 
         ``keep_bodies``: every other body is deleted (the cache holds the current site's).
-        ``outputs``: (folder, (entry, links or None: unchanged) by output, outputs gone).
+        ``outputs``: (folder, entry by output, outputs gone); ``links``: (folder, links by
+        output), written as documents are made, before their entries.
         """
         if self._db is None:
             return
@@ -184,19 +186,16 @@ class Store:
                 db.execute(
                     "INSERT OR REPLACE INTO records VALUES (?, ?)", (folder, pickle.dumps(entry, 5))
                 )
+            if links is not None:  # a new document's row, its entry to come
+                folder, found = links
+                rows = [(folder, out, None, marshal.dumps(entry)) for out, entry in found.items()]
+                db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)", rows)
             if outputs is not None:
                 folder, entries, gone = outputs
-                for output, (entry, links) in entries.items():
-                    if links is None:
-                        db.execute(
-                            "UPDATE outputs SET entry = ? WHERE folder = ? AND output = ?",
-                            (marshal.dumps(entry), folder, output),
-                        )
-                    else:
-                        db.execute(
-                            "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
-                            (folder, output, marshal.dumps(entry), marshal.dumps(links)),
-                        )
+                db.executemany(
+                    "UPDATE outputs SET entry = ? WHERE folder = ? AND output = ?",
+                    ((marshal.dumps(entry), folder, out) for out, entry in entries.items()),
+                )
                 db.executemany(
                     "DELETE FROM outputs WHERE folder = ? AND output = ?",
                     ((folder, o) for o in gone),

@@ -82,22 +82,29 @@ def run_jobs(
     payload: Callable[[], Any],
     workers: int,
     bar: Progress | None = None,
+    keep: Callable[[Any, Any], Any] | None = None,
 ) -> list[Any]:
     """``[job(state, item) for item in items]``, over ``workers`` processes when worth it.
 
     In workers, the state is ``setup(payload())``. The first failure in item order is
-    raised, as in a serial run.
+    raised, as in a serial run. ``keep(item, result)``, if given, is what is kept of each
+    result as it comes (a big result need not wait in memory for all the others).
     """
+    keep = keep or _whole
     bar = bar or NoProgress()
     bar.total += len(items)
     bar.refresh()
     if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
         results = []
         for item in items:
-            results.append(job(state, item))
+            results.append(keep(item, job(state, item)))
             bar.update()
         return results
-    return _Pool(min(workers, len(items)), setup, payload()).run(job, items, bar)
+    return _Pool(min(workers, len(items)), setup, payload()).run(job, items, bar, keep)
+
+
+def _whole(item: Any, result: Any) -> Any:
+    return result
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,13 @@ class _Pool:
         self.setup = setup
         self.payload = payload
 
-    def run(self, job: Callable[[Any, Any], Any], items: Sequence[Any], bar: Progress) -> list:
+    def run(
+        self,
+        job: Callable[[Any, Any], Any],
+        items: Sequence[Any],
+        bar: Progress,
+        keep: Callable[[Any, Any], Any],
+    ) -> list:
         method = start_method()
         context = multiprocessing.get_context(method)
         chunk = max(1, min(_MAX_CHUNK, len(items) // (self.size * 8)))
@@ -145,7 +158,7 @@ class _Pool:
                 inbox.put(numbered)
             for _ in range(self.size):
                 inbox.put(None)
-            return self._collect(len(items), len(chunks), outbox, processes, bar)
+            return self._collect(items, len(chunks), outbox, processes, bar, keep)
         finally:
             if method == "fork":
                 gc.unfreeze()
@@ -155,8 +168,8 @@ class _Pool:
                 process.join()
 
     @staticmethod
-    def _collect(count, chunks, outbox, processes, bar) -> list:
-        results: list[Any] = [None] * count
+    def _collect(items, chunks, outbox, processes, bar, keep) -> list:
+        results: list[Any] = [None] * len(items)
         failures: dict[int, _Failure] = {}
         for _ in range(chunks):
             start, chunk_results = _next_result(outbox, processes)
@@ -165,8 +178,8 @@ class _Pool:
                     raise RuntimeError(f"in a worker process: {result.traceback}")
                 if isinstance(result, _Failure):
                     failures[start + offset] = result
-                else:
-                    results[start + offset] = result
+                elif not failures:  # after a failure, nothing more is kept
+                    results[start + offset] = keep(items[start + offset], result)
             bar.update(len(chunk_results))
         if failures:
             raise failures[min(failures)].error()
