@@ -145,5 +145,5 @@ def test_a_file_held_open_elsewhere_is_replaced_once_let_go(
 
     monkeypatch.setattr(os, "replace", held)
     (root / "content/index.md").write_text("---\ntitle: Home\n---\nNewer.\n", encoding="utf-8")
-    with pytest.raises(SiteError, match=r"cannot replace .*index.html: another program holds it"):
+    with pytest.raises(SiteError, match=r"cannot replace .*index.html: The process cannot access"):
         build_site(config, root / "public")

@@ -17,10 +17,10 @@ import html
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+from ..errors import LinkWarning
 from .content import Page, display_path
 
 # Links of a document as (url, text).
@@ -36,19 +36,6 @@ _ID = re.compile(r"\sid=\"([^\"]*)\"")
 _TAG = re.compile(r"<[^>]+>")
 # Fragments a browser always understands without an element of that id.
 _ALWAYS_THERE = frozenset({"", "top"})
-
-
-@dataclass(frozen=True)
-class LinkWarning:
-    """A broken internal link: where it is written, and what is wrong with it."""
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        location = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{location}: warning: {self.message}"
 
 
 def extract_links(document: bytes) -> tuple[Links, frozenset[str]]:

@@ -25,9 +25,8 @@ from typing import Any
 from markupsafe import Markup
 
 from ..config import FONT_STACKS, Link, SiteConfig
-from ..errors import SiteError
+from ..errors import LinkWarning, SiteError
 from .content import Page, display_path
-from .linkcheck import LinkWarning
 
 # WCAG 2 AA: normal text needs a contrast ratio of 4.5:1 with its background.
 AA_TEXT = 4.5
