@@ -7,7 +7,9 @@ Every error found is listed; many warnings are summarised unless ``--verbose``.
 ``python build.py --serve [--port N]`` previews it instead, with live reload
 (``launchkit.preview``).
 
-A thin entry point: argument parsing and messages. The work is in ``launchkit.site.builder``.
+A thin entry point: argument parsing and messages. The work is in ``launchkit.site.builder``;
+each run makes one :class:`launchkit.site.context.BuildContext` and finds what it may reuse
+in the cache file (``.cache/build/``), by the size and mtime of every source file.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from launchkit.config import DEFAULT_CONFIG, load_config
 from launchkit.errors import SiteError
 from launchkit.site.builder import build_site
 from launchkit.site.content import display_path
+from launchkit.site.context import BuildContext
 
 # More warnings than this are summarised: the first few and a count (all with --verbose).
 WARNINGS_SHOWN = 10
@@ -99,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             clean=args.clean,
             strict=args.strict,
             progress=sys.stderr.isatty(),
+            context=BuildContext(),  # one run, one build: what it reuses is on disk
         )
     except SiteError as exc:
         return _fail(str(exc), args.verbose)

@@ -7,8 +7,9 @@ temporary folder, starts the preview on it (in-process, ``start_preview``) and o
 page to edit in headless Chromium: ``content/features.md``, or the corpus's first blog post.
 Each edit rewrites that file with a new marker sentence and measures, from just before the
 write, until the open tab's text shows the marker: watchdog event, debounce, rebuild, the
-reload event, the browser's reload and layout. Prints each edit, then median and max.
-Target: <= 0.5 s per edit.
+reload event, the browser's reload and layout. Prints each edit, then median and max, against
+issue 9's targets: median <= 0.12 s and max <= 0.25 s (the example site and ``--pages 2000``),
+median <= 0.25 s from ``--pages 20000`` on.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from launchkit.site.content import page_url  # noqa: E402
 SITE_PARTS = ("content", "templates", "static", "site.toml")
 PAGE_SOURCE = "content/features.md"
 PAGE_PATH = "/features/"
-TARGET_SECONDS = 0.5
+TARGET_MEDIAN, TARGET_MAX = 0.12, 0.25
+SCALE_PAGES, SCALE_TARGET_MEDIAN = 20000, 0.25
 # Only the preview itself is reachable: Rewardful's script and the like are aborted at once
 # instead of waiting on a network this machine does not have.
 OUTSIDE = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")
@@ -127,11 +129,14 @@ def main() -> int:
     args = parser.parse_args()
     seconds = measure(args.edits, args.pages)
     median, worst = statistics.median(seconds), max(seconds)
-    verdict = "meets" if worst <= TARGET_SECONDS else "misses"
-    print(
-        f"edit-to-visible over {len(seconds)} edits: median {median:.3f} s, max {worst:.3f} s "
-        f"({verdict} the {TARGET_SECONDS} s target)"
-    )
+    print(f"edit-to-visible over {len(seconds)} edits: median {median:.3f} s, max {worst:.3f} s")
+    if (args.pages or 0) >= SCALE_PAGES:
+        met = median <= SCALE_TARGET_MEDIAN
+        print(f"target: median <= {SCALE_TARGET_MEDIAN} s {'ok' if met else 'MISS'}")
+    else:
+        met = median <= TARGET_MEDIAN and worst <= TARGET_MAX
+        targets = f"median <= {TARGET_MEDIAN} s, max <= {TARGET_MAX} s"
+        print(f"target: {targets} {'ok' if met else 'MISS'}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,6 +84,20 @@ class SiteErrors(SiteError):
         return "\n".join([*(str(error) for error in self._errors), self.message])
 
 
+@dataclass(frozen=True)
+class LinkWarning:
+    """A warning that does not stop a build (a broken internal link, a menu entry no page
+    has, a Liquid tag shown as text): where it is written, and what is wrong."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        location = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{location}: warning: {self.message}"
+
+
 def combined(errors: Iterable[SiteError]) -> SiteError | None:
     """One error for all of ``errors``: None when there are none, a lone error as it is."""
     found = SiteErrors(errors).errors
@@ -145,4 +160,12 @@ def _unique(errors: Iterable[SiteError]) -> list[SiteError]:
     return unique
 
 
-__all__ = ["SiteError", "SiteErrors", "attempt", "combined", "raise_all", "reported_with"]
+__all__ = [
+    "LinkWarning",
+    "SiteError",
+    "SiteErrors",
+    "attempt",
+    "combined",
+    "raise_all",
+    "reported_with",
+]

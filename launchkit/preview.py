@@ -14,9 +14,13 @@ One local server (waitress, threaded) answers everything a browser needs while e
   run without ``STRIPE_SECRET_KEY``, Stripe's test mode with a test key, never a live key.
 
 A watchdog observer reports changes in ``content/``, ``templates/``, ``static/`` and the
-config file; after a short quiet period one rebuild runs (config included). A good build
-reloads the tabs; a :class:`SiteError` is printed and shown over the last good pages, which
-keep being served. The rebuild itself is :func:`launchkit.site.builder.build_site`.
+config file; after a short quiet period one rebuild runs (config included), told which
+paths changed, so that it looks at nothing else (an editor's save-to-temp-then-rename is a
+move whose destination is the page). A good build reloads the tabs; a :class:`SiteError` is
+printed and shown over the last good pages, which keep being served. The rebuild itself is
+:func:`launchkit.site.builder.build_site`, with one
+:class:`~launchkit.site.context.BuildContext` for the preview's whole life. The preview's
+folder is its own: nobody else writes there, so its files are not checked for edits.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from .checkout.stripe_api import environ_over_dotenv, make_stripe_client, stripe
 from .config import SiteConfig, load_config
 from .errors import SiteError
 from .site.builder import build_site
+from .site.context import BuildContext
 
 EVENTS_PATH = "/__livereload"
 SCRIPT_PATH = "/__livereload.js"
@@ -306,16 +311,26 @@ def _answer(start_response: Callable[..., Any], status: str, body: bytes, conten
 
 
 class _Changes(FileSystemEventHandler):
-    """Tells ``notify`` about changes to the sources (and only the config file in its folder)."""
+    """Tells ``notify`` which paths of the sources changed (of the config's folder, only the
+    config file)."""
 
-    def __init__(self, notify: Callable[[], None], config_file: Path) -> None:
+    def __init__(
+        self, notify: Callable[[set[str]], None], config_file: Path, *, reports_close: bool
+    ) -> None:
         self.notify = notify
         self.config_file = config_file
+        # Where the system reports a file closed after writing (Linux), that is when a save
+        # is complete: a build started by the "modified" of its truncation would read a
+        # half-written file, and a second build would follow. A "created" still counts: a
+        # file renamed in from an unwatched folder (an editor's save) gives only that.
+        self.ignored = {"modified"} if reports_close else set()
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type not in _CHANGES or (
             event.is_directory and event.event_type == "modified"
         ):
+            return
+        if not event.is_directory and event.event_type in self.ignored:
             return
         paths = {
             Path(os.fsdecode(event.src_path)),
@@ -324,27 +339,30 @@ class _Changes(FileSystemEventHandler):
         folder = self.config_file.parent
         # The config's folder is watched alone for the config file; .cache/ and the rest of
         # the project are not the site's sources.
-        if any(path.parent != folder or path == self.config_file for path in paths):
-            self.notify()
+        relevant = {str(p) for p in paths if p.parent != folder or p == self.config_file}
+        if relevant:
+            self.notify(relevant)
 
 
 class Rebuilder:
-    """Rebuilds once per burst of changes, in its own thread, and tells the tabs."""
+    """Rebuilds once per burst of changes, in its own thread, with the paths they touched."""
 
-    def __init__(self, rebuild: Callable[[], None]) -> None:
+    def __init__(self, rebuild: Callable[[set[str]], object]) -> None:
         self._rebuild = rebuild
         self._wake = threading.Condition()
         self._last_change: float | None = None
+        self._changed: set[str] = set()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="launchkit-rebuild", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def changed(self) -> None:
-        """A source changed: rebuild after :data:`DEBOUNCE_SECONDS` without another change."""
+    def changed(self, paths: set[str]) -> None:
+        """Sources changed: rebuild after :data:`DEBOUNCE_SECONDS` without another change."""
         with self._wake:
             self._last_change = time.monotonic()
+            self._changed |= paths
             self._wake.notify()
 
     def stop(self) -> None:
@@ -354,22 +372,23 @@ class Rebuilder:
         self._thread.join()
 
     def _run(self) -> None:
-        while self._wait_for_quiet():
-            self._rebuild()
+        while (changed := self._wait_for_quiet()) is not None:
+            self._rebuild(changed)
 
-    def _wait_for_quiet(self) -> bool:
-        """Wait for a change and then for quiet; False when stopping."""
+    def _wait_for_quiet(self) -> set[str] | None:
+        """Wait for a change and then for quiet: the paths changed; None when stopping."""
         with self._wake:
             while True:
                 if self._stopping:
-                    return False
+                    return None
                 if self._last_change is None:
                     self._wake.wait()
                     continue
                 quiet_at = self._last_change + DEBOUNCE_SECONDS
                 if time.monotonic() >= quiet_at:
                     self._last_change = None
-                    return True
+                    changed, self._changed = self._changed, set()
+                    return changed
                 self._wake.wait(quiet_at - time.monotonic())
 
 
@@ -406,6 +425,7 @@ class Preview:
             target=server.run, name="launchkit-preview", daemon=True
         )
         self._rebuilder = Rebuilder(self.rebuild)
+        self.context = BuildContext()  # what each rebuild reuses of the last one
         self._observer = Observer()
         # Mounted now so that buy buttons work even when the first build fails.
         app.mount_checkout(
@@ -425,7 +445,8 @@ class Preview:
     def start(self) -> None:
         """Build once, then serve, watch and rebuild in background threads."""
         self.rebuild()
-        changes = _Changes(self._rebuilder.changed, self.config_file)
+        reports_close = type(self._observer).__name__.startswith("Inotify")
+        changes = _Changes(self._rebuilder.changed, self.config_file, reports_close=reports_close)
         for folder in self._watched:
             self._observer.schedule(changes, str(folder), recursive=True)
         self._observer.schedule(changes, str(self.config_file.parent), recursive=False)
@@ -433,8 +454,11 @@ class Preview:
         self._rebuilder.start()
         self._server_thread.start()
 
-    def rebuild(self) -> bool:
-        """Build the site (re-reading the config); on success reload the tabs, else show why."""
+    def rebuild(self, changed: set[str] | None = None) -> bool:
+        """Build the site (re-reading the config); on success reload the tabs, else show why.
+
+        ``changed``: the paths changed since the last build (None: look at everything).
+        """
         try:
             config = load_config(self.config_file)
             report = build_site(
@@ -442,6 +466,8 @@ class Preview:
                 self.site_dir,
                 drafts=self.drafts,
                 checkout_endpoint=config.checkout.endpoint_path,
+                context=self.context,
+                changed=changed,
             )
             checkout = self.mode.app(with_origins(config, self.origins))
         except SiteError as exc:

@@ -222,3 +222,20 @@ def test_markdown_extensions_a_marketer_expects(tmp_path: Path) -> None:
     assert soup.find("div", class_="footnote") is not None
     # A shortcode inside fenced code is shown, not expanded.
     assert "{{< buy nope >}}" in soup.find("div", class_="language-python").code.get_text()
+
+
+def test_templates_see_every_page_with_its_html(tmp_path: Path) -> None:
+    """``pages`` lists every page as the page itself is: the same page, its HTML on demand."""
+    listing = (
+        '{% extends "base.html" %}{% block content %}{% for p in pages %}'
+        "{% if p == page %}<b>{{ p.title }}</b>{% else %}<i>{{ p.content }}</i>{% endif %}"
+        "{% endfor %}{% endblock %}\n"
+    )
+    root = write_site(
+        tmp_path,
+        {"templates/all.html": listing, "content/all.md": "---\ntitle: All\ntemplate: all\n---\n"},
+    )
+    soup = BeautifulSoup(build(root)["all/index.html"], "html.parser")
+    assert [b.get_text() for b in soup.main.find_all("b")] == ["All"]
+    assert "Welcome." in soup.main.get_text()  # index.md's HTML, through pages
+    assert soup.main.find("form") is not None  # buy.md's shortcodes, expanded

@@ -17,8 +17,9 @@ from build_support import FILES, ROOT, run_build, site_toml, snapshot, write_sit
 
 from launchkit.config import load_config
 from launchkit.errors import SiteError
-from launchkit.site import builder
+from launchkit.site import workers
 from launchkit.site.builder import BuildReport, build_site
+from launchkit.site.context import BuildContext
 
 PAGES = 8  # the fixture's published pages
 BUY_FORM = (ROOT / "templates/partials/buy_form.html").read_text(encoding="utf-8")
@@ -43,12 +44,19 @@ EDITS = {
         },
         4,
     ),
-    # Every page may show a buy form.
+    # The pages that show a buy form: pricing (its template), buy (its shortcodes), and the
+    # blog index, whose listing may show any page's HTML (forms included).
     "partial": (
         {"templates/partials/buy_form.html": BUY_FORM.replace('"buy-form"', '"buy-form x"')},
+        3,
+    ),
+    # A product's text: the same three pages ([products] is read by nothing else).
+    "config": ({"site.toml": site_toml().replace("$19 / month", "$21 / month")}, 3),
+    # The site's title is on every page.
+    "site config": (
+        {"site.toml": site_toml().replace('title = "Shop"', 'title = "Shop 2"')},
         PAGES,
     ),
-    "config": ({"site.toml": site_toml().replace("$19 / month", "$21 / month")}, PAGES),
     # The blog index lists one post less; the feed (always generated) too.
     "deleted page": ({"content/blog/second.md": None}, 1),
     "added page": (
@@ -188,7 +196,7 @@ def test_unreadable_cache_is_an_empty_one(tmp_path: Path) -> None:
     for path in (root / ".cache/build").rglob("*"):
         if path.is_file():  # compiled templates too
             path.write_bytes(b"\x00not marshal")
-    assert "markdown-0.marshal" in [path.name for path in (root / ".cache/build").iterdir()]
+    assert "cache.sqlite3" in [path.name for path in (root / ".cache/build").iterdir()]
     report = build(root, "other")
     assert report.markdown_rendered == PAGES
     assert snapshot(root / "other") == snapshot(root / "public")
@@ -208,7 +216,7 @@ def test_worker_processes_give_the_same_site(
 ) -> None:
     root = write_site(tmp_path)
     serial = build(root, "serial", workers=1, clean=True)
-    monkeypatch.setattr(builder, "PARALLEL_THRESHOLD", 0)  # every job list goes to workers
+    monkeypatch.setattr(workers, "PARALLEL_THRESHOLD", 0)  # every job list goes to workers
     parallel = build(root, "parallel", workers=2, clean=True)
     assert snapshot(root / "parallel") == snapshot(root / "serial")
     assert parallel.markdown_rendered == serial.markdown_rendered == PAGES
@@ -225,7 +233,7 @@ def test_worker_errors_keep_path_and_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, line: int
 ) -> None:
     root = write_site(tmp_path, {"content/sc.md": text})
-    monkeypatch.setattr(builder, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(workers, "PARALLEL_THRESHOLD", 0)
     with pytest.raises(SiteError) as error:
         build(root, workers=2)
     assert error.value.location.endswith(f"content/sc.md:{line}")
@@ -282,3 +290,20 @@ def test_failed_rebuild_leaves_no_half_published_files(tmp_path: Path) -> None:
     with pytest.raises(SiteError, match="--strict"):
         build(root, strict=True)
     assert snapshot(root / "public") == before  # no .launchkit-new file either
+
+
+def test_the_preview_looks_only_at_the_paths_it_is_told_of(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    config = load_config(root / "site.toml")
+    context = BuildContext()
+    build_site(config, root / "public", context=context)
+    post, other = root / "content/blog/first.md", root / "content/buy.md"
+    post.write_text(FILES["content/blog/first.md"] + "\nMore.\n", encoding="utf-8")
+    other.write_text(FILES["content/buy.md"] + "\nNot reported.\n", encoding="utf-8")
+    report = build_site(config, root / "public", context=context, changed={post})
+    assert report.rendered == 2  # the post and the blog index; buy.md was not looked at
+    assert "Not reported" not in (root / "public/buy/index.html").read_text(encoding="utf-8")
+    assert "More." in (root / "public/blog/first/index.html").read_text(encoding="utf-8")
+    report = build_site(config, root / "public", context=context, changed={other})
+    assert report.rendered == 2  # buy, and the blog index (its listing may show any page)
+    assert "Not reported" in (root / "public/buy/index.html").read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 
 from launchkit.errors import SiteError
 from launchkit.site import markup
+from launchkit.site.markdown_extensions import CssClassesOnly
 from launchkit.site.markup import MarkdownRenderer, RenderedMarkdown
 from launchkit.site.shortcodes import parse_shortcodes
 
@@ -291,16 +292,18 @@ def test_rendered_markdown_survives_the_cache_format(renderer: MarkdownRenderer)
 
 
 def test_the_classes_only_style_changes_no_byte_of_highlighted_code() -> None:
-    """markup.CssClassesOnly spares Pygments its inline-style table: the classes stay the same."""
+    """markdown_extensions.CssClassesOnly spares Pygments its inline-style table: the
+    classes stay the same."""
     body = (
         INSTALL_STEPS
         + '\n```python hl_lines="2"\nimport os\nprint(os.sep, "x" -- 1)  # done\n```\n\n'
         + "```diff\n+ added\n- removed\n```\n\n    indented = 'code'\n"
     )
-    configs = dict(markup._EXTENSION_CONFIGS)
-    ours = markdown.markdown(body, extensions=markup._EXTENSIONS, extension_configs=configs)
-    configs["pymdownx.highlight"] = {**configs["pymdownx.highlight"], "pygments_style": "default"}
-    default = markdown.markdown(body, extensions=markup._EXTENSIONS, extension_configs=configs)
+    extensions = list(markup.EXTENSIONS)
+    configs = markup.extension_configs(pygments_style=CssClassesOnly)
+    ours = markdown.markdown(body, extensions=extensions, extension_configs=configs)
+    configs = markup.extension_configs(pygments_style="default")
+    default = markdown.markdown(body, extensions=extensions, extension_configs=configs)
 
     assert ours == default
     assert '<span class="hll">' in ours and '<span class="gd">' in ours

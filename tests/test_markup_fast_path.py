@@ -78,8 +78,8 @@ FUZZ_DEFINITIONS = (
 def _plain_markdown() -> markdown.Markdown:
     """Python-Markdown as the renderer configures it, without any of its speed-ups."""
     return markdown.Markdown(
-        extensions=markup._EXTENSIONS,
-        extension_configs=markup._EXTENSION_CONFIGS,
+        extensions=list(markup.EXTENSIONS),
+        extension_configs=markup.EXTENSIONS,
         output_format="html",
     )
 
@@ -121,7 +121,7 @@ def _fuzz_bodies(count: int, seed: int = 20240611) -> list[str]:
 
 
 def test_the_fast_path_is_installed_on_every_inline_processor() -> None:
-    assert markup._INLINE_FAST_PATH_POSSIBLE, (
+    assert markup.inline_fast_path_possible(), (
         "Python-Markdown changed: check each entry of markup._REQUIRED_LITERALS against its "
         "regexes, then update _REQUIRED_LITERALS_CHECKED_FOR"
     )

@@ -8,6 +8,13 @@ One module per step, data flowing one way:
     extras    sitemap.xml, robots.txt, Atom feed
     linkcheck broken internal links and fragments, by source line
     publish   changed files written aside, renamed into place when the whole build worked
-    cache     what the next build may reuse
     builder   the pipeline that ties the steps together
+
+and around the steps, which know nothing of it, the cache layer:
+
+    cache     what a build may reuse: one record of what each output was made from
+    keys      every ingredient of every cache key (code and library versions included)
+    context   BuildContext: what the caller keeps between builds (no module state)
+    store     the cache file (SQLite), read per entry
+    workers   jobs over worker processes, with any start method
 """

@@ -1,83 +1,66 @@
 """The build, as a short pipeline of named steps (the shape of MkDocs' ``commands/build.py``).
 
-    load pages -> render Markdown -> expand shortcodes -> render templates -> extras -> publish
-    load_content  render_markdown   fill_in_content     write_pages          collect_files
+    sources -> pages -> bodies -> documents -> files -> links -> publish
+    find_sources  read_source  render  render_document  collect_files  check_links  commit
 
-Each step is a function of what the previous one returned; the same input gives
-byte-identical output (sorted iteration everywhere, no timestamps).
+Each step is a pure function of what the earlier ones gave (in :mod:`.content`,
+:mod:`.markup`, :mod:`.render`, :mod:`.extras`, :mod:`.linkcheck`); the same input gives
+byte-identical output (sorted iteration everywhere, no timestamps). Around them, one cache
+layer (:mod:`.cache`) says what must be redone: a page whose file did not change is not read
+again, a body whose text did not change is not rendered by Python-Markdown again, a document
+none of whose needs changed is not rendered, a page whose links and targets did not change
+is not checked again, and a file whose bytes did not change is not written
+(:mod:`.publish`). What outlives a build lives in the caller's
+:class:`~launchkit.site.context.BuildContext`.
 
-Builds are incremental (:mod:`launchkit.site.cache`): a page whose file kept its size and mtime
-is not read again, a body whose text did not change is not rendered by Python-Markdown
-again, a page whose document depends on nothing that changed (:func:`page_keys`) is not
-rendered at all, and a file whose bytes did not change is not written
-(:mod:`launchkit.site.publish`). With many pages to read or render, the work is spread over one
-worker process per core (forked, so they share the parent's loaded templates and pages).
+With many pages to read or render, the work is spread over worker processes
+(:mod:`.workers`): each builds its state from a small payload, with any start method.
+
+Adding a step: write it as a pure function in its own module, name that module in
+:data:`launchkit.site.keys.STEPS` (its code then keys its results), and call it here for the
+items the cache layer says are stale. A new kind of generated page is a :class:`Page` made by
+a step before ``documents``: its document is cached by what it needs like any other.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, replace
-from functools import partial
+from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 from ..config import SiteConfig
-from ..errors import SiteError, attempt, raise_all, reported_with
-from . import content as content_module
-from . import frontmatter as frontmatter_module
-from . import markup as markup_module
-from . import render as render_module
-from . import structured_data as structured_data_module
-from . import summary as summary_module
-from . import template_usage as template_usage_module
-from . import theme as theme_module
+from ..errors import SiteError, attempt, reported_with
 from .bundles import follow_bundles
-from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
+from .cache import BuildCache, Links, Output, PageEntry, file_stamp
 from .content import (
     Asset,
     Page,
     display_path,
-    load_content,
-    read_page,
+    find_sources,
+    published_pages,
+    read_body,
+    read_source,
     walk_files,
-    with_body,
 )
-from .extras import extra_files
+from .context import BuildContext
+from .extras import extra_files, feed_posts
+from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
-from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
+from .markup import MarkdownRenderer, RenderedMarkdown
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
-from .render import ALL_PAGES_GLOBALS, Renderer
-from .template_usage import TemplateUsage, unused_params
+from .render import Renderer, templates_digest
+from .shortcodes import parse_shortcodes
+from .store import CACHE_FOLDER, Store
+from .template_usage import unused_params
+from .workers import NoProgress, Progress, run_jobs
 
-# Below this many pages to render, starting worker processes costs more than it saves.
-PARALLEL_THRESHOLD = 100
 # Builds of more pages than this show a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 300
-# The code that shapes a page's document: a change to it renders every page afresh.
-_CODE = digest(
-    *(
-        Path(module.__file__ or "").read_bytes()
-        for module in (
-            content_module,
-            frontmatter_module,
-            markup_module,
-            render_module,
-            summary_module,
-            template_usage_module,
-            theme_module,
-            structured_data_module,
-            sys.modules[__name__],
-        )
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -87,7 +70,8 @@ class BuildReport:
     ``rendered`` pages went through their template in this build, ``from_cache`` ones are
     the last build's files, unchanged; ``markdown_rendered`` bodies went through
     Python-Markdown. ``warnings`` are the theme's colour pairs that fail WCAG AA contrast
-    and the broken internal links; ``notes`` name the page data no template uses.
+    (and its menu entries no page has), what the bodies showed as text (Liquid tags), and
+    the broken internal links; ``notes`` name the page data no template uses.
     """
 
     pages: int
@@ -112,236 +96,310 @@ def build_site(
     strict: bool = False,
     progress: bool = False,
     workers: int | None = None,
+    context: BuildContext | None = None,
+    changed: Iterable[str | Path] | None = None,
 ) -> BuildReport:
     """Build the site of ``config`` into ``out_dir``, changing it only if everything worked.
 
     ``drafts`` and ``future`` publish drafts and pages dated after ``now`` (default: the
     clock); a build reports every error of a step at once (:class:`launchkit.errors.SiteErrors`).
     ``checkout_endpoint`` overrides ``[checkout] endpoint`` in the forms (the preview server
-    mounts the checkout locally). ``clean`` ignores (and rewrites) the cache; ``strict``
-    fails the build on a broken link; ``progress`` allows a progress bar on stderr for big
-    sites; ``workers`` caps the worker processes (default: one per core; 1: none).
-    Safe to call again and again in one process, one call at a time (the preview server's
-    rebuilds): the cache stays in memory between calls.
+    mounts the checkout locally). ``clean`` starts ``context`` afresh and reads no cache (it
+    is rewritten); ``strict`` fails the build on a broken link; ``progress`` allows a
+    progress bar on stderr for big sites; ``workers`` caps the worker processes (default:
+    one per core; 1: none). ``context`` is what the caller keeps between builds (default:
+    a new one). ``changed``: the paths changed since the last build with this context (the
+    preview's file events), so that nothing else is looked at; None: look at every file.
     """
     started = time.perf_counter()
     out = check_output_dir(out_dir, config)
-    cache = BuildCache(config.root / CACHE_FOLDER, clean=clean)
-    scope = digest(_CODE, config.fingerprint())
-    known = cache.sources(scope)
-    workers = workers or os.cpu_count() or 1
-    content = load_content(
+    context = context if context is not None else BuildContext()
+    cache = BuildCache(
+        context,
         config,
-        rules=PublishRules.of_build(drafts=drafts, future=future, now=now),
-        known=known.get("pages"),
-        read_pages=partial(read_pages, config=config, workers=workers),
+        str(out),
+        clean=clean,
+        changed=None if changed is None else {os.path.abspath(path) for path in changed},
+        endpoint=checkout_endpoint or config.checkout.endpoint,
     )
-    renderer = Renderer(
-        config, checkout_endpoint=checkout_endpoint, compiled_dir=cache.folder / "templates"
-    )
-    if "templates" in known:
-        renderer.reuse_dependencies(known["templates"])
-    last = cache.last_build(out)
-    show = progress and len(content.pages) > PROGRESS_THRESHOLD
-    with _progress_bar(show) as bar:
-        # Pages that could not be read fail the build, after the others' Markdown and
-        # shortcodes are checked too: one failed build lists every problem.
-        with reported_with(content.errors):
-            bodies, entries, fresh = render_markdown(
-                content.pages, cache.markdown(), config, workers, bar
-            )
-            cache.save_markdown(entries)
-            pages = fill_in_content(content.pages, bodies, renderer)
-        renderer.use_pages(pages)
-        files = collect_files(config, pages, content.assets)
+    try:
+        build = _Build(config, cache, workers or os.cpu_count() or 1)
+        with _progress_bar(progress) as bar:
+            build.bar = bar
+            rules = PublishRules.of_build(drafts=drafts, future=future, now=now)
+            return build.run(out, rules=rules, strict=strict, started=started)
+    except BaseException:
+        # The paths this build was told of may not all have been taken in: the next build
+        # looks at every file instead of trusting a list of changes.
+        context.content_files = None
+        raise
+    finally:
+        cache.close()
+
+
+class _Build:
+    """One build: the pipeline's steps, each asking the cache layer what to redo."""
+
+    def __init__(self, config: SiteConfig, cache: BuildCache, workers: int) -> None:
+        self.config = config
+        self.cache = cache
+        self.workers = workers
+        self.bar: Progress = NoProgress()
+        self.markdown_rendered = 0
+        self.rendered: set[str] = set()  # the outputs of the documents rendered here
+
+    def run(self, out: Path, *, rules: PublishRules, strict: bool, started: float) -> BuildReport:
+        cache = self.cache
+        sources = find_sources(self.config, cache.content_files())
+        cache.remember_content_files([*sources.markdown, *(str(a.path) for a in sources.assets)])
+        entries, errors = self.read_pages(sources.markdown, rules)
+        published = published_pages([entry.page for entry in entries.values()], rules)
+        pages = published.pages
+        renderer = self.renderer()
+        record = cache.record()
+        # Pages that could not be read (and URLs two pages claim) fail the build, after the
+        # other pages' shortcodes and templates are checked too: one failed build lists
+        # every problem.
         with site_writer(out) as writer:
-            keys = page_keys(pages, renderer)
-            records, rendered = write_pages(
-                pages, keys, last.records, renderer, writer, workers, bar
+            with reported_with([*errors, *published.errors]):
+                renderer.use_pages(pages, self.filler(renderer, entries))
+                values = cache.identities(pages, entries, renderer)
+                needs = [values.needs(page, entries[page.path]) for page in pages]
+                stale = cache.stale_documents(pages, needs, values)
+                documents = self.write_documents(pages, entries, needs, stale, renderer, writer)
+                fill = self.filler(renderer, entries)
+                files = collect_files(self.config, pages, sources.assets, fill)
+                writer.stage_all(files)
+                outputs = files.outputs()
+                links_key = cache.links_key(
+                    outputs, documents, renderer.templates_digest(), published.left_out
+                )
+                rendered = {pages[index].output for index in stale}
+                judged = rendered if links_key == record.links_key else None
+                documents, warnings = self.check_links(
+                    pages, documents, outputs, judged, published.left_out
+                )
+                if strict and warnings:
+                    raise _strict_failure(warnings)
+            writer.commit(outputs, record.files)
+        gone = set(record.outputs) - set(documents)
+        cache.remember_documents(documents, values, outputs, links_key)
+        cache.save(self.rendered, gone)
+        usage = cache.template_usage(renderer)
+        return BuildReport(
+            pages=len(pages),
+            files=len(files),
+            seconds=time.perf_counter() - started,
+            rendered=len(stale),
+            from_cache=len(pages) - len(stale),
+            markdown_rendered=self.markdown_rendered,
+            warnings=(
+                *renderer.theme.warnings,
+                *markup_warnings(pages, entries),
+                *warnings,
+            ),
+            notes=tuple(unused_params(pages, usage.keys)),
+        )
+
+    # --- pages and bodies ------------------------------------------------------------------
+
+    def read_pages(
+        self, paths: Sequence[str], rules: PublishRules
+    ) -> tuple[dict[str, PageEntry], list[SiteError]]:
+        """Every Markdown file's page, read again only when the cache layer says so, and the
+        errors of the files that could not be read (each a value: the others go on).
+
+        A file read is also rendered, unless its body's HTML is cached: one pass over the
+        worker processes, and the body's text never crosses a process boundary.
+        """
+        cache = self.cache
+        cache.forget_missing(paths)
+        unread, entries = cache.pages_to_read(paths, rules)
+        payload = (self.config, rules, cache.code["bodies"], cache.known_bodies())
+        # Here, the context's Markdown renderer: making one costs more than rendering a page.
+        here = _ReadState(*payload, cache.context.markdown)
+        results = run_jobs(
+            _read_job,
+            unread,
+            here,
+            setup=_ReadState.setup,
+            payload=lambda: payload,
+            workers=self.workers,
+            bar=self.bar,
+        )
+        cache.context.markdown = here.markdown
+        fresh = {}
+        errors = []
+        for path, result in zip(unread, results, strict=True):
+            if isinstance(result, SiteError):
+                errors.append(result)
+                continue
+            stamp, entry, stored_as, rendered = result
+            fresh[path] = cache.read(path, stamp, entry)
+            if rendered is not None:
+                cache.remember_bodies({stored_as: rendered})
+                self.markdown_rendered += 1
+        read = {
+            path: entry if entry is not None else fresh.get(path)
+            for path, entry in zip(paths, entries, strict=True)
+        }
+        return {path: entry for path, entry in read.items() if entry is not None}, errors
+
+    def renderer(self) -> Renderer:
+        """The Jinja environment of this build: the last one while nothing it holds changed."""
+        context, cache = self.cache.context, self.cache
+        key = digest(
+            templates_digest(self.config.templates_dir),
+            self.config.fingerprint(),
+            cache.endpoint,
+            cache.code["documents"],
+        )
+        if context.renderer is None or context.renderer[0] != key:
+            renderer = Renderer(
+                self.config,
+                checkout_endpoint=cache.endpoint,
+                compiled_dir=_compiled(self.config),
+                template_facts=cache.template_facts(),
             )
-            writer.stage_all(files)
-            done, warnings = check_site_links(
-                pages, records, files, renderer, last, content.left_out
+            context.renderer = (key, renderer)
+        return context.renderer[1]
+
+    def filler(self, renderer: Renderer, entries: dict[str, PageEntry]):
+        """A function giving a page with its HTML, from the rendered body."""
+        cache = self.cache
+
+        def fill(page: Page) -> Page:
+            key = cache.markdown_key(entries[page.path].body_key)
+            entry = cache.fresh_bodies.get(key) or cache.store.body(key)
+            return renderer.fill_in(page, _rendered(entry, page))
+
+        return fill
+
+    # --- documents -------------------------------------------------------------------------
+
+    def write_documents(
+        self,
+        pages: Sequence[Page],
+        entries: dict[str, PageEntry],
+        needs: Sequence[tuple[str, ...]],
+        stale: Sequence[int],
+        renderer: Renderer,
+        writer: SiteWriter,
+    ) -> dict[str, Output]:
+        """Stage the documents of the ``stale`` pages; the others are the last build's."""
+        cache = self.cache
+        record = cache.record()
+        documents = {
+            page.output: record.outputs[page.output]
+            for index, page in enumerate(pages)
+            if page.output in record.outputs
+        }
+        writer.expect([pages[index].output for index in stale])
+        cache.flush()  # workers read the fresh bodies from the cache file
+        state = _DocumentState(renderer, self.filler(renderer, entries), writer)
+
+        def payload() -> _DocumentPayload:
+            keys = [cache.markdown_key(entries[page.path].body_key) for page in pages]
+            store, out = str(cache.store.path), str(writer.out)
+            return _DocumentPayload(self.config, cache.endpoint, list(pages), keys, store, out)
+
+        def keep(item: tuple[int, Page], result: tuple) -> tuple:
+            """All but the links, which go to the cache file (20000 pages' would not fit)."""
+            size, mtime_ns, links, ids, changed = result
+            cache.add_links(item[1].output, links)
+            return size, mtime_ns, ids, changed
+
+        results = run_jobs(
+            _document_job,
+            [(index, pages[index]) for index in stale],
+            state,
+            setup=_DocumentPayload.setup,
+            payload=payload,
+            workers=self.workers,
+            bar=self.bar,
+            keep=keep,
+        )
+        cache.flush()
+        for index, (size, mtime_ns, ids, changed) in zip(stale, results, strict=True):
+            output = pages[index].output
+            documents[output] = Output(needs[index], size, mtime_ns, ids, digest(*sorted(ids)), ())
+            self.rendered.add(output)
+            if changed:
+                writer.staged(output)
+        return documents
+
+    # --- links -----------------------------------------------------------------------------
+
+    def check_links(
+        self,
+        pages: Sequence[Page],
+        documents: dict[str, Output],
+        outputs: list[str],
+        judge: set[str] | None,
+        left_out: Mapping[str, str],
+    ) -> tuple[dict[str, Output], list[LinkWarning]]:
+        """The built site's broken internal links, and the documents with their warnings.
+
+        Only the pages in ``judge`` are checked (None: all, as what links are checked
+        against changed); the others keep the last build's warnings. ``left_out`` (URL:
+        why) turns a link to a draft or future page into a warning saying so.
+        """
+        known = {}
+        if judge is not None:
+            known = {
+                page.output: _warnings(documents[page.output].warnings)
+                for page in pages
+                if page.output not in judge
+            }
+        found = check_links(
+            pages,
+            _StoredLinks(self.cache),
+            {output: document.ids for output, document in documents.items()},
+            outputs,
+            self.config.site.base_url,
+            self.config.templates_dir,
+            known,
+            left_out,
+        )
+        judged = {}
+        for output, document in documents.items():
+            warnings = tuple(astuple(warning) for warning in found.get(output, ()))
+            judged[output] = (
+                document if warnings == document.warnings else document._replace(warnings=warnings)
             )
-            if strict and warnings:
-                raise _strict_failure(warnings)
-            writer.commit(done.files or (), last.files)
-    usage = TemplateUsage.of(renderer.env, renderer.templates_digest(), known.get("usage"))
-    cache.save_sources(
-        scope,
-        {"pages": content.known, "templates": renderer.known_dependencies(), "usage": usage},
-    )
-    cache.save_last_build(out, done)
-    return BuildReport(
-        pages=len(pages),
-        files=len(files),
-        seconds=time.perf_counter() - started,
-        rendered=rendered,
-        from_cache=len(pages) - rendered,
-        markdown_rendered=fresh,
-        warnings=(*renderer.theme.warnings, *markup_warnings(pages, bodies), *warnings),
-        notes=tuple(unused_params(pages, usage.keys)),
-    )
+        return judged, all_warnings(found)
 
 
-def read_pages(paths: list[Path], *, config: SiteConfig, workers: int) -> list[Page | SiteError]:
-    """:func:`launchkit.site.content.read_page` of each path, over worker processes when many;
-    a page that cannot be read is its error."""
-    with _shared(config=config):
-        return run_jobs(_read_page, paths, workers, _NoProgress())
+class _StoredLinks(Mapping[str, Links]):
+    """The links of each page document, read from the cache file when the checker asks."""
+
+    def __init__(self, cache: BuildCache) -> None:
+        self.cache = cache
+
+    def __getitem__(self, output: str) -> Links:
+        return self.cache.links_of(output)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cache.record().outputs)
+
+    def __len__(self) -> int:
+        return len(self.cache.record().outputs)
 
 
-def render_markdown(
-    pages: Sequence[Page],
-    cached: dict[str, MarkdownEntry],
-    config: SiteConfig,
-    workers: int,
-    bar: _Progress,
-) -> tuple[list[RenderedMarkdown], dict[str, MarkdownEntry], int]:
-    """Each page's body as HTML with shortcode placeholders: depends on the text alone.
-
-    Bodies found in ``cached`` are not rendered again (nor read, for pages from the cache).
-    Returns the rendered bodies, the cache entries of this build's pages (what the next
-    build may reuse) and how many bodies went through Python-Markdown.
-    """
-    last = _LAST.bodies
-    keys = [
-        last[page.body_key][0] if page.body_key in last else digest(SETTINGS, page.body_key)
-        for page in pages
-    ]
-    missing = {key: page for key, page in zip(keys, pages, strict=True) if key not in cached}
-    jobs = [
-        (with_body(page, config).body, display_path(page.path), page.body_line)
-        for page in missing.values()
-    ]
-    fresh = dict(zip(missing, run_jobs(_render_body, jobs, workers, bar), strict=True))
-    entries = {key: cached[key] if key in cached else fresh[key] for key in keys}
-    bodies = {}
-    for page, key in zip(pages, keys, strict=True):
-        known = last.get(page.body_key)
-        body = known[1] if known is not None else RenderedMarkdown.from_entry(entries[key])
-        bodies[page.body_key] = (key, body)
-    _LAST.bodies = bodies
-    return [bodies[page.body_key][1] for page in pages], entries, len(jobs)
+def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
+    return tuple(LinkWarning(*warning) for warning in stored) if stored else ()
 
 
-def markup_warnings(pages: Sequence[Page], bodies: Sequence[RenderedMarkdown]) -> list[LinkWarning]:
-    """What rendering the bodies warned about (Liquid tags shown as text), by page and line."""
-    return [
-        LinkWarning(page.source, line, message)
-        for page, body in zip(pages, bodies, strict=True)
-        for line, message in body.warnings
-    ]
-
-
-def fill_in_content(
-    pages: Sequence[Page], rendered: Sequence[RenderedMarkdown], renderer: Renderer
-) -> list[Page]:
-    """Each page with its final HTML: shortcodes expanded into buy forms, and its TOC.
-
-    Every page's shortcode errors are raised together.
-    """
-    filled = {}
-    errors = []
-    for page, body in zip(pages, rendered, strict=True):
-        known = _LAST.filled.get(page.path)
-        if known is not None and known[0] is page and known[1] is body and not body.shortcodes:
-            filled[page.path] = known  # no buy form in it: nothing else it depends on
-            continue
-        try:
-            content = expand_shortcodes(
-                body,
-                source=page.source,
-                known=renderer.shortcode_names(),
-                render_shortcode=renderer.render_shortcode,
-                page=page,
-            )
-        except SiteError as exc:
-            errors.append(exc)
-            continue
-        filled[page.path] = (page, body, page.with_content(content, body.toc))
-    raise_all(errors)
-    _LAST.filled = filled
-    return [filled[page.path][2] for page in pages]
-
-
-def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
-    """For each page, a hash of everything its document depends on.
-
-    The page itself (source, front matter, body), its template with every template it
-    pulls in (the buy form's too), the config and checkout endpoint, the navigation and
-    feed link every page may show, launchkit's own code and Markdown settings, and, when
-    its templates read ``pages`` or ``section_pages``, every page's front matter and body.
-    The body's key stands for its HTML, which is a function of the body and the rest of
-    this list: hashing megabytes of HTML again on every build would cost more.
-    Equal keys, equal documents: a page whose key is the last build's is not rendered again.
-    """
-    site = digest(
-        _CODE,
-        SETTINGS,
-        renderer.config.fingerprint(),
-        renderer.endpoint,
-        renderer.shared_state(),
-    )
-    listing: str | None = None
-    keys = []
-    for page in pages:
-        dependencies = renderer.dependencies(page.template)
-        parts = [site, dependencies.digest, page.source_key]
-        if dependencies.names & ALL_PAGES_GLOBALS:
-            listing = listing or _listing(pages)
-            parts.append(listing)
-        keys.append(digest(*parts))
-    return keys
-
-
-def _listing(pages: Sequence[Page]) -> str:
-    """A hash of every page as ``pages`` shows it to a template."""
-    return digest(*(page.source_key for page in pages))
-
-
-def write_pages(
-    pages: Sequence[Page],
-    keys: Sequence[str],
-    previous: dict[str, OutputRecord],
-    renderer: Renderer,
-    writer: SiteWriter,
-    workers: int,
-    bar: _Progress,
-) -> tuple[dict[str, OutputRecord], int]:
-    """Stage every page whose document may differ from the published one; skip the rest.
-
-    A page is skipped when its key is the last build's and its file is still the one that
-    build wrote. Returns each page's record (for the next build and the link checker) by
-    output path, and how many pages were rendered.
-    """
-    records: dict[str, OutputRecord] = {}
-    stale: list[int] = []
-    out = str(writer.out)  # os.path, not pathlib, for thousands of paths
-    for index, (page, key) in enumerate(zip(pages, keys, strict=True)):
-        record = previous.get(page.output)
-        published = os.path.join(out, page.output)
-        if record is not None and record.key == key and record.matches(published):
-            records[page.output] = record
-        else:
-            stale.append(index)
-    writer.expect([pages[index].output for index in stale])
-    with _shared(pages=pages, keys=keys, renderer=renderer, writer=writer):
-        fresh = run_jobs(_render_page, stale, workers, bar)
-    for index, (record, changed) in zip(stale, fresh, strict=True):
-        records[pages[index].output] = record
-        if changed:
-            writer.staged(pages[index].output)
-    return records, len(stale)
-
-
-def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> SiteFiles:
+def collect_files(
+    config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset], fill
+) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
     sitemap/robots/feed, files beside pages (a moved bundle's beside its page), static/."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
-    for output, data in extra_files(config, pages).items():
+    feed = [fill(post) for post in feed_posts(config, pages)]
+    for output, data in extra_files(config, pages, feed).items():
         files.add(output, data, f"the generated {output}")
     for asset in follow_bundles(pages, assets, config.content_dir):
         files.add(asset.output, asset.path, display_path(asset.path))
@@ -352,55 +410,13 @@ def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[As
     return files
 
 
-def check_site_links(
-    pages: Sequence[Page],
-    records: dict[str, OutputRecord],
-    files: SiteFiles,
-    renderer: Renderer,
-    last: LastBuild,
-    left_out: dict[str, str] | None = None,
-) -> tuple[LastBuild, list[LinkWarning]]:
-    """The built site's broken internal links, and this build as the next one will see it.
-
-    ``left_out`` (URL: why) turns a link to a draft or future page into a warning saying so.
-
-    A page keeps the last build's warnings when its record is the last build's (same
-    links) and nothing it may link to changed: the same files, every page's ids, the same
-    templates (where a warning may point) and config (whose base URL makes links ours).
-    """
-    outputs = files.outputs()
-    targets = digest(
-        os.getcwd(),  # warnings name files relative to it
-        renderer.templates_digest(),
-        renderer.config.fingerprint(),
-        *sorted(outputs),
-        *(f"{output}\n{record.ids_key}" for output, record in sorted(records.items())),
-        *(f"{url}\n{reason}" for url, reason in sorted((left_out or {}).items())),
-    )
-    known = {}
-    if targets == last.targets:
-        known = {
-            output: tuple(LinkWarning(*warning) for warning in record.warnings)
-            for output, record in records.items()
-            if record is last.records.get(output)
-        }
-    found = check_links(
-        pages,
-        {output: record.links for output, record in records.items()},
-        {output: record.ids for output, record in records.items()},
-        outputs,
-        renderer.config.site.base_url,
-        renderer.config.templates_dir,
-        known,
-        left_out,
-    )
-    judged = {}
-    for output, record in records.items():
-        warnings = tuple(astuple(warning) for warning in found.get(output, ()))
-        judged[output] = (
-            record if warnings == record.warnings else replace(record, warnings=warnings)
-        )
-    return LastBuild(judged, frozenset(outputs), targets), all_warnings(found)
+def markup_warnings(pages: Sequence[Page], entries: Mapping[str, PageEntry]) -> list[LinkWarning]:
+    """What rendering the bodies warned about (Liquid tags shown as text), by page and line."""
+    return [
+        LinkWarning(page.source, line, message)
+        for page in pages
+        for line, message in entries[page.path].warnings
+    ]
 
 
 def _strict_failure(warnings: Sequence[LinkWarning]) -> SiteError:
@@ -411,35 +427,11 @@ def _strict_failure(warnings: Sequence[LinkWarning]) -> SiteError:
     )
 
 
-# --- running jobs, in worker processes when there are many ---------------------------------
-
-
-class _Progress(Protocol):
-    """The part of a tqdm bar that :func:`run_jobs` uses."""
-
-    total: int
-
-    def update(self, n: int = 1) -> object: ...
-    def refresh(self) -> None: ...
-
-
-class _NoProgress:
-    """A bar that shows nothing: most builds, and every build off a terminal."""
-
-    total = 0
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def refresh(self) -> None:
-        pass
-
-
 @contextmanager
-def _progress_bar(show: bool) -> Iterator[_Progress]:
+def _progress_bar(show: bool) -> Iterator[Progress]:
     """A tqdm bar on stderr, removed when done; imported only when shown (it costs 50 ms)."""
     if not show:
-        yield _NoProgress()
+        yield NoProgress()
         return
     from tqdm import tqdm
 
@@ -447,119 +439,102 @@ def _progress_bar(show: bool) -> Iterator[_Progress]:
         yield bar
 
 
-def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar: _Progress) -> list:
-    """``[job(item) for item in items]``, over ``workers`` forked processes when worth it.
+# --- the jobs, run here or in worker processes ----------------------------------------------
 
-    Forked workers inherit what the parent loaded (templates, pages in :data:`_SHARED`),
-    so only the items and small results cross the process boundary. Every item is done:
-    the SiteErrors of all that failed are raised together at the end.
-    """
-    bar.total += len(items)
-    bar.refresh()
-    if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
-        return _without_failures((_guarded(job, item) for item in items), bar)
-    # Imported here: 25 ms that a rebuild of a few pages does not need.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    chunksize = max(1, min(32, len(items) // (workers * 8)))
-    # The workers fork from a parent holding every page: frozen, those objects are left out
-    # of the workers' garbage collections, which would otherwise walk them over and over
-    # (and copy the memory pages they touch). gc's documentation recommends it before fork.
-    gc.freeze()
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    try:
-        return _without_failures(pool.map(partial(_guarded, job), items, chunksize=chunksize), bar)
-    finally:
-        pool.shutdown(cancel_futures=True)
-        gc.unfreeze()
+@dataclass
+class _ReadState:
+    """What reading a page needs: the config, the publishing rules, the Markdown code's
+    key and the keys of the cached bodies."""
+
+    config: SiteConfig
+    rules: PublishRules
+    markdown_code: str
+    cached: set[str]
+    markdown: MarkdownRenderer | None
+
+    @staticmethod
+    def setup(payload: tuple[SiteConfig, PublishRules, str, set[str]]) -> _ReadState:
+        return _ReadState(*payload, None)
+
+
+def _read_job(state: _ReadState, path: str):
+    """Read one page; render its body unless cached: (stamp before, entry, body key, body),
+    or the page's SiteError (a value, so that every page's errors are found)."""
+    return attempt(_read, state, path)
+
+
+def _read(state: _ReadState, path: str):
+    stamp = file_stamp(path)
+    page, body = read_source(Path(path), state.config)
+    key = body_key(body.text, body.first_line)
+    stored_as = markdown_key(state.markdown_code, key)
+    rendered, warnings = None, ()
+    if stored_as in state.cached:  # its warnings as rendering gave them: cheaply parsed
+        warnings = parse_shortcodes(body.text, source=page.source, first_line=body.first_line)[2]
+    elif state.rules.left_out(page) is None:
+        if state.markdown is None:
+            state.markdown = MarkdownRenderer()
+        result = state.markdown.render(body.text, source=page.source, first_line=body.first_line)
+        rendered, warnings = result.to_entry(), result.warnings
+    # else: not published, not rendered; read again once published (see pages_to_read)
+    entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key), warnings)
+    return stamp, entry, stored_as, rendered
+
+
+@dataclass
+class _DocumentState:
+    renderer: Renderer
+    fill: object
+    writer: SiteWriter
 
 
 @dataclass(frozen=True)
-class _Failure:
-    """A job's SiteError, returned rather than raised so that the other jobs go on."""
+class _DocumentPayload:
+    """What a worker needs to render documents: it reads the bodies from the cache file."""
 
-    error: SiteError
+    config: SiteConfig
+    endpoint: str
+    pages: list[Page]
+    keys: list[str]
+    store: str
+    out: str
 
+    def setup(self) -> _DocumentState:
+        renderer = Renderer(
+            self.config, checkout_endpoint=self.endpoint, compiled_dir=_compiled(self.config)
+        )
+        store = Store(Path(self.store), readonly=True)
+        keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
 
-def _guarded(job: Callable[[Any], Any], item: Any) -> Any:
-    try:
-        return job(item)
-    except SiteError as exc:
-        return _Failure(exc)
+        def fill(page: Page) -> Page:
+            return renderer.fill_in(page, _rendered(store.body(keys[page.path]), page))
 
-
-def _without_failures(results: Iterable[Any], bar: _Progress) -> list:
-    """The results of jobs, in order; raise the errors of those that failed, all together."""
-    done, failures = [], []
-    for result in results:
-        if isinstance(result, _Failure):
-            failures.append(result.error)
-        else:
-            done.append(result)
-        bar.update()
-    raise_all(failures)
-    return done
+        renderer.use_pages(self.pages, fill)
+        return _DocumentState(renderer, fill, SiteWriter(Path(self.out)))
 
 
-class _LastResults:
-    """The last build's per-page results in this process, for the preview's next build.
-
-    Each is a pure function of what it is checked against, so reusing it is exact; only
-    the last build's pages are kept. A CLI build starts with none; the preview's rebuilds
-    skip thousands of recomputations (0.1 s of a one-page rebuild at 2000 pages).
-    """
-
-    def __init__(self) -> None:
-        # Rendered bodies by body key, with their Markdown cache key.
-        self.bodies: dict[str, tuple[str, RenderedMarkdown]] = {}
-        # Filled-in pages by file: (the page, its rendered body, the page with its content).
-        self.filled: dict[str, tuple[Page, RenderedMarkdown, Page]] = {}
-
-
-_LAST = _LastResults()
-_MARKDOWN: list[MarkdownRenderer] = []  # this process's renderer, made on first use
-_SHARED: dict[str, Any] = {}  # what the jobs below need, set before workers fork (_shared)
-
-
-@contextmanager
-def _shared(**values: Any) -> Iterator[None]:
-    """Make ``values`` readable by the job functions, in this process and forked workers."""
-    _SHARED.update(values)
-    try:
-        yield
-    finally:
-        _SHARED.clear()
-
-
-def _read_page(path: Path) -> Page | SiteError:
-    return attempt(read_page, path, _SHARED["config"])
-
-
-def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
-    body, source, first_line = job
-    if not _MARKDOWN:
-        _MARKDOWN.append(MarkdownRenderer())
-    return _MARKDOWN[0].render(body, source=source, first_line=first_line).to_entry()
-
-
-def _render_page(index: int) -> tuple[OutputRecord, bool]:
-    page: Page = _SHARED["pages"][index]
-    document = _SHARED["renderer"].render_document(page)
-    stat, changed = _SHARED["writer"].stage(page.output, document)
+def _document_job(state: _DocumentState, item: tuple[int, Page]):
+    """Render and stage one page's document: (size, mtime, links, ids, changed)."""
+    _, page = item
+    document = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
+    stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
-    key = _SHARED["keys"][index]
-    record = OutputRecord(key, stat.st_size, stat.st_mtime_ns, links, ids, digest(*sorted(ids)))
-    return record, changed
+    return stat.st_size, stat.st_mtime_ns, links, ids, changed
 
 
-__all__ = [
-    "BuildReport",
-    "build_site",
-    "check_site_links",
-    "collect_files",
-    "fill_in_content",
-    "page_keys",
-    "render_markdown",
-    "write_pages",
-]
+def _rendered(entry: object, page: Page) -> RenderedMarkdown:
+    """A rendered body from the cache file; rendered here if the cache lost it meanwhile
+    (another build of the same site, in another process, keeps only its own bodies)."""
+    if entry is not None:
+        return RenderedMarkdown.from_entry(entry)  # type: ignore[arg-type]
+    body = read_body(Path(page.path))
+    return MarkdownRenderer().render(body.text, source=page.source, first_line=body.first_line)
+
+
+def _compiled(config: SiteConfig) -> Path:
+    """Where Jinja keeps compiled templates between builds (its own bytecode cache)."""
+    return config.root / CACHE_FOLDER / "templates"
+
+
+__all__ = ["BuildReport", "build_site", "collect_files"]

@@ -1,234 +1,409 @@
-"""The build cache in ``.cache/build/`` beside ``site.toml``: what the next build may reuse.
+"""The cache layer: which results of the last build this one may reuse, decided in one place.
 
-Three kinds of entry, each one file (one read of a few MiB beats thousands of small files at
-2000 pages):
+The pipeline's steps (:mod:`~launchkit.site.content`, :mod:`~launchkit.site.markup`,
+:mod:`~launchkit.site.render`, :mod:`~launchkit.site.linkcheck`) are pure and know nothing of
+this module. The builder asks it, per step, what must be redone, runs the step for that
+only, and hands the results back to be remembered (the shape of Pelican's
+``CachingGenerator``). Every key ingredient comes from :mod:`~launchkit.site.keys`; what
+outlives a build lives in the caller's :class:`~launchkit.site.context.BuildContext` and in
+the cache file (:mod:`~launchkit.site.store`).
 
-* ``sources.pickle``: every page as read from ``content/`` (front matter parsed, body left
-  out) with its file's size and mtime (:func:`launchkit.site.content.load_content`), and what
-  each template depends on (:meth:`launchkit.site.render.Renderer.dependencies`), for the
-  launchkit code and config that read them.
-* ``markdown-<0…f>.marshal``: each page body's HTML, TOC and shortcodes, keyed by a hash of
-  the body, its first line and the Markdown settings (:data:`launchkit.site.markup.SETTINGS`),
-  in 16 shards by the key's first digit: a one-page edit rewrites 1/16 of 11 MB.
-* ``outputs-<hash of the output folder>.marshal``: what the last build into that folder left
-  (:class:`LastBuild`): for every page, the key of everything its document depended on, the
-  file's size and mtime (to notice a hand-edited output), its links and ids and the link
-  checker's warnings about it; every file it published; what the links were checked against.
-
-A cache that is missing, from another launchkit version or unreadable is an empty one: the
-build renders everything and never fails because of it. Loaded files are also kept in memory,
-so that the preview server's repeated builds in one process do not read them again.
+One record of what each output was made from (the idea of Hugo's ``identity`` package):
+each page document *needs* a few named identities (``page:content/x.md``,
+``template:post.html``, ``config:products``, ``listing``, ``nav``, ``code:documents``…), and
+the :class:`Record` of the last build holds the value each identity had. A document must be
+made again when one of its identities changed value, when it is new, or when its file is
+not the one the last build wrote; a new kind of output only has to say what it needs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import marshal
 import os
-import pickle
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import NamedTuple
 
-CACHE_FOLDER = Path(".cache") / "build"
-# The shards of the Markdown cache: the first hex digit of an entry's key.
-_SHARDS = "0123456789abcdef"
-# Bump when the layout of an entry changes: older files are then ignored, not misread.
-FORMAT = 3
+from ..config import SiteConfig
+from .content import Page, is_hidden, walk_files
+from .context import BuildContext
+from .keys import (
+    Identities,
+    links_key,
+    markdown_extension_modules,
+    markdown_key,
+    pages_scope,
+)
+from .linkcheck import Links
+from .markup import EXTENSIONS
+from .publishing import PublishRules
+from .render import Renderer
+from .store import CACHE_FOLDER, FILE_NAME, Store
+from .template_usage import TemplateUsage
 
-# A rendered body: (html, toc, shortcodes as plain tuples, warnings as (line, message));
-# launchkit.site.markup.RenderedMarkdown.to_entry makes it.
-MarkdownEntry = tuple[str, str, tuple[tuple[Any, ...], ...], tuple[tuple[int, str], ...]]
-# Links of a document as (url, text) and the ids its fragments may point to.
-Links = tuple[tuple[str, str], ...]
+# Rendered bodies (and documents' links) kept in memory before they go to the cache file.
+_BODIES_IN_MEMORY = 200
+# A file changed less than this long before it was read may change again within the same
+# mtime tick (the kernel's clock is coarse): its page is not remembered by size and mtime.
+SETTLED_NS = 2_000_000_000
+
 # The link checker's warnings about one page, as (path, line, message).
 Warnings = tuple[tuple[str, int | None, str], ...]
 
 
-@dataclass(frozen=True)
-class OutputRecord:
-    """One page document of the last build: what it depended on, its file, its links."""
+class PageEntry(NamedTuple):
+    """What one Markdown file gave when last read."""
 
-    key: str
+    stamp: tuple[int, int] | None  # its size and mtime then; None: too fresh to trust
+    page: Page
+    body_key: str  # a hash of the body and its first line
+    shortcodes: bool  # whether the body may hold a shortcode (its HTML then needs forms)
+    key: str  # a hash of all of it: the value of the identity "page:<source>"
+    warnings: tuple[tuple[int, str], ...] = ()  # its body's, as (line, message)
+
+
+class Output(NamedTuple):
+    """One page document of the last build: what it needed, its file, its links' targets."""
+
+    needs: tuple[str, ...]
     size: int
     mtime_ns: int
-    links: Links
-    ids: frozenset[str]
-    ids_key: str  # a hash of the ids: what other pages' links are checked against
-    warnings: Warnings = ()
-
-    def matches(self, path: str | Path) -> bool:
-        """Whether ``path`` is still the file this record describes (nobody edited it)."""
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return False
-        return stat.st_size == self.size and stat.st_mtime_ns == self.mtime_ns
+    ids: frozenset[str]  # the ids other pages' #fragments may point to
+    ids_key: str  # a hash of them
+    warnings: Warnings
 
 
-@dataclass(frozen=True)
-class LastBuild:
-    """What the last build into one output folder left behind.
+@dataclass
+class Record:
+    """What the last build into one output folder was made from.
 
-    ``records`` describe its page documents by output path; ``files`` is every output path
-    it published, pages included (None: unknown, e.g. after ``--clean``); ``targets``
-    hashes what its links were checked against.
+    ``values``: each identity's value then; ``outputs``: the page documents; ``files``:
+    every published path (None: unknown); ``links_key``: what the links were checked with.
     """
 
-    records: dict[str, OutputRecord]
+    values: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Output] = field(default_factory=dict)
     files: frozenset[str] | None = None
-    targets: str = ""
-
-
-def digest(*parts: str | bytes) -> str:
-    """A short, stable hash of ``parts`` (each length-prefixed, so boundaries count)."""
-    hasher = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-        hasher.update(len(data).to_bytes(8, "little"))
-        hasher.update(data)
-    return hasher.hexdigest()
+    links_key: str = ""
 
 
 class BuildCache:
-    """The cache folder of one site; ``clean`` starts from nothing (and rewrites it)."""
+    """One build's view of the cache: the context's memory and the cache file."""
 
-    def __init__(self, folder: Path, *, clean: bool = False) -> None:
-        self.folder = folder
+    def __init__(
+        self,
+        context: BuildContext,
+        config: SiteConfig,
+        out: str,
+        *,
+        clean: bool,
+        changed: Iterable[str] | None,
+        endpoint: str,
+    ) -> None:
+        if clean:
+            context.forget()
+        self.context = context
+        self.config = config
+        self.out = out
         self.clean = clean
-
-    def sources(self, scope: str) -> dict[str, Any]:
-        """What the last build read of the sources, if it ran with the same ``scope``
-        (code and config): ``pages`` and ``templates``."""
-        if self.clean:
-            return {}
-        stored = _load(self.folder / "sources.pickle", pickle.loads) or {}
-        return stored.get("sources", {}) if stored.get("scope") == scope else {}
-
-    def save_sources(self, scope: str, sources: dict[str, Any]) -> None:
-        _save(self.folder / "sources.pickle", {"scope": scope, "sources": sources}, pickle.dumps)
-
-    def markdown(self) -> dict[str, MarkdownEntry]:
-        """Rendered bodies by key (empty when clean)."""
-        if self.clean:
-            return {}
-        entries: dict[str, MarkdownEntry] = {}
-        for shard in _SHARDS:
-            entries.update(_load(self.folder / f"markdown-{shard}.marshal") or {})
-        return entries
-
-    def save_markdown(self, entries: dict[str, MarkdownEntry]) -> None:
-        """Keep ``entries``; only the shards holding a changed entry are written."""
-        shards: dict[str, dict[str, MarkdownEntry]] = {shard: {} for shard in _SHARDS}
-        for key, entry in entries.items():
-            shards[key[0]][key] = entry
-        for shard, part in shards.items():
-            _save(self.folder / f"markdown-{shard}.marshal", part)
-
-    def last_build(self, out_dir: Path) -> LastBuild:
-        """What the last build into ``out_dir`` left (nothing known when clean)."""
-        if self.clean:
-            return LastBuild({})
-        return _load(self._outputs_file(out_dir), decode=_last_build) or LastBuild({})
-
-    def save_last_build(self, out_dir: Path, last: LastBuild) -> None:
-        records = {
-            output: (r.key, r.size, r.mtime_ns, r.links, r.ids, r.ids_key, r.warnings)
-            for output, r in last.records.items()
+        self.endpoint = endpoint
+        self.store = Store(config.root / CACHE_FOLDER / FILE_NAME)
+        code = context.code()
+        self.code = {
+            "pages": code.fingerprint("pages"),
+            "bodies": code.fingerprint("bodies", markdown_extension_modules(EXTENSIONS)),
+            "documents": code.fingerprint("documents"),
+            "links": code.fingerprint("links"),
         }
-        raw = {"records": records, "files": sorted(last.files or ()), "targets": last.targets}
-        _save(self._outputs_file(out_dir), raw, decoded=last)
+        scope = pages_scope(self.code["pages"], config)
+        # The preview names what changed; without the last build's reading in memory, or
+        # when the code or [site] changed, every file is looked at.
+        self.changed = None
+        known = context.content_files is not None and context.pages_scope == scope
+        if changed is not None and known:
+            self.changed = set(changed)
+        if context.pages_scope != scope:
+            context.pages = {} if clean else self._stored_pages(scope)
+            context.content_files = None
+            context.pages_scope = scope
+        self.fresh_bodies: dict[str, object] = {}
+        self.fresh_links: dict[str, Links] = {}
+        self.bodies_changed = False
+        self.saved_facts: dict | None = None
+        self.last_record = Record()
+        self.fresh_pages: dict[str, PageEntry] = {}
+        self.gone_pages: set[str] = set()
 
-    def _outputs_file(self, out_dir: Path) -> Path:
-        return self.folder / f"outputs-{digest(str(out_dir))[:16]}.marshal"
+    def close(self) -> None:
+        self.store.close()
 
+    # --- content/ ------------------------------------------------------------------------
 
-def _last_build(raw: dict[str, Any]) -> LastBuild:
-    """The :class:`LastBuild` an outputs file holds (KeyError, TypeError: not one)."""
-    records = {output: OutputRecord(*fields) for output, fields in raw["records"].items()}
-    return LastBuild(records, frozenset(raw["files"]), raw["targets"])
+    def _stored_pages(self, scope: str) -> dict[str, PageEntry]:
+        stored = self.store.pages()
+        return {
+            path: entry
+            for path, (entry_scope, entry) in stored.items()
+            if entry_scope == scope and isinstance(entry, PageEntry)
+        }
 
-
-# Loaded (or saved) cache files by path: the (mtime_ns, size) they had then, their entries,
-# and what those entries were decoded into (the preview's next build need not decode again:
-# 2000 OutputRecords cost 30 ms).
-_MEMORY: dict[Path, tuple[tuple[int, int], dict[str, Any], Any]] = {}
-
-
-def _signature(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
-
-
-def _load(
-    path: Path,
-    loads: Callable[[bytes], Any] = marshal.loads,
-    decode: Callable[[dict[str, Any]], Any] | None = None,
-) -> Any:
-    """A cache file's entries, through ``decode`` if given; None when missing, stale or
-    unreadable. Never mutate the result."""
-    signature = _signature(path)
-    if signature is None:
-        return None
-    remembered = _MEMORY.get(path)
-    if remembered is not None and remembered[0] == signature:
-        return remembered[2]
-    try:
-        # Our own file in the project folder, written by _save: as trusted as the sources.
-        version, entries = loads(path.read_bytes())
-        if version != FORMAT or not isinstance(entries, dict):
+    def content_files(self) -> list[str] | None:
+        """The files of ``content/``: from the last build and the changed paths when the
+        preview names them, else None (walk the folder)."""
+        known = self.context.content_files
+        if self.changed is None or known is None:
             return None
-        decoded = entries if decode is None else decode(entries)
-    except Exception:  # any unreadable cache is an empty one: pickle raises anything
-        return None
-    _MEMORY[path] = (signature, entries, decoded)
-    return decoded
+        root = str(self.config.content_dir)
+        for path in self.changed:
+            if not (path == root or path.startswith(root + os.sep)):
+                continue
+            known.discard(path)
+            known.difference_update([name for name in known if name.startswith(path + os.sep)])
+            if path != root and is_hidden(PurePath(os.path.relpath(path, root))):
+                continue  # an editor's swap file, a .git folder: not the site's
+            if os.path.isdir(path):  # a folder created or moved in: what it holds is new
+                known.update(walk_files(Path(path)))
+            elif os.path.isfile(path):
+                known.add(path)
+        return sorted(known)
+
+    def remember_content_files(self, files: Iterable[str]) -> None:
+        self.context.content_files = set(files)
+
+    def pages_to_read(
+        self, paths: Sequence[str], rules: PublishRules
+    ) -> tuple[list[str], list[PageEntry | None]]:
+        """For each Markdown file its remembered entry, or None; and the paths to read."""
+        known = self.context.pages
+        entries: list[PageEntry | None] = []
+        if self.changed is not None:
+            for path in paths:
+                entry = known.get(path)
+                entries.append(None if entry is None or path in self.changed else entry)
+        else:
+            for path in paths:
+                entry = known.get(path)
+                if entry is not None and (entry.stamp is None or entry.stamp != file_stamp(path)):
+                    entry = None
+                entries.append(entry)
+        # A page to publish whose rendered body is no longer cached is read again too.
+        bodies = self.known_bodies()
+        for index, entry in enumerate(entries):
+            if entry is None or rules.left_out(entry.page) is not None:
+                continue
+            if self.markdown_key(entry.body_key) not in bodies:
+                entries[index] = None
+        return [path for path, entry in zip(paths, entries, strict=True) if entry is None], entries
+
+    def known_bodies(self) -> set[str]:
+        """The keys of the rendered bodies in the cache file (none when clean)."""
+        if self.clean:
+            return self.context.bodies
+        if not self.context.bodies:
+            self.context.bodies = self.store.body_keys()
+        return self.context.bodies
+
+    def markdown_key(self, key: str) -> str:
+        """The key of a rendered body: its text and the Markdown code and settings."""
+        return markdown_key(self.code["bodies"], key)
+
+    def read(self, path: str, stamp_before: tuple[int, int] | None, entry: PageEntry) -> PageEntry:
+        """Remember a page just read (with the stamp its file had before reading)."""
+        settled = time.time_ns() - SETTLED_NS
+        trusted = stamp_before if stamp_before is not None and stamp_before[1] < settled else None
+        entry = entry._replace(stamp=trusted)
+        self.context.pages[path] = entry
+        self.fresh_pages[path] = entry
+        return entry
+
+    def forget_missing(self, paths: Iterable[str]) -> None:
+        """Forget the pages whose files are gone."""
+        present = set(paths)
+        for path in [path for path in self.context.pages if path not in present]:
+            del self.context.pages[path]
+            self.gone_pages.add(path)
+
+    def remember_bodies(self, bodies: Mapping[str, object]) -> None:
+        self.fresh_bodies.update(bodies)
+        self.context.bodies.update(bodies)
+        self.bodies_changed = True
+        if len(self.fresh_bodies) >= _BODIES_IN_MEMORY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the bodies and links made so far to the cache file, and let go of them."""
+        if self.fresh_bodies:
+            self.store.write(bodies=self.fresh_bodies)
+            self.fresh_bodies = {}
+        if self.fresh_links:
+            self.store.write(links=(self.out, self.fresh_links))
+            self.fresh_links = {}
+
+    def add_links(self, output: str, links: Links) -> None:
+        """Keep the links of a document made in this build (in the cache file)."""
+        self.fresh_links[output] = links
+        if len(self.fresh_links) >= _BODIES_IN_MEMORY:
+            self.flush()
+
+    def template_facts(self) -> dict:
+        """What each template reads and pulls in, as last found (kept in the cache file)."""
+        if self.context.template_facts is None:
+            stored = None if self.clean else self.store.meta("template facts")
+            self.context.template_facts = stored if isinstance(stored, dict) else {}
+        self.saved_facts = dict(self.context.template_facts)
+        return self.context.template_facts
+
+    def template_usage(self, renderer: Renderer) -> TemplateUsage:
+        """The page data keys the templates read: the last build's while no template
+        changed (kept in the cache file), else found again."""
+        known = self.context.template_usage
+        if known is None and not self.clean:
+            stored = self.store.meta("template usage")
+            known = stored if isinstance(stored, TemplateUsage) else None
+        usage = TemplateUsage.of(renderer.env, renderer.templates_digest(), known)
+        if usage != known:
+            self.store.write(meta={"template usage": usage})
+        self.context.template_usage = usage
+        return usage
+
+    # --- documents -------------------------------------------------------------------------
+
+    def record(self) -> Record:
+        """What the last build into this folder left (nothing when clean)."""
+        records = self.context.records
+        if self.out not in records:
+            stored = None if self.clean else self.store.record(self.out)
+            record = stored if isinstance(stored, Record) else Record()
+            if record.values:
+                record.outputs = _outputs(self.store.outputs(self.out))
+            records[self.out] = record
+        return records[self.out]
+
+    def identities(
+        self, pages: Sequence[Page], entries: Mapping[str, PageEntry], renderer: Renderer
+    ) -> Identities:
+        """The value of every identity in this build (:class:`.keys.Identities`)."""
+        return Identities(self.config, self.code, self.endpoint, pages, entries, renderer)
+
+    def stale_documents(
+        self, pages: Sequence[Page], needs: Sequence[tuple[str, ...]], values: Identities
+    ) -> list[int]:
+        """The indexes of the pages whose documents must be made again.
+
+        A document is made again when it is new, needs something else, one of its needs
+        changed value, or (the CLI) its file is not the one the last build wrote.
+        """
+        record = self.record()
+        changed = {name for name, value in record.values.items() if values.get(name) != value}
+        check_files = self.changed is None
+        stale = []
+        for index, (page, needed) in enumerate(zip(pages, needs, strict=True)):
+            known = record.outputs.get(page.output)
+            if (
+                known is None
+                or known.needs != needed
+                or not changed.isdisjoint(needed)
+                or (check_files and not _same_file(self.out, page.output, known))
+            ):
+                stale.append(index)
+        return stale
+
+    def remember_documents(
+        self,
+        outputs: dict[str, Output],
+        values: Identities,
+        files: Iterable[str],
+        links_key: str,
+    ) -> None:
+        """The record of this build: its documents and the values of what they needed."""
+        needed = {name for output in outputs.values() for name in output.needs}
+        record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
+        record.links_key = links_key
+        self.last_record, self.context.records[self.out] = self.record(), record
+
+    # --- links -------------------------------------------------------------------------------
+
+    def links_key(
+        self,
+        outputs: Iterable[str],
+        documents: Mapping[str, Output],
+        templates: str,
+        left_out: Mapping[str, str],
+    ) -> str:
+        """What every page's link warnings were judged against (:func:`.keys.links_key`)."""
+        ids = {output: document.ids_key for output, document in documents.items()}
+        return links_key(self.code["links"], self.config, templates, outputs, ids, left_out)
+
+    def links_of(self, output: str) -> Links:
+        """The links of a page document the last build made."""
+        return tuple(tuple(link) for link in self.store.links(self.out, output) or ())
+
+    # --- the end ---------------------------------------------------------------------------
+
+    def save(self, rendered: set[str], gone_outputs: Iterable[str]) -> None:
+        """Write what this build learnt to the cache file: the rows that changed."""
+        scope = self.context.pages_scope
+        record = self.context.records[self.out]
+        before = self.last_record.outputs
+        changed = {
+            output: tuple(document)
+            for output, document in record.outputs.items()
+            if output in rendered or before.get(output) != document
+        }
+        current = None
+        if self.bodies_changed:  # the cache keeps the bodies of the pages it knows
+            current = {self.markdown_key(e.body_key) for e in self.context.pages.values()}
+            self.context.bodies = current
+        facts = self.context.template_facts
+        self.store.write(
+            meta={"template facts": facts} if facts != self.saved_facts else None,
+            pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
+            forget_pages=self.gone_pages,
+            bodies=self.fresh_bodies,
+            keep_bodies=current,
+            record=(self.out, Record(record.values, {}, record.files, record.links_key)),
+            outputs=(self.out, changed, gone_outputs),
+        )
 
 
-def _save(
-    path: Path,
-    entries: dict[str, Any],
-    dumps: Callable[[Any], bytes] = marshal.dumps,
-    decoded: Any = None,
-) -> None:
-    """Write a cache file atomically, unless it already holds exactly ``entries``.
+def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
+    """The stored rows as :class:`Output` records, sharing equal ``needs`` tuples."""
+    shapes: dict[tuple, tuple] = {}
+    outputs = {}
+    for output, fields in stored.items():
+        try:
+            needs = shapes.setdefault(fields[0], fields[0])
+            outputs[output] = Output(needs, *fields[1:])
+        except (TypeError, IndexError):
+            continue  # not a row of this format: that output is made again
+    return outputs
 
-    ``decoded`` is what :func:`_load` should give for them (default: ``entries``). A failure
-    to write (read-only checkout, full disk) only costs the next build time.
-    """
-    decoded = entries if decoded is None else decoded
-    remembered = _MEMORY.get(path)
-    if remembered is not None and remembered[1] == entries and remembered[0] == _signature(path):
-        _MEMORY[path] = (remembered[0], remembered[1], decoded)
-        return
-    temporary = None
+
+def file_stamp(path: str) -> tuple[int, int] | None:
+    """A file's size and mtime (ns), or None when it is gone."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(handle, "wb") as file:
-            file.write(dumps((FORMAT, entries)))
-        os.replace(temporary, path)
+        stat = os.stat(path)
     except OSError:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
-        return
-    signature = _signature(path)
-    if signature is not None:
-        _MEMORY[path] = (signature, entries, decoded)
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _same_file(out: str, output: str, known: Output) -> bool:
+    """Whether the published file is still the one the record describes (nobody edited it)."""
+    try:
+        stat = os.stat(os.path.join(out, output))
+    except OSError:
+        return False
+    return stat.st_size == known.size and stat.st_mtime_ns == known.mtime_ns
 
 
 __all__ = [
-    "CACHE_FOLDER",
     "BuildCache",
-    "LastBuild",
     "Links",
-    "MarkdownEntry",
-    "OutputRecord",
+    "Output",
+    "PageEntry",
+    "Record",
     "Warnings",
-    "digest",
+    "file_stamp",
 ]

@@ -1,30 +1,27 @@
 """Discover ``content/**/*.md``: front matter, URLs and output paths of every page.
 
-A page is Markdown with YAML front matter between ``---`` lines. This module only reads and
-validates; turning the body into HTML is :mod:`launchkit.site.markup`'s job. Every error names the
-file and the line a marketer has to fix.
+A page is Markdown with YAML front matter between ``---`` lines (or TOML between ``+++``).
+This module only reads and validates; turning the body into HTML is
+:mod:`launchkit.site.markup`'s job, and whether a file must be read again at all is
+:mod:`launchkit.site.cache`'s. Every error names the file and the line a marketer has to fix.
 
-Rebuilds do not parse what did not change: :func:`load_content` takes the pages of the last
-build by path with the size and mtime their file had (``git status``'s own quick check), and
-reuses a page whose file still has both. Such a page comes without its body (``body`` is None;
-``body_key`` still identifies it), so the cache stays small; :func:`with_body` reads it again
-when its Markdown has to be rendered after all.
+URLs, output paths and ``Page.source`` are made of the path's parts joined with ``/``
+whatever the operating system (:func:`page_url`, :func:`source_name`): no OS separator
+reaches the link checker, the sitemap or a cache key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any
 
 from ..config import SiteConfig
-from ..errors import SiteError, attempt
+from ..errors import SiteError
 from ..sourcetext import read_text
-from .cache import digest
 from .frontmatter import check_front_matter, date_in_file_name, load_toml, load_yaml
 from .publishing import PublishRules
 from .summary import summarize
@@ -34,9 +31,6 @@ NOT_FOUND_URL = "/404.html"
 PAGE_SUFFIXES = (".md", ".markdown")
 # The file names of a folder's own page: ours, and Hugo's section page.
 _INDEX_NAMES = ("index", "_index")
-# A file changed less than this long before it was read may change again within the same
-# mtime tick (the kernel's clock is coarse): its page is not remembered by size and mtime.
-_SETTLED_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -44,21 +38,18 @@ class Page:
     """One page of the site: where it comes from, what its front matter says, where it goes.
 
     ``content`` and ``toc`` are empty until the Markdown step fills them in (with
-    :func:`dataclasses.replace`, so a page never changes under a step that holds it).
+    :meth:`with_content`, so a page never changes under a step that holds it).
     """
 
     # The Markdown file, absolute; a string, as Paths made a cached page 4x slower to load.
     path: str
-    source: str  # the same, relative to the project root: "content/pricing.md"
+    source: str  # relative to the project root, with "/": "content/pricing.md"
     url: str  # "/pricing/"
     absolute_url: str  # "https://beacon.example/pricing/"
     output: str  # "pricing/index.html", relative to the output folder
     section: str  # "blog" for content/blog/**, "" for top-level pages
     title: str
-    body: str | None  # the Markdown after the front matter; None: not loaded (see with_body)
     body_line: int  # line number of the body's first line in the file
-    body_key: str  # a hash of the body and its first line: equal keys, equal bodies
-    source_key: str  # a hash of all the file gave: its place, front matter and body
     description: str = ""
     template: str = "page"
     draft: bool = False
@@ -98,6 +89,14 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Body:
+    """A page's Markdown text after the front matter, and the file line it starts on."""
+
+    text: str
+    first_line: int
+
+
+@dataclass(frozen=True)
 class Asset:
     """A non-Markdown file inside ``content/``, copied to the same place in the output."""
 
@@ -105,27 +104,12 @@ class Asset:
     output: str
 
 
-# A file's size and mtime in nanoseconds, and the page read from it (body left out).
-Stamp = tuple[int, int]
-KnownPages = Mapping[str, tuple[Stamp, Page]]
-
-
 @dataclass(frozen=True)
-class Content:
-    """Everything ``content/`` holds: the pages (sorted by source) and the files beside them.
+class Sources:
+    """What ``content/`` holds: the Markdown files (sorted) and the files beside them."""
 
-    ``known`` is what the next build may reuse: every page read (drafts too), without its
-    body, by path, with the stamp its file had. ``left_out`` says why each page this build
-    does not publish (a draft, a future post) is left out, by URL. ``errors`` are the pages
-    that could not be read and the URLs that two pages claim: the build goes on with the
-    other pages to find their errors too, then fails.
-    """
-
-    pages: list[Page]
+    markdown: list[str]
     assets: list[Asset]
-    known: dict[str, tuple[Stamp, Page]] = field(default_factory=dict)
-    left_out: dict[str, str] = field(default_factory=dict)
-    errors: list[SiteError] = field(default_factory=list)
 
 
 def display_path(path: str | Path) -> str:
@@ -154,75 +138,86 @@ def walk_files(folder: Path) -> Iterator[str]:
                 yield os.path.join(directory, name)
 
 
-def load_content(
-    config: SiteConfig,
-    *,
-    rules: PublishRules | None = None,
-    known: KnownPages | None = None,
-    read_pages: Callable[[list[Path]], list[Page | SiteError]] | None = None,
-) -> Content:
-    """Read every page of ``content/``; publish those ``rules`` let through (no drafts, no
-    future posts by default).
+def is_hidden(relative: PurePath) -> bool:
+    """Whether a path inside a source folder is skipped (a dot file or inside a dot folder)."""
+    return any(part.startswith(".") for part in relative.parts)
 
-    A page of ``known`` (the last build's :attr:`Content.known`, for this same config) whose
-    file has the same size and mtime is taken as it is, without reading the file. The
-    others are read by ``read_pages`` (the builder spreads a cold build's over its worker
-    processes; a page that cannot be read is its SiteError), by default one
-    :func:`read_page` after another. Every page's errors and every duplicate URL are in
-    :attr:`Content.errors`.
+
+def find_sources(config: SiteConfig, files: Iterable[str] | None = None) -> Sources:
+    """The Markdown files and the other files of ``content/``.
+
+    ``files``: the paths of ``content/`` as the caller knows them (the preview keeps them
+    up to date from file events); by default the folder is walked.
     """
-    rules = rules or PublishRules.of_build()
     content_dir = config.content_dir
     if not content_dir.is_dir():
         raise SiteError("no content folder", display_path(content_dir), hint="create content/")
-    known = known or {}
-    settled = time.time_ns() - _SETTLED_NS
+    markdown: list[str] = []
     assets: list[Asset] = []
-    found: dict[str, Page | None] = {}  # every Markdown file in order; None: to be read
-    stamps: dict[str, Stamp] = {}
-    for name in walk_files(content_dir):
-        if not name.endswith(PAGE_SUFFIXES):
+    root = str(content_dir)
+    names = walk_files(content_dir) if files is None else sorted(files, key=_walk_order(root))
+    for name in names:
+        if name.endswith(PAGE_SUFFIXES):
+            markdown.append(name)
+        else:
             path = Path(name)
             assets.append(Asset(path, path.relative_to(content_dir).as_posix()))
-            continue
-        stat = os.stat(name)
-        stamp = stamps[name] = (stat.st_size, stat.st_mtime_ns)
-        previous = known.get(name)
-        found[name] = previous[1] if previous is not None and previous[0] == stamp else None
-    unread = [Path(name) for name, page in found.items() if page is None]
-    if read_pages is None:
-        read = [attempt(read_page, path, config) for path in unread]
-    else:
-        read = read_pages(unread)
-    found.update(zip((str(path) for path in unread), read, strict=True))
-    pages: list[Page] = []
-    errors: list[SiteError] = []
+    return Sources(markdown, assets)
+
+
+@dataclass(frozen=True)
+class Published:
+    """The pages a build publishes, in source order; why each other page is left out (a
+    draft, a future post), by URL; and an error for each URL that two pages claim."""
+
+    pages: list[Page]
+    left_out: dict[str, str]
+    errors: list[SiteError]
+
+
+def published_pages(pages: Iterable[Page], rules: PublishRules) -> Published:
+    """The pages ``rules`` let through (no drafts, no future posts by default)."""
+    chosen: list[Page] = []
     left_out: dict[str, str] = {}
-    remembered: dict[str, tuple[Stamp, Page]] = {}
-    for name, page in found.items():
-        if isinstance(page, SiteError):
-            errors.append(page)
-            continue
-        assert page is not None  # every unread page was just read
-        stamp = stamps[name]
-        if stamp[1] < settled:
-            remembered[name] = (stamp, page if page.body is None else replace(page, body=None))
+    for page in sorted(pages, key=_source_order):
         reason = rules.left_out(page)
         if reason is None:
-            pages.append(page)
+            chosen.append(page)
         else:
             left_out[page.url] = f"{page.source} is {reason}"
-    return Content(pages, assets, remembered, left_out, [*errors, *_duplicate_urls(pages)])
+    # The build fails on a URL two pages claim; until then, only the first page builds, so
+    # that the other steps can find their errors too.
+    unique, errors = _unique_urls(chosen)
+    return Published(unique, left_out, errors)
 
 
-def with_body(page: Page, config: SiteConfig) -> Page:
-    """``page`` with its body, read from its file again if the page came from the cache."""
-    return page if page.body is not None else read_page(Path(page.path), config)
+def _source_order(page: Page) -> tuple[tuple[int, str], ...]:
+    return walk_order(page.source.split("/"))
 
 
-def read_page(path: Path, config: SiteConfig) -> Page:
-    """Parse one Markdown file into a :class:`Page`; raise :class:`SiteError` on bad input
-    (:class:`launchkit.errors.SiteErrors` when its front matter has several problems)."""
+def walk_order(parts: Iterable[str]) -> tuple[tuple[int, str], ...]:
+    """Sort key of a file by its path's parts, in :func:`walk_files`' order: a folder's
+    files by name, then its subfolders by name."""
+    *folders, name = parts
+    return (*((1, folder) for folder in folders), (0, name))
+
+
+def _walk_order(root: str):
+    """:func:`walk_order` of OS paths under ``root`` (string slicing: it sorts every file)."""
+    start = len(root.rstrip(os.sep)) + 1
+
+    def key(name: str) -> tuple[tuple[int, str], ...]:
+        return walk_order(name[start:].split(os.sep))
+
+    return key
+
+
+def read_source(path: Path, config: SiteConfig) -> tuple[Page, Body]:
+    """Parse one Markdown file into a :class:`Page` and its :class:`Body`.
+
+    Raises :class:`SiteError` on bad input, naming the file and line
+    (:class:`launchkit.errors.SiteErrors` when its front matter has several problems).
+    """
     shown = display_path(path)
     text = read_text(path, shown)
     front, front_text, body, body_line = _split_front_matter(text, shown)
@@ -233,18 +228,15 @@ def read_page(path: Path, config: SiteConfig) -> Page:
     url, output = page_url(relative, checked.slug)
     # Jekyll's posts may be dated by their file name alone: 2013-05-06-released.md.
     moment = checked.date or date_in_file_name(relative)
-    return Page(
+    page = Page(
         path=str(path),
-        source="/".join((*config.content_dir.relative_to(config.root).parts, *parts)),
+        source=source_name(config.content_dir.relative_to(config.root), relative),
         url=url,
         absolute_url=config.site.absolute(url),
         output=output,
         section=section,
         title=checked.title,
-        body=body,
         body_line=body_line,
-        body_key=(body_key := digest(str(body_line), body)),
-        source_key=digest(str(relative), body_key, repr(front)),
         description=checked.description,
         template=checked.template or _default_template(relative, section),
         draft=checked.draft,
@@ -260,14 +252,22 @@ def read_page(path: Path, config: SiteConfig) -> Page:
         categories=checked.categories,
         aliases=checked.aliases,
     )
+    return page, Body(body, body_line)
 
 
-def page_url(relative: Path, slug: str | None = None) -> tuple[str, str]:
+def source_name(folder: PurePath, relative: PurePath) -> str:
+    """A source file's name relative to the project, with ``/`` on every OS:
+    ``content`` + ``blog\\launch.md`` -> ``content/blog/launch.md``."""
+    return "/".join((*folder.parts, *relative.parts))
+
+
+def page_url(relative: PurePath, slug: str | None = None) -> tuple[str, str]:
     """The pretty URL and output path of a page at ``relative`` inside ``content/``.
 
     ``index.md`` -> ``/``, ``pricing.md`` -> ``/pricing/``, ``blog/launch.md`` ->
     ``/blog/launch/``; ``slug`` replaces the last part; ``404.md`` -> ``/404.html``.
     Hugo's ``_index.md`` is a section's index page, as ``index.md`` is.
+    Both are joined with ``/`` whatever kind of path ``relative`` is (``PureWindowsPath``).
     """
     parts = list(relative.with_suffix("").parts)
     if parts == ["404"]:
@@ -282,19 +282,24 @@ def page_url(relative: Path, slug: str | None = None) -> tuple[str, str]:
     return f"/{path}/", f"{path}/index.html"
 
 
-def _default_template(relative: Path, section: str) -> str:
+def _default_template(relative: PurePath, section: str) -> str:
     if section == "blog":
         is_index = relative.stem in _INDEX_NAMES and len(relative.parts) == 2
         return "blog" if is_index else "post"
     return "page"
 
 
-def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
-    """Split front matter from the body: (fields, raw text, body, body's first line).
+def read_body(path: Path) -> Body:
+    """Only the body of a Markdown file (its front matter as :func:`read_source` left it)."""
+    shown = display_path(path)
+    lines = read_text(path, shown).splitlines(keepends=True)
+    index = _closing_fence(lines, shown)
+    return Body("".join(lines[index + 1 :]), index + 2)
 
-    Front matter is YAML between ``---`` lines, or TOML between ``+++`` lines (Hugo's).
-    """
-    lines = text.splitlines(keepends=True)
+
+def _closing_fence(lines: list[str], shown: str) -> int:
+    """The index of the line that closes the front matter: YAML between ``---`` lines, or
+    TOML between ``+++`` lines (Hugo's)."""
     opening = lines[0].rstrip() if lines else ""
     if opening == "{":  # Hugo's JSON front matter
         raise SiteError(
@@ -311,14 +316,23 @@ def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str
             hint="start the file with a '---' line, 'title: …', and another '---' line",
         )
     closers = ("---", "...") if opening == "---" else ("+++",)
-    closing = [i for i, line in enumerate(lines) if i and line.rstrip() in closers]
+    closing = next((i for i, line in enumerate(lines) if i and line.rstrip() in closers), 0)
     if not closing:
         raise SiteError(
             "front matter is not closed", shown, 1, hint=f"add a '{opening}' line after it"
         )
-    index = closing[0]
+    return closing
+
+
+def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
+    """Split front matter from the body: (fields, raw text, body, body's first line).
+
+    Front matter is YAML between ``---`` lines, or TOML between ``+++`` lines (Hugo's).
+    """
+    lines = text.splitlines(keepends=True)
+    index = _closing_fence(lines, shown)
     front_text = "".join(lines[1:index])
-    if opening == "+++":
+    if lines[0].rstrip() == "+++":
         front = load_toml(front_text, shown)
         return front, front_text, "".join(lines[index + 1 :]), index + 2
     import yaml  # for its error type; see load_yaml
@@ -358,13 +372,15 @@ def _char_at(text: str, line: int, column: int) -> str:
     return lines[line][column : column + 1] if line < len(lines) else ""
 
 
-def _duplicate_urls(pages: list[Page]) -> list[SiteError]:
-    """An error for each page whose URL an earlier page already has."""
+def _unique_urls(pages: list[Page]) -> tuple[list[Page], list[SiteError]]:
+    """The pages with a URL no earlier page has, and an error for each of the others."""
     seen: dict[str, Page] = {}
-    errors = []
+    unique, errors = [], []
     for page in pages:
         other = seen.setdefault(page.url, page)
-        if other is not page:
+        if other is page:
+            unique.append(page)
+        else:
             errors.append(
                 SiteError(
                     f"two pages have the URL {page.url}: {other.source} and {page.source}",
@@ -372,20 +388,24 @@ def _duplicate_urls(pages: list[Page]) -> list[SiteError]:
                     hint="rename one of them or give it another 'slug'",
                 )
             )
-    return errors
+    return unique, errors
 
 
 __all__ = [
     "NOT_FOUND_URL",
     "PAGE_SUFFIXES",
     "Asset",
-    "Content",
-    "KnownPages",
+    "Body",
     "Page",
+    "Published",
+    "Sources",
     "display_path",
-    "load_content",
+    "find_sources",
+    "is_hidden",
     "page_url",
-    "read_page",
+    "published_pages",
+    "read_body",
+    "read_source",
+    "source_name",
     "walk_files",
-    "with_body",
 ]

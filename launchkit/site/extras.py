@@ -20,16 +20,26 @@ _ATOM_NS = "http://www.w3.org/2005/Atom"
 _XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 
 
-def extra_files(config: SiteConfig, pages: Sequence[Page]) -> dict[str, bytes]:
-    """The sitemap, robots.txt and (when the blog has dated posts) the Atom feed."""
+def extra_files(
+    config: SiteConfig, pages: Sequence[Page], feed: Sequence[Page]
+) -> dict[str, bytes]:
+    """The sitemap, robots.txt and (when the blog has dated posts) the Atom feed.
+
+    ``feed``: the newest posts of the blog, with their HTML (:func:`feed_posts`).
+    """
     files = {
         "sitemap.xml": sitemap(config, pages),
         "robots.txt": robots_txt(config),
     }
-    posts = [page for page in dated_pages(pages, FEED_SECTION) if not page.draft]
-    if posts:
-        files[FEED_URL.lstrip("/")] = atom_feed(config, posts[: config.site.feed_entries])
+    if feed:
+        files[FEED_URL.lstrip("/")] = atom_feed(config, feed)
     return files
+
+
+def feed_posts(config: SiteConfig, pages: Sequence[Page]) -> list[Page]:
+    """The posts the Atom feed carries: the blog's newest published dated pages."""
+    posts = [page for page in dated_pages(pages, FEED_SECTION) if not page.draft]
+    return posts[: config.site.feed_entries]
 
 
 def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
@@ -108,4 +118,4 @@ def _xml(root: ET.Element) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-__all__ = ["atom_feed", "extra_files", "robots_txt", "sitemap"]
+__all__ = ["atom_feed", "extra_files", "feed_posts", "robots_txt", "sitemap"]

@@ -17,12 +17,14 @@ import html
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from .cache import Links
+from ..errors import LinkWarning
 from .content import Page, display_path
+
+# Links of a document as (url, text).
+Links = tuple[tuple[str, str], ...]
 
 _ANCHOR = re.compile(r"<a\s[^>]*?\bhref=\"([^\"]*)\"[^>]*>(.*?)</a>", re.DOTALL | re.IGNORECASE)
 _SOURCE = re.compile(
@@ -34,19 +36,6 @@ _ID = re.compile(r"\sid=\"([^\"]*)\"")
 _TAG = re.compile(r"<[^>]+>")
 # Fragments a browser always understands without an element of that id.
 _ALWAYS_THERE = frozenset({"", "top"})
-
-
-@dataclass(frozen=True)
-class LinkWarning:
-    """A broken internal link: where it is written, and what is wrong with it."""
-
-    path: str
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        location = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{location}: warning: {self.message}"
 
 
 def extract_links(document: bytes) -> tuple[Links, frozenset[str]]:
@@ -85,6 +74,7 @@ def check_links(
     found: dict[str, tuple[LinkWarning, ...]] = {}
     # Most links (navigation, footer, assets) are the same on every page: judge each once.
     judged: dict[tuple[str, str], str | None] = {}
+    lines = _Lines()  # each file read once, however many of its links are broken
     for page in pages:
         if page.output in known:
             found[page.output] = known[page.output]
@@ -96,7 +86,7 @@ def check_links(
                 judged[context, url] = _problem(url, page, base, files, ids, left_out)
             problem = judged[context, url]
             if problem is not None:
-                path, line = _locate(page, url, text, templates_dir)
+                path, line = _locate(page, url, text, templates_dir, lines)
                 warnings.append(LinkWarning(path, line, problem))
         found[page.output] = tuple(sorted(set(warnings), key=_order))
     return found
@@ -167,32 +157,44 @@ def _output_for(path: str, files: set[str]) -> str | None:
     return next((candidate for candidate in candidates if candidate in files), None)
 
 
-def _locate(page: Page, url: str, text: str, templates_dir: Path) -> tuple[str, int | None]:
+def _locate(
+    page: Page, url: str, text: str, templates_dir: Path, lines: _Lines
+) -> tuple[str, int | None]:
     """Where a link is written: the page's Markdown line with it, else a template's line.
 
     The page's own template is searched first, then every other (the link may be in the
     layout it extends or a partial); failing all, the page's template is named.
     """
     for needle in (url, text):
-        line = _line_containing(page.path, needle)
+        line = lines.containing(page.path, needle)
         if line is not None:
             return display_path(page.path), line
     own = templates_dir / f"{page.template}.html"
     for template in [own, *sorted(templates_dir.rglob("*.html"))]:
-        line = _line_containing(template, url)
+        line = lines.containing(template, url)
         if line is not None:
             return display_path(template), line
     return display_path(own), None
 
 
-def _line_containing(path: str | Path, needle: str) -> int | None:
-    if not needle:
-        return None
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return next((number for number, line in enumerate(lines, 1) if needle in line), None)
+class _Lines:
+    """The lines of the files warnings point into, read once per check."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[str]] = {}
+
+    def containing(self, path: str | Path, needle: str) -> int | None:
+        """The number of the first line of ``path`` holding ``needle``."""
+        if not needle:
+            return None
+        lines = self._files.get(str(path))
+        if lines is None:
+            try:
+                lines = Path(path).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines = []
+            self._files[str(path)] = lines
+        return next((number for number, line in enumerate(lines, 1) if needle in line), None)
 
 
-__all__ = ["LinkWarning", "all_warnings", "check_links", "extract_links"]
+__all__ = ["LinkWarning", "Links", "all_warnings", "check_links", "extract_links"]

@@ -5,7 +5,8 @@ PyMdown Extensions for what people write that plain Python-Markdown misses: fenc
 anywhere, also inside list items and with attributes (``superfences``), highlighted with
 Pygments into CSS classes (``highlight``; ``static/css/content.css`` colours them), bare URLs
 linked (``magiclink``), task lists (``tasklist``) and ``~~strikethrough~~`` (``tilde``); and
-:class:`ListsAfterParagraphsExtension`, for a list right under a line of text.
+:class:`~launchkit.site.markdown_extensions.ListsAfterParagraphsExtension`, for a list right
+under a line of text.
 
 :meth:`MarkdownRenderer.render` depends only on the page's text (shortcodes become
 placeholders, see :mod:`launchkit.site.shortcodes`), so its output is cached by a hash of
@@ -14,81 +15,47 @@ it; :func:`expand_shortcodes` then fills the placeholders in on every build.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import markdown
-from markdown.blockparser import BlockParser
-from markdown.blockprocessors import BlockProcessor
-from markdown.extensions import Extension
-from markdown.treeprocessors import InlineProcessor
-from markdown.util import AtomicString, Registry
 from markupsafe import Markup
-from pygments.style import Style, StyleMeta
-from pymdownx.__meta__ import __version_info__ as pymdownx_version
 
-from . import shortcodes as shortcodes_module
 from .shortcodes import Shortcode, ShortcodeCall, expand_placeholders, parse_shortcodes
 
-
-class _CssClassesOnlyMeta(StyleMeta):
-    def __iter__(cls) -> Iterator[Any]:
-        return iter(())
-
-
-class CssClassesOnly(Style, metaclass=_CssClassesOnlyMeta):
-    """A Pygments style with nothing for Pygments to compute: the colours are CSS's.
-
-    Pygments' HTML formatter, made anew for every code block, first turns its style into a
-    table of inline styles (6 % of a page's render time), which it reads only when it writes
-    inline styles. It writes CSS classes here (``static/css/content.css`` colours them):
-    a style that lists no token leaves that table empty and the output the same.
-    """
+if TYPE_CHECKING:  # Python-Markdown is imported when a body is rendered: a rebuild that
+    # renders none does without its 50 ms of import.
+    import markdown
+    from markdown.treeprocessors import InlineProcessor
+    from markdown.util import Registry
 
 
-_EXTENSIONS = [
-    "extra",
-    "toc",
-    "smarty",
-    "sane_lists",
-    "pymdownx.superfences",  # after "extra": replaces its fenced_code
-    "pymdownx.highlight",
-    "pymdownx.magiclink",
-    "pymdownx.tasklist",
-    "pymdownx.tilde",
-    "launchkit.site.markup:ListsAfterParagraphsExtension",
-]
-_EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
+# The Markdown extensions and their settings: the one place they are named. The cache keys
+# of rendered bodies take this module's source (with what it imports) and the version of
+# every distribution these names come from (launchkit.site.keys), so a change here or an
+# upgrade renders them afresh.
+EXTENSIONS: dict[str, dict[str, Any]] = {
+    "extra": {},
     "toc": {"permalink": True},
+    "smarty": {},
+    "sane_lists": {},
+    # After "extra": replaces its fenced_code. A fence whose header it cannot read (Hugo's
+    # {linenos=table,…}) is still code.
+    "pymdownx.superfences": {"relaxed_headers": True},
     # Classes, not inline styles: the theme's stylesheet colours them, light and dark.
+    # MarkdownRenderer sets a "pygments_style" that makes the same classes for less work.
     "pymdownx.highlight": {
         "use_pygments": True,
         "pygments_lang_class": True,
         "guess_lang": False,
-        "pygments_style": CssClassesOnly,
     },
-    # A fence whose header it cannot read (Hugo's {linenos=table,…}) is still code.
-    "pymdownx.superfences": {"relaxed_headers": True},
+    "pymdownx.magiclink": {},
+    "pymdownx.tasklist": {},
     # GitHub's ~~strikethrough~~ only: a single ~ is "about" in prose ("~5 minutes").
     "pymdownx.tilde": {"subscript": False},
+    "launchkit.site.markdown_extensions:ListsAfterParagraphsExtension": {},
 }
-# Everything besides a page's text that its rendered HTML depends on: part of the cache key.
-# The source of this module and of the shortcode parser stand for their version: any change
-# to them renders pages afresh.
-SETTINGS = (
-    f"Python-Markdown {markdown.__version__}; pymdown-extensions {pymdownx_version}; "
-    f"{_EXTENSIONS!r}; {_EXTENSION_CONFIGS!r}; "
-    + hashlib.blake2b(
-        Path(__file__).read_bytes() + Path(shortcodes_module.__file__ or "").read_bytes(),
-        digest_size=16,
-    ).hexdigest()
-)
-
 # Inline patterns, by registry name, whose regex cannot match a text lacking every one of these
 # literals: each entry was read off the regex source of the Python-Markdown and PyMdown
 # Extensions versions below (core patterns, footnotes, smarty with its default configuration,
@@ -140,13 +107,22 @@ _REQUIRED_LITERALS: dict[str, tuple[str, ...]] = {
 # other version renders the plain way until each entry has been checked against it again.
 _REQUIRED_LITERALS_CHECKED_FOR = (3, 11)
 _REQUIRED_LITERALS_CHECKED_FOR_PYMDOWNX = (13, 1)
-# The skip replaces one private, name-mangled method of InlineProcessor and calls another.
-_INLINE_FAST_PATH_POSSIBLE = (
-    markdown.__version_info__[:2] == _REQUIRED_LITERALS_CHECKED_FOR
-    and tuple(pymdownx_version[:2]) == _REQUIRED_LITERALS_CHECKED_FOR_PYMDOWNX
-    and hasattr(InlineProcessor, "_InlineProcessor__handleInline")
-    and hasattr(InlineProcessor, "_InlineProcessor__applyPattern")
-)
+
+
+def inline_fast_path_possible() -> bool:
+    """Whether this Python-Markdown and PyMdown Extensions are the ones the table was checked
+    against, with the private, name-mangled methods of InlineProcessor the skip replaces and
+    calls."""
+    import markdown
+    from markdown.treeprocessors import InlineProcessor
+    from pymdownx.__meta__ import __version_info__ as pymdownx_version
+
+    return (
+        markdown.__version_info__[:2] == _REQUIRED_LITERALS_CHECKED_FOR
+        and tuple(pymdownx_version[:2]) == _REQUIRED_LITERALS_CHECKED_FOR_PYMDOWNX
+        and hasattr(InlineProcessor, "_InlineProcessor__handleInline")
+        and hasattr(InlineProcessor, "_InlineProcessor__applyPattern")
+    )
 
 
 # A rendered body as the marshal-based cache stores it (see RenderedMarkdown.to_entry).
@@ -178,12 +154,25 @@ class RenderedMarkdown:
         return cls(html, toc, tuple(Shortcode(*shortcode) for shortcode in shortcodes), warnings)
 
 
+def extension_configs(**highlight: Any) -> dict[str, dict[str, Any]]:
+    """:data:`EXTENSIONS` with ``highlight`` added to pymdownx.highlight's settings."""
+    configs = dict(EXTENSIONS)
+    configs["pymdownx.highlight"] = {**configs["pymdownx.highlight"], **highlight}
+    return configs
+
+
 class MarkdownRenderer:
     """One Python-Markdown instance, reset per page (building it costs more than a page)."""
 
     def __init__(self) -> None:
+        import markdown
+
+        from .markdown_extensions import CssClassesOnly
+
         self._markdown = markdown.Markdown(
-            extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS, output_format="html"
+            extensions=list(EXTENSIONS),
+            extension_configs=extension_configs(pygments_style=CssClassesOnly),
+            output_format="html",
         )
         _speed_up_inline_processing(self._markdown)
         self._toc = self._markdown.treeprocessors["toc"]
@@ -213,11 +202,14 @@ def _speed_up_inline_processing(md: markdown.Markdown) -> None:
     so each processor also learns to skip the patterns that cannot match (see
     :func:`_skip_hopeless_patterns`), where this Python-Markdown allows it.
     """
+    from markdown.treeprocessors import InlineProcessor
+
+    possible = inline_fast_path_possible()
     for processor in md.treeprocessors:
         if isinstance(processor, InlineProcessor):
             required = _required_literals(processor.inlinePatterns)
             processor.inlinePatterns = tuple(processor.inlinePatterns)  # type: ignore[assignment]
-            if _INLINE_FAST_PATH_POSSIBLE:
+            if possible:
                 _skip_hopeless_patterns(processor, required)
 
 
@@ -241,9 +233,11 @@ def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str
     placeholders, which hold none of the literals), so an absent literal stays absent. A
     pattern with no entry (any extension not in the table) is always tried. This relies on
     Python-Markdown's private, name-mangled ``__handleInline`` and ``__applyPattern``:
-    :data:`_INLINE_FAST_PATH_POSSIBLE` checks they exist.
+    :func:`inline_fast_path_possible` checks they exist.
     """
     patterns = processor.inlinePatterns
+    from markdown.util import AtomicString
+
     apply_pattern = processor._InlineProcessor__applyPattern  # type: ignore[attr-defined]
     literals = sorted({literal for needed in required for literal in needed})
     # The patterns worth trying from an index on, by the set of literals a text holds.
@@ -277,44 +271,6 @@ def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str
     processor._InlineProcessor__handleInline = handle_inline  # type: ignore[attr-defined]
 
 
-class ListsAfterParagraphsExtension(Extension):
-    """A list may start right under a line of text, as in GitHub and CommonMark.
-
-    Python-Markdown wants a blank line before a list, so "The core use-cases are:" followed
-    by "* backup" and "* restore" runs on as one paragraph. mdx_breakless_lists (unmaintained
-    since 2020) inserts blank lines before every list-like line, inside fenced code too; this
-    splits the paragraph instead, after fenced code is out of the way.
-    """
-
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # the API names it so
-        # Just above "paragraph": every other block kind had its chance at the block first.
-        md.parser.blockprocessors.register(_ListAfterParagraph(md.parser), "list_after_text", 11)
-
-
-class _ListAfterParagraph(BlockProcessor):
-    """Split a paragraph block before its first line that starts a list.
-
-    As in CommonMark, a bullet list ("* ", "- ", "+ ") may interrupt a paragraph, and an
-    ordered one only when it starts at "1." (a line such as "2024. A year" stays prose); an
-    empty item may not.
-    """
-
-    def __init__(self, parser: BlockParser) -> None:
-        super().__init__(parser)
-        self._list_line = re.compile(
-            rf"\n[ ]{{0,{self.tab_length - 1}}}(?:[*+-]|1\.)[ ]+\S", re.MULTILINE
-        )
-
-    def test(self, parent: Any, block: str) -> bool:
-        return self._list_line.search(block) is not None
-
-    def run(self, parent: Any, blocks: list[str]) -> None:
-        block = blocks.pop(0)
-        split = self._list_line.search(block)
-        assert split is not None  # test() found it
-        blocks[:0] = [block[: split.start()], block[split.start() + 1 :]]
-
-
 def expand_shortcodes(
     rendered: RenderedMarkdown,
     *,
@@ -342,7 +298,7 @@ def expand_shortcodes(
 
 
 __all__ = [
-    "SETTINGS",
+    "EXTENSIONS",
     "MarkdownEntry",
     "MarkdownRenderer",
     "RenderedMarkdown",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 import jinja2.meta
@@ -21,8 +21,9 @@ from markupsafe import Markup
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .cache import digest
-from .content import Page, display_path
+from .content import Page, display_path, walk_files
+from .keys import digest
+from .markup import RenderedMarkdown, expand_shortcodes
 from .shortcodes import ShortcodeCall
 from .structured_data import StructuredData, parent_titles
 from .theme import NavItem, Theme, front_matter_line
@@ -32,8 +33,8 @@ SHORTCODES_FOLDER = "shortcodes/"  # templates/shortcodes/NAME.html: {{< NAME �
 BUY_FORM_TEMPLATE = "partials/buy_form.html"
 FEED_URL = "/blog/feed.xml"
 FEED_SECTION = "blog"
-# The globals through which a template sees other pages' content (not only their menu).
-ALL_PAGES_GLOBALS = frozenset({"pages", "section_pages"})
+
+_P = TypeVar("_P", Page, "ListedPage")
 
 # English month names, independent of the build machine's locale (byte-identical output).
 _MONTHS = (
@@ -56,7 +57,7 @@ def navigation(pages: Sequence[Page]) -> list[NavItem]:
     return [NavItem(page.menu or "", page.url) for page in in_menu]
 
 
-def dated_pages(pages: Sequence[Page], section: str) -> list[Page]:
+def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
     """The dated pages of a section, newest first (the section's index page is undated)."""
     dated = [page for page in pages if page.section == section and page.date is not None]
     dated.sort(key=lambda page: page.url)
@@ -64,12 +65,44 @@ def dated_pages(pages: Sequence[Page], section: str) -> list[Page]:
     return dated
 
 
+# A template's source, the variables it reads, the templates it pulls in.
+TemplateFacts = tuple[str, frozenset[str], tuple[str, ...]]
+
+
+class ListedPage:
+    """A page as ``pages`` and ``section_pages()`` show it to templates: its attributes,
+    with its HTML made only if a template reads ``content`` or ``toc``."""
+
+    __slots__ = ("_fill", "_filled", "_page")
+
+    def __init__(self, page: Page, fill: Callable[[Page], Page]) -> None:
+        self._page = page
+        self._fill = fill
+        self._filled: Page | None = None
+
+    def __eq__(self, other: object) -> bool:
+        """The same page as ``other`` (a listed or a rendered one): templates compare them."""
+        if isinstance(other, ListedPage | Page):
+            return self.source == other.source
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._page.source)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("content", "toc"):
+            if self._filled is None:
+                self._filled = self._fill(self._page)
+            return getattr(self._filled, name)
+        return getattr(self._page, name)
+
+
 @dataclass(frozen=True)
 class TemplateDependencies:
-    """What a page template's output depends on, besides the page and the config.
+    """What a template's output depends on, besides the page and the config.
 
     ``digest`` hashes the template with everything it extends, includes or imports (and the
-    buy form and snippet partials every page may use); ``names`` are the variables they read.
+    snippet partial every page must carry); ``names`` are the variables they read.
     """
 
     digest: str
@@ -89,9 +122,13 @@ class Renderer:
         *,
         checkout_endpoint: str | None = None,
         compiled_dir: Path | None = None,
+        template_facts: dict[str, TemplateFacts] | None = None,
     ) -> None:
         """``compiled_dir`` keeps compiled templates between builds (Jinja's bytecode cache:
-        compiling them anew was most of a one-page rebuild's template time)."""
+        compiling them anew was most of a one-page rebuild's template time).
+        ``template_facts``: what each template reads and pulls in, by name, as an earlier
+        build found it (taken for a template whose source is the same; parsing every
+        template took a third of a small rebuild); this build's are added to it."""
         self.config = config
         self.templates_dir = config.templates_dir
         # The preview server mounts the checkout locally and passes its own endpoint.
@@ -121,6 +158,9 @@ class Renderer:
         self.env.filters.update(self.theme.template_filters())
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
+        self.template_facts = template_facts if template_facts is not None else {}
+        self._facts: dict[str, TemplateFacts] = {}
+        self._parser: jinja2.Environment | None = None
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
@@ -180,25 +220,41 @@ class Renderer:
                 )
         return self._snippet
 
-    def use_pages(self, pages: Sequence[Page]) -> None:
-        """Set the names that show every page (``pages``, ``nav``, …), before rendering any."""
-        blog = dated_pages(pages, FEED_SECTION)
-        nav = self.theme.navigation(pages, navigation(pages))
-        self._parents = parent_titles(pages)
+    def use_pages(self, pages: Sequence[Page], fill: Callable[[Page], Page]) -> None:
+        """Set the names that show every page (``pages``, ``nav``, …), before rendering any.
+
+        ``fill`` gives a page with its HTML (``content``, ``toc``); listed pages call it
+        only when a template reads those, so that no build holds every page's HTML.
+        """
+        listed = [ListedPage(page, fill) for page in pages]
+        nav, footer_links, parents = self.site_links(pages)
         self.env.globals.update(
-            pages=list(pages),
+            pages=listed,
             nav=nav,
-            footer_links=self.theme.footer_links(pages, nav),
-            section_pages=lambda name: dated_pages(pages, name),
-            feed_url=FEED_URL if blog else None,
-            structured_data=StructuredData(self.config, self.theme.logo, self._parents).script,
+            footer_links=footer_links,
+            section_pages=lambda name: dated_pages(listed, name),
+            feed_url=FEED_URL if dated_pages(pages, FEED_SECTION) else None,
+            structured_data=StructuredData(self.config, self.theme.logo, parents).script,
         )
 
-    def shared_state(self) -> str:
-        """What every page may show of the others besides ``pages``: navigation, footer
-        links, feed link, the titles of pages above others (breadcrumbs)."""
-        names = ("nav", "footer_links", "feed_url")
-        return repr((*(self.env.globals[name] for name in names), self._parents))
+    def site_links(
+        self, pages: Sequence[Page]
+    ) -> tuple[list[NavItem], list[NavItem], dict[str, str]]:
+        """What every page may show of the others besides ``pages``: the navigation, the
+        footer links, the titles of pages above others (breadcrumbs)."""
+        nav = self.theme.navigation(pages, navigation(pages))
+        return nav, self.theme.footer_links(pages, nav), parent_titles(pages)
+
+    def fill_in(self, page: Page, body: RenderedMarkdown) -> Page:
+        """``page`` with its final HTML: shortcodes expanded by their templates, and its TOC."""
+        content = expand_shortcodes(
+            body,
+            source=page.source,
+            known=self.shortcode_names(),
+            render_shortcode=self.render_shortcode,
+            page=page,
+        )
+        return page.with_content(content, body.toc)
 
     def render_document(self, page: Page) -> bytes:
         """One page's HTML document, after checking that it carries Rewardful's snippet."""
@@ -220,34 +276,27 @@ class Renderer:
         return self._render(name, page=page, rendering=page)
 
     def templates_digest(self) -> str:
-        """A hash of every template's name and source."""
+        """A hash of every template's name and source (:func:`templates_digest`)."""
         if self._templates_digest is None:
-            loader = self.env.loader
-            assert loader is not None  # set in __init__
-            names = self.env.list_templates()
-            sources = (loader.get_source(self.env, name)[0] for name in names)
-            self._templates_digest = digest(*names, *sources)
+            self._templates_digest = templates_digest(self.templates_dir)
         return self._templates_digest
-
-    def known_dependencies(self) -> tuple[str, dict[str, TemplateDependencies]]:
-        """The dependencies found so far, for :meth:`reuse_dependencies` in a later build."""
-        return self.templates_digest(), dict(self._dependencies)
-
-    def reuse_dependencies(self, known: tuple[str, dict[str, TemplateDependencies]]) -> None:
-        """Take an earlier build's :meth:`known_dependencies` if no template changed since."""
-        templates_digest, dependencies = known
-        if templates_digest == self.templates_digest():
-            self._dependencies.update(dependencies)
 
     def dependencies(self, template: str) -> TemplateDependencies:
         """The templates and variables a page with ``template`` depends on (memoized)."""
-        found = self._dependencies.get(template)
+        name = f"{template}.html"
+        found = self._dependencies.get(name)
+        if found is None:
+            found = self._dependencies[name] = self._find_dependencies([name, SNIPPET_TEMPLATE])
+        return found
+
+    def buy_form_dependencies(self) -> TemplateDependencies:
+        """What :meth:`buy_form` and the shortcodes' templates depend on besides the
+        catalogue and the endpoint."""
+        found = self._dependencies.get(BUY_FORM_TEMPLATE)
         if found is None:
             shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in self.shortcode_names()]
-            found = self._find_dependencies(
-                [f"{template}.html", BUY_FORM_TEMPLATE, SNIPPET_TEMPLATE, *shortcodes]
-            )
-            self._dependencies[template] = found
+            found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes])
+            self._dependencies[BUY_FORM_TEMPLATE] = found
         return found
 
     def _find_dependencies(self, roots: list[str]) -> TemplateDependencies:
@@ -257,9 +306,6 @@ class Renderer:
         so it makes every template a dependency. A template that is missing or does not parse
         is a dependency by name; rendering reports it properly.
         """
-        # Without the build's globals: jinja2.meta leaves out names an environment defines.
-        parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
-        parser.filters, parser.tests = self.env.filters, self.env.tests
         sources: dict[str, str] = {}
         names: set[str] = set()
         todo = list(roots)
@@ -267,20 +313,46 @@ class Renderer:
             name = todo.pop()
             if name in sources:
                 continue
-            sources[name] = ""
-            try:
-                sources[name] = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
-                tree = parser.parse(sources[name])
-                names |= jinja2.meta.find_undeclared_variables(tree)
-            except jinja2.TemplateError:  # missing or broken: rendering says where
-                continue
-            for referenced in jinja2.meta.find_referenced_templates(tree):
-                if referenced is None:
-                    todo.extend(self.env.list_templates())
-                else:
-                    todo.append(referenced)
+            sources[name], found, referenced = self._template_facts(name)
+            names |= found
+            todo += referenced
         parts = [part for name in sorted(sources) for part in (name, sources[name])]
         return TemplateDependencies(digest(*parts), frozenset(names))
+
+    def _template_facts(self, name: str) -> TemplateFacts:
+        """One template's source, the variables it reads and the templates it pulls in
+        (every template for a name computed at render time); parsed once per build."""
+        facts = self._facts.get(name)
+        if facts is not None:
+            return facts
+        try:
+            source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+        except jinja2.TemplateError:
+            source = None
+        known = self.template_facts.get(name)
+        if known is not None and source is not None and known[0] == source:
+            self._facts[name] = known
+            return known
+        if self._parser is None:
+            # Without the build's globals: jinja2.meta leaves out names an environment defines.
+            self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
+            self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
+        parser = self._parser
+        facts: tuple[str, frozenset[str], tuple[str, ...]] = ("", frozenset(), ())
+        try:
+            source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
+            facts = (source, frozenset(), ())
+            tree = parser.parse(source)
+            referenced = [
+                [*self.env.list_templates()] if found is None else [found]
+                for found in jinja2.meta.find_referenced_templates(tree)
+            ]
+            names = frozenset(jinja2.meta.find_undeclared_variables(tree))
+            facts = (source, names, tuple(name for group in referenced for name in group))
+        except jinja2.TemplateError:  # missing or broken: rendering says where
+            pass
+        self._facts[name] = self.template_facts[name] = facts
+        return facts
 
     def _render(self, name: str, *, rendering: Page | None = None, **context: Any) -> str:
         """Render a template; turn any failure into a SiteError at the template's line."""
@@ -331,6 +403,14 @@ class Renderer:
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
         pages = (name for name in names if not name.startswith(("partials/", SHORTCODES_FOLDER)))
         return [name.removesuffix(".html") for name in pages]
+
+
+def templates_digest(folder: Path) -> str:
+    """A hash of every file's name and bytes in the templates folder."""
+    parts = []
+    for name in walk_files(folder):
+        parts += [Path(name).relative_to(folder).as_posix(), Path(name).read_bytes()]
+    return digest(*parts)
 
 
 def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
@@ -388,12 +468,15 @@ _SCRIPT_TAG = re.compile(r"<script\b", re.IGNORECASE)
 
 
 __all__ = [
-    "ALL_PAGES_GLOBALS",
+    "BUY_FORM_TEMPLATE",
     "FEED_URL",
+    "SHORTCODES_FOLDER",
+    "ListedPage",
     "NavItem",
     "Renderer",
     "TemplateDependencies",
     "dated_pages",
     "format_date",
     "navigation",
+    "templates_digest",
 ]

@@ -25,9 +25,8 @@ from typing import Any
 from markupsafe import Markup
 
 from ..config import FONT_STACKS, Link, SiteConfig
-from ..errors import SiteError
+from ..errors import LinkWarning, SiteError
 from .content import Page, display_path
-from .linkcheck import LinkWarning
 
 # WCAG 2 AA: normal text needs a contrast ratio of 4.5:1 with its background.
 AA_TEXT = 4.5
@@ -341,7 +340,18 @@ class Theme:
         ]
         self._stacks = {"font-body": font_stack(body), "font-heading": font_stack(headings)}
         self.preload = _preloads(self.font_faces, body, headings)
-        self.warnings = contrast_warnings(config)
+        self._contrast_warnings = contrast_warnings(config)
+        # The entries of menu and footer_links that no page has, found by the last call
+        # for each: one Theme serves many builds of the preview, each warned once.
+        self._link_warnings: dict[str, list[LinkWarning]] = {}
+
+    @property
+    def warnings(self) -> list[LinkWarning]:
+        """The colour pairs that fail WCAG AA contrast, and the menu entries no page has."""
+        found = [*self._contrast_warnings]
+        for key in ("menu", "footer_links"):
+            found += self._link_warnings.get(key, [])
+        return found
 
     # What templates read -----------------------------------------------------------------
 
@@ -396,6 +406,7 @@ class Theme:
         """
         by_url = {page.url: page for page in pages}
         items = []
+        warnings = self._link_warnings[key] = []
         for entry in entries:
             if isinstance(entry, Link):
                 items.append(NavItem(entry.label, entry.url))
@@ -408,7 +419,7 @@ class Theme:
                     "left out of the menu"
                 )
                 line = self.config.line_of(["theme", key])
-                self.warnings.append(LinkWarning(display_path(self.config.source), line, message))
+                warnings.append(LinkWarning(display_path(self.config.source), line, message))
         return items
 
     def _site_file(self, url: str, loc: list[str]) -> str:

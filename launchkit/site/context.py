@@ -1,0 +1,70 @@
+"""The build context: everything a build leaves in memory for the next one, in one object.
+
+    context = BuildContext()                   # the CLI: one per run; the preview: one per life
+    build_site(config, out, context=context)   # again and again, one build at a time
+    build_site(config, out, context=context, changed={path, ...})   # the preview's rebuilds
+
+Nothing of a build outlives it anywhere else: launchkit has no module-level state. A
+``clean`` build starts this context afresh (:meth:`BuildContext.forget`) and reads no cache
+file, so nothing of an earlier build can reach its output. What is in here is exactly what
+:mod:`launchkit.site.cache` decides to reuse, each piece checked by its keys, never by
+object identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .keys import PACKAGE_DIR, Codebase
+
+if TYPE_CHECKING:
+    from .cache import PageEntry, Record
+    from .markup import MarkdownRenderer
+    from .render import Renderer, TemplateFacts
+    from .template_usage import TemplateUsage
+
+
+@dataclass
+class BuildContext:
+    """What a caller keeps between builds. ``code_root``: whose source keys the cache
+    (default: the running package; tests point it at a copy to change it)."""
+
+    code_root: Path = PACKAGE_DIR
+    codebase: Codebase | None = None
+    # The last build's reading of content/: every Markdown file's entry by path, the files
+    # of content/ it saw, and the key of what read them (code and [site]).
+    pages: dict[str, PageEntry] = field(default_factory=dict)
+    content_files: set[str] | None = None
+    pages_scope: str = ""
+    # Rendered bodies known to be in the cache file, by key.
+    bodies: set[str] = field(default_factory=set)
+    # What the last build into each output folder left, by folder.
+    records: dict[str, Record] = field(default_factory=dict)
+    # Made on first use, kept: building them costs more than a small rebuild.
+    markdown: MarkdownRenderer | None = None
+    renderer: tuple[str, Renderer] | None = None
+    template_facts: dict[str, TemplateFacts] | None = None
+    template_usage: TemplateUsage | None = None
+
+    def code(self) -> Codebase:
+        """launchkit's source, read once for this context (it cannot change under it)."""
+        if self.codebase is None:
+            self.codebase = Codebase(self.code_root)
+        return self.codebase
+
+    def forget(self) -> None:
+        """Drop everything remembered (the code's fingerprint stays: it is what runs)."""
+        self.pages = {}
+        self.content_files = None
+        self.pages_scope = ""
+        self.bodies = set()
+        self.records = {}
+        self.markdown = None
+        self.renderer = None
+        self.template_facts = None
+        self.template_usage = None
+
+
+__all__ = ["BuildContext"]

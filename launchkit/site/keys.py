@@ -1,0 +1,421 @@
+"""Every ingredient of every cache key, in one place.
+
+A cached result may be reused only when everything it was made from is the same. What that
+is, per kind of result:
+
+============  =====================================================================
+pages         the file's size and mtime (CLI) or "not reported changed" (preview), the
+              code of :mod:`~launchkit.site.content` with what it imports, PyYAML's
+              version, the ``[site]`` table (absolute URLs, default image) and the root
+bodies        the body's text and first line, the code of :mod:`~launchkit.site.markup`,
+              the versions of Python-Markdown and of every configured extension's
+              distribution (:data:`launchkit.site.markup.EXTENSIONS`)
+documents     the identities of :meth:`Identities.needs`: the page, its templates, the
+              config tables its templates read, navigation, listings, buy forms, code
+files         (sitemap, robots, feed) their own bytes: cheap to make, compared on write
+links         each page's document, every output path and id, the link checker's code,
+              the config, the working folder (warnings name files relative to it)
+============  =====================================================================
+
+"Code" is found, not listed: :class:`Codebase` reads the package's own source and follows
+its ``import`` statements, so a step's key covers its module and every launchkit module it
+imports, and a new module counts as soon as something imports it. The modules that decide
+what is reused (the builder and its cache layer) are in every key. Library versions come
+from :mod:`importlib.metadata`, named by the steps' own imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ..config import SiteConfig
+
+if TYPE_CHECKING:  # at run time, imported where used: render and content import this module
+    from .cache import PageEntry
+    from .content import Page
+    from .render import Renderer
+
+PACKAGE = "launchkit"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+# The step modules (whose code keys their own results) and the engine modules that run them.
+STEPS = {
+    "pages": ("launchkit.site.content",),
+    "bodies": ("launchkit.site.markup",),
+    "documents": ("launchkit.site.render", "launchkit.site.markup", "launchkit.site.extras"),
+    "links": ("launchkit.site.linkcheck",),
+}
+ENGINE = "launchkit.site.builder"  # with what it imports, less the step modules
+
+_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?P<source>\.+[\w.]*|\w[\w.]*)[ \t]+import[ \t]+"
+    r"(?P<names>\([^)]*\)|[^\n#]*)|import[ \t]+(?P<modules>[^\n#]*))",
+    re.MULTILINE,
+)
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def digest(*parts: str | bytes) -> str:
+    """A short, stable hash of ``parts`` (each length-prefixed, so boundaries count)."""
+    hasher = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        hasher.update(len(data).to_bytes(8, "little"))
+        hasher.update(data)
+    return hasher.hexdigest()
+
+
+@dataclass
+class Codebase:
+    """launchkit's own source as read from ``root`` (the package folder), and its imports.
+
+    ``root`` defaults to the running package. Tests may point it at a copy of the package
+    to see a source change go through the real fingerprint.
+    """
+
+    root: Path = PACKAGE_DIR
+    _sources: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _imports: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _closures: dict[tuple[str, frozenset[str]], frozenset[str]] = field(
+        default_factory=dict, repr=False
+    )
+    _libraries: dict[str, str] = field(default_factory=dict, repr=False)
+    _fingerprints: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for path in sorted(self.root.rglob("*.py")):
+            relative = path.relative_to(self.root).with_suffix("")
+            parts = [PACKAGE, *relative.parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            self._sources[".".join(parts)] = path.read_bytes()
+        for module, source in self._sources.items():
+            self._imports[module] = self._imported(module, source.decode("utf-8"))
+
+    def modules(self) -> list[str]:
+        """Every module of the package, by dotted name."""
+        return sorted(self._sources)
+
+    def closure(self, module: str, stop: frozenset[str] = frozenset()) -> frozenset[str]:
+        """``module`` and every launchkit module it imports, transitively (not through the
+        modules in ``stop``, which are keyed on their own)."""
+        found = self._closures.get((module, stop))
+        if found is None:
+            seen: set[str] = set()
+            todo = [module]
+            while todo:
+                name = todo.pop()
+                if name not in seen and name in self._sources:
+                    seen.add(name)
+                    if name not in stop:
+                        todo += [i for i in self._imports[name] if i.startswith(PACKAGE)]
+            found = self._closures[module, stop] = frozenset(seen)
+        return found
+
+    def engine_modules(self) -> frozenset[str]:
+        """The builder and what it imports, less the step modules (keyed per step)."""
+        steps = {module for modules in STEPS.values() for module in modules}
+        reachable: set[str] = set()
+        todo = [ENGINE]
+        while todo:
+            name = todo.pop()
+            if name in reachable or name in steps or name not in self._sources:
+                continue
+            reachable.add(name)
+            todo += [i for i in self._imports[name] if i.startswith(PACKAGE)]
+        return frozenset(reachable)
+
+    def fingerprint(self, step: str, libraries: Iterable[str] = ()) -> str:
+        """The key ingredient "code" of a step: the source of its modules' closures and of
+        the engine, and the versions of what they import plus the top-level modules
+        ``libraries`` names (Markdown extensions, named in a setting, not imported)."""
+        found = self._fingerprints.get((step, tuple(libraries)))
+        if found is None:
+            engine = self.engine_modules()
+            modules = set(engine)
+            for module in STEPS[step]:
+                modules |= self.closure(module, stop=engine)
+            parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
+            found = digest(*parts, self.libraries(modules, libraries))
+            self._fingerprints[step, tuple(libraries)] = found
+        return found
+
+    def libraries(self, modules: Iterable[str], extra: Iterable[str] = ()) -> str:
+        """The Python version and the installed versions of the distributions ``modules``
+        import (and of the top-level modules ``extra`` names), as one line."""
+        names = {name.split(".")[0] for module in modules for name in self._imports[module]}
+        names |= set(extra)
+        found = {
+            version
+            for name in sorted(names)
+            if not name.startswith(PACKAGE) and (version := self._library(name))
+        }
+        return f"Python {sys.version}; " + "; ".join(sorted(found))
+
+    def _library(self, name: str) -> str:
+        """``distribution version`` for a top-level import name; "" for the standard library."""
+        if name in sys.stdlib_module_names or name == "__future__":
+            return ""
+        known = self._libraries.get(name)
+        if known is None:
+            known = self._libraries[name] = _distribution_version(name)
+        return known
+
+    def _imported(self, module: str, source: str) -> set[str]:
+        """The absolute names of what ``module``'s source imports (anywhere in it)."""
+        package = module if self._is_package(module) else module.rpartition(".")[0]
+        found: set[str] = set()
+        for match in _IMPORT.finditer(source):
+            if match["modules"]:
+                for item in match["modules"].split(","):
+                    found.add(item.split(" as ")[0].strip())
+                continue
+            base = _absolute(match["source"], package)
+            found.add(base)
+            for name in match["names"].strip("()").replace("\n", " ").split(","):
+                name = name.split(" as ")[0].strip()
+                if name and f"{base}.{name}" in self._sources:
+                    found.add(f"{base}.{name}")
+        return {name for name in found if _DOTTED.fullmatch(name)}
+
+    def _is_package(self, module: str) -> bool:
+        return (self.root / Path(*module.split(".")[1:]) / "__init__.py").is_file()
+
+
+def _absolute(source: str, package: str) -> str:
+    """``from .x import`` inside ``package`` -> ``package.x``."""
+    if not source.startswith("."):
+        return source
+    level = len(source) - len(source.lstrip("."))
+    parts = package.split(".")
+    base = parts[: len(parts) - level + 1]
+    rest = source[level:]
+    return ".".join([*base, rest] if rest else base)
+
+
+def _distribution_version(import_name: str) -> str:
+    """The distribution that provides ``import_name`` and its version ("" if none)."""
+    try:
+        return f"{import_name} {importlib.metadata.version(import_name)}"
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    # Import names that are not distribution names (yaml: PyYAML, pymdownx: pymdown-extensions):
+    # most distributions list them in top_level.txt, much quicker to read than every RECORD.
+    for distribution in importlib.metadata.distributions():
+        if import_name in (distribution.read_text("top_level.txt") or "").split():
+            return f"{distribution.metadata['Name']} {distribution.version}"
+    for name in importlib.metadata.packages_distributions().get(import_name, []):
+        return f"{name} {importlib.metadata.version(name)}"
+    return ""
+
+
+def markdown_extension_modules(extensions: Iterable[str]) -> set[str]:
+    """The top-level modules behind Markdown extension names, for their versions.
+
+    ``"toc"`` is Python-Markdown's own; ``"pymdownx.superfences"`` is ``pymdownx``; a name
+    registered as an entry point is its distribution's module.
+    """
+    modules = {"markdown"}
+    # Where Python-Markdown's own extensions are, found without importing it (50 ms).
+    spec = importlib.util.find_spec("markdown")
+    own = Path(spec.origin).parent / "extensions" if spec and spec.origin else None
+    for name in extensions:
+        if "." in name:
+            modules.add(name.split(".")[0].split(":")[0])
+        elif own is None or not (own / f"{name}.py").is_file():
+            # Not one of Python-Markdown's own: a name a distribution registered.
+            for entry in importlib.metadata.entry_points(group="markdown.extensions", name=name):
+                modules.add(entry.value.split(".")[0].split(":")[0])
+    return modules
+
+
+# --- the key ingredients of one build ---------------------------------------------------------
+
+
+def config_table(config: SiteConfig, table: str) -> str:
+    """One table of ``site.toml`` as a string: its identity's value."""
+    return msgspec.json.encode(getattr(config, table)).decode()
+
+
+CONFIG_TABLES = ("site", "rewardful", "checkout", "products", "theme")
+
+# What a template's variable names make its documents need, besides the page itself and its
+# templates. A global not listed (one added later) needs everything: "*"; a name that is no
+# global is the templates' own (set around an include) or a typo that fails the render.
+NAME_NEEDS: dict[str, tuple[str, ...]] = {
+    "page": (),
+    "site": ("config:site",),
+    "rewardful": ("config:rewardful",),
+    "products": ("config:products",),
+    "config": tuple(f"config:{table}" for table in CONFIG_TABLES),
+    "buy_form": ("forms",),
+    "theme": ("config:theme", "config:site"),
+    "hero_actions": (),
+    "balanced_columns": (),
+    "nav": ("nav",),
+    "footer_links": ("nav",),
+    "structured_data": ("nav", "config:products", "config:theme"),
+    "feed_url": ("feed_url",),
+    "pages": ("listing",),
+    "section_pages": ("listing",),
+}
+# Every document: the code that renders it, the base URL (absolute links), the snippet.
+EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful")
+
+
+def markdown_key(code: str, body: str) -> str:
+    """The key of a rendered body: two hashes side by side (no need to hash them again)."""
+    return f"{code}:{body}"
+
+
+def body_key(text: str, first_line: int) -> str:
+    return digest(str(first_line), text)
+
+
+def page_key(page: Page, body: str) -> str:
+    """Everything a file gave: its place, front matter and body."""
+    return digest(repr(page), body)
+
+
+def links_key(
+    code: str,
+    config: SiteConfig,
+    templates: str,
+    outputs: Iterable[str],
+    ids: Mapping[str, str],
+    left_out: Mapping[str, str],
+) -> str:
+    """What every page's link warnings are judged against (see :mod:`.linkcheck`): the link
+    checker's code, ``[site]`` (whose base URL makes links ours), the working folder
+    (warnings name files relative to it), the templates (a warning may point to a line of
+    one), every output path, every page's ids (``ids``: their hash by output), and the
+    pages left out with why (``left_out``, by URL: a link to one says why)."""
+    return digest(
+        code,
+        config_table(config, "site"),
+        os.getcwd(),
+        templates,
+        "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
+        "\n".join(f"{output} {ids[output]}" for output in sorted(ids)),
+        "\n".join(f"{url} {left_out[url]}" for url in sorted(left_out)),
+    )
+
+
+def pages_scope(code: str, config: SiteConfig) -> str:
+    """What reading a page depends on besides its file: the code, ``[site]`` (absolute
+    URLs, the default image) and where the project is."""
+    return digest(code, config_table(config, "site"), str(config.root))
+
+
+class Identities:
+    """The value of each identity in this build, computed on first use."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        code: Mapping[str, str],
+        endpoint: str,
+        pages: Sequence[Page],
+        entries: Mapping[str, PageEntry],
+        renderer: Renderer,
+    ) -> None:
+        self.config = config
+        self.code = code
+        self.endpoint = endpoint
+        self.pages = pages
+        self.entries = entries
+        self.renderer = renderer
+        self._values: dict[str, str] = {}
+        self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
+        self._by_source = {page.source: entries[page.path] for page in pages}
+
+    def get(self, name: str) -> str:
+        value = self._values.get(name)
+        if value is None:
+            value = self._values[name] = self._compute(name)
+        return value
+
+    def _compute(self, name: str) -> str:
+        kind, _, rest = name.partition(":")
+        if kind == "page":
+            entry = self._by_source.get(rest)
+            return entry.key if entry is not None else "gone"
+        if kind == "template":
+            return self.renderer.dependencies(rest).digest
+        if kind == "config":
+            return config_table(self.config, rest)
+        if kind == "code":
+            return self.code[rest]
+        if name == "forms":
+            return digest(
+                self.renderer.buy_form_dependencies().digest,
+                self.get("config:products"),
+                self.get("config:checkout"),
+                self.endpoint,
+            )
+        if name == "listing":
+            forms = any(self._by_source[page.source].shortcodes for page in self.pages)
+            keys = " ".join(self._by_source[page.source].key for page in self.pages)
+            return digest(keys, self.get("forms") if forms else "")
+        from .render import FEED_SECTION, dated_pages
+
+        if name == "nav":  # with the footer links and the breadcrumbs' parent titles
+            return repr(self.renderer.site_links(self.pages))
+        if name == "feed_url":
+            return repr(bool(dated_pages(self.pages, FEED_SECTION)))
+        # "*": every identity but the pages' own.
+        return digest(
+            *(self.get(f"config:{table}") for table in CONFIG_TABLES),
+            *(self.get(other) for other in ("forms", "listing", "nav", "feed_url")),
+        )
+
+    def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
+        """The identities the document of ``page`` needs: its page's, then those it shares
+        with the pages of the same template (the same tuple, stored once)."""
+        shape = self._shapes.get((page.template, entry.shortcodes))
+        if shape is None:
+            needed = {f"template:{page.template}", *EVERY_DOCUMENT}
+            names = self.renderer.env.globals
+            for variable in self.renderer.dependencies(page.template).names:
+                if variable in NAME_NEEDS:
+                    needed.update(NAME_NEEDS[variable])
+                elif variable in names:
+                    needed.add("*")
+                # else: a template's own variable ({% with %} around an include), or a
+                # typo that fails the render: nothing from outside the page
+
+            if entry.shortcodes:
+                needed.add("forms")
+            shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
+        return (f"page:{page.source}", *shape)
+
+
+__all__ = [
+    "CONFIG_TABLES",
+    "EVERY_DOCUMENT",
+    "NAME_NEEDS",
+    "STEPS",
+    "Codebase",
+    "Identities",
+    "body_key",
+    "config_table",
+    "digest",
+    "links_key",
+    "markdown_extension_modules",
+    "markdown_key",
+    "page_key",
+    "pages_scope",
+]

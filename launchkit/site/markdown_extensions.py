@@ -1,0 +1,75 @@
+"""The Markdown extension and the Pygments style launchkit defines, for :mod:`.markup`.
+
+Apart from markup.py so that Python-Markdown and Pygments are imported only when a body is
+rendered (a rebuild that renders none does without their import); markup.py imports this
+module where it makes its renderer, so its code is part of the rendered bodies' key
+(:mod:`launchkit.site.keys`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import markdown
+from markdown.blockparser import BlockParser
+from markdown.blockprocessors import BlockProcessor
+from markdown.extensions import Extension
+from pygments.style import Style, StyleMeta
+
+
+class _CssClassesOnlyMeta(StyleMeta):
+    def __iter__(cls) -> Iterator[Any]:
+        return iter(())
+
+
+class CssClassesOnly(Style, metaclass=_CssClassesOnlyMeta):
+    """A Pygments style with nothing for Pygments to compute: the colours are CSS's.
+
+    Pygments' HTML formatter, made anew for every code block, first turns its style into a
+    table of inline styles (6 % of a page's render time), which it reads only when it writes
+    inline styles. It writes CSS classes here (``static/css/content.css`` colours them):
+    a style that lists no token leaves that table empty and the output the same.
+    """
+
+
+class ListsAfterParagraphsExtension(Extension):
+    """A list may start right under a line of text, as in GitHub and CommonMark.
+
+    Python-Markdown wants a blank line before a list, so "The core use-cases are:" followed
+    by "* backup" and "* restore" runs on as one paragraph. mdx_breakless_lists (unmaintained
+    since 2020) inserts blank lines before every list-like line, inside fenced code too; this
+    splits the paragraph instead, after fenced code is out of the way.
+    """
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # the API names it so
+        # Just above "paragraph": every other block kind had its chance at the block first.
+        md.parser.blockprocessors.register(_ListAfterParagraph(md.parser), "list_after_text", 11)
+
+
+class _ListAfterParagraph(BlockProcessor):
+    """Split a paragraph block before its first line that starts a list.
+
+    As in CommonMark, a bullet list ("* ", "- ", "+ ") may interrupt a paragraph, and an
+    ordered one only when it starts at "1." (a line such as "2024. A year" stays prose); an
+    empty item may not.
+    """
+
+    def __init__(self, parser: BlockParser) -> None:
+        super().__init__(parser)
+        self._list_line = re.compile(
+            rf"\n[ ]{{0,{self.tab_length - 1}}}(?:[*+-]|1\.)[ ]+\S", re.MULTILINE
+        )
+
+    def test(self, parent: Any, block: str) -> bool:
+        return self._list_line.search(block) is not None
+
+    def run(self, parent: Any, blocks: list[str]) -> None:
+        block = blocks.pop(0)
+        split = self._list_line.search(block)
+        assert split is not None  # test() found it
+        blocks[:0] = [block[: split.start()], block[split.start() + 1 :]]
+
+
+__all__ = ["CssClassesOnly", "ListsAfterParagraphsExtension"]

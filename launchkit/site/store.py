@@ -1,0 +1,209 @@
+"""The build cache on disk: one SQLite file, ``.cache/build/cache.sqlite3`` beside ``site.toml``.
+
+SQLite, not one pickle per kind, because a build reads only the entries it needs: a rebuild
+of one page reads one rendered body, not the 140 MB of them a 20000-page site has, and a
+worker process reads the bodies it renders from the file itself. Three tables:
+
+``pages``      what each Markdown file gave when last read (its size and mtime, the page's
+               front matter, the key of its body), for the code and config that read it
+``bodies``     rendered Markdown by key (HTML, table of contents, shortcodes)
+``records``    per output folder, what the last build into it left (see
+               :class:`launchkit.site.cache.Record`): the values of what its outputs
+               needed and the files it published, one blob
+``outputs``    per output folder and page document, what it needed, its file and ids, and
+               apart, its links (read only when the page's links are checked again); a
+               rebuild writes the rows of the documents it changed, no more
+
+A cache that is missing, from another format or unreadable is an empty one: the build
+renders everything and never fails because of it. Nothing here decides what may be reused:
+that is :mod:`launchkit.site.cache`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+CACHE_FOLDER = Path(".cache") / "build"
+FILE_NAME = "cache.sqlite3"
+# Bump when a table or an entry changes shape: an older file is then started afresh.
+FORMAT = 5
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
+    "CREATE TABLE IF NOT EXISTS pages (path TEXT PRIMARY KEY, entry BLOB)",
+    "CREATE TABLE IF NOT EXISTS bodies (key TEXT PRIMARY KEY, entry BLOB)",
+    "CREATE TABLE IF NOT EXISTS records (folder TEXT PRIMARY KEY, entry BLOB)",
+    "CREATE TABLE IF NOT EXISTS outputs (folder TEXT, output TEXT, entry BLOB, links BLOB,"
+    " PRIMARY KEY (folder, output))",
+)
+
+
+class Store:
+    """An open cache file. ``readonly`` for worker processes; ``None`` path: no file at all."""
+
+    def __init__(self, path: Path | None, *, readonly: bool = False) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        if path is None:
+            return
+        try:
+            self._db = self._open(path, readonly)
+        except sqlite3.DatabaseError:
+            if readonly:
+                return
+            # Not a database (a torn or foreign file): start a new one in its place.
+            for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+                path.with_name(name).unlink(missing_ok=True)
+            with contextlib.suppress(sqlite3.Error, OSError):
+                self._db = self._open(path, readonly)
+        except OSError:
+            self._db = None  # an unwritable folder: build without a cache
+
+    @staticmethod
+    def _open(path: Path, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            db.execute("PRAGMA query_only = ON")
+            return db
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        # A cache: losing the last writes to a power cut only costs a rebuild of them.
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = OFF")
+        for statement in _SCHEMA:
+            db.execute(statement)
+        row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        if row is None or row[0] != FORMAT:
+            for table in ("pages", "bodies", "records", "outputs", "meta"):
+                db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+            db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+        return db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- reading --------------------------------------------------------------------------
+
+    def pages(self) -> dict[str, Any]:
+        """Every page entry by file path."""
+        return dict(self._rows("SELECT path, entry FROM pages", pickle.loads))
+
+    def body(self, key: str) -> Any:
+        """One rendered body, or None."""
+        rows = self._rows("SELECT key, entry FROM bodies WHERE key = ?", marshal.loads, (key,))
+        return next((entry for _, entry in rows), None)
+
+    def meta(self, name: str) -> Any:
+        """A small named entry, or None."""
+        rows = self._rows("SELECT name, value FROM meta WHERE name = ?", pickle.loads, (name,))
+        return next((entry for _, entry in rows), None)
+
+    def body_keys(self) -> set[str]:
+        """The key of every rendered body."""
+        return {key for key, _ in self._rows("SELECT key, NULL FROM bodies", None)}
+
+    def record(self, folder: str) -> Any:
+        rows = self._rows(
+            "SELECT folder, entry FROM records WHERE folder = ?", pickle.loads, (folder,)
+        )
+        return next((entry for _, entry in rows), None)
+
+    def outputs(self, folder: str) -> dict[str, Any]:
+        """Every output's entry of a folder, by output path."""
+        query = "SELECT output, entry FROM outputs WHERE folder = ?"
+        return dict(self._rows(query, marshal.loads, (folder,)))
+
+    def links(self, folder: str, output: str) -> Any:
+        query = "SELECT output, links FROM outputs WHERE folder = ? AND output = ?"
+        rows = self._rows(query, marshal.loads, (folder, output))
+        return next((entry for _, entry in rows), None)
+
+    def _rows(self, query: str, decode: Any, args: Iterable[Any] = ()) -> Iterator[tuple[str, Any]]:
+        if self._db is None:
+            return
+        try:
+            rows = self._db.execute(query, tuple(args)).fetchall()
+        except sqlite3.Error:
+            return
+        for name, entry in rows:
+            if decode is None:
+                yield name, None
+                continue
+            try:
+                yield name, decode(entry)
+            except Exception:  # noqa: S112 - an unreadable entry is a missing one
+                continue
+
+    # --- writing --------------------------------------------------------------------------
+
+    def write(
+        self,
+        *,
+        meta: dict[str, Any] | None = None,
+        pages: dict[str, Any] | None = None,
+        forget_pages: Iterable[str] = (),
+        bodies: dict[str, Any] | None = None,
+        keep_bodies: Iterable[str] | None = None,
+        record: tuple[str, Any] | None = None,
+        outputs: tuple[str, dict[str, Any], Iterable[str]] | None = None,
+        links: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Write these entries in one transaction; a failure only costs the next build time.
+
+        ``keep_bodies``: every other body is deleted (the cache holds the current site's).
+        ``outputs``: (folder, entry by output, outputs gone); ``links``: (folder, links by
+        output), written as documents are made, before their entries.
+        """
+        if self._db is None:
+            return
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for name, value in (meta or {}).items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, pickle.dumps(value)))
+            if pages:
+                rows = [(path, pickle.dumps(entry, 5)) for path, entry in pages.items()]
+                db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", rows)
+            db.executemany("DELETE FROM pages WHERE path = ?", [(p,) for p in forget_pages])
+            if bodies:
+                rows = [(key, marshal.dumps(entry)) for key, entry in bodies.items()]
+                db.executemany("INSERT OR REPLACE INTO bodies VALUES (?, ?)", rows)
+            if keep_bodies is not None:
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key TEXT PRIMARY KEY)")
+                db.execute("DELETE FROM keep")
+                db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep_bodies))
+                db.execute("DELETE FROM bodies WHERE key NOT IN (SELECT key FROM keep)")
+            if record is not None:
+                folder, entry = record
+                db.execute(
+                    "INSERT OR REPLACE INTO records VALUES (?, ?)", (folder, pickle.dumps(entry, 5))
+                )
+            if links is not None:  # a new document's row, its entry to come
+                folder, found = links
+                rows = [(folder, out, None, marshal.dumps(entry)) for out, entry in found.items()]
+                db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)", rows)
+            if outputs is not None:
+                folder, entries, gone = outputs
+                db.executemany(
+                    "UPDATE outputs SET entry = ? WHERE folder = ? AND output = ?",
+                    ((marshal.dumps(entry), folder, out) for out, entry in entries.items()),
+                )
+                db.executemany(
+                    "DELETE FROM outputs WHERE folder = ? AND output = ?",
+                    ((folder, o) for o in gone),
+                )
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+
+
+__all__ = ["CACHE_FOLDER", "FILE_NAME", "FORMAT", "Store"]

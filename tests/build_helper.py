@@ -1,0 +1,57 @@
+"""A build process for tests: reads one JSON request per line, answers one JSON line each.
+
+    {"out": "public", "changed": ["/abs/path", ...] | null, "clean": false, "fresh": false}
+
+Run with the site's folder as working folder and ``PYTHONPATH`` naming the launchkit to
+test (a copy, when a test changes its source). It keeps one
+:class:`~launchkit.site.context.BuildContext` for its life, as the preview does, unless a
+request says ``fresh`` (a new one, as each CLI run makes) or ``clean`` (a clean build with a
+fresh context, into a folder emptied first). The answer: ``{"ok": true, "warnings": [...],
+"rendered": N, "markdown": N}`` or ``{"ok": false, "error": "path:line: message"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from launchkit.config import load_config
+from launchkit.errors import SiteError
+from launchkit.site.builder import build_site
+from launchkit.site.context import BuildContext
+
+
+def main() -> None:
+    context = BuildContext()
+    # The fingerprint of the code this process runs: the same for every context it makes.
+    code = context.code()
+    for line in sys.stdin:
+        request = json.loads(line)
+        out = Path(request["out"])
+        if request.get("clean"):
+            shutil.rmtree(out, ignore_errors=True)
+        if request.get("fresh") or request.get("clean"):
+            context = BuildContext(codebase=code)
+        try:
+            report = build_site(
+                load_config("site.toml"),
+                out,
+                clean=bool(request.get("clean")),
+                context=context,
+                changed=request.get("changed"),
+            )
+            answer = {
+                "ok": True,
+                "warnings": [str(warning) for warning in report.warnings],
+                "rendered": report.rendered,
+                "markdown": report.markdown_rendered,
+            }
+        except SiteError as exc:
+            answer = {"ok": False, "error": str(exc)}
+        print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+"""Random edit sequences: after every edit, the incremental build is a clean build, exactly.
+
+From a seeded generator, :data:`STEPS` edits of a small generated site (bench/corpus.py: real
+templates, partials, links between pages, shortcodes): page edits, new, deleted and renamed
+pages, front matter, templates and partials, ``site.toml``, static files, launchkit's own
+source (a copy of the package) and its Markdown extension settings. After each, one
+process builds incrementally (one BuildContext for its life and the changed paths, as the
+preview; sometimes a fresh context, as the CLI) and another, separate process makes a clean
+build of the same tree: the files, their bytes and the link warnings must be the same, and
+a build that fails must fail the same way. The seed is printed on failure;
+``RANDOM_EDITS_SEED=N`` replays one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from build_support import ROOT, snapshot
+
+from bench.corpus import generate_corpus
+from launchkit.site.context import BuildContext
+from launchkit.site.keys import Codebase
+from launchkit.site.store import Store
+
+STEPS = int(os.environ.get("RANDOM_EDITS_STEPS", "300"))
+SEED = int(os.environ.get("RANDOM_EDITS_SEED", "20261201"))
+HELPER = Path(__file__).with_name("build_helper.py")
+
+
+class Builder:
+    """A build process (tests/build_helper.py) running the package copy in ``package``."""
+
+    def __init__(self, site: Path, package: Path) -> None:
+        self.site, self.package = site, package
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(self.package)}
+        self.process = subprocess.Popen(
+            [sys.executable, str(HELPER)],
+            cwd=self.site,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def send(self, **request: object) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+
+    def answer(self) -> dict:
+        assert self.process is not None and self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the build process died"
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()  # type: ignore[union-attr]
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+class Site:
+    """The site being edited, and the edits a marketer (or a launchkit developer) makes."""
+
+    def __init__(self, root: Path, package: Path, rng: random.Random) -> None:
+        self.root, self.package, self.rng = root, package, rng
+        self.counter = 0
+
+    def pages(self) -> list[Path]:
+        return sorted((self.root / "content").rglob("*.md"))
+
+    def write(self, path: Path, text: str) -> set[Path]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return {path}
+
+    def word(self) -> str:
+        self.counter += 1
+        return f"w{self.counter}"
+
+    # --- the edits -------------------------------------------------------------------------
+
+    def page_edit(self) -> tuple[str, set[Path]]:
+        page = self.rng.choice(self.pages())
+        text = page.read_text(encoding="utf-8")
+        extra = self.rng.choice(
+            [
+                f"\nA new paragraph {self.word()}.\n",
+                f"\n## A heading {self.word()}\n\nText.\n",
+                f"\nSee [the pricing](/pricing/) and [{self.word()}](/gone-{self.counter}/).\n",
+                "\n{{< buy pro >}}\n",
+                f'\n"Quoted" -- {self.word()}...\n',
+            ]
+        )
+        if self.rng.random() < 0.3 and "\n\n" in text:
+            text = text[: text.rindex("\n\n")] + "\n"  # drop the last paragraph
+        return f"edit {page.name}", self.write(page, text + extra)
+
+    def add_page(self) -> tuple[str, set[Path]]:
+        section = self.rng.choice(["blog", "docs/alerts", "features", ""])
+        name = self.word()
+        front = f"title: Page {name}\n"
+        if section == "blog":
+            front += f"date: 2026-0{self.rng.randint(1, 9)}-1{self.rng.randint(0, 9)}\n"
+        if self.rng.random() < 0.2:
+            front += f"menu: M{name}\nmenu_order: {self.rng.randint(1, 90)}\n"
+        path = self.root / "content" / section / f"{name}.md"
+        body = f"Hello from {name}. Back to [the blog](/blog/#top).\n"
+        return f"add {path.name}", self.write(path, f"---\n{front}---\n{body}")
+
+    def delete_page(self) -> tuple[str, set[Path]]:
+        page = self.rng.choice([p for p in self.pages() if p.name != "index.md"])
+        page.unlink()
+        return f"delete {page.name}", {page}
+
+    def rename_page(self) -> tuple[str, set[Path]]:
+        page = self.rng.choice([p for p in self.pages() if p.name != "index.md"])
+        folder = self.rng.choice([page.parent, self.root / "content" / "features"])
+        target = folder / f"{self.word()}.md"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.rename(target)
+        return f"rename {page.name} -> {target.name}", {page, target}
+
+    def front_matter(self) -> tuple[str, set[Path]]:
+        page = self.rng.choice(self.pages())
+        text = page.read_text(encoding="utf-8")
+        _, front, body = text.split("---\n", 2)
+        lines = [line for line in front.splitlines() if line.strip()]
+        key, value = self.rng.choice(
+            [
+                ("title", f'"Title {self.word()}"'),
+                ("description", f'"About {self.word()}"'),
+                ("menu", f'"Menu {self.word()}"'),
+                ("menu_order", str(self.rng.randint(1, 99))),
+                ("draft", self.rng.choice(["true", "false"])),
+                ("noindex", "true"),
+                ("slug", f"slug-{self.word()}"),
+                ("date", f"2025-1{self.rng.randint(0, 2)}-0{self.rng.randint(1, 9)}"),
+            ]
+        )
+        lines = [line for line in lines if not line.startswith(f"{key}:")] + [f"{key}: {value}"]
+        text = "---\n" + "\n".join(lines) + "\n---\n" + body
+        return f"front matter {key} of {page.name}", self.write(page, text)
+
+    def template_edit(self) -> tuple[str, set[Path]]:
+        name = self.rng.choice(["post.html", "page.html", "blog.html", "base.html"])
+        path = self.root / "templates" / name
+        text = path.read_text(encoding="utf-8")
+        marker = "{% endblock %}" if name != "base.html" else "</footer>"
+        addition = self.rng.choice(
+            [
+                f"<p>Edited {self.word()}</p>",
+                f"{{# comment {self.word()} #}}",
+                f'<a href="/nowhere-{self.counter}/">x</a>',
+            ]
+        )
+        text = text.replace(marker, addition + marker, 1)
+        return f"template {name}", self.write(path, text)
+
+    def partial_edit(self) -> tuple[str, set[Path]]:
+        name = self.rng.choice(["nav.html", "buy_form.html", "meta.html"])
+        path = self.root / "templates" / "partials" / name
+        text = path.read_text(encoding="utf-8")
+        return f"partial {name}", self.write(path, text + f"<!-- {self.word()} -->\n")
+
+    def config_edit(self) -> tuple[str, set[Path]]:
+        path = self.root / "site.toml"
+        text = path.read_text(encoding="utf-8")
+        choice = self.rng.randrange(3)
+        if choice == 0:
+            text = re.sub(r'(?m)^title = ".*"$', f'title = "Beacon {self.word()}"', text, count=1)
+        elif choice == 1:
+            text = text.replace('price_text = "$19 / month"', f'price_text = "${self.counter}"')
+            text = re.sub(r'price_text = "\$\d+"', f'price_text = "${self.counter}"', text)
+        else:
+            text = re.sub(r"(?m)^feed_entries = \d+\n", "", text)
+            entries = self.rng.randint(1, 5)
+            text = text.replace("[rewardful]", f"feed_entries = {entries}\n\n[rewardful]", 1)
+            text = text.replace(f"feed_entries = {entries}\n\n\n", f"feed_entries = {entries}\n\n")
+        return "site.toml", self.write(path, text)
+
+    def static_edit(self) -> tuple[str, set[Path]]:
+        folder = self.rng.choice([self.root / "static" / "css", self.root / "content" / "blog"])
+        path = folder / self.rng.choice(["extra.css", "chart.svg", "notes.txt"])
+        if path.exists() and self.rng.random() < 0.4:
+            path.unlink()
+            return f"delete {path.name}", {path}
+        return f"static {path.name}", self.write(path, f"/* {self.word()} */\n")
+
+    def code_edit(self) -> tuple[str, set[Path]]:
+        """A change of launchkit's own source: a comment, or a real change of behaviour."""
+        module = self.rng.choice(["linkcheck", "render", "extras", "content"])
+        path = self.package / "launchkit" / "site" / f"{module}.py"
+        text = path.read_text(encoding="utf-8")
+        if module == "linkcheck" and self.rng.random() < 0.7:
+            # Fragments that always resolve: the corpus links to #top; toggle whether it does.
+            if '{"", "top"}' in text:
+                text = text.replace('{"", "top"}', '{""}')
+            else:
+                text = text.replace('frozenset({""})', 'frozenset({"", "top"})')
+        else:
+            text += f"\n# {self.word()}\n"
+        self.write(path, text)
+        return f"code {module}.py", set()
+
+    def markdown_setting(self) -> tuple[str, set[Path]]:
+        """A change of the Markdown extensions' settings (in the package copy)."""
+        path = self.package / "launchkit" / "site" / "markup.py"
+        text = path.read_text(encoding="utf-8")
+        if '"toc": {"permalink": True}' in text:
+            text = text.replace('"toc": {"permalink": True}', '"toc": {"permalink": "#"}')
+        else:
+            text = text.replace('"toc": {"permalink": "#"}', '"toc": {"permalink": True}')
+        self.write(path, text)
+        return "markdown setting toc.permalink", set()
+
+
+# Each edit with its weight: code changes restart both build processes, so they are rarer.
+EDITS: list[tuple[Callable[[Site], tuple[str, set[Path]]], int]] = [
+    (Site.page_edit, 20),
+    (Site.add_page, 8),
+    (Site.delete_page, 5),
+    (Site.rename_page, 5),
+    (Site.front_matter, 14),
+    (Site.template_edit, 7),
+    (Site.partial_edit, 6),
+    (Site.config_edit, 6),
+    (Site.static_edit, 6),
+    (Site.code_edit, 3),
+    (Site.markdown_setting, 2),
+]
+
+
+def small_site(root: Path):
+    """The benchmark's corpus, 16 pages cut to their first 700 characters: a clean build
+    then takes a tenth of a second, and a few links and #fragments still point nowhere."""
+    corpus = generate_corpus(root, 16, seed=SEED)
+    for page in corpus.pages:
+        _, front, body = page.read_text(encoding="utf-8").split("---\n", 2)
+        cut = body.find("\n\n", 700)
+        page.write_text(f"---\n{front}---\n{body[: cut if cut > 0 else None]}\n", "utf-8")
+    return corpus
+
+
+def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    package = tmp_path / "package"
+    shutil.copytree(
+        ROOT / "launchkit", package / "launchkit", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    corpus = small_site(tmp_path / "site")
+    site = Site(corpus.root, package, rng)
+    incremental, clean = Builder(corpus.root, package), Builder(corpus.root, package)
+    incremental.start()
+    clean.start()
+    changed: set[Path] = set()
+    history: list[str] = []
+    kinds = [edit for edit, weight in EDITS for _ in range(weight)]
+    try:
+        for step in range(STEPS + 1):
+            if step:
+                what, paths = rng.choice(kinds)(site)
+                history.append(what)
+                changed |= paths
+                if not paths:  # launchkit itself changed: new processes run the new code
+                    for builder in (incremental, clean):
+                        builder.stop()
+                        builder.start()
+            fresh = rng.random() < 0.2
+            incremental.send(out="public", changed=sorted(map(str, changed)), fresh=fresh)
+            clean.send(out=str(tmp_path / "clean"), clean=True)
+            ours, theirs = incremental.answer(), clean.answer()
+            where = f"seed {SEED}, step {step}: {history[-3:]}"
+            for field in ("ok", "error", "warnings"):
+                assert ours.get(field) == theirs.get(field), where
+            if ours["ok"]:
+                changed = set()
+                built, expected = snapshot(corpus.root / "public"), snapshot(tmp_path / "clean")
+                assert sorted(built) == sorted(expected), where
+                different = [name for name in built if built[name] != expected[name]]
+                assert different == [], where
+    finally:
+        incremental.stop()
+        clean.stop()
+
+
+def test_two_clean_builds_in_one_process_share_nothing(tmp_path: Path) -> None:
+    """A clean build after another in the same process: nothing of the first reaches it."""
+    from build_support import write_site
+
+    from launchkit.config import load_config
+    from launchkit.site.builder import build_site
+
+    root = write_site(tmp_path)
+    config = load_config(root / "site.toml")
+    context = BuildContext()
+    first = build_site(config, root / "first", clean=True, context=context)
+    # Tamper with everything the first build left in memory and in the cache file: a page's
+    # front matter and body key, the record of its outputs, the rendered bodies.
+    for path, entry in list(context.pages.items()):
+        page = entry.page.__class__(**{**entry.page.__dict__, "title": "Tampered"})
+        context.pages[path] = entry._replace(page=page, body_key="x")
+    for record in context.records.values():
+        record.values = dict.fromkeys(record.values, "tampered")
+    store = Store(root / ".cache" / "build" / "cache.sqlite3")
+    store.write(bodies=dict.fromkeys(store.body_keys(), ("<p>Tampered</p>", "", ())))
+    store.close()
+    second = build_site(config, root / "second", clean=True, context=context)
+    third = build_site(config, root / "third", clean=True)  # a context of its own
+    assert snapshot(root / "second") == snapshot(root / "first") == snapshot(root / "third")
+    assert second.markdown_rendered == first.markdown_rendered == third.markdown_rendered
+    assert second.rendered == second.pages == third.rendered
+    assert not [name for name, data in snapshot(root / "second").items() if b"Tampered" in data]
+
+
+def test_the_code_fingerprint_follows_imports(tmp_path: Path) -> None:
+    """A new module counts once imported, and a module's change keys only its steps."""
+    package = tmp_path / "launchkit"
+    shutil.copytree(ROOT / "launchkit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = Codebase(package)
+    (package / "site" / "helper.py").write_text("X = 1\n", encoding="utf-8")
+    linkcheck = package / "site" / "linkcheck.py"
+    linkcheck.write_text(
+        linkcheck.read_text(encoding="utf-8").replace(
+            "from .content import", "from . import helper\nfrom .content import"
+        ),
+        encoding="utf-8",
+    )
+    after = Codebase(package)
+    assert "launchkit.site.helper" in after.closure("launchkit.site.linkcheck")
+    assert after.fingerprint("links") != before.fingerprint("links")
+    for step in ("pages", "bodies", "documents"):
+        assert after.fingerprint(step) == before.fingerprint(step), step
+    (package / "site" / "helper.py").write_text("X = 2\n", encoding="utf-8")
+    assert Codebase(package).fingerprint("links") != after.fingerprint("links")
