@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         print(warning, file=sys.stderr)
     print(
         f"Built {report.pages} pages ({report.rendered} rendered, {report.from_cache} from "
-        f"cache), {report.files} files in {report.seconds:.2f} s -> {display_path(out)}/"
+        f"cache), {report.files} files ({report.images_processed} images encoded) in "
+        f"{report.seconds:.2f} s -> {display_path(out)}/"
     )
     return 0
 

@@ -29,11 +29,15 @@ from typing import Any, Protocol
 
 from ..config import SiteConfig
 from ..errors import SiteError
+from . import assets as assets_module
 from . import content as content_module
+from . import images as images_module
 from . import markup as markup_module
 from . import render as render_module
+from . import social as social_module
 from . import structured_data as structured_data_module
 from . import theme as theme_module
+from .assets import Assets, outside_names, plan_assets
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .content import (
     Asset,
@@ -45,15 +49,20 @@ from .content import (
     with_body,
 )
 from .extras import extra_files
+from .images import encode, write_atomically
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .render import ALL_PAGES_GLOBALS, Renderer
+from .social import CardSpec, card_spec, card_style, card_url, draw_card
 
 # Below this many pages to render, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 100
 # Builds of more pages than this show a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 300
+# Image variants and social cards, by content hash: kept across --clean builds (a clean
+# build's images would be the same bytes).
+IMAGE_CACHE = Path(".cache") / "images"
 # The code that shapes a page's document: a change to it renders every page afresh.
 _CODE = digest(
     *(
@@ -63,6 +72,9 @@ _CODE = digest(
             markup_module,
             render_module,
             theme_module,
+            assets_module,
+            images_module,
+            social_module,
             structured_data_module,
             sys.modules[__name__],
         )
@@ -87,6 +99,7 @@ class BuildReport:
     from_cache: int = 0
     markdown_rendered: int = 0
     warnings: tuple[LinkWarning, ...] = ()
+    images_processed: int = 0  # image variants and social cards encoded (not cached)
 
 
 def build_site(
@@ -128,6 +141,9 @@ def build_site(
         renderer.reuse_dependencies(known["templates"])
     last = cache.last_build(out)
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
+    media = plan_media(config, content.pages, content.assets)
+    renderer.env.globals["social_image"] = media.social_image
+    images_processed = make_media(media, config.root / IMAGE_CACHE, workers)
     with _progress_bar(show) as bar:
         bodies, entries, fresh = render_markdown(
             content.pages, cache.markdown(), config, workers, bar
@@ -135,11 +151,11 @@ def build_site(
         cache.save_markdown(entries)
         pages = fill_in_content(content.pages, bodies, renderer)
         renderer.use_pages(pages)
-        files = collect_files(config, pages, content.assets)
+        files = collect_files(config, pages, media)
         with site_writer(out) as writer:
-            keys = page_keys(pages, renderer)
+            keys = page_keys(pages, renderer, media.assets.digest)
             records, rendered = write_pages(
-                pages, keys, last.records, renderer, writer, workers, bar
+                pages, keys, last.records, renderer, media, writer, workers, bar
             )
             writer.stage_all(files)
             done, warnings = check_site_links(pages, records, files, renderer, last)
@@ -156,6 +172,7 @@ def build_site(
         from_cache=len(pages) - rendered,
         markdown_rendered=fresh,
         warnings=(*renderer.theme.warnings, *warnings),  # site.toml's colours, then links
+        images_processed=images_processed,
     )
 
 
@@ -217,7 +234,7 @@ def fill_in_content(
     return [filled[page.path][2] for page in pages]
 
 
-def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
+def page_keys(pages: Sequence[Page], renderer: Renderer, assets: str) -> list[str]:
     """For each page, a hash of everything its document depends on.
 
     The page itself (source, front matter, body), its template with every template it
@@ -226,10 +243,12 @@ def page_keys(pages: Sequence[Page], renderer: Renderer) -> list[str]:
     its templates read ``pages`` or ``section_pages``, every page's front matter and body.
     The body's key stands for its HTML, which is a function of the body and the rest of
     this list: hashing megabytes of HTML again on every build would cost more.
+    ``assets`` is the digest of the published names and image sizes (:mod:`.assets`).
     Equal keys, equal documents: a page whose key is the last build's is not rendered again.
     """
     site = digest(
         _CODE,
+        assets,
         SETTINGS,
         renderer.config.fingerprint(),
         renderer.endpoint,
@@ -257,6 +276,7 @@ def write_pages(
     keys: Sequence[str],
     previous: dict[str, OutputRecord],
     renderer: Renderer,
+    media: Media,
     writer: SiteWriter,
     workers: int,
     bar: _Progress,
@@ -278,7 +298,7 @@ def write_pages(
         else:
             stale.append(index)
     writer.expect([pages[index].output for index in stale])
-    with _shared(pages=pages, keys=keys, renderer=renderer, writer=writer):
+    with _shared(pages=pages, keys=keys, renderer=renderer, writer=writer, media=media):
         fresh = run_jobs(_render_page, stale, workers, bar)
     for index, (record, changed) in zip(stale, fresh, strict=True):
         records[pages[index].output] = record
@@ -287,20 +307,76 @@ def write_pages(
     return records, len(stale)
 
 
-def collect_files(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> SiteFiles:
+@dataclass(frozen=True)
+class Media:
+    """The site's files as published (:mod:`.assets`) and each page's social card."""
+
+    assets: Assets
+    cards: dict[str, tuple[str, CardSpec]]  # page URL -> (card URL, what it is drawn from)
+    base_url: str
+
+    def social_image(self, page: Page) -> str:
+        """The template global ``social_image(page)``: the absolute URL of its card."""
+        return self.base_url.rstrip("/") + self.cards[page.url][0]
+
+
+def plan_media(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> Media:
+    """Step: the published names of static/ and the page bundles, image variants, cards."""
+    sources = SiteFiles()  # refuses a static file and a bundle file at one path
+    for asset in assets:
+        sources.add(asset.output, asset.path, display_path(asset.path))
+    if config.static_dir.is_dir():
+        for name in walk_files(config.static_dir):
+            path = Path(name)
+            relative = path.relative_to(config.static_dir).as_posix()
+            sources.add(relative, path, display_path(path))
+    files = {output: Path(data) for output, data in sources.items()}
+    planned = plan_assets(config, files, outside_names(config, files))
+    style = card_style(config)
+    cards = {}
+    for page in pages:
+        spec = card_spec(page, style, planned)
+        cards[page.url] = (card_url(page, spec.key(), spec), spec)
+    return Media(planned, cards, config.site.base_url)
+
+
+def make_media(media: Media, folder: Path, workers: int) -> int:
+    """Encode the variants and cards not in the image cache ``folder``; how many were."""
+    missing: dict[str, list[tuple[int, str, str]]] = {}
+    for source, variant in media.assets.variants():
+        if not (folder / variant.cached).is_file():
+            target = str(folder / variant.cached)
+            missing.setdefault(source, []).append((variant.width, variant.format, target))
+    specs = {str(folder / _card_file(spec)): spec for _, spec in media.cards.values()}
+    cards = [(target, specs[target]) for target in sorted(specs) if not Path(target).is_file()]
+    run_jobs(_encode_variants, sorted(missing.items()), workers, _NoProgress())
+    run_jobs(_draw_card, cards, workers, _NoProgress())
+    return sum(len(variants) for variants in missing.values()) + len(cards)
+
+
+def _card_file(spec: CardSpec) -> str:
+    return f"cards/{spec.key()}.{spec.suffix}"
+
+
+def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed, files beside pages, static/."""
+    sitemap/robots/feed, static/ and the files beside pages (fingerprinted), image
+    variants, social cards."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
     for output, data in extra_files(config, pages).items():
-        files.add(output, data, f"the generated {output}")
-    for asset in assets:
-        files.add(asset.output, asset.path, display_path(asset.path))
-    if config.static_dir.is_dir():
-        for name in walk_files(config.static_dir):
-            path = Path(name)
-            files.add(path.relative_to(config.static_dir).as_posix(), path, display_path(path))
+        files.add(
+            output, media.assets.rewrite_urls(data.decode()).encode(), f"the generated {output}"
+        )
+    for output, (data, origin) in sorted(media.assets.files.items()):
+        files.add(output, data, origin)
+    folder = config.root / IMAGE_CACHE
+    for source, variant in media.assets.variants():
+        files.add(variant.output, folder / variant.cached, display_path(source))
+    for page in pages:
+        url, spec = media.cards[page.url]
+        files.add(url.lstrip("/"), folder / _card_file(spec), f"the social card of {page.source}")
     return files
 
 
@@ -493,9 +569,24 @@ def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
     return _MARKDOWN[0].render(body, source=source, first_line=first_line).to_entry()
 
 
+def _encode_variants(job: tuple[str, list[tuple[int, str, str]]]) -> None:
+    """Encode the variants of one image (decoded once) into the image cache."""
+    source, variants = job
+    sizes = [(width, image_format) for width, image_format, _ in variants]
+    encoded = encode(Path(source).read_bytes(), sizes)
+    for (_, _, target), data in zip(variants, encoded, strict=True):
+        write_atomically(Path(target), data)
+
+
+def _draw_card(job: tuple[str, CardSpec]) -> None:
+    target, spec = job
+    write_atomically(Path(target), draw_card(spec))
+
+
 def _render_page(index: int) -> tuple[OutputRecord, bool]:
     page: Page = _SHARED["pages"][index]
-    document = _SHARED["renderer"].render_document(page)
+    html = _SHARED["renderer"].render_document(page).decode("utf-8")
+    document = _SHARED["media"].assets.rewrite_document(html, page).encode("utf-8")
     stat, changed = _SHARED["writer"].stage(page.output, document)
     links, ids = extract_links(document)
     key = _SHARED["keys"][index]
