@@ -2,7 +2,12 @@
 # The static site is NOT in this image: publish `public/` to a static host (docs/deploy.md).
 #
 #   docker build -t beacon-checkout .
-#   docker run --rm -p 8000:8000 --env-file /etc/launchkit/checkout.env beacon-checkout
+#   docker run --rm --read-only --stop-timeout 35 -p 127.0.0.1:8000:8000 \
+#       --env-file /etc/launchkit/checkout.env beacon-checkout
+#
+# --read-only works: the server writes only to /dev/shm (gunicorn's heartbeat files, the
+# rate-limit counters), which Docker keeps writable. --stop-timeout 35: on `docker stop` the
+# server finishes the checkouts in flight (up to 30 s); Docker's default 10 s would cut them.
 #
 # The image carries the repository's site.toml (the catalogue and URLs the server checks
 # against); to use another one without rebuilding, mount it:
@@ -32,8 +37,10 @@ USER launchkit
 EXPOSE 8000
 
 # /healthz answers without calling Stripe. The slim image has no curl: Python's urllib does.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '8000'), timeout=3)"]
 
-# STRIPE_SECRET_KEY comes from the environment at run time, never from the image.
+# STRIPE_SECRET_KEY comes from the environment at run time, never from the image. The server
+# checks the catalogue's prices against Stripe before it listens.
+STOPSIGNAL SIGTERM
 CMD ["python", "checkout_server.py"]

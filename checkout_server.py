@@ -1,57 +1,124 @@
 """The checkout server: buy form POST -> Rewardful-attributed Stripe Checkout Session -> 303.
 
-    python checkout_server.py [--host H] [--port P] [--config site.toml] [--workers N] [--dry-run]
-    gunicorn --worker-class gthread --threads 64 checkout_server:app    (or any WSGI server)
+    python checkout_server.py [--host H] [--port P] [--config site.toml] [--workers N]
+    python checkout_server.py --check        # the catalogue's prices against Stripe, then exit
+    python checkout_server.py --dry-run      # parameters instead of Stripe, on loopback only
+    gunicorn --config python:launchkit.checkout.gunicorn_conf checkout_server:app
 
 Configuration: ``site.toml`` (or ``--config`` / ``SITE_CONFIG``) for the catalogue and URLs;
-``STRIPE_SECRET_KEY`` (and optionally ``STRIPE_API_BASE``) from the environment or a ``.env``
-file beside the config; ``HOST`` / ``PORT`` for the address. The work is done in
-:mod:`launchkit.checkout`; this file only wires them up.
+from the environment or a ``.env`` file beside the config: ``STRIPE_SECRET_KEY`` (and
+optionally ``STRIPE_API_BASE``), the rate limits (``CHECKOUT_RATE_LIMIT``,
+``CHECKOUT_MAX_STRIPE_RPS``, ``RATE_LIMIT_STORAGE_URL``, ``FORWARDED_ALLOW_IPS``),
+``LOG_FORMAT``; ``HOST`` / ``PORT`` for the address. The work is done in
+:mod:`launchkit.checkout`; this file only wires it up. ``app`` is a plain WSGI callable.
 """
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # The server's workers are gevent workers: its cooperative sockets must replace the
+    # standard ones before anything (ssl, urllib3, stripe) imports them.
+    from gevent import monkey
+
+    monkey.patch_all()
+
 import argparse
+import atexit
+import ipaddress
 import logging
+import logging.config
 import os
+import re
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
-import bottle
-import gunicorn.app.base
-
-from launchkit.checkout.app import create_app
-from launchkit.checkout.stripe_api import environ_over_dotenv, make_stripe_client, stripe_settings
+from launchkit.checkout.app import WSGIApp, create_app
+from launchkit.checkout.limiting import Guard, limit_settings
+from launchkit.checkout.logs import logging_config
+from launchkit.checkout.stripe_api import (
+    check_prices,
+    environ_over_dotenv,
+    make_stripe_client,
+    stripe_settings,
+)
 from launchkit.config import DEFAULT_CONFIG, SiteConfig, load_config
 from launchkit.errors import SiteError
 
-# Every buyer's request holds a thread while Stripe answers (~100 ms-1 s, up to 20 s when
-# Stripe is slow), so threads bound how many buyers are served at once: workers x THREADS
-# (64 on two cores). The CPU work of a checkout (stripe-python, HTTP parsing) holds Python's
-# GIL, so one worker process per core uses the machine; more threads per worker only add GIL
-# contention (measured: 2 x 32 threads took ~15 % less CPU per checkout than 2 x 64).
-THREADS = 32
+log = logging.getLogger("launchkit.checkout")
+
+# One worker process per core: a checkout's CPU work (stripe-python, HTTP parsing) holds
+# Python's GIL, and each worker's event loop waits on any number of buyers at once.
 WORKERS = os.cpu_count() or 1
-# A stopping worker finishes the checkouts it started: the longest one takes 20 s
-# (launchkit.checkout.stripe_api.STRIPE_TIMEOUT and retries).
-GRACEFUL_TIMEOUT = 25
+# At start the catalogue check may take this long before the server gives up on Stripe.
+STARTUP_CHECK_SECONDS = 10.0
 
 
-def build_app(config: SiteConfig, *, dry_run: bool = False) -> bottle.Bottle:
-    """Read the Stripe settings and build the app; :class:`SiteError` if they are unusable.
+def build_app(config: SiteConfig, config_file: Path, environ: Mapping[str, str]) -> WSGIApp:
+    """Read the settings, check the catalogue against Stripe and build the app.
 
-    ``.env`` beside the config fills in what the environment does not set.
+    :class:`SiteError` for settings that cannot work or a price Stripe will not sell; a
+    Stripe that cannot be reached is a warning (the server starts: Stripe may be back first).
     """
-    if dry_run:
-        return create_app(config, dry_run=True)
-    settings = stripe_settings(environ_over_dotenv(config.root), config)
+    settings = stripe_settings(environ, config)
+    limits = limit_settings(environ)
+    _check_at_start(settings, config, config_file)
+    guard = Guard(limits)
+    atexit.register(guard.close)
     return create_app(
         config,
         stripe_client=make_stripe_client(settings),
         stripe_api_base=settings.api_base,
+        guard=guard,
     )
 
 
-def __getattr__(name: str) -> bottle.Bottle:
+def _check_at_start(settings, config: SiteConfig, config_file: Path) -> None:
+    checks = check_prices(settings, config, config_file, seconds=STARTUP_CHECK_SECONDS)
+    wrong = [check for check in checks if check.problem and check.definite]
+    if wrong:
+        first = wrong[0]
+        more = f" (and {len(wrong) - 1} more: run --check)" if len(wrong) > 1 else ""
+        raise SiteError(
+            f"product {first.product.key!r}: {first.problem}{more}", config_file, first.line
+        )
+    for check in checks:
+        if check.problem:
+            log.warning(
+                "%s:%s: product %r not checked: %s",
+                config_file,
+                check.line,
+                check.product.key,
+                check.problem,
+            )
+
+
+def dry_run_app(config: SiteConfig, host: str, environ: Mapping[str, str]) -> WSGIApp:
+    """The dry-run app, refused where a buyer could reach it or a live key is at hand."""
+    key = environ.get("STRIPE_SECRET_KEY", "").strip()
+    if re.match(r"(sk|rk)_live_", key):
+        raise SiteError(
+            "--dry-run refuses to start with a live STRIPE_SECRET_KEY in the environment: "
+            "a dry run serves no buyer, so unset the key (or use a test key)"
+        )
+    if not _loopback(host):
+        raise SiteError(
+            f"--dry-run only listens on a loopback address (127.0.0.1, ::1), not {host!r}: "
+            "a dry run shows parameters instead of selling, so no buyer may reach it"
+        )
+    return create_app(config, dry_run=True)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def __getattr__(name: str) -> WSGIApp:
     """``checkout_server.app``, built on first use (``gunicorn checkout_server:app``).
 
     Built lazily so that ``python checkout_server.py --config other.toml`` or ``--dry-run``
@@ -59,9 +126,12 @@ def __getattr__(name: str) -> bottle.Bottle:
     """
     if name != "app":
         raise AttributeError(name)
-    _configure_logging()
+    environ = os.environ
+    _configure_logging(environ)
     try:
-        app = build_app(load_config(os.environ.get("SITE_CONFIG", DEFAULT_CONFIG)))
+        config_file = Path(environ.get("SITE_CONFIG", DEFAULT_CONFIG))
+        config = load_config(config_file)
+        app = build_app(config, config_file, environ_over_dotenv(config.root))
     except SiteError as exc:
         print(f"checkout_server: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -69,12 +139,13 @@ def __getattr__(name: str) -> bottle.Bottle:
     return app
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # stripe-python logs two INFO lines per request; the app logs the one line that matters.
-    logging.getLogger("stripe").setLevel(logging.WARNING)
+def _configure_logging(environ: Mapping[str, str]) -> str:
+    log_format = environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+    try:
+        logging.config.dictConfig(logging_config(log_format))
+    except ValueError as exc:
+        raise SiteError(str(exc)) from None
+    return log_format
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,31 +157,63 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=_positive,
         default=os.environ.get("WEB_CONCURRENCY", WORKERS),
-        help=f"server processes, {THREADS} threads each (default: WEB_CONCURRENCY or the "
-        f"number of CPUs, {WORKERS})",
+        help=f"server processes (default: WEB_CONCURRENCY or the number of CPUs, {WORKERS})",
     )
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="check every price of the catalogue against Stripe, report, and exit",
+    )
+    mode.add_argument(
         "--dry-run",
         action="store_true",
-        help="show the parameters that would go to Stripe instead of calling it (no key needed)",
+        help="for trying the site locally: show the parameters that would go to Stripe "
+        "instead of calling it (no key needed; loopback only, never with a live key)",
     )
     args = parser.parse_args(argv)
-    _configure_logging()
     try:
-        config = load_config(args.config)
-        app = build_app(config, dry_run=args.dry_run)
+        log_format = _configure_logging(os.environ)
+        config_file = Path(args.config)
+        config = load_config(config_file)
+        environ = environ_over_dotenv(config.root)
+        if args.check:
+            return check(config, config_file, environ)
+        if args.dry_run:
+            app = dry_run_app(config, args.host, environ)
+        else:
+            app = build_app(config, config_file, environ)
     except SiteError as exc:
         print(f"checkout_server: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger("launchkit.checkout").info(
+    log.info(
         "checkout server%s: POST http://%s:%s%s",
-        " (dry run, Stripe is not called)" if args.dry_run else "",
+        " (dry run, Stripe is not called, /healthz answers 503)" if args.dry_run else "",
         args.host,
         args.port,
         config.checkout.endpoint_path,
     )
-    _GunicornServer(app, bind=f"{args.host}:{args.port}", workers=args.workers).run()
+    from launchkit.checkout.serving import GunicornServer, gunicorn_settings, raise_open_files_limit
+
+    raise_open_files_limit()
+    settings = gunicorn_settings(log_format) | {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers,
+    }
+    GunicornServer(app, settings).run()
     return 0
+
+
+def check(config: SiteConfig, config_file: Path, environ: Mapping[str, str]) -> int:
+    """``--check``: one line per product; 0 when Stripe will sell every price, else 1."""
+    checks = check_prices(stripe_settings(environ, config), config, config_file)
+    for entry in checks:
+        where = f"{config_file}:{entry.line}" if entry.line else str(config_file)
+        verdict = entry.problem or (
+            f"ok: {entry.product.price_id} is active and fits mode {entry.product.mode!r}"
+        )
+        print(f"{where}: product {entry.product.key!r}: {verdict}")
+    return 1 if any(entry.problem for entry in checks) else 0
 
 
 def _positive(text: str) -> int:
@@ -122,35 +225,6 @@ def _positive(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
     return number
-
-
-class _GunicornServer(gunicorn.app.base.BaseApplication):
-    """gunicorn's gthread workers serving the app built (and checked) before any fork.
-
-    The app is built in the master, so a configuration the server refuses stops it before a
-    worker starts; the workers inherit it (the Stripe client opens its connections in each
-    worker, on first use).
-    """
-
-    def __init__(self, app: bottle.Bottle, *, bind: str, workers: int) -> None:
-        self.application = app
-        self.options = {
-            "bind": bind,
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": THREADS,
-            "graceful_timeout": GRACEFUL_TIMEOUT,
-            "proc_name": "launchkit-checkout",
-            "control_socket_disable": True,  # no runtime management socket in $HOME
-        }
-        super().__init__()
-
-    def load_config(self) -> None:
-        for name, value in self.options.items():
-            self.cfg.set(name, value)
-
-    def load(self) -> bottle.Bottle:
-        return self.application
 
 
 if __name__ == "__main__":

@@ -523,6 +523,15 @@ def _product_error(products: dict) -> tuple[str, list[str]] | None:
     return None
 
 
+def key_line(path: str | Path, loc: list[str]) -> int | None:
+    """The line of the dotted key ``loc`` in the TOML file at ``path`` (best effort)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return _line_of(text, loc)
+
+
 def _line_of(text: str, loc: list[str]) -> int | None:
     """Best-effort line of a dotted key in TOML text: the key's line, else its innermost
     table's (``[theme.colors]`` rather than ``[theme]``)."""

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import bottle
 import msgspec
 import stripe
 import waitress.server
@@ -90,7 +89,7 @@ class CheckoutMode:
             return "dry run (no STRIPE_SECRET_KEY): the page shows what would be sent to Stripe"
         return "Stripe test mode" + (f" at {self.api_base}" if self.api_base else "")
 
-    def app(self, config: SiteConfig) -> bottle.Bottle:
+    def app(self, config: SiteConfig) -> WSGIApp:
         """The checkout app for ``config`` (whose allowed origins include the preview's)."""
         if self.stripe_client is None:
             return create_app(config, dry_run=True)

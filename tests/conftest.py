@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 from build_support import write_site
+from stripe_stub import StripeStub, catalogue_prices
+from test_checkout_params import write_site as write_shop
 
+from launchkit.config import load_config
 from launchkit.preview import Preview, start_preview
 
 
@@ -23,3 +26,23 @@ def preview(site: Path) -> Iterator[Preview]:
     running = start_preview(site / "site.toml", port=0, environ={})
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def shop_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkout tests' ``site.toml`` (tests/test_checkout_params.py), endpoint ``/buy``."""
+    return write_shop(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
+def shop_stripe(shop_config: Path) -> Iterator[StripeStub]:
+    """The Stripe stand-in for ``shop_config``, holding its catalogue's prices."""
+    with StripeStub(prices=catalogue_prices(load_config(shop_config).products)) as stub:
+        yield stub
+
+
+@pytest.fixture
+def stripe(shop_stripe: StripeStub) -> StripeStub:
+    """``shop_stripe`` with nothing recorded or queued yet."""
+    shop_stripe.clear()
+    return shop_stripe

@@ -18,7 +18,9 @@ What it does:
   ``SessionCreateParams``), ``customer_creation`` outside payment mode, ``discounts``
   together with ``allow_promotion_codes``, a relative ``success_url``/``cancel_url``, a
   ``client_reference_id`` over 200 characters, a bad line item, and (when ``prices`` is set)
-  a price it does not know.
+  a price it does not have.
+* ``GET /v1/prices/{id}`` answers the Price JSON of ``prices`` (see :func:`price` and
+  :func:`catalogue_prices`), or Stripe's 404 ``resource_missing`` for an ID it does not have.
 * It requires ``Authorization: Bearer sk_test_…`` (or ``rk_test_…``): 401 otherwise.
 * ``GET /pay/<id>`` is a minimal "Stripe Checkout (local stub)" page whose links ``#pay`` and
   ``#cancel`` lead to the session's success URL (``{CHECKOUT_SESSION_ID}`` filled in) and
@@ -49,6 +51,7 @@ from stripe._request_options import RequestOptions
 from stripe.params.checkout import SessionCreateParams
 
 SESSIONS_PATH = "/v1/checkout/sessions"
+PRICES_PATH = "/v1/prices/"
 # Session parameters only: the TypedDict also inherits request options (api_key, ...), which
 # are headers, not body parameters.
 _KNOWN_PARAMS = (SessionCreateParams.__required_keys__ | SessionCreateParams.__optional_keys__) - (
@@ -66,6 +69,8 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     form: list[tuple[str, str]]
+    peer: tuple[str, int] = ("", 0)  # the client's address and port: one per connection
+    at: float = 0.0  # time.monotonic() when it arrived
 
     @property
     def params(self) -> dict[str, str]:
@@ -94,9 +99,11 @@ class _State:
 class StripeStub:
     """A threaded HTTP server on 127.0.0.1 (ephemeral port) that answers like Stripe."""
 
-    def __init__(self, *, delay: float = 0.0, prices: set[str] | None = None) -> None:
+    def __init__(self, *, delay: float = 0.0, prices: dict[str, dict] | None = None) -> None:
         self.delay = delay
-        # When set, only these price IDs exist (others: "No such price"), like a real account.
+        # The account's prices by ID (see price()). When set, only these exist for sessions
+        # too (others: "No such price"), like a real account; when None, sessions take any
+        # price_ ID and no price can be retrieved.
         self.prices = prices
         self._state = _State()
         self._released = threading.Event()
@@ -218,10 +225,38 @@ class StripeStub:
                 self._state.by_idempotency_key[key] = session
         return 200, session
 
+    def _price(self, price_id: str) -> tuple[int, dict]:
+        found = (self.prices or {}).get(price_id)
+        if found is None:
+            error = _error("invalid_request_error", f"No such price: '{price_id}'", "id")
+            error["error"]["code"] = "resource_missing"
+            return 404, error
+        return 200, found
+
     def session(self, session_id: str) -> dict | None:
         """The Checkout Session JSON the stub answered for this id, or None."""
         with self._state.lock:
             return self._state.by_id.get(session_id)
+
+
+def price(price_id: str, mode: str = "payment", *, active: bool = True) -> dict:
+    """A Price as Stripe answers it, of the type a Checkout ``mode`` needs."""
+    recurring = mode == "subscription"
+    return {
+        "id": price_id,
+        "object": "price",
+        "active": active,
+        "currency": "usd",
+        "unit_amount": 1900,
+        "livemode": False,
+        "type": "recurring" if recurring else "one_time",
+        "recurring": {"interval": "month", "interval_count": 1} if recurring else None,
+    }
+
+
+def catalogue_prices(products: dict) -> dict[str, dict]:
+    """The prices a catalogue (``config.products``) needs, each fitting its product's mode."""
+    return {p.price_id: price(p.price_id, p.mode) for p in products.values()}
 
 
 def _error(kind: str, message: str, param: str | None = None) -> dict:
@@ -314,6 +349,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             form=parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True),
+            peer=self.client_address[:2],
+            at=time.monotonic(),
         )
         self.stub._record(request)
         fault = self.stub._next_fault()
@@ -333,6 +370,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(401, _error("invalid_request_error", message))
         elif self.path == SESSIONS_PATH and self.command == "POST":
             self._json(*self.stub._create_session(request))
+        elif self.path.startswith(PRICES_PATH) and self.command == "GET":
+            self._json(*self.stub._price(self.path[len(PRICES_PATH) :]))
         else:
             self._json(
                 404, _error("invalid_request_error", f"Unrecognized request URL ({self.path}).")

@@ -20,10 +20,11 @@ import pytest
 import requests
 import waitress.server
 from bs4 import BeautifulSoup
-from stripe_stub import StripeStub
+from stripe_stub import StripeStub, price
 from test_checkout_params import REFERRAL, write_site
 
 from launchkit.checkout.app import SECURITY_HEADERS, create_app
+from launchkit.checkout.logs import ACCESS_LOGGER
 from launchkit.checkout.stripe_api import StripeSettings, make_stripe_client
 from launchkit.config import SiteConfig, load_config
 
@@ -79,6 +80,11 @@ def fetch(method: str, url: str, **kwargs) -> requests.Response:
 
 def post(server: str, fields, **headers: str) -> requests.Response:
     return fetch("POST", server + ENDPOINT, data=fields, headers=headers)
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The access lines logged meanwhile (each carries its fields as ``record.fields``)."""
+    return [r for r in caplog.records if r.name == ACCESS_LOGGER]
 
 
 def page(response: requests.Response) -> BeautifulSoup:
@@ -324,23 +330,25 @@ def test_stripe_5xx_after_retries_is_a_502_page_and_a_log_line(
         response = post(server, {"product": "once"})
     assert_friendly_page(response, 502, "We could not start the checkout")
     assert len(stub.requests) == 3
-    (record,) = [r for r in caplog.records if "checkout failed" in r.getMessage()]
+    (record,) = access_lines(caplog)
     assert record.levelno == logging.WARNING
-    assert "request req_" in record.getMessage()
+    assert record.fields["status"] == "502"
+    assert "request req_" in record.fields["stripe"]
 
 
 def test_invalid_request_is_a_clear_page_and_a_loud_log_line(
     server: str, stub: StripeStub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stub.prices = {"price_monthly"}  # the config's price_once does not exist in "Stripe"
+    # The config's price_once does not exist in "Stripe".
+    stub.prices = {"price_monthly": price("price_monthly", "subscription")}
     with caplog.at_level(logging.INFO, logger="launchkit.checkout"):
         response = post(server, {"product": "once"})
     assert_friendly_page(response, 502, "We could not start the checkout")
     assert len(stub.requests) == 1  # a 400 is not retried
-    (record,) = [r for r in caplog.records if "checkout failed" in r.getMessage()]
+    (record,) = access_lines(caplog)
     assert record.levelno == logging.ERROR
-    assert "No such price: 'price_once'" in record.getMessage()
-    assert "request req_" in record.getMessage()
+    assert "No such price: 'price_once'" in record.fields["stripe"]
+    assert "request req_" in record.fields["stripe"]
 
 
 def test_stripe_down_is_a_friendly_503(config: SiteConfig, stub: StripeStub) -> None:
@@ -394,7 +402,7 @@ def test_the_key_never_appears_in_answers_or_logs(
         answers.append(post(url, {"product": "once", "referral": REFERRAL}))
         stub.fail_next(500, count=3)
         answers.append(post(url, {"product": "once"}))
-        stub.prices = set()
+        stub.prices = {}
         answers.append(post(url, {"product": "once"}))
         answers.append(post(url, {"product": "nope"}))
         answers.append(fetch("GET", url + ENDPOINT))

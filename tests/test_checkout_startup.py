@@ -18,10 +18,11 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 from build_support import ENDPOINT
-from stripe_stub import StripeStub
+from stripe_stub import StripeStub, catalogue_prices
 from test_checkout_params import REFERRAL
 
 from launchkit.checkout.stripe_api import environ_over_dotenv
+from launchkit.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "checkout_server.py"
@@ -144,6 +145,11 @@ def worker_pids(pid: int) -> set[int]:
     return children
 
 
+def stripe_for(site: Path) -> StripeStub:
+    """A Stripe stand-in holding the prices of the site's catalogue (checked at start)."""
+    return StripeStub(prices=catalogue_prices(load_config(site / "site.toml").products))
+
+
 def buy(url: str) -> requests.Response:
     return requests.post(
         url + BUY_PATH,
@@ -154,7 +160,7 @@ def buy(url: str) -> requests.Response:
 
 
 def test_serves_checkouts_with_the_key_from_dotenv(site: Path) -> None:
-    with StripeStub() as stub:
+    with stripe_for(site) as stub:
         (site / ".env").write_text(
             f"STRIPE_SECRET_KEY=sk_test_fromdotenv\nSTRIPE_API_BASE={stub.url}\n"
         )
@@ -175,7 +181,7 @@ def test_dry_run_needs_no_key(site: Path) -> None:
 
 
 def test_serves_with_the_number_of_worker_processes_asked_for(site: Path) -> None:
-    with StripeStub() as stub:
+    with stripe_for(site) as stub:
         env = {"STRIPE_SECRET_KEY": "sk_test_workers", "STRIPE_API_BASE": stub.url}
         command = [sys.executable, str(SERVER), "--config", str(site / "site.toml")]
         command += ["--workers", "3"]
@@ -184,6 +190,7 @@ def test_serves_with_the_number_of_worker_processes_asked_for(site: Path) -> Non
             answers = [buy(url) for _ in range(6)]
     assert [answer.status_code for answer in answers] == [303] * 6
     assert len(stub.sessions) == 6
+    assert stub.requests[0].path.startswith("/v1/prices/")  # the catalogue, checked at start
 
 
 @pytest.mark.parametrize("workers", ["0", "-1", "two"])
@@ -195,19 +202,33 @@ def test_refuses_a_number_of_workers_that_is_not_a_positive_integer(
     assert "--workers" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_gunicorn_serves_the_module_app(site: Path) -> None:
-    """``gunicorn checkout_server:app``, as the production docs run it, config from SITE_CONFIG."""
-    with StripeStub() as stub:
+def module_app_servers(port: int) -> dict[str, list[str]]:
+    """Commands that serve ``checkout_server:app`` on ``port``, as the docs run them."""
+    bin_dir = Path(sys.executable).parent
+    return {
+        # gunicorn with the project's settings (gevent workers, the app built in the master).
+        "gunicorn": [
+            str(bin_dir / "gunicorn"), "--config", "python:launchkit.checkout.gunicorn_conf",
+            "--bind", f"127.0.0.1:{port}", "checkout_server:app",
+        ],
+        # Any WSGI server: waitress, with threads and no gevent at all.
+        "waitress": [
+            str(bin_dir / "waitress-serve"), f"--listen=127.0.0.1:{port}", "checkout_server:app",
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "waitress"])
+def test_wsgi_servers_serve_the_module_app(site: Path, server: str) -> None:
+    """``checkout_server:app``, config from SITE_CONFIG, under gunicorn or another server."""
+    with stripe_for(site) as stub:
         env = {
-            "STRIPE_SECRET_KEY": "sk_test_gunicorn",
+            "STRIPE_SECRET_KEY": "sk_test_module",
             "STRIPE_API_BASE": stub.url,
             "SITE_CONFIG": str(site / "site.toml"),
         }
         port = free_port()
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        command = [gunicorn, "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread"]
-        command += ["--threads", "4", "checkout_server:app"]
-        with serving_process(command, env, port) as (url, _):
+        with serving_process(module_app_servers(port)[server], env, port) as (url, _):
             answer = buy(url)
     assert answer.status_code == 303
     assert stub.sessions[0]["client_reference_id"] == REFERRAL

@@ -1,24 +1,32 @@
 """The checkout's HTTP layer: a Bottle app that turns a buy form POST into a 303 to Stripe.
 
-``create_app`` is the whole public surface: ``checkout_server.py`` serves it with gunicorn,
-the preview server mounts it beside the built site. Per request it only checks where the
-POST comes from, reads a small form body, hands the fields to
-:func:`launchkit.checkout.params.session_params` and the parameters to
+``create_app`` is the public surface: ``checkout_server.py`` serves it with gunicorn, the
+preview server mounts it beside the built site. Per request it checks where the POST comes
+from, reads the small form body completely (:func:`read_body`, also what the server's worker
+calls to buffer it), hands the fields to :func:`launchkit.checkout.params.session_params`,
+asks the :class:`~launchkit.checkout.limiting.Guard` whether this client and the instance
+may call Stripe now, hands the parameters to
 :func:`launchkit.checkout.stripe_api.create_session`, and answers with a redirect or a
-friendly page.
+friendly page. Every request, whatever its fate, ends in one access line
+(:func:`launchkit.checkout.logs.access`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable, Iterable
 from html import escape
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import bottle
 import stripe
 
 from ..config import SiteConfig
+from . import logs
+from .limiting import Guard
 from .params import CheckoutInputError, Form, session_params
 from .stripe_api import CheckoutFailure, create_session
 
@@ -50,8 +58,14 @@ _PAGES = {
     ),
     404: ("Page not found", "There is nothing at this address."),
     405: ("Use the buy button", "This address only takes orders sent by our buy buttons."),
+    408: ("Your order arrived too slowly", "Nothing was charged. Please try again."),
+    411: ("We could not read that order", "Please use the buy buttons on our site."),
     413: ("That order was too large", "Please use the buy buttons on our site."),
     415: ("We could not read that order", "Please use the buy buttons on our site."),
+    429: (
+        "Too many orders from your connection",
+        "Nothing was charged. Please wait a little and try again.",
+    ),
     500: ("Something went wrong", "Nothing was charged. Please try again in a minute."),
     502: (
         "We could not start the checkout",
@@ -61,11 +75,21 @@ _PAGES = {
         "The payment provider cannot be reached right now",
         "Nothing was charged. Please try again in a minute.",
     ),
+    # Only the Guard's ceiling answers this: the instance is at its share of Stripe's limit.
+    "busy": (
+        "We are taking a lot of orders right now",
+        "Nothing was charged. Please try again in a few seconds.",
+    ),
     504: (
         "The payment provider took too long to answer",
         "Nothing was charged. Please try again in a minute.",
     ),
 }
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# What the handlers tell the access line, in the WSGI environ of the request.
+_ACCESS = "launchkit.access"
 
 
 def create_app(
@@ -74,14 +98,17 @@ def create_app(
     stripe_client: stripe.StripeClient | None = None,
     dry_run: bool = False,
     stripe_api_base: str | None = None,
-) -> bottle.Bottle:
+    guard: Guard | None = None,
+) -> WSGIApp:
     """The checkout app: POST ``config.checkout.endpoint_path`` and ``GET /healthz``.
 
     ``stripe_client`` is required unless ``dry_run``, which answers the POST with a page
-    showing the parameters instead of calling Stripe. The buyer is only ever redirected to
-    the ``url`` of the session Stripe returned, and only when it is https; the one
-    exception is an http URL on the origin of ``stripe_api_base`` (a local server speaking
-    Stripe's API, as in the tests), which is trusted exactly as much as the API itself.
+    showing the parameters instead of calling Stripe, and ``/healthz`` with 503 so that no
+    load balancer sends buyers to it. ``guard`` holds the rate limits (None: no limit). The
+    buyer is only ever redirected to the ``url`` of the session Stripe returned, and only
+    when it is https; the one exception is an http URL on the origin of ``stripe_api_base``
+    (a local server speaking Stripe's API, as in the tests), which is trusted exactly as much
+    as the API itself.
     """
     if stripe_client is None and not dry_run:
         raise ValueError("create_app needs a stripe_client unless dry_run=True")
@@ -89,32 +116,44 @@ def create_app(
     allowed_origins = {origin.lower() for origin in config.allowed_origins}
     app = bottle.Bottle()
 
-    def page(status: int, detail: str = "") -> str:
+    def page(
+        status: int, detail: str = "", *, level: int = logging.INFO, kind: object = None, **fields
+    ) -> str:
+        """Answer with the friendly page for ``status`` (or ``kind``); the access line gets
+        ``detail`` and ``fields``."""
+        note(level=level, detail=detail or None, **fields)
         bottle.response.status = status
         bottle.response.content_type = "text/html; charset=utf-8"
-        heading, advice = _PAGES.get(status, _PAGES[500])
+        heading, advice = _PAGES.get(kind or status, _PAGES[500])
         return _render(config, heading, f"<p>{escape(detail)}</p>" if detail else "", advice)
 
     @app.post(config.checkout.endpoint_path)
     def checkout() -> str:
-        origin = bottle.request.get_header("Origin")
+        environ = bottle.request.environ
+        # The raw header (latin-1 text of the bytes sent): compared, never decoded as UTF-8.
+        origin = environ.get("HTTP_ORIGIN")
         if origin is not None and origin.lower() not in allowed_origins:
-            log.warning("checkout refused: Origin %r is not an allowed origin", origin)
-            return page(403)
+            return page(403, level=logging.WARNING, origin=origin)
         try:
-            form = _read_form(bottle.request)
+            form = _read_form(environ)
             params = session_params(form, config)
-        except _BadRequest as exc:
-            log.info("checkout rejected: %s %s", exc.status, exc.detail)
+        except BadRequest as exc:
             return page(exc.status, exc.detail)
         except CheckoutInputError as exc:
-            log.info("checkout rejected: 400 %s", exc)
             return page(400, exc.message)
-        summary = _summary(params)
+        note(**_summary(params))
         if dry_run:
-            log.info("checkout dry run %s", summary)
             bottle.response.content_type = "text/html; charset=utf-8"
             return _render_dry_run(config, params)
+        if guard is not None:
+            verdict = guard.client(environ[_ACCESS]["client"])
+            if verdict.allowed:
+                verdict = guard.stripe()
+            if verdict.refused:
+                bottle.response.set_header("Retry-After", str(verdict.retry_after))
+                limit = "client" if verdict.status == 429 else "stripe_ceiling"
+                kind = "busy" if verdict.status == 503 else None
+                return page(verdict.status, level=logging.WARNING, kind=kind, limit=limit)
         try:
             session = create_session(stripe_client, params)  # type: ignore[arg-type]
             if not _safe_redirect(session.url, trusted_http_origin):
@@ -123,11 +162,8 @@ def create_app(
                 )
         except CheckoutFailure as exc:
             level = logging.ERROR if exc.owner_must_act else logging.WARNING
-            log.log(level, "checkout failed %s status=%s: %s", summary, exc.status, exc.log)
-            return page(exc.status)
-        log.info(
-            "checkout %s session=%s stripe_request=%s", summary, session.id, session.request_id
-        )
+            return page(exc.status, level=level, stripe=exc.log)
+        note(session=session.id, stripe_request=session.request_id)
         bottle.response.status = 303
         bottle.response.set_header("Location", session.url)
         return ""
@@ -135,6 +171,9 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> str:
         bottle.response.content_type = "text/plain; charset=utf-8"
+        if dry_run:
+            bottle.response.status = 503
+            return "dry run: this server shows parameters and serves no buyer\n"
         return "ok\n"
 
     @app.hook("after_request")
@@ -145,46 +184,128 @@ def create_app(
     def error_page(error: bottle.HTTPError) -> str:
         """Bottle's own errors (404, 405, an unexpected exception): same page, no traceback."""
         if error.status_code >= 500:
-            log.error("checkout server error: %r", error.exception)
+            log.error("checkout server error: %r", error.exception, exc_info=error.exception)
         secure()
-        return page(error.status_code)
+        return page(error.status_code, level=logging.ERROR if error.status_code >= 500 else 0)
 
     app.default_error_handler = error_page  # type: ignore[method-assign]
-    return app
+    return _AccessLog(app, guard)
 
 
-class _BadRequest(Exception):
+def note(level: int = 0, **fields: Any) -> None:
+    """Add ``fields`` to the current request's access line and raise its level to ``level``."""
+    access = bottle.request.environ[_ACCESS]
+    access["level"] = max(access["level"], level)
+    access["fields"].update(fields)
+
+
+class _AccessLog:
+    """The app, and one access line for each request it answers (logged when it is done)."""
+
+    def __init__(self, app: WSGIApp, guard: Guard | None) -> None:
+        self.app = app
+        self.guard = guard
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+        began = time.perf_counter()
+        client = (
+            self.guard.client_address(environ) if self.guard else environ.get("REMOTE_ADDR", "")
+        )
+        access: dict[str, Any] = {"level": logging.INFO, "client": client, "fields": {}}
+        environ[_ACCESS] = access
+        status = ""
+
+        def start(line: str, headers: list, exc_info: Any = None) -> Any:
+            nonlocal status
+            status = line.split(" ", 1)[0]
+            return start_response(line, headers, exc_info)
+
+        body = self.app(environ, start)
+        fields = {
+            "client": client,
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": status,
+            "ms": round((time.perf_counter() - began) * 1000, 1),
+            **access["fields"],
+        }
+        logs.access(access["level"] or logging.INFO, fields)
+        return body
+
+
+class BadRequest(Exception):
+    """A request the server cannot take as it is: ``status`` and what to tell the buyer."""
+
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
 
 
-def _read_form(request: bottle.BaseRequest) -> Form:
+def read_body(environ: dict[str, Any]) -> bytes:
+    """The whole body of the request, at most ``BODY_LIMIT`` bytes, or :class:`BadRequest`.
+
+    A body shorter than its ``Content-Length`` (the client stopped sending) is refused, never
+    used as far as it got. A chunked body (no ``Content-Length``) is read to its end, which a
+    WSGI server marks after removing the chunk framing. Whatever the server's input stream
+    raises (a malformed chunk, a reset) is the request's fault: 400.
+    """
+    length_text = environ.get("CONTENT_LENGTH", "").strip()
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not length_text and not chunked:
+        return b""
+    if length_text and not length_text.isdigit():
+        raise BadRequest(400, "The order's length was not a number.")
+    wanted = int(length_text) if length_text else BODY_LIMIT + 1
+    if wanted > BODY_LIMIT and length_text:
+        raise BadRequest(413, "")
+    body = _read(environ["wsgi.input"], wanted)
+    if len(body) > BODY_LIMIT:
+        raise BadRequest(413, "")
+    if length_text and len(body) < wanted:
+        raise BadRequest(400, "The order arrived incomplete.")
+    return body
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream``, reading until it has them or the stream ends."""
+    chunks, got = [], 0
+    try:
+        while got < size:
+            chunk = stream.read(size - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except BadRequest:
+        raise
+    except Exception:  # the server's parser: a malformed chunk, a reset connection...
+        raise BadRequest(400, "The order could not be read completely.") from None
+    return b"".join(chunks)
+
+
+def _read_form(environ: dict[str, Any]) -> Form:
     """The URL-encoded form fields of a POST of at most ``BODY_LIMIT`` bytes, as UTF-8."""
-    content_type = request.content_type.split(";")[0].strip().lower()
+    content_type = environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     # Non-browser clients may leave the type out; a browser form always sends it.
     if content_type not in ("", _FORM_TYPE):
-        raise _BadRequest(415, f"The order must be sent as {_FORM_TYPE}.")
-    if request.content_length > BODY_LIMIT:
-        raise _BadRequest(413, "")
-    body = request.body.read(BODY_LIMIT + 1)
-    if len(body) > BODY_LIMIT:
-        raise _BadRequest(413, "")
+        raise BadRequest(415, f"The order must be sent as {_FORM_TYPE}.")
+    body = read_body(environ)
     try:
         return parse_qsl(body.decode("ascii"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise _BadRequest(400, "The order form could not be decoded.") from None
+        raise BadRequest(400, "The order form could not be decoded.") from None
 
 
-def _summary(params: dict) -> str:
+def _summary(params: dict) -> dict[str, Any]:
     """The owner's view of one checkout: what was bought and whether it is attributed."""
-    return (
-        f"product={params['metadata']['product']} mode={params['mode']} "
-        f"quantity={params['line_items'][0]['quantity']} "
-        f"referral={'yes' if 'client_reference_id' in params else 'no'} "
-        f"coupon={params['discounts'][0]['coupon'] if 'discounts' in params else 'no'}"
-    )
+    return {
+        "product": params["metadata"]["product"],
+        "mode": params["mode"],
+        "quantity": params["line_items"][0]["quantity"],
+        "referral": "yes" if "client_reference_id" in params else "no",
+        "coupon": params["discounts"][0]["coupon"] if "discounts" in params else "no",
+    }
 
 
 def _origin(url: str) -> str:

@@ -3,8 +3,11 @@
 * :func:`environ_over_dotenv` is that environment: the process's, over the ``.env`` file
   beside the config. :func:`stripe_settings` reads the secret key and API base from it and
   refuses to start on a key that cannot work; :func:`make_stripe_client` builds the one client.
-* :func:`create_session` makes the call and turns Stripe's failures into
-  :class:`CheckoutFailure`: a status code for the buyer and a log line for the owner.
+* :func:`create_session` makes the call within one deadline (:data:`CHECKOUT_DEADLINE`) and
+  turns Stripe's failures into :class:`CheckoutFailure`: a status code for the buyer and a
+  log line for the owner.
+* :func:`check_prices` asks Stripe whether each price of the catalogue exists, is active and
+  fits its product's mode (``checkout_server.py --check``, and at start).
 
 The parameters come from :mod:`launchkit.checkout.params`; the HTTP layer around both is
 :mod:`launchkit.checkout.app`.
@@ -12,11 +15,14 @@ The parameters come from :mod:`launchkit.checkout.params`; the HTTP layer around
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
+import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,16 +32,24 @@ import stripe
 import urllib3
 from dotenv import dotenv_values
 
-from ..config import SiteConfig
+from ..config import Product, SiteConfig, key_line
 from ..errors import SiteError
 
-# Per attempt: at most 2 s to connect and 4 s between bytes of the answer (Stripe's answer is
-# one small JSON body, so in practice 4 s for the whole answer): 6 s. stripe-python makes
-# 1 + max_network_retries = 3 attempts and sleeps between them 0.5 s, then at most 1 s
-# (HTTPClient.INITIAL_DELAY * 2**(n-1), jittered down, never below 0.5 s):
-# 3 * 6 s + 1.5 s = 19.5 s, so a buyer gets an answer within 20 s whatever Stripe does.
-STRIPE_TIMEOUT: tuple[float, float] = (2.0, 4.0)
+# Per attempt: at most 2 s to connect and 5 s between bytes of the answer (Stripe's answer is
+# one small JSON body, so in practice 5 s for the whole answer). stripe-python makes up to
+# 1 + max_network_retries = 3 attempts and sleeps 0.5-1 s between them; CHECKOUT_DEADLINE
+# bounds all of it: an attempt gets only the time left, and no retry starts that could not
+# finish in time. A buyer has an answer within 15 s whatever Stripe does, under nginx's 30 s
+# proxy timeout and well within the server's graceful-shutdown period (serving.py).
+STRIPE_TIMEOUT: tuple[float, float] = (2.0, 5.0)
 STRIPE_RETRIES = 2
+CHECKOUT_DEADLINE = 15.0
+# A retry is only worth starting with at least this long left for it.
+_MIN_ATTEMPT = 1.0
+# The deadline of the Stripe call in progress in this thread or greenlet (None: no deadline).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "launchkit_stripe_deadline", default=None
+)
 # Kept-alive connections to Stripe: at least one per server thread that may call it at once.
 _POOL_SIZE = 128
 
@@ -71,7 +85,7 @@ def stripe_settings(environ: Mapping[str, str], config: SiteConfig) -> StripeSet
     if not key:
         raise SiteError(
             "STRIPE_SECRET_KEY is not set: put your Stripe secret key in the environment or in "
-            f"{config.root / '.env'} (see .env.example), or use --dry-run"
+            f"{config.root / '.env'} (see .env.example)"
         )
     if key.startswith("pk_"):
         raise SiteError(
@@ -112,19 +126,26 @@ def make_stripe_client(
     *,
     timeout: tuple[float, float] = STRIPE_TIMEOUT,
     max_network_retries: int = STRIPE_RETRIES,
+    http_client: PooledHTTPClient | None = None,
 ) -> stripe.StripeClient:
-    """The one Stripe client of the process; share it between threads.
+    """The one Stripe client of the process; share it between threads and greenlets.
 
-    Its pool keeps a connection to Stripe alive per server thread that calls it at once. The
-    proxy settings of the environment are read here, once.
+    Its pool keeps a connection to Stripe alive per checkout in progress. The proxy settings
+    of the environment are read here, once.
     """
-    api_base = settings.api_base or stripe.DEFAULT_API_BASE
     return stripe.StripeClient(
         settings.secret_key,
         base_addresses={"api": settings.api_base} if settings.api_base else None,
         max_network_retries=max_network_retries,
-        http_client=PooledHTTPClient(timeout, proxy=_proxy_for(api_base)),
+        http_client=http_client or pooled_http_client(settings, timeout),
     )
+
+
+def pooled_http_client(
+    settings: StripeSettings, timeout: tuple[float, float] = STRIPE_TIMEOUT
+) -> PooledHTTPClient:
+    """The transport of :func:`make_stripe_client`, for a caller that must close it."""
+    return PooledHTTPClient(timeout, proxy=_proxy_for(settings.api_base or stripe.DEFAULT_API_BASE))
 
 
 def _proxy_for(url: str) -> str | None:
@@ -150,9 +171,9 @@ class PooledHTTPClient(stripe.HTTPClient):
 
     def __init__(self, timeout: tuple[float, float], *, proxy: str | None = None) -> None:
         super().__init__(proxy=proxy)
+        self._attempt_timeout = timeout
         options: dict[str, Any] = {
             "maxsize": _POOL_SIZE,
-            "timeout": urllib3.Timeout(connect=timeout[0], read=timeout[1]),
             "retries": False,  # stripe-python retries, with its idempotency key and back-off
             "ca_certs": stripe.ca_bundle_path,
         }
@@ -163,8 +184,15 @@ class PooledHTTPClient(stripe.HTTPClient):
     def request(
         self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
+        left = time_left()
+        if left is not None and left <= 0:
+            raise stripe.APIConnectionError(
+                "No time left to call Stripe", should_retry=False
+            ) from TimeoutError("deadline passed")
         try:
-            response = self._pool.request(method, url, headers=headers, body=post_data)
+            response = self._pool.request(
+                method, url, headers=headers, body=post_data, timeout=self._timeout(left)
+            )
         except urllib3.exceptions.HTTPError as exc:
             # A certificate that does not verify will not verify on a retry either.
             raise stripe.APIConnectionError(
@@ -173,8 +201,51 @@ class PooledHTTPClient(stripe.HTTPClient):
             ) from exc
         return response.data, response.status, response.headers
 
+    def _timeout(self, left: float | None) -> urllib3.Timeout:
+        """The pool's per-attempt timeouts, cut to the time the deadline leaves."""
+        connect, read = self._attempt_timeout
+        if left is None:
+            return urllib3.Timeout(connect=connect, read=read)
+        return urllib3.Timeout(connect=min(connect, left), read=min(read, left), total=left)
+
+    def _should_retry(self, response, api_connection_error, num_retries, max_network_retries):
+        """stripe-python's decision, unless the retry could not finish within the deadline."""
+        left = time_left()
+        if left is not None and left < self._longest_sleep(num_retries + 1) + _MIN_ATTEMPT:
+            return False
+        return super()._should_retry(
+            response, api_connection_error, num_retries, max_network_retries
+        )
+
+    def _sleep_time_seconds(self, num_retries: int) -> float:
+        left = time_left()
+        sleep = super()._sleep_time_seconds(num_retries)
+        return sleep if left is None else max(0.0, min(sleep, left - _MIN_ATTEMPT))
+
+    @staticmethod
+    def _longest_sleep(num_retries: int) -> float:
+        delay = stripe.HTTPClient.INITIAL_DELAY * 2 ** (num_retries - 1)
+        return min(delay, stripe.HTTPClient.MAX_DELAY)
+
     def close(self) -> None:
         self._pool.clear()
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every Stripe call made inside this block, retries and back-off included, ends within
+    ``seconds`` (per thread or greenlet: the deadline is a context variable)."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left before the current deadline, or None outside :func:`deadline`."""
+    at = _DEADLINE.get()
+    return None if at is None else at - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -203,16 +274,18 @@ class CheckoutFailure(Exception):
 def create_session(client: stripe.StripeClient, params: dict[str, Any]) -> CheckoutSession:
     """Create the Checkout Session; raise :class:`CheckoutFailure` for anything but success.
 
-    One idempotency key per checkout, so that stripe-python's retries of a timed-out or
+    The whole call, retries included, ends within :data:`CHECKOUT_DEADLINE`. One
+    idempotency key per checkout, so that stripe-python's retries of a timed-out or
     failed attempt can never create two sessions; it is in every log line for the owner to
     find the request in Stripe's dashboard when Stripe never answered with a request id.
     """
     idempotency_key = f"launchkit-{uuid.uuid4()}"
     try:
-        session = client.v1.checkout.sessions.create(
-            params,  # type: ignore[arg-type]  # validated by the contract test
-            {"idempotency_key": idempotency_key},
-        )
+        with deadline(CHECKOUT_DEADLINE):
+            session = client.v1.checkout.sessions.create(
+                params,  # type: ignore[arg-type]  # validated by the contract test
+                {"idempotency_key": idempotency_key},
+            )
     except stripe.StripeError as exc:
         raise _failure(exc, idempotency_key) from None
     response = session.last_response
@@ -234,7 +307,8 @@ def _failure(exc: stripe.StripeError, idempotency_key: str) -> CheckoutFailure:
     if isinstance(exc, stripe.APIConnectionError):
         cause = exc.__cause__
         # urllib3 files a refused connection (NewConnectionError) under its timeouts too.
-        timed_out = isinstance(cause, urllib3.exceptions.TimeoutError) and not isinstance(
+        timeouts = urllib3.exceptions.TimeoutError | TimeoutError
+        timed_out = isinstance(cause, timeouts) and not isinstance(
             cause, urllib3.exceptions.NewConnectionError
         )
         what = "did not answer in time" if timed_out else "could not be reached"
@@ -254,3 +328,78 @@ def _failure(exc: stripe.StripeError, idempotency_key: str) -> CheckoutFailure:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+# --- the catalogue against Stripe ----------------------------------------------------------
+
+# What a product's mode needs of its price (Price.type).
+_PRICE_TYPE = {"payment": "one_time", "subscription": "recurring"}
+# All prices of a check together; past it, the rest are reported as not checked.
+CHECK_DEADLINE = 20.0
+
+
+@dataclass(frozen=True)
+class PriceCheck:
+    """What Stripe says about one product's price: ``problem`` None means it can be sold.
+
+    ``definite`` tells a price that is wrong (missing, inactive, wrong type, key refused)
+    from one that could not be checked (Stripe unreachable, a key not allowed to read
+    prices): the server refuses to start on the first only.
+    """
+
+    product: Product
+    line: int | None
+    problem: str | None = None
+    definite: bool = False
+
+
+def check_prices(
+    settings: StripeSettings,
+    config: SiteConfig,
+    config_file: Path,
+    *,
+    seconds: float = CHECK_DEADLINE,
+) -> list[PriceCheck]:
+    """Retrieve the price of every product and say whether it fits (one entry per product).
+
+    All of it ends within ``seconds``: once they are spent, the prices left are reported as
+    not checked rather than holding up a server's start. The check's connections are closed
+    after it, so that a server's workers forked later never share one.
+    """
+    transport = pooled_http_client(settings)
+    client = make_stripe_client(settings, http_client=transport)
+    checks = []
+    try:
+        with deadline(seconds):
+            for product in config.products.values():
+                line = key_line(config_file, ["products", product.key, "price_id"])
+                checks.append(PriceCheck(product, line, *_price_problem(client, product)))
+    finally:
+        transport.close()
+    return checks
+
+
+def _price_problem(client: stripe.StripeClient, product: Product) -> tuple[str | None, bool]:
+    """(problem, definite) for one product's price; (None, False) when it is sellable."""
+    try:
+        price = client.v1.prices.retrieve(product.price_id)
+    except stripe.InvalidRequestError as exc:
+        if exc.code == "resource_missing":
+            return f"price {product.price_id} does not exist in this Stripe account", True
+        return f"Stripe refused to look up price {product.price_id}: {_one_line(str(exc))}", True
+    except stripe.AuthenticationError:
+        return "Stripe refused STRIPE_SECRET_KEY (revoked or mistyped?)", True
+    except stripe.PermissionError:
+        return f"the key may not read prices, so {product.price_id} was not checked", False
+    except stripe.StripeError as exc:
+        return f"Stripe could not be reached to check the price ({type(exc).__name__})", False
+    if not price.active:
+        return f"price {product.price_id} is archived (inactive): Stripe will not sell it", True
+    wanted = _PRICE_TYPE[product.mode]
+    if price.type != wanted:
+        return (
+            f"price {product.price_id} is {price.type.replace('_', '-')} but mode = "
+            f"{product.mode!r} needs a {wanted.replace('_', '-')} price",
+            True,
+        )
+    return None, False

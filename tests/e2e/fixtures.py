@@ -32,7 +32,7 @@ from e2e_support import (
     standin_script,
 )
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from stripe_stub import StripeStub
+from stripe_stub import StripeStub, catalogue_prices
 
 # --- failure artifacts ---------------------------------------------------------------------
 
@@ -77,9 +77,10 @@ def e2e_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ESite]:
 
 
 @pytest.fixture(scope="session")
-def stripe_stub() -> Iterator[StripeStub]:
-    """The local server that speaks Stripe's API and records what it receives."""
-    with StripeStub() as stub:
+def stripe_stub(e2e_site: E2ESite) -> Iterator[StripeStub]:
+    """The local server that speaks Stripe's API, holds the catalogue's prices (the checkout
+    server checks them at start) and records what it receives."""
+    with StripeStub(prices=catalogue_prices(e2e_site.config.products)) as stub:
         yield stub
 
 

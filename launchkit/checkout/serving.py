@@ -1,0 +1,137 @@
+"""How ``checkout_server.py`` serves the app: gunicorn's gevent workers, with deadlines.
+
+A checkout spends ~all its time waiting: on the buyer's request, then on Stripe. In a
+gevent worker each connection is a greenlet on one event loop, so a waiting buyer, a slow or
+idle client and a checkout held up by a slow Stripe each cost a socket and a few KiB, never
+a thread from a fixed pool (measured against gthread and waitress: docs/checkout.md,
+"Serving model"). What bounds them instead:
+
+* :data:`HEADER_TIMEOUT`: gunicorn's gevent worker reads a request's line and headers under a
+  ``gevent.Timeout`` of its ``keepalive`` setting, which is also how long a kept-alive
+  connection may idle; past it the socket is closed without an answer, as nginx does.
+* :data:`BODY_TIMEOUT`: :class:`CheckoutWorker` reads the body completely, with
+  :func:`launchkit.checkout.app.read_body` and under its own deadline, before the app runs;
+  the app gets the bytes, or the reason it could not have them (408, 400, 413).
+* :data:`GRACEFUL_TIMEOUT`: on SIGTERM a worker stops accepting and finishes what it
+  started; a request that just arrived needs at most the body deadline plus the checkout's
+  Stripe deadline, so the grace period exceeds both and no buyer is dropped unanswered.
+* ``worker_connections``: sockets per worker process (gunicorn's default, 1000).
+
+The app itself stays a plain WSGI callable (``checkout_server:app``) that any server can run;
+this module is what makes gunicorn hold up against slow clients. gevent's cooperative
+sockets must be in place before ``ssl``, urllib3 or stripe are imported:
+``checkout_server.py`` and ``launchkit.checkout.gunicorn_conf`` patch first thing.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import resource
+from typing import Any
+
+import gevent
+import gunicorn.app.base
+from gunicorn.workers.ggevent import GeventWorker
+
+from .app import BadRequest, WSGIApp, read_body
+from .logs import logging_config
+from .stripe_api import CHECKOUT_DEADLINE
+
+HEADER_TIMEOUT = 10
+BODY_TIMEOUT = 10.0
+GRACEFUL_TIMEOUT = math.ceil(BODY_TIMEOUT + CHECKOUT_DEADLINE) + 5
+WORKER_CONNECTIONS = 1000
+
+
+def gunicorn_settings(log_format: str = "text") -> dict[str, Any]:
+    """gunicorn's settings for the checkout, bind address and workers aside."""
+    return {
+        "worker_class": f"{__name__}.{CheckoutWorker.__name__}",
+        "worker_connections": WORKER_CONNECTIONS,
+        "keepalive": HEADER_TIMEOUT,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
+        # gunicorn's heartbeat file; /dev/shm is writable even in a read-only container.
+        "worker_tmp_dir": "/dev/shm" if os.access("/dev/shm", os.W_OK) else None,  # noqa: S108
+        "proc_name": "launchkit-checkout",
+        "control_socket_disable": True,  # no runtime management socket in $HOME
+        "logconfig_dict": logging_config(log_format),
+    }
+
+
+class CheckoutWorker(GeventWorker):
+    """gunicorn's gevent worker that reads each request's body before the app runs."""
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = BufferedBody(self.wsgi, BODY_TIMEOUT)
+
+
+class BufferedBody:
+    """WSGI middleware: the body is read completely within ``seconds``, then the app runs.
+
+    The app gets the body as an in-memory stream with its true length, or a stream that
+    raises the :class:`~launchkit.checkout.app.BadRequest` that reading met, so that the app
+    answers every request, and with its own page.
+    """
+
+    def __init__(self, app: WSGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: dict[str, Any], start_response: Any):
+        timeout = gevent.Timeout(self.seconds)
+        timeout.start()
+        try:
+            body = read_body(environ)
+        except gevent.Timeout as exc:
+            if exc is not timeout:
+                raise
+            stream: Any = _Failing(BadRequest(408, "The order took too long to arrive."))
+        except BadRequest as exc:
+            stream = _Failing(exc)
+        else:
+            stream = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        finally:
+            timeout.close()
+        environ["wsgi.input"] = stream
+        return self.app(environ, start_response)
+
+
+class _Failing:
+    """A request body that could not be had: reading it raises why."""
+
+    def __init__(self, error: BadRequest) -> None:
+        self.error = error
+
+    def read(self, size: int = -1) -> bytes:
+        raise self.error
+
+
+class GunicornServer(gunicorn.app.base.BaseApplication):
+    """gunicorn serving an app built (and checked) before any worker is forked."""
+
+    def __init__(self, app: WSGIApp, settings: dict[str, Any]) -> None:
+        self.application = app
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.settings.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> WSGIApp:
+        return self.application
+
+
+def raise_open_files_limit() -> None:
+    """Let each worker hold its ``worker_connections`` sockets plus its connections to Stripe:
+    the soft limit on open files (often 1024) is raised to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * WORKER_CONNECTIONS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
