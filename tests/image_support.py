@@ -1,28 +1,15 @@
-"""Test images made with Pillow, the same bytes every run, and helpers to read a built page."""
+"""Test images made with Pillow (the same bytes every run), and helpers to read a built page."""
 
 from __future__ import annotations
 
-import io
-import random
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from PIL import Image, ImageFilter
+from PIL import Image
 
+from bench.corpus import photo  # one generator for tests and the benchmark corpus
 
-def photo(width: int, height: int, seed: int = 0, image_format: str = "JPEG") -> bytes:
-    """A photo-like image (smooth colour fields with fine grain): it compresses as a photo
-    does, so byte sizes are realistic."""
-    rng = random.Random(seed)
-    small = Image.frombytes("RGB", (48, 32), rng.randbytes(48 * 32 * 3))
-    image = small.resize((width, height), Image.Resampling.BICUBIC)
-    grain = Image.frombytes("L", (width, height), rng.randbytes(width * height))
-    grain = grain.filter(ImageFilter.GaussianBlur(0.6)).convert("RGB")
-    image = Image.blend(image, grain, 0.18)
-    buffer = io.BytesIO()
-    options = {"quality": 92} if image_format == "JPEG" else {}
-    image.save(buffer, image_format, **options)
-    return buffer.getvalue()
+__all__ = ["image_size", "photo", "soup_of", "srcset_urls", "write_bytes"]
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
