@@ -308,16 +308,25 @@ def write_pages(
 
 
 @dataclass(frozen=True)
+class Card:
+    """One page's social card: its URL, what it is drawn from, its file in the image cache."""
+
+    url: str
+    spec: CardSpec
+    cached: str  # relative to the image cache folder
+
+
+@dataclass(frozen=True)
 class Media:
     """The site's files as published (:mod:`.assets`) and each page's social card."""
 
     assets: Assets
-    cards: dict[str, tuple[str, CardSpec]]  # page URL -> (card URL, what it is drawn from)
+    cards: dict[str, Card]  # by page URL
     base_url: str
 
     def social_image(self, page: Page) -> str:
         """The template global ``social_image(page)``: the absolute URL of its card."""
-        return self.base_url.rstrip("/") + self.cards[page.url][0]
+        return self.base_url.rstrip("/") + self.cards[page.url].url
 
 
 def plan_media(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> Media:
@@ -336,26 +345,25 @@ def plan_media(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset
     cards = {}
     for page in pages:
         spec = card_spec(page, style, planned)
-        cards[page.url] = (card_url(page, spec.key(), spec), spec)
+        key = spec.key()
+        cards[page.url] = Card(card_url(page, key, spec), spec, f"cards/{key}.{spec.suffix}")
     return Media(planned, cards, config.site.base_url)
 
 
 def make_media(media: Media, folder: Path, workers: int) -> int:
     """Encode the variants and cards not in the image cache ``folder``; how many were."""
+    # os.path rather than pathlib: this looks at a file per page on every build.
+    cache = str(folder)
     missing: dict[str, list[tuple[int, str, str]]] = {}
     for source, variant in media.assets.variants():
-        if not (folder / variant.cached).is_file():
-            target = str(folder / variant.cached)
+        target = os.path.join(cache, variant.cached)
+        if not os.path.isfile(target):
             missing.setdefault(source, []).append((variant.width, variant.format, target))
-    specs = {str(folder / _card_file(spec)): spec for _, spec in media.cards.values()}
-    cards = [(target, specs[target]) for target in sorted(specs) if not Path(target).is_file()]
+    specs = {os.path.join(cache, card.cached): card.spec for card in media.cards.values()}
+    cards = [(target, specs[target]) for target in sorted(specs) if not os.path.isfile(target)]
     run_jobs(_encode_variants, sorted(missing.items()), workers, _NoProgress())
     run_jobs(_draw_card, cards, workers, _NoProgress())
     return sum(len(variants) for variants in missing.values()) + len(cards)
-
-
-def _card_file(spec: CardSpec) -> str:
-    return f"cards/{spec.key()}.{spec.suffix}"
 
 
 def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media) -> SiteFiles:
@@ -375,8 +383,8 @@ def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media) -> Si
     for source, variant in media.assets.variants():
         files.add(variant.output, folder / variant.cached, display_path(source))
     for page in pages:
-        url, spec = media.cards[page.url]
-        files.add(url.lstrip("/"), folder / _card_file(spec), f"the social card of {page.source}")
+        card = media.cards[page.url]
+        files.add(card.url.lstrip("/"), folder / card.cached, f"the social card of {page.source}")
     return files
 
 

@@ -37,6 +37,7 @@ SAVE_OPTIONS = {
 _EXTENSION = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 # Pillow refuses images above this many pixels (decompression bombs); so do we, by name.
 _MAX_PIXELS = 100_000_000
+_TURNED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 _SVG_ROOT = re.compile(rb"<svg\b[^>]*>", re.DOTALL)
 _SVG_ATTRIBUTE = re.compile(rb'\b(width|height|viewBox)\s*=\s*["\']([^"\']*)["\']')
 
@@ -73,7 +74,9 @@ def probe(path: Path) -> ImageInfo:
                 raise ImageError(f"{width}x{height} pixels is more than {_MAX_PIXELS:,}")
             image_format = (image.format or "").lower()
             animated = getattr(image, "n_frames", 1) > 1
-            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated a quarter turn
+            # Rotated a quarter turn by its EXIF orientation (read from JPEG and WebP headers;
+            # a PNG's EXIF may sit after its pixels, and reading it would decode them).
+            if image_format in ("jpeg", "webp") and image.getexif().get(0x0112, 1) in _TURNED:
                 width, height = height, width
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ImageError(f"not an image Pillow can read ({exc})") from None
