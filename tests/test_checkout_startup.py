@@ -119,7 +119,7 @@ def serving_process(
         yield url, process.pid
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
+        process.wait(timeout=30)  # generous: gunicorn stops in ~1 s, slower on a loaded machine
 
 
 @contextmanager
