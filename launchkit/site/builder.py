@@ -1,7 +1,12 @@
 """The build, as a short pipeline of named steps (the shape of MkDocs' ``commands/build.py``).
 
-    load pages -> render Markdown -> expand shortcodes -> render templates -> extras -> publish
-    load_content  render_markdown   fill_in_content     write_pages          collect_files
+    load pages -> media -> render Markdown -> expand shortcodes -> render templates -> extras
+    load_content  plan_media  render_markdown  fill_in_content     write_pages   collect_files
+                  make_media                                        (+ rewrite_document)
+
+The media step (:mod:`.media`) names the published files (fingerprinted), plans image
+variants and social cards and encodes what the image cache lacks; each rendered document is
+then rewritten to use them (:meth:`.assets.Assets.rewrite_document`).
 
 Each step is a function of what the previous one returned; the same input gives
 byte-identical output (sorted iteration everywhere, no timestamps).
@@ -33,36 +38,30 @@ from . import assets as assets_module
 from . import content as content_module
 from . import images as images_module
 from . import markup as markup_module
+from . import media as media_module
 from . import render as render_module
 from . import social as social_module
 from . import structured_data as structured_data_module
 from . import theme as theme_module
-from .assets import Assets, outside_names, plan_assets
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .content import (
-    Asset,
     Page,
     display_path,
     load_content,
     read_page,
-    walk_files,
     with_body,
 )
 from .extras import extra_files
-from .images import encode, write_atomically
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
+from .media import IMAGE_CACHE, Media, make_media, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .render import ALL_PAGES_GLOBALS, Renderer
-from .social import CardSpec, card_spec, card_style, card_url, draw_card
 
 # Below this many pages to render, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 100
 # Builds of more pages than this show a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 300
-# Image variants and social cards, by content hash: kept across --clean builds (a clean
-# build's images would be the same bytes).
-IMAGE_CACHE = Path(".cache") / "images"
 # The code that shapes a page's document: a change to it renders every page afresh.
 _CODE = digest(
     *(
@@ -75,6 +74,7 @@ _CODE = digest(
             assets_module,
             images_module,
             social_module,
+            media_module,
             structured_data_module,
             sys.modules[__name__],
         )
@@ -143,7 +143,11 @@ def build_site(
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
     media = plan_media(config, content.pages, content.assets)
     renderer.env.globals["social_image"] = media.social_image
-    images_processed = make_media(media, config.root / IMAGE_CACHE, workers)
+    images_processed = make_media(
+        media,
+        config.root / IMAGE_CACHE,
+        lambda job, items: run_jobs(job, items, workers, _NoProgress()),
+    )
     with _progress_bar(show) as bar:
         bodies, entries, fresh = render_markdown(
             content.pages, cache.markdown(), config, workers, bar
@@ -307,65 +311,6 @@ def write_pages(
     return records, len(stale)
 
 
-@dataclass(frozen=True)
-class Card:
-    """One page's social card: its URL, what it is drawn from, its file in the image cache."""
-
-    url: str
-    spec: CardSpec
-    cached: str  # relative to the image cache folder
-
-
-@dataclass(frozen=True)
-class Media:
-    """The site's files as published (:mod:`.assets`) and each page's social card."""
-
-    assets: Assets
-    cards: dict[str, Card]  # by page URL
-    base_url: str
-
-    def social_image(self, page: Page) -> str:
-        """The template global ``social_image(page)``: the absolute URL of its card."""
-        return self.base_url.rstrip("/") + self.cards[page.url].url
-
-
-def plan_media(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> Media:
-    """Step: the published names of static/ and the page bundles, image variants, cards."""
-    sources = SiteFiles()  # refuses a static file and a bundle file at one path
-    for asset in assets:
-        sources.add(asset.output, asset.path, display_path(asset.path))
-    if config.static_dir.is_dir():
-        for name in walk_files(config.static_dir):
-            path = Path(name)
-            relative = path.relative_to(config.static_dir).as_posix()
-            sources.add(relative, path, display_path(path))
-    files = {output: Path(data) for output, data in sources.items()}
-    planned = plan_assets(config, files, outside_names(config, files))
-    style = card_style(config)
-    cards = {}
-    for page in pages:
-        spec = card_spec(page, style, planned)
-        key = spec.key()
-        cards[page.url] = Card(card_url(page, key, spec), spec, f"cards/{key}.{spec.suffix}")
-    return Media(planned, cards, config.site.base_url)
-
-
-def make_media(media: Media, folder: Path, workers: int) -> int:
-    """Encode the variants and cards not in the image cache ``folder``; how many were."""
-    # os.path rather than pathlib: this looks at a file per page on every build.
-    cache = str(folder)
-    missing: dict[str, list[tuple[int, str, str]]] = {}
-    for source, variant in media.assets.variants():
-        target = os.path.join(cache, variant.cached)
-        if not os.path.isfile(target):
-            missing.setdefault(source, []).append((variant.width, variant.format, target))
-    specs = {os.path.join(cache, card.cached): card.spec for card in media.cards.values()}
-    cards = [(target, specs[target]) for target in sorted(specs) if not os.path.isfile(target)]
-    run_jobs(_encode_variants, sorted(missing.items()), workers, _NoProgress())
-    run_jobs(_draw_card, cards, workers, _NoProgress())
-    return sum(len(variants) for variants in missing.values()) + len(cards)
-
-
 def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
     sitemap/robots/feed, static/ and the files beside pages (fingerprinted), image
@@ -377,14 +322,7 @@ def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media) -> Si
         files.add(
             output, media.assets.rewrite_urls(data.decode()).encode(), f"the generated {output}"
         )
-    for output, (data, origin) in sorted(media.assets.files.items()):
-        files.add(output, data, origin)
-    folder = config.root / IMAGE_CACHE
-    for source, variant in media.assets.variants():
-        files.add(variant.output, folder / variant.cached, display_path(source))
-    for page in pages:
-        card = media.cards[page.url]
-        files.add(card.url.lstrip("/"), folder / card.cached, f"the social card of {page.source}")
+    media.add_files(files, pages, config.root / IMAGE_CACHE)
     return files
 
 
@@ -575,20 +513,6 @@ def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:
     if not _MARKDOWN:
         _MARKDOWN.append(MarkdownRenderer())
     return _MARKDOWN[0].render(body, source=source, first_line=first_line).to_entry()
-
-
-def _encode_variants(job: tuple[str, list[tuple[int, str, str]]]) -> None:
-    """Encode the variants of one image (decoded once) into the image cache."""
-    source, variants = job
-    sizes = [(width, image_format) for width, image_format, _ in variants]
-    encoded = encode(Path(source).read_bytes(), sizes)
-    for (_, _, target), data in zip(variants, encoded, strict=True):
-        write_atomically(Path(target), data)
-
-
-def _draw_card(job: tuple[str, CardSpec]) -> None:
-    target, spec = job
-    write_atomically(Path(target), draw_card(spec))
 
 
 def _render_page(index: int) -> tuple[OutputRecord, bool]:
