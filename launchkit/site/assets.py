@@ -21,6 +21,7 @@ Everything here is a pure function of the files' bytes and the page: no build st
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import os
@@ -144,9 +145,12 @@ class Assets:
             return f'{match[1]}="{hashed}{"#" + rest if rest else ""}"'
 
         text = _RELATIVE_ATTRIBUTE.sub(relative, text)
-        return self._reference_pattern().sub(self._replace_reference, text)
+        return self._references.sub(self._replace_reference, text)
 
-    def _reference_pattern(self) -> re.Pattern[str]:
+    @functools.cached_property
+    def _references(self) -> re.Pattern[str]:
+        """A root-relative or absolute path after a quote, bracket, ``=``, space, comma or
+        ``;`` (``&quot;`` in an escaped feed)."""
         base = re.escape(self.base_url.rstrip("/"))
         return re.compile(rf"(?<=[\"'(=\s,;])({base})?(/[^\"'()\s,?#&<>]+)")
 
@@ -185,7 +189,7 @@ class Assets:
                     attributes.setdefault("decoding", "async")
             parts.append(document[position : match.start()])
             position = match.end()
-            parts.append(self._img_markup(attributes, image, page, wrap=not in_picture))
+            parts.append(self._img_markup(attributes, image, wrap=not in_picture))
         parts.append(document[position:])
         return "".join(parts)
 
@@ -206,8 +210,10 @@ class Assets:
         return image
 
     def _img_markup(
-        self, attributes: dict[str, str], image: SiteImage | None, page: Page, *, wrap: bool
+        self, attributes: dict[str, str], image: SiteImage | None, *, wrap: bool
     ) -> str:
+        """The ``<img>`` with its size, and the variants of a raster image: in a ``<picture>``
+        with a WebP ``<source>`` (``wrap``), or as ``srcset`` alone inside a template's own."""
         info = image.info if image is not None else None
         if info is not None and info.width and info.height:
             _set_size(attributes, *image.shown_size())  # type: ignore[union-attr]
