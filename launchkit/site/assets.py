@@ -55,8 +55,12 @@ _ATTRIBUTE = re.compile(
     r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""", re.DOTALL
 )
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
+# A reference to a file that may be fingerprinted ends in one of their suffixes: only those
+# are looked up (a page has hundreds of links to pages, and a handful to files).
+_SUFFIX = r"\.(?:" + "|".join(sorted(suffix[1:] for suffix in FINGERPRINTED)) + r")"
 _RELATIVE_ATTRIBUTE = re.compile(
-    r"""\b(href|src|poster)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]+)\""""
+    rf"""\b(href|src|poster)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]+{_SUFFIX}(?:#[^"]*)?)\"""",
+    re.IGNORECASE,
 )
 
 
@@ -152,7 +156,9 @@ class Assets:
         """A root-relative or absolute path after a quote, bracket, ``=``, space, comma or
         ``;`` (``&quot;`` in an escaped feed)."""
         base = re.escape(self.base_url.rstrip("/"))
-        return re.compile(rf"(?<=[\"'(=\s,;])({base})?(/[^\"'()\s,?#&<>]+)")
+        return re.compile(
+            rf"(?<=[\"'(=\s,;])({base})?(/[^\"'()\s,?#&<>]+{_SUFFIX})(?![\w.-])", re.IGNORECASE
+        )
 
     def _replace_reference(self, match: re.Match[str]) -> str:
         hashed = self.urls.get(match[2])
