@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Build the marketing site: ``python build.py [--out DIR] [--config FILE] [--drafts]``.
+"""Build the marketing site: ``python build.py [--out DIR] [--config FILE] [--drafts] [--future]``.
 
 ``--clean`` ignores the build cache, ``--strict`` makes broken internal links fail the build.
+Every error found is listed; many warnings are summarised unless ``--verbose``.
 
 ``python build.py --serve [--port N]`` previews it instead, with live reload
 (``launchkit.preview``).
@@ -15,12 +16,16 @@ import argparse
 import gc
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 from launchkit.config import DEFAULT_CONFIG, load_config
 from launchkit.errors import SiteError
 from launchkit.site.builder import build_site
 from launchkit.site.content import display_path
+
+# More warnings than this are summarised: the first few and a count (all with --verbose).
+WARNINGS_SHOWN = 10
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,7 +41,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--config", type=Path, default=Path(DEFAULT_CONFIG), help="the site's config file"
     )
-    parser.add_argument("--drafts", action="store_true", help="include pages with 'draft: true'")
+    parser.add_argument(
+        "--drafts",
+        action="store_true",
+        help="include pages with 'draft: true' (marked, and kept out of search engines)",
+    )
+    parser.add_argument(
+        "--future", action="store_true", help="include pages whose 'date' is still to come"
+    )
     parser.add_argument(
         "--clean",
         action="store_true",
@@ -55,7 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--port", type=_port, default=8000, help="the preview's port on 127.0.0.1 (default: 8000)"
     )
-    parser.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--verbose", action="store_true", help="list every warning; show tracebacks of errors"
+    )
     args = parser.parse_args(argv)
     if args.serve and args.out is not None:
         parser.error("--out does not go with --serve: the preview builds into .cache/preview/")
@@ -81,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             config,
             out,
             drafts=args.drafts,
+            future=args.future,
             clean=args.clean,
             strict=args.strict,
             progress=sys.stderr.isatty(),
@@ -91,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"error: {exc}", args.verbose)
     except Exception as exc:  # a bug in launchkit; the message is still one line
         return _fail(f"internal error: {exc!r} (run with --verbose for details)", args.verbose)
-    for warning in report.warnings:
-        print(warning, file=sys.stderr)
+    _print_summarised([str(warning) for warning in report.warnings], "warnings", args.verbose)
+    _print_summarised([f"note: {note}" for note in report.notes], "notes", args.verbose)
     print(
         f"Built {report.pages} pages ({report.rendered} rendered, {report.from_cache} from "
         f"cache), {report.files} files ({report.images_processed} images encoded) in "
@@ -122,6 +137,19 @@ def serve(args: argparse.Namespace) -> int:
         preview.stop()
     print("Stopped.")
     return 0
+
+
+def _print_summarised(lines: Sequence[str], what: str, verbose: bool) -> None:
+    """Print ``lines`` on stderr: all of them, or the first few and how many more."""
+    shown = lines if verbose or len(lines) <= WARNINGS_SHOWN else lines[: WARNINGS_SHOWN // 2]
+    for line in shown:
+        print(line, file=sys.stderr)
+    if len(shown) < len(lines):
+        print(
+            f"… and {len(lines) - len(shown)} more {what} ({len(lines)} in all; "
+            "--verbose lists them all)",
+            file=sys.stderr,
+        )
 
 
 def _fail(message: str, verbose: bool) -> int:

@@ -226,4 +226,4 @@ def test_markdown_extensions_a_marketer_expects(tmp_path: Path) -> None:
     assert "\u201cQuotes\u201d \u2013 here" in soup.get_text()
     assert soup.find("div", class_="footnote") is not None
     # A shortcode inside fenced code is shown, not expanded.
-    assert "{{< buy nope >}}" in soup.find("code", class_="language-python").get_text()
+    assert "{{< buy nope >}}" in soup.find("div", class_="language-python").code.get_text()

@@ -222,7 +222,7 @@ def test_worker_processes_give_the_same_site(
 @pytest.mark.parametrize(
     ("text", "line"),
     [
-        ("---\ntitle: S\n---\nHi.\n\n{{< nope >}}\n", 6),  # found rendering Markdown
+        ("---\ntitle: S\n---\nHi.\n\n{{< /nope >}}\n", 6),  # found rendering Markdown
         ("---\ntitle: S\ndate: [\n---\nHi.\n", 4),  # found reading the page
     ],
 )

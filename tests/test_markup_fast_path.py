@@ -19,7 +19,8 @@ from markdown.treeprocessors import InlineProcessor
 
 from bench.corpus import generate_corpus, split_front_matter
 from launchkit.site import markup
-from launchkit.site.markup import MarkdownRenderer, extract_shortcodes
+from launchkit.site.markup import MarkdownRenderer
+from launchkit.site.shortcodes import parse_shortcodes
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_PAGES = 60
@@ -40,6 +41,10 @@ FUZZ_TOKENS = (
     "<!-- c -->", "&amp;", "&copy;", "&#8212;", "&#x41;", "& ", "&nbsp;", "\u00a0",
     "*em*", "**strong**", "***both***", "*", "**", "_u_", "__uu__", "_", "snake_case_name",
     "2*3*4", "HTML", "  \n", "\n", "x",
+    # magiclink (bare URLs and mail addresses, any casing of "www.") and tilde's ~~
+    "https://beacon.example/a_b?q='x'--y", "www.example.com", "WwW.Example.org", "WWW.",
+    "HTTP://UP.CASE/x", "ftp://files.example", "(https://in.paren)", "://", "//", ":",
+    "sales@beacon.example", "a@b", "@", "~~gone~~", "~~", "~", "~5 min", "~one~", "~~a ~ b~~",
 )  # fmt: skip
 FUZZ_BLOCKS = (
     "",
@@ -55,6 +60,11 @@ FUZZ_BLOCKS = (
     '<div markdown="1">\n{}\n</div>',
     "[TOC]",  # the toc marker, searched for only when the text holds it
     "\\[TOC\\] {}",
+    "- [ ] {}\n- [x] {}",  # task list
+    "{}:\n* {}\n* {}",  # a list right under a line of text
+    "{}\n1. {}\n2. {}",
+    "1. {}\n    ```sh\n    {} -- 'x'\n    ```\n2. {}",  # fenced code in a list item
+    "```text {{class=disable-copy}}\n{} -- ...\n```",
 )
 FUZZ_DEFINITIONS = (
     "[r]: /ref \"Ref 'title'\"",
@@ -81,7 +91,7 @@ def _differences(bodies: Iterable[str]) -> list[str]:
     different = []
     for body in bodies:
         rendered = renderer.render(body, source="test.md")
-        text, _ = extract_shortcodes(body, source="test.md")
+        text, _, _ = parse_shortcodes(body, source="test.md")
         expected_html = plain.reset().convert(text)
         if (rendered.html, rendered.toc) != (expected_html, plain.toc):  # type: ignore[attr-defined]
             different.append(body)
@@ -121,7 +131,7 @@ def test_the_fast_path_is_installed_on_every_inline_processor() -> None:
         if isinstance(processor, InlineProcessor)
     ]
 
-    assert len(processors) == 2  # the core inline patterns, and smarty's
+    assert len(processors) == 2  # the core inline patterns (with magiclink, tilde), and smarty's
     for processor in processors:
         assert "_InlineProcessor__handleInline" in vars(processor), processor
 

@@ -343,3 +343,19 @@ def test_out_does_not_go_with_serve(site: Path) -> None:
     result = run_build(site, "--serve", "--out", "elsewhere")
     assert result.returncode == 2
     assert "--out does not go with --serve" in result.stderr
+
+
+def test_every_error_of_a_build_is_shown_in_the_preview(
+    site: Path, preview: Preview, events: EventStream
+) -> None:
+    events.wait_for("hello")
+    (site / "content/a.md").write_text("---\ntitle: A\ndrafts: true\n---\n")
+    (site / "content/b.md").write_text("---\ntitle: B\ntemplte: page\n---\n")
+    error = json.loads(events.wait_for("error"))
+    while "2 errors" not in error["text"]:  # a build may have started between the two saves
+        error = json.loads(events.wait_for("error"))
+    assert error["location"].endswith("content/a.md:3")  # where to start
+    lines = error["text"].splitlines()
+    assert lines[0].endswith("content/a.md:3: `drafts`: did you mean `draft`?")
+    assert lines[2].endswith("content/b.md:3: `templte`: did you mean `template`?")
+    assert lines[-1] == "2 errors: nothing published"

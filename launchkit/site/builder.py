@@ -21,11 +21,12 @@ worker process per core (forked, so they share the parent's loaded templates and
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, replace
 from functools import partial
@@ -33,16 +34,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import SiteConfig
-from ..errors import SiteError
+from ..errors import SiteError, attempt, raise_all, reported_with
 from . import assets as assets_module
 from . import content as content_module
+from . import frontmatter as frontmatter_module
 from . import images as images_module
 from . import markup as markup_module
 from . import media as media_module
 from . import render as render_module
 from . import social as social_module
 from . import structured_data as structured_data_module
+from . import summary as summary_module
+from . import template_usage as template_usage_module
 from . import theme as theme_module
+from .bundles import follow_bundles
 from .cache import CACHE_FOLDER, BuildCache, LastBuild, MarkdownEntry, OutputRecord, digest
 from .content import (
     Page,
@@ -56,7 +61,9 @@ from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import SETTINGS, MarkdownRenderer, RenderedMarkdown, expand_shortcodes
 from .media import IMAGE_CACHE, Media, make_media, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
+from .publishing import PublishRules
 from .render import ALL_PAGES_GLOBALS, Renderer
+from .template_usage import TemplateUsage, unused_params
 
 # Below this many pages to render, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 100
@@ -68,8 +75,11 @@ _CODE = digest(
         Path(module.__file__ or "").read_bytes()
         for module in (
             content_module,
+            frontmatter_module,
             markup_module,
             render_module,
+            summary_module,
+            template_usage_module,
             theme_module,
             assets_module,
             images_module,
@@ -89,7 +99,7 @@ class BuildReport:
     ``rendered`` pages went through their template in this build, ``from_cache`` ones are
     the last build's files, unchanged; ``markdown_rendered`` bodies went through
     Python-Markdown. ``warnings`` are the theme's colour pairs that fail WCAG AA contrast
-    and the broken internal links.
+    and the broken internal links; ``notes`` name the page data no template uses.
     """
 
     pages: int
@@ -99,6 +109,7 @@ class BuildReport:
     from_cache: int = 0
     markdown_rendered: int = 0
     warnings: tuple[LinkWarning, ...] = ()
+    notes: tuple[str, ...] = ()
     images_processed: int = 0  # image variants and social cards encoded (not cached)
 
 
@@ -107,6 +118,8 @@ def build_site(
     out_dir: Path,
     *,
     drafts: bool = False,
+    future: bool = False,
+    now: dt.datetime | None = None,
     checkout_endpoint: str | None = None,
     clean: bool = False,
     strict: bool = False,
@@ -115,6 +128,8 @@ def build_site(
 ) -> BuildReport:
     """Build the site of ``config`` into ``out_dir``, changing it only if everything worked.
 
+    ``drafts`` and ``future`` publish drafts and pages dated after ``now`` (default: the
+    clock); a build reports every error of a step at once (:class:`launchkit.errors.SiteErrors`).
     ``checkout_endpoint`` overrides ``[checkout] endpoint`` in the forms (the preview server
     mounts the checkout locally). ``clean`` ignores (and rewrites) the cache; ``strict``
     fails the build on a broken link; ``progress`` allows a progress bar on stderr for big
@@ -130,7 +145,7 @@ def build_site(
     workers = workers or os.cpu_count() or 1
     content = load_content(
         config,
-        drafts=drafts,
+        rules=PublishRules.of_build(drafts=drafts, future=future, now=now),
         known=known.get("pages"),
         read_pages=partial(read_pages, config=config, workers=workers),
     )
@@ -141,7 +156,8 @@ def build_site(
         renderer.reuse_dependencies(known["templates"])
     last = cache.last_build(out)
     show = progress and len(content.pages) > PROGRESS_THRESHOLD
-    media = plan_media(config, content.pages, content.assets)
+    bundles = follow_bundles(content.pages, content.assets, config.content_dir)
+    media = plan_media(config, content.pages, bundles)
     renderer.env.globals["social_image"] = media.social_image
     images_processed = make_media(
         media,
@@ -149,11 +165,14 @@ def build_site(
         lambda job, items: run_jobs(job, items, workers, _NoProgress()),
     )
     with _progress_bar(show) as bar:
-        bodies, entries, fresh = render_markdown(
-            content.pages, cache.markdown(), config, workers, bar
-        )
-        cache.save_markdown(entries)
-        pages = fill_in_content(content.pages, bodies, renderer)
+        # Pages that could not be read fail the build, after the others' Markdown and
+        # shortcodes are checked too: one failed build lists every problem.
+        with reported_with(content.errors):
+            bodies, entries, fresh = render_markdown(
+                content.pages, cache.markdown(), config, workers, bar
+            )
+            cache.save_markdown(entries)
+            pages = fill_in_content(content.pages, bodies, renderer)
         renderer.use_pages(pages)
         files = collect_files(config, pages, media)
         with site_writer(out) as writer:
@@ -162,11 +181,17 @@ def build_site(
                 pages, keys, last.records, renderer, media, writer, workers, bar
             )
             writer.stage_all(files)
-            done, warnings = check_site_links(pages, records, files, renderer, last)
+            done, warnings = check_site_links(
+                pages, records, files, renderer, last, content.left_out
+            )
             if strict and warnings:
                 raise _strict_failure(warnings)
             writer.commit(done.files or (), last.files)
-    cache.save_sources(scope, {"pages": content.known, "templates": renderer.known_dependencies()})
+    usage = TemplateUsage.of(renderer.env, renderer.templates_digest(), known.get("usage"))
+    cache.save_sources(
+        scope,
+        {"pages": content.known, "templates": renderer.known_dependencies(), "usage": usage},
+    )
     cache.save_last_build(out, done)
     return BuildReport(
         pages=len(pages),
@@ -175,13 +200,15 @@ def build_site(
         rendered=rendered,
         from_cache=len(pages) - rendered,
         markdown_rendered=fresh,
-        warnings=(*renderer.theme.warnings, *warnings),  # site.toml's colours, then links
+        warnings=(*renderer.theme.warnings, *markup_warnings(pages, bodies), *warnings),
+        notes=tuple(unused_params(pages, usage.keys)),
         images_processed=images_processed,
     )
 
 
-def read_pages(paths: list[Path], *, config: SiteConfig, workers: int) -> list[Page]:
-    """:func:`launchkit.site.content.read_page` of each path, over worker processes when many."""
+def read_pages(paths: list[Path], *, config: SiteConfig, workers: int) -> list[Page | SiteError]:
+    """:func:`launchkit.site.content.read_page` of each path, over worker processes when many;
+    a page that cannot be read is its error."""
     with _shared(config=config):
         return run_jobs(_read_page, paths, workers, _NoProgress())
 
@@ -220,20 +247,42 @@ def render_markdown(
     return [bodies[page.body_key][1] for page in pages], entries, len(jobs)
 
 
+def markup_warnings(pages: Sequence[Page], bodies: Sequence[RenderedMarkdown]) -> list[LinkWarning]:
+    """What rendering the bodies warned about (Liquid tags shown as text), by page and line."""
+    return [
+        LinkWarning(page.source, line, message)
+        for page, body in zip(pages, bodies, strict=True)
+        for line, message in body.warnings
+    ]
+
+
 def fill_in_content(
     pages: Sequence[Page], rendered: Sequence[RenderedMarkdown], renderer: Renderer
 ) -> list[Page]:
-    """Each page with its final HTML: shortcodes expanded into buy forms, and its TOC."""
+    """Each page with its final HTML: shortcodes expanded into buy forms, and its TOC.
+
+    Every page's shortcode errors are raised together.
+    """
     filled = {}
+    errors = []
     for page, body in zip(pages, rendered, strict=True):
         known = _LAST.filled.get(page.path)
         if known is not None and known[0] is page and known[1] is body and not body.shortcodes:
             filled[page.path] = known  # no buy form in it: nothing else it depends on
             continue
-        content = expand_shortcodes(
-            body, source=page.source, products=renderer.config.products, buy_form=renderer.buy_form
-        )
+        try:
+            content = expand_shortcodes(
+                body,
+                source=page.source,
+                known=renderer.shortcode_names(),
+                render_shortcode=renderer.render_shortcode,
+                page=page,
+            )
+        except SiteError as exc:
+            errors.append(exc)
+            continue
         filled[page.path] = (page, body, page.with_content(content, body.toc))
+    raise_all(errors)
     _LAST.filled = filled
     return [filled[page.path][2] for page in pages]
 
@@ -313,8 +362,8 @@ def write_pages(
 
 def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed, static/ and the files beside pages (fingerprinted), image
-    variants, social cards."""
+    sitemap/robots/feed, static/ and the files beside pages (fingerprinted; a moved
+    bundle's beside its page), image variants, social cards."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
@@ -332,8 +381,11 @@ def check_site_links(
     files: SiteFiles,
     renderer: Renderer,
     last: LastBuild,
+    left_out: dict[str, str] | None = None,
 ) -> tuple[LastBuild, list[LinkWarning]]:
     """The built site's broken internal links, and this build as the next one will see it.
+
+    ``left_out`` (URL: why) turns a link to a draft or future page into a warning saying so.
 
     A page keeps the last build's warnings when its record is the last build's (same
     links) and nothing it may link to changed: the same files, every page's ids, the same
@@ -346,6 +398,7 @@ def check_site_links(
         renderer.config.fingerprint(),
         *sorted(outputs),
         *(f"{output}\n{record.ids_key}" for output, record in sorted(records.items())),
+        *(f"{url}\n{reason}" for url, reason in sorted((left_out or {}).items())),
     )
     known = {}
     if targets == last.targets:
@@ -362,6 +415,7 @@ def check_site_links(
         renderer.config.site.base_url,
         renderer.config.templates_dir,
         known,
+        left_out,
     )
     judged = {}
     for output, record in records.items():
@@ -420,17 +474,13 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
     """``[job(item) for item in items]``, over ``workers`` forked processes when worth it.
 
     Forked workers inherit what the parent loaded (templates, pages in :data:`_SHARED`),
-    so only the items and small results cross the process boundary. The first failure in
-    item order is raised, as in a serial run.
+    so only the items and small results cross the process boundary. Every item is done:
+    the SiteErrors of all that failed are raised together at the end.
     """
     bar.total += len(items)
     bar.refresh()
     if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
-        results = []
-        for item in items:
-            results.append(job(item))
-            bar.update()
-        return results
+        return _without_failures((_guarded(job, item) for item in items), bar)
     # Imported here: 25 ms that a rebuild of a few pages does not need.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -442,13 +492,7 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
     gc.freeze()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        results = []
-        for result in pool.map(partial(_guarded, job), items, chunksize=chunksize):
-            if isinstance(result, _Failure):
-                raise result.error()
-            results.append(result)
-            bar.update()
-        return results
+        return _without_failures(pool.map(partial(_guarded, job), items, chunksize=chunksize), bar)
     finally:
         pool.shutdown(cancel_futures=True)
         gc.unfreeze()
@@ -456,22 +500,29 @@ def run_jobs(job: Callable[[Any], Any], items: Sequence[Any], workers: int, bar:
 
 @dataclass(frozen=True)
 class _Failure:
-    """A SiteError of a worker, as plain fields (the exception itself would lose them)."""
+    """A job's SiteError, returned rather than raised so that the other jobs go on."""
 
-    message: str
-    path: str | None
-    line: int | None
-    hint: str | None
-
-    def error(self) -> SiteError:
-        return SiteError(self.message, self.path, self.line, self.hint)
+    error: SiteError
 
 
 def _guarded(job: Callable[[Any], Any], item: Any) -> Any:
     try:
         return job(item)
     except SiteError as exc:
-        return _Failure(exc.message, exc.path, exc.line, exc.hint)
+        return _Failure(exc)
+
+
+def _without_failures(results: Iterable[Any], bar: _Progress) -> list:
+    """The results of jobs, in order; raise the errors of those that failed, all together."""
+    done, failures = [], []
+    for result in results:
+        if isinstance(result, _Failure):
+            failures.append(result.error)
+        else:
+            done.append(result)
+        bar.update()
+    raise_all(failures)
+    return done
 
 
 class _LastResults:
@@ -504,8 +555,8 @@ def _shared(**values: Any) -> Iterator[None]:
         _SHARED.clear()
 
 
-def _read_page(path: Path) -> Page:
-    return read_page(path, _SHARED["config"])
+def _read_page(path: Path) -> Page | SiteError:
+    return attempt(read_page, path, _SHARED["config"])
 
 
 def _render_body(job: tuple[str, str, int]) -> MarkdownEntry:

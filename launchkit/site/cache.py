@@ -38,8 +38,9 @@ _SHARDS = "0123456789abcdef"
 # Bump when the layout of an entry changes: older files are then ignored, not misread.
 FORMAT = 3
 
-# A rendered body: (html, toc, shortcodes as (name, product, label, line) tuples).
-MarkdownEntry = tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]
+# A rendered body: (html, toc, shortcodes as plain tuples, warnings as (line, message));
+# launchkit.site.markup.RenderedMarkdown.to_entry makes it.
+MarkdownEntry = tuple[str, str, tuple[tuple[Any, ...], ...], tuple[tuple[int, str], ...]]
 # Links of a document as (url, text) and the ids its fragments may point to.
 Links = tuple[tuple[str, str], ...]
 # The link checker's warnings about one page, as (path, line, message).

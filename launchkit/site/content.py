@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -23,13 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from ..config import SiteConfig
-from ..errors import SiteError
+from ..errors import SiteError, attempt
 from ..sourcetext import read_text
 from .cache import digest
+from .frontmatter import check_front_matter, date_in_file_name, load_toml, load_yaml
+from .publishing import PublishRules
+from .summary import summarize
 
-_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 NOT_FOUND_URL = "/404.html"
+# Files that are pages: Markdown, under either name Hugo and Jekyll take ('.markdown').
+PAGE_SUFFIXES = (".md", ".markdown")
+# The file names of a folder's own page: ours, and Hugo's section page.
+_INDEX_NAMES = ("index", "_index")
 # A file changed less than this long before it was read may change again within the same
 # mtime tick (the kernel's clock is coarse): its page is not remembered by size and mtime.
 _SETTLED_NS = 2_000_000_000
@@ -58,13 +62,19 @@ class Page:
     description: str = ""
     template: str = "page"
     draft: bool = False
-    date: dt.date | None = None
+    date: dt.date | None = None  # the day of ``datetime``, where it was written
     menu: str | None = None
     menu_order: int | None = None  # None: after the ordered items
     image: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # all front matter, unknown keys too
     content: str = ""  # HTML (markupsafe.Markup once rendered)
     toc: str = ""  # HTML of the table of contents
+    datetime: dt.datetime | None = None  # front matter 'date', time-zone aware
+    lastmod: dt.date | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # front matter keys of the user's own
+    tags: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
     def with_content(self, content: str, toc: str) -> Page:
         """This page with its rendered HTML and table of contents.
@@ -75,6 +85,11 @@ class Page:
         page = object.__new__(Page)
         page.__dict__.update(self.__dict__, content=content, toc=toc)
         return page
+
+    @property
+    def summary(self) -> str:
+        """Front matter 'summary', else the text above ``<!--more-->`` or the first paragraph."""
+        return str(self.meta.get("summary") or "") or summarize(str(self.content))
 
     @property
     def is_not_found_page(self) -> bool:
@@ -100,12 +115,17 @@ class Content:
     """Everything ``content/`` holds: the pages (sorted by source) and the files beside them.
 
     ``known`` is what the next build may reuse: every page read (drafts too), without its
-    body, by path, with the stamp its file had.
+    body, by path, with the stamp its file had. ``left_out`` says why each page this build
+    does not publish (a draft, a future post) is left out, by URL. ``errors`` are the pages
+    that could not be read and the URLs that two pages claim: the build goes on with the
+    other pages to find their errors too, then fails.
     """
 
     pages: list[Page]
     assets: list[Asset]
     known: dict[str, tuple[Stamp, Page]] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)
+    errors: list[SiteError] = field(default_factory=list)
 
 
 def display_path(path: str | Path) -> str:
@@ -137,17 +157,21 @@ def walk_files(folder: Path) -> Iterator[str]:
 def load_content(
     config: SiteConfig,
     *,
-    drafts: bool = False,
+    rules: PublishRules | None = None,
     known: KnownPages | None = None,
-    read_pages: Callable[[list[Path]], list[Page]] | None = None,
+    read_pages: Callable[[list[Path]], list[Page | SiteError]] | None = None,
 ) -> Content:
-    """Read every page of ``content/``; drafts are left out unless ``drafts`` is true.
+    """Read every page of ``content/``; publish those ``rules`` let through (no drafts, no
+    future posts by default).
 
     A page of ``known`` (the last build's :attr:`Content.known`, for this same config) whose
     file has the same size and mtime is taken as it is, without reading the file. The
     others are read by ``read_pages`` (the builder spreads a cold build's over its worker
-    processes), by default one :func:`read_page` after another.
+    processes; a page that cannot be read is its SiteError), by default one
+    :func:`read_page` after another. Every page's errors and every duplicate URL are in
+    :attr:`Content.errors`.
     """
+    rules = rules or PublishRules.of_build()
     content_dir = config.content_dir
     if not content_dir.is_dir():
         raise SiteError("no content folder", display_path(content_dir), hint="create content/")
@@ -157,7 +181,7 @@ def load_content(
     found: dict[str, Page | None] = {}  # every Markdown file in order; None: to be read
     stamps: dict[str, Stamp] = {}
     for name in walk_files(content_dir):
-        if not name.endswith(".md"):
+        if not name.endswith(PAGE_SUFFIXES):
             path = Path(name)
             assets.append(Asset(path, path.relative_to(content_dir).as_posix()))
             continue
@@ -167,21 +191,28 @@ def load_content(
         found[name] = previous[1] if previous is not None and previous[0] == stamp else None
     unread = [Path(name) for name, page in found.items() if page is None]
     if read_pages is None:
-        read = [read_page(path, config) for path in unread]
+        read = [attempt(read_page, path, config) for path in unread]
     else:
         read = read_pages(unread)
     found.update(zip((str(path) for path in unread), read, strict=True))
     pages: list[Page] = []
+    errors: list[SiteError] = []
+    left_out: dict[str, str] = {}
     remembered: dict[str, tuple[Stamp, Page]] = {}
     for name, page in found.items():
+        if isinstance(page, SiteError):
+            errors.append(page)
+            continue
         assert page is not None  # every unread page was just read
         stamp = stamps[name]
         if stamp[1] < settled:
             remembered[name] = (stamp, page if page.body is None else replace(page, body=None))
-        if drafts or not page.draft:
+        reason = rules.left_out(page)
+        if reason is None:
             pages.append(page)
-    _refuse_duplicate_urls(pages)
-    return Content(pages, assets, remembered)
+        else:
+            left_out[page.url] = f"{page.source} is {reason}"
+    return Content(pages, assets, remembered, left_out, [*errors, *_duplicate_urls(pages)])
 
 
 def with_body(page: Page, config: SiteConfig) -> Page:
@@ -190,21 +221,18 @@ def with_body(page: Page, config: SiteConfig) -> Page:
 
 
 def read_page(path: Path, config: SiteConfig) -> Page:
-    """Parse one Markdown file into a :class:`Page`; raise :class:`SiteError` on bad input."""
+    """Parse one Markdown file into a :class:`Page`; raise :class:`SiteError` on bad input
+    (:class:`launchkit.errors.SiteErrors` when its front matter has several problems)."""
     shown = display_path(path)
     text = read_text(path, shown)
     front, front_text, body, body_line = _split_front_matter(text, shown)
-    locate = _KeyLocator(shown, front_text)
+    checked = check_front_matter(front, front_text, shown)
     relative = path.relative_to(config.content_dir)
     parts = relative.parts
     section = parts[0] if len(parts) > 1 else ""
-    slug = _optional_str(front, "slug", locate)
-    if slug is not None and not _SLUG.match(slug):
-        raise locate.error("slug", "'slug' must be letters, digits, '.', '-' or '_' (no '/')")
-    url, output = page_url(relative, slug)
-    template = _optional_str(front, "template", locate) or _default_template(relative, section)
-    if not _TEMPLATE_NAME.match(template):
-        raise locate.error("template", f"'template' must be a template name, got {template!r}")
+    url, output = page_url(relative, checked.slug)
+    # Jekyll's posts may be dated by their file name alone: 2013-05-06-released.md.
+    moment = checked.date or date_in_file_name(relative)
     return Page(
         path=str(path),
         source="/".join((*config.content_dir.relative_to(config.root).parts, *parts)),
@@ -212,19 +240,25 @@ def read_page(path: Path, config: SiteConfig) -> Page:
         absolute_url=config.site.absolute(url),
         output=output,
         section=section,
-        title=_title(front, locate),
+        title=checked.title,
         body=body,
         body_line=body_line,
         body_key=(body_key := digest(str(body_line), body)),
         source_key=digest(str(relative), body_key, repr(front)),
-        description=_optional_str(front, "description", locate) or "",
-        template=template,
-        draft=_typed(front, "draft", bool, "true or false", locate, False),
-        date=_date(front, locate),
-        menu=_optional_str(front, "menu", locate),
-        menu_order=_typed(front, "menu_order", int, "a whole number", locate, None),
-        image=_optional_str(front, "image", locate) or config.site.image,
+        description=checked.description,
+        template=checked.template or _default_template(relative, section),
+        draft=checked.draft,
+        date=moment.date() if moment is not None else None,
+        menu=checked.menu,
+        menu_order=checked.menu_order,
+        image=checked.image or config.site.image,
         meta=front,
+        datetime=moment,
+        lastmod=checked.lastmod.date() if checked.lastmod is not None else None,
+        params=checked.params,
+        tags=checked.tags,
+        categories=checked.categories,
+        aliases=checked.aliases,
     )
 
 
@@ -233,11 +267,12 @@ def page_url(relative: Path, slug: str | None = None) -> tuple[str, str]:
 
     ``index.md`` -> ``/``, ``pricing.md`` -> ``/pricing/``, ``blog/launch.md`` ->
     ``/blog/launch/``; ``slug`` replaces the last part; ``404.md`` -> ``/404.html``.
+    Hugo's ``_index.md`` is a section's index page, as ``index.md`` is.
     """
     parts = list(relative.with_suffix("").parts)
     if parts == ["404"]:
         return NOT_FOUND_URL, "404.html"
-    if parts[-1] == "index":
+    if parts[-1] in _INDEX_NAMES:
         parts.pop()
     if slug is not None and parts:
         parts[-1] = slug
@@ -249,32 +284,47 @@ def page_url(relative: Path, slug: str | None = None) -> tuple[str, str]:
 
 def _default_template(relative: Path, section: str) -> str:
     if section == "blog":
-        return "blog" if relative.name == "index.md" and len(relative.parts) == 2 else "post"
+        is_index = relative.stem in _INDEX_NAMES and len(relative.parts) == 2
+        return "blog" if is_index else "post"
     return "page"
 
 
 def _split_front_matter(text: str, shown: str) -> tuple[dict[str, Any], str, str, int]:
-    """Split ``---`` front matter from the body: (fields, raw YAML, body, body's first line)."""
+    """Split front matter from the body: (fields, raw text, body, body's first line).
+
+    Front matter is YAML between ``---`` lines, or TOML between ``+++`` lines (Hugo's).
+    """
     lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip() != "---":
+    opening = lines[0].rstrip() if lines else ""
+    if opening == "{":  # Hugo's JSON front matter
+        raise SiteError(
+            "front matter in JSON: launchkit reads YAML between '---' lines",
+            shown,
+            1,
+            hint="convert it to YAML ('hugo convert toYAML' does a whole Hugo site)",
+        )
+    if opening not in ("---", "+++"):
         raise SiteError(
             "no front matter",
             shown,
             1,
             hint="start the file with a '---' line, 'title: …', and another '---' line",
         )
-    closing = [i for i, line in enumerate(lines) if i and line.rstrip() in ("---", "...")]
+    closers = ("---", "...") if opening == "---" else ("+++",)
+    closing = [i for i, line in enumerate(lines) if i and line.rstrip() in closers]
     if not closing:
-        raise SiteError("front matter is not closed", shown, 1, hint="add a '---' line after it")
+        raise SiteError(
+            "front matter is not closed", shown, 1, hint=f"add a '{opening}' line after it"
+        )
     index = closing[0]
     front_text = "".join(lines[1:index])
-    # Imported here: a rebuild that finds every page in the cache parses no YAML at all.
-    import yaml
+    if opening == "+++":
+        front = load_toml(front_text, shown)
+        return front, front_text, "".join(lines[index + 1 :]), index + 2
+    import yaml  # for its error type; see load_yaml
 
-    # The C loader is ~6x faster; the pure-Python one behaves the same where libyaml is missing.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        front = yaml.load(front_text, Loader=loader)  # noqa: S506 - a safe loader
+        front = load_yaml(front_text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1  # +1 for the '---', +1 for 1-based
@@ -308,86 +358,26 @@ def _char_at(text: str, line: int, column: int) -> str:
     return lines[line][column : column + 1] if line < len(lines) else ""
 
 
-class _KeyLocator:
-    """Finds the line of a front matter key, so that a bad value's error points at it."""
-
-    def __init__(self, shown: str, front_text: str) -> None:
-        self.shown = shown
-        self.lines = front_text.splitlines()
-
-    def line(self, key: str) -> int:
-        pattern = re.compile(rf"^\s*['\"]?{re.escape(key)}['\"]?\s*:")
-        for number, text in enumerate(self.lines, start=2):
-            if pattern.match(text):
-                return number
-        return 1
-
-    def error(self, key: str, message: str, hint: str | None = None) -> SiteError:
-        return SiteError(message, self.shown, self.line(key), hint)
-
-
-def _title(front: dict[str, Any], locate: _KeyLocator) -> str:
-    title = front.get("title")
-    if title is None or (isinstance(title, str) and not title.strip()):
-        raise locate.error(
-            "title",
-            "missing 'title' in front matter",
-            hint="add a line 'title: Your page title' between the '---' lines",
-        )
-    if not isinstance(title, str | int | float):
-        raise locate.error("title", "'title' must be text")
-    return str(title)
-
-
-def _optional_str(front: dict[str, Any], key: str, locate: _KeyLocator) -> str | None:
-    value = front.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise locate.error(key, f"'{key}' must be text, got {value!r}")
-    return str(value)
-
-
-def _typed(
-    front: dict[str, Any], key: str, kind: type, what: str, locate: _KeyLocator, default: Any
-) -> Any:
-    value = front.get(key)
-    if value is None:
-        return default
-    # bool is a subclass of int: 'menu_order: true' is a mistake, not 1.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise locate.error(key, f"'{key}' must be {what}, got {value!r}")
-    return value
-
-
-def _date(front: dict[str, Any], locate: _KeyLocator) -> dt.date | None:
-    value = front.get("date")
-    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
-        return value
-    if isinstance(value, dt.datetime):
-        return value.date()
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise locate.error(
-            "date", f"'date' must be a date like 2026-11-02, got {value!r}"
-        ) from None
-
-
-def _refuse_duplicate_urls(pages: list[Page]) -> None:
+def _duplicate_urls(pages: list[Page]) -> list[SiteError]:
+    """An error for each page whose URL an earlier page already has."""
     seen: dict[str, Page] = {}
+    errors = []
     for page in pages:
         other = seen.setdefault(page.url, page)
         if other is not page:
-            raise SiteError(
-                f"two pages have the URL {page.url}: {other.source} and {page.source}",
-                display_path(page.path),
-                hint="rename one of them or give it another 'slug'",
+            errors.append(
+                SiteError(
+                    f"two pages have the URL {page.url}: {other.source} and {page.source}",
+                    display_path(page.path),
+                    hint="rename one of them or give it another 'slug'",
+                )
             )
+    return errors
 
 
 __all__ = [
     "NOT_FOUND_URL",
+    "PAGE_SUFFIXES",
     "Asset",
     "Content",
     "KnownPages",

@@ -35,6 +35,8 @@ def extra_files(config: SiteConfig, pages: Sequence[Page]) -> dict[str, bytes]:
 def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
     """Every published page's absolute URL; no drafts, no 404 page, no ``noindex: true``.
 
+    ``<lastmod>`` is the page's ``lastmod``, else its ``date``.
+
     Written as lines of text rather than through ElementTree, whose serializer took a tenth
     of a rebuild at 2000 URLs: the same bytes, every value escaped as ElementTree does
     (&, <, >; html.escape, as xml.sax.saxutils imports urllib.request: 20 ms a build).
@@ -47,8 +49,9 @@ def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
     lines = [_XML_DECLARATION, f'<urlset xmlns="{_SITEMAP_NS}">']
     for page in sorted(listed, key=lambda page: page.url):
         lines += ["  <url>", f"    <loc>{escape(page.absolute_url, quote=False)}</loc>"]
-        if page.date is not None:
-            lines.append(f"    <lastmod>{page.date.isoformat()}</lastmod>")
+        modified = page.lastmod or page.date
+        if modified is not None:
+            lines.append(f"    <lastmod>{modified.isoformat()}</lastmod>")
         lines.append("  </url>")
     lines.append("</urlset>")
     return "\n".join(lines).encode() + b"\n"
@@ -87,8 +90,9 @@ def atom_feed(config: SiteConfig, posts: Sequence[Page]) -> bytes:
         assert post.date is not None  # dated_pages only returns dated pages
         sub(entry, "updated", _timestamp(post.date))
         sub(entry, "published", _timestamp(post.date))
-        if post.description:
-            sub(entry, "summary", post.description)
+        summary = post.description or post.summary
+        if summary:
+            sub(entry, "summary", summary)
         sub(entry, "content", str(post.content), type="html")
     return _xml(feed)
 

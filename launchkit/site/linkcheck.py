@@ -71,12 +71,15 @@ def check_links(
     base_url: str,
     templates_dir: Path,
     known: Mapping[str, tuple[LinkWarning, ...]] | None = None,
+    left_out: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[LinkWarning, ...]]:
     """The broken internal links of each page, by output path (``links``/``ids`` likewise).
 
-    Pages in ``known`` are not judged again: their warnings are taken from it.
+    Pages in ``known`` are not judged again: their warnings are taken from it. A link to a
+    page this build leaves out (``left_out``: its URL and why) says why it is missing.
     """
     known = known or {}
+    left_out = left_out or {}
     files = set(outputs)
     base = urlsplit(base_url)
     found: dict[str, tuple[LinkWarning, ...]] = {}
@@ -90,7 +93,7 @@ def check_links(
         for url, text in links.get(page.output, ()):
             context = "" if url.startswith(("/", "http:", "https:")) else page.url
             if (context, url) not in judged:
-                judged[context, url] = _problem(url, page, base, files, ids)
+                judged[context, url] = _problem(url, page, base, files, ids, left_out)
             problem = judged[context, url]
             if problem is not None:
                 path, line = _locate(page, url, text, templates_dir)
@@ -109,7 +112,12 @@ def _order(warning: LinkWarning) -> tuple[str, int, str]:
 
 
 def _problem(
-    url: str, page: Page, base, files: set[str], ids: Mapping[str, frozenset[str]]
+    url: str,
+    page: Page,
+    base,
+    files: set[str],
+    ids: Mapping[str, frozenset[str]],
+    left_out: Mapping[str, str],
 ) -> str | None:
     """Why ``url`` on ``page`` is broken, or None when it resolves (or is not ours)."""
     target = _site_path(url, page.url, base)
@@ -117,6 +125,8 @@ def _problem(
         return None
     path, fragment = target
     output = _output_for(path, files)
+    if output is None and path in left_out:
+        return f"link {url} to a page left out of this build: {left_out[path]}"
     if output is None:
         return f"broken link {url}: no {path} in the built site"
     if fragment not in _ALWAYS_THERE and output in ids and fragment not in ids[output]:

@@ -1,53 +1,98 @@
-"""Markdown to HTML, and the ``buy`` shortcode, as two separate steps.
+"""Markdown to HTML, as GitHub, Hugo (goldmark) and most editors write it.
 
-1. :func:`extract_shortcodes` swaps every shortcode line for a placeholder and
-   :meth:`MarkdownRenderer.render` turns the result into HTML. Both depend only on the page's
-   text, so their output can be cached by a hash of it.
-2. :func:`expand_shortcodes` replaces the placeholders with buy forms. It depends on the
-   catalogue and the templates, so it runs on every build.
+Python-Markdown with its ``extra``, ``toc``, ``smarty`` and ``sane_lists`` extensions, plus
+PyMdown Extensions for what people write that plain Python-Markdown misses: fenced code
+anywhere, also inside list items and with attributes (``superfences``), highlighted with
+Pygments into CSS classes (``highlight``; ``static/css/content.css`` colours them), bare URLs
+linked (``magiclink``), task lists (``tasklist``) and ``~~strikethrough~~`` (``tilde``); and
+:class:`ListsAfterParagraphsExtension`, for a list right under a line of text.
 
-Shortcode syntax, on a line of its own (outside fenced code)::
-
-    {{< buy pro >}}
-    {{< buy pro "Start your trial" >}}
-    {{< buy product="team" label="Get your team on Beacon" >}}
+:meth:`MarkdownRenderer.render` depends only on the page's text (shortcodes become
+placeholders, see :mod:`launchkit.site.shortcodes`), so its output is cached by a hash of
+it; :func:`expand_shortcodes` then fills the placeholders in on every build.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import markdown
+from markdown.blockparser import BlockParser
+from markdown.blockprocessors import BlockProcessor
+from markdown.extensions import Extension
 from markdown.treeprocessors import InlineProcessor
 from markdown.util import AtomicString, Registry
 from markupsafe import Markup
+from pygments.style import Style, StyleMeta
+from pymdownx.__meta__ import __version_info__ as pymdownx_version
 
-from ..errors import SiteError
+from . import shortcodes as shortcodes_module
+from .shortcodes import Shortcode, ShortcodeCall, expand_placeholders, parse_shortcodes
 
-_SHORTCODE_LINE = re.compile(r"^[ \t]*\{\{<(?P<inner>.*?)>\}\}[ \t]*$")
-_FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"`+[^`]*`+")
-# Letters and digits only, so that no Markdown extension (smarty, abbr, …) rewrites it.
-_PLACEHOLDER = "launchkitshortcode{}x"
-_PLACEHOLDER_HTML = re.compile(r"(?:<p>)?launchkitshortcode(\d+)x(?:</p>)?")
 
-_EXTENSIONS = ["extra", "toc", "smarty", "sane_lists"]
-_EXTENSION_CONFIGS = {"toc": {"permalink": True}}
+class _CssClassesOnlyMeta(StyleMeta):
+    def __iter__(cls) -> Iterator[Any]:
+        return iter(())
+
+
+class CssClassesOnly(Style, metaclass=_CssClassesOnlyMeta):
+    """A Pygments style with nothing for Pygments to compute: the colours are CSS's.
+
+    Pygments' HTML formatter, made anew for every code block, first turns its style into a
+    table of inline styles (6 % of a page's render time), which it reads only when it writes
+    inline styles. It writes CSS classes here (``static/css/content.css`` colours them):
+    a style that lists no token leaves that table empty and the output the same.
+    """
+
+
+_EXTENSIONS = [
+    "extra",
+    "toc",
+    "smarty",
+    "sane_lists",
+    "pymdownx.superfences",  # after "extra": replaces its fenced_code
+    "pymdownx.highlight",
+    "pymdownx.magiclink",
+    "pymdownx.tasklist",
+    "pymdownx.tilde",
+    "launchkit.site.markup:ListsAfterParagraphsExtension",
+]
+_EXTENSION_CONFIGS: dict[str, dict[str, Any]] = {
+    "toc": {"permalink": True},
+    # Classes, not inline styles: the theme's stylesheet colours them, light and dark.
+    "pymdownx.highlight": {
+        "use_pygments": True,
+        "pygments_lang_class": True,
+        "guess_lang": False,
+        "pygments_style": CssClassesOnly,
+    },
+    # A fence whose header it cannot read (Hugo's {linenos=table,…}) is still code.
+    "pymdownx.superfences": {"relaxed_headers": True},
+    # GitHub's ~~strikethrough~~ only: a single ~ is "about" in prose ("~5 minutes").
+    "pymdownx.tilde": {"subscript": False},
+}
 # Everything besides a page's text that its rendered HTML depends on: part of the cache key.
-# This module's own source stands for its version: any change to it renders pages afresh.
+# The source of this module and of the shortcode parser stand for their version: any change
+# to them renders pages afresh.
 SETTINGS = (
-    f"Python-Markdown {markdown.__version__}; {_EXTENSIONS!r}; {_EXTENSION_CONFIGS!r}; "
-    f"markup.py {hashlib.blake2b(Path(__file__).read_bytes(), digest_size=16).hexdigest()}"
+    f"Python-Markdown {markdown.__version__}; pymdown-extensions {pymdownx_version}; "
+    f"{_EXTENSIONS!r}; {_EXTENSION_CONFIGS!r}; "
+    + hashlib.blake2b(
+        Path(__file__).read_bytes() + Path(shortcodes_module.__file__ or "").read_bytes(),
+        digest_size=16,
+    ).hexdigest()
 )
 
 # Inline patterns, by registry name, whose regex cannot match a text lacking every one of these
-# literals: each entry was read off the regex source of the Python-Markdown version below (core
-# patterns, footnotes, smarty with its default configuration). Trying such a pattern on such a
+# literals: each entry was read off the regex source of the Python-Markdown and PyMdown
+# Extensions versions below (core patterns, footnotes, smarty with its default configuration,
+# magiclink without repository shorthands, tilde as configured). Trying such a pattern on such a
 # text is wasted work: most text nodes hold no "[", "<", "&", "`", quote or dash at all.
 _REQUIRED_LITERALS: dict[str, tuple[str, ...]] = {
     "backtick": ("`",),
@@ -83,32 +128,35 @@ _REQUIRED_LITERALS: dict[str, tuple[str, ...]] = {
     "smarty-quotes-13": ('"',),
     "smarty-quotes-14": ('"',),
     "smarty-ellipses": ("...",),
+    # magiclink replaces "autolink" with its own <http…> pattern: it still needs a "<".
+    # "magic-link" is case-insensitive "(ht|f)tps?://" or "w{3}\.", which holds "ww." in one
+    # of its four casings.
+    "magic-link": ("://", *("".join(w) + "." for w in itertools.product("wW", repeat=2))),
+    "magic-mail": ("@",),
+    "delimiter": ("~",),  # tilde's DelimiterProcessor, "~" its only delimiter here
 }
 # The table is a fact about these regexes, and what a name means changes between versions
 # (older ones match "_" emphasis in a separate "em_strong2", "em_strong" being "*" only): any
 # other version renders the plain way until each entry has been checked against it again.
 _REQUIRED_LITERALS_CHECKED_FOR = (3, 11)
+_REQUIRED_LITERALS_CHECKED_FOR_PYMDOWNX = (13, 1)
 # The skip replaces one private, name-mangled method of InlineProcessor and calls another.
 _INLINE_FAST_PATH_POSSIBLE = (
     markdown.__version_info__[:2] == _REQUIRED_LITERALS_CHECKED_FOR
+    and tuple(pymdownx_version[:2]) == _REQUIRED_LITERALS_CHECKED_FOR_PYMDOWNX
     and hasattr(InlineProcessor, "_InlineProcessor__handleInline")
     and hasattr(InlineProcessor, "_InlineProcessor__applyPattern")
 )
 
 
-@dataclass(frozen=True)
-class Shortcode:
-    """One ``{{< buy … >}}`` of a page, parsed, with its line in the source file."""
-
-    name: str
-    product: str
-    label: str | None
-    line: int
+# A rendered body as the marshal-based cache stores it (see RenderedMarkdown.to_entry).
+MarkdownEntry = tuple[str, str, tuple[tuple[Any, ...], ...], tuple[tuple[int, str], ...]]
 
 
 @dataclass(frozen=True)
 class RenderedMarkdown:
-    """HTML of a page body with shortcode placeholders, its table of contents, its shortcodes.
+    """HTML of a page body with shortcode placeholders, its table of contents, its shortcodes,
+    and warnings about it as (line, message).
 
     A pure function of the page's text: safe to cache by content hash.
     """
@@ -116,19 +164,18 @@ class RenderedMarkdown:
     html: str
     toc: str
     shortcodes: tuple[Shortcode, ...]
+    warnings: tuple[tuple[int, str], ...] = ()
 
-    def to_entry(self) -> tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]:
+    def to_entry(self) -> MarkdownEntry:
         """Plain tuples of strings and numbers, for the marshal-based cache."""
-        shortcodes = tuple((s.name, s.product, s.label, s.line) for s in self.shortcodes)
-        return self.html, self.toc, shortcodes
+        shortcodes = tuple(shortcode.to_entry() for shortcode in self.shortcodes)
+        return self.html, self.toc, shortcodes, self.warnings
 
     @classmethod
-    def from_entry(
-        cls, entry: tuple[str, str, tuple[tuple[str, str, str | None, int], ...]]
-    ) -> RenderedMarkdown:
+    def from_entry(cls, entry: MarkdownEntry) -> RenderedMarkdown:
         """The inverse of :meth:`to_entry`."""
-        html, toc, shortcodes = entry
-        return cls(html, toc, tuple(Shortcode(*shortcode) for shortcode in shortcodes))
+        html, toc, shortcodes, warnings = entry
+        return cls(html, toc, tuple(Shortcode(*shortcode) for shortcode in shortcodes), warnings)
 
 
 class MarkdownRenderer:
@@ -144,7 +191,7 @@ class MarkdownRenderer:
 
     def render(self, body: str, *, source: str, first_line: int = 1) -> RenderedMarkdown:
         """Render a page body; ``source`` and ``first_line`` place shortcode errors."""
-        text, shortcodes = extract_shortcodes(body, source=source, first_line=first_line)
+        text, shortcodes, warnings = parse_shortcodes(body, source=source, first_line=first_line)
         # The toc extension searches every paragraph for its "[TOC]" marker, which can only
         # come from the text itself (escaped or as entities it is not the marker yet):
         # without it in the text, there is nothing to find, and no search.
@@ -153,7 +200,7 @@ class MarkdownRenderer:
         self._markdown.reset()
         html = self._markdown.convert(text)
         toc = getattr(self._markdown, "toc", "")
-        return RenderedMarkdown(html, toc, tuple(shortcodes))
+        return RenderedMarkdown(html, toc, shortcodes, warnings)
 
 
 def _speed_up_inline_processing(md: markdown.Markdown) -> None:
@@ -230,121 +277,74 @@ def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str
     processor._InlineProcessor__handleInline = handle_inline  # type: ignore[attr-defined]
 
 
-def extract_shortcodes(
-    body: str, *, source: str, first_line: int = 1
-) -> tuple[str, list[Shortcode]]:
-    """Replace each shortcode line by a placeholder paragraph; return the text and shortcodes."""
-    out: list[str] = []
-    shortcodes: list[Shortcode] = []
-    fence: str | None = None
-    for offset, line in enumerate(body.splitlines()):
-        number = first_line + offset
-        fence_match = _FENCE.match(line)
-        if fence_match:
-            marker = fence_match["fence"]
-            if fence is None:
-                fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                fence = None
-        elif fence is None:
-            match = _SHORTCODE_LINE.match(line)
-            if match:
-                shortcodes.append(_parse_shortcode(match["inner"], source, number))
-                # Blank lines around it make it a paragraph of its own, whatever surrounds it.
-                line = "\n" + _PLACEHOLDER.format(len(shortcodes) - 1) + "\n"
-            elif "{{<" in _CODE_SPAN.sub("", line):
-                raise SiteError(
-                    "a shortcode must stand on a line of its own",
-                    source,
-                    number,
-                    hint='write it alone on its line, e.g. {{< buy pro "Buy now" >}}',
-                )
-        out.append(line)
-    return "\n".join(out) + "\n", shortcodes
+class ListsAfterParagraphsExtension(Extension):
+    """A list may start right under a line of text, as in GitHub and CommonMark.
+
+    Python-Markdown wants a blank line before a list, so "The core use-cases are:" followed
+    by "* backup" and "* restore" runs on as one paragraph. mdx_breakless_lists (unmaintained
+    since 2020) inserts blank lines before every list-like line, inside fenced code too; this
+    splits the paragraph instead, after fenced code is out of the way.
+    """
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # the API names it so
+        # Just above "paragraph": every other block kind had its chance at the block first.
+        md.parser.blockprocessors.register(_ListAfterParagraph(md.parser), "list_after_text", 11)
 
 
-def _parse_shortcode(inner: str, source: str, line: int) -> Shortcode:
-    """Parse the words between ``{{<`` and ``>}}`` (shell-like quoting) into a shortcode."""
+class _ListAfterParagraph(BlockProcessor):
+    """Split a paragraph block before its first line that starts a list.
 
-    def error(message: str) -> SiteError:
-        return SiteError(
-            message,
-            source,
-            line,
-            hint='write {{< buy PRODUCT >}} or {{< buy PRODUCT "Button label" >}}',
+    As in CommonMark, a bullet list ("* ", "- ", "+ ") may interrupt a paragraph, and an
+    ordered one only when it starts at "1." (a line such as "2024. A year" stays prose); an
+    empty item may not.
+    """
+
+    def __init__(self, parser: BlockParser) -> None:
+        super().__init__(parser)
+        self._list_line = re.compile(
+            rf"\n[ ]{{0,{self.tab_length - 1}}}(?:[*+-]|1\.)[ ]+\S", re.MULTILINE
         )
 
-    try:
-        words = shlex.split(inner)
-    except ValueError as exc:
-        raise error(f"cannot read the shortcode: {exc}") from None
-    if not words:
-        raise error("empty shortcode")
-    name, *args = words
-    if name != "buy":
-        raise error(f"unknown shortcode '{name}' (the only one is 'buy')")
-    positional: list[str] = []
-    named: dict[str, str] = {}
-    for arg in args:
-        key, equals, value = arg.partition("=")
-        if not equals:
-            if named:
-                raise error(f"'{arg}' comes after a name=value argument")
-            positional.append(arg)
-        elif key not in ("product", "label"):
-            raise error(f"unknown argument '{key}' (use product= and label=)")
-        elif key in named:
-            raise error(f"'{key}' is given twice")
-        else:
-            named[key] = value
-    values = dict(zip(("product", "label"), positional, strict=False))
-    if len(positional) > 2:
-        raise error(f"too many arguments: {' '.join(positional[2:])!r}")
-    for key, value in named.items():
-        if key in values:
-            raise error(f"'{key}' is given twice")
-        values[key] = value
-    if not values.get("product"):
-        raise error("the buy shortcode needs a product key")
-    return Shortcode(name, values["product"], values.get("label") or None, line)
+    def test(self, parent: Any, block: str) -> bool:
+        return self._list_line.search(block) is not None
+
+    def run(self, parent: Any, blocks: list[str]) -> None:
+        block = blocks.pop(0)
+        split = self._list_line.search(block)
+        assert split is not None  # test() found it
+        blocks[:0] = [block[: split.start()], block[split.start() + 1 :]]
 
 
 def expand_shortcodes(
     rendered: RenderedMarkdown,
     *,
     source: str,
-    products: Mapping[str, object],
-    buy_form: Callable[[str, str | None], str],
+    known: Collection[str],
+    render_shortcode: Callable[[ShortcodeCall], str],
+    page: Any = None,
 ) -> Markup:
-    """The page's final body HTML: each placeholder replaced by its product's buy form."""
+    """The page's final body HTML: each shortcode placeholder replaced by its template's output.
+
+    ``known`` names the templates of ``templates/shortcodes/``; ``render_shortcode`` renders
+    one (:meth:`launchkit.site.render.Renderer.render_shortcode`).
+    """
     if not rendered.shortcodes:  # most pages: no need to search the HTML
         return Markup(rendered.html)  # noqa: S704 - Markdown's own HTML output
-    forms = []
-    for shortcode in rendered.shortcodes:
-        if shortcode.product not in products:
-            known = ", ".join(products) or "none"
-            raise SiteError(
-                f"unknown product '{shortcode.product}'",
-                source,
-                shortcode.line,
-                hint=f"use a key of [products.…] in site.toml: {known}",
-            )
-        forms.append(buy_form(shortcode.product, shortcode.label))
-
-    def form_for(match: re.Match[str]) -> str:
-        index = int(match[1])
-        # A look-alike a marketer typed (vanishingly unlikely) stays as it was.
-        return forms[index] if index < len(forms) else match[0]
-
-    html = _PLACEHOLDER_HTML.sub(form_for, rendered.html)
-    return Markup(html)  # noqa: S704 - Markdown's own HTML output plus our rendered forms
+    html = expand_placeholders(
+        rendered.html,
+        rendered.shortcodes,
+        source=source,
+        known=known,
+        render_shortcode=render_shortcode,
+        page=page,
+    )
+    return Markup(html)  # noqa: S704 - Markdown's own HTML output plus rendered templates
 
 
 __all__ = [
     "SETTINGS",
+    "MarkdownEntry",
     "MarkdownRenderer",
     "RenderedMarkdown",
-    "Shortcode",
     "expand_shortcodes",
-    "extract_shortcodes",
 ]

@@ -23,10 +23,12 @@ from ..config import SiteConfig
 from ..errors import SiteError
 from .cache import digest
 from .content import Page, display_path
+from .shortcodes import ShortcodeCall
 from .structured_data import StructuredData, parent_titles
 from .theme import NavItem, Theme, front_matter_line
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
+SHORTCODES_FOLDER = "shortcodes/"  # templates/shortcodes/NAME.html: {{< NAME … >}}
 BUY_FORM_TEMPLATE = "partials/buy_form.html"
 FEED_URL = "/blog/feed.xml"
 FEED_SECTION = "blog"
@@ -121,6 +123,7 @@ class Renderer:
         self._dependencies: dict[str, TemplateDependencies] = {}
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
+        self._shortcode_names: frozenset[str] | None = None
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode.
@@ -146,6 +149,25 @@ class Renderer:
             endpoint=self.endpoint,
         )
         return Markup(html)  # noqa: S704 - rendered by an autoescaping template
+
+    def shortcode_names(self) -> frozenset[str]:
+        """The shortcodes there are templates for (``_``-prefixed files are their helpers).
+
+        Listed once per build, like the templates themselves (every page asks).
+        """
+        if self._shortcode_names is None:
+            names = self.env.list_templates(
+                filter_func=lambda name: (
+                    name.startswith(SHORTCODES_FOLDER) and name.endswith(".html")
+                )
+            )
+            found = (name[len(SHORTCODES_FOLDER) : -len(".html")] for name in names)
+            self._shortcode_names = frozenset(name for name in found if not name.startswith("_"))
+        return self._shortcode_names
+
+    def render_shortcode(self, call: ShortcodeCall) -> str:
+        """A shortcode's HTML: ``templates/shortcodes/<name>.html``, which sees ``shortcode``."""
+        return self._render(f"{SHORTCODES_FOLDER}{call.name}.html", shortcode=call)
 
     def snippet(self) -> str:
         """Rewardful's snippet as ``partials/rewardful.html`` renders it, without outer space."""
@@ -221,8 +243,9 @@ class Renderer:
         """The templates and variables a page with ``template`` depends on (memoized)."""
         found = self._dependencies.get(template)
         if found is None:
+            shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in self.shortcode_names()]
             found = self._find_dependencies(
-                [f"{template}.html", BUY_FORM_TEMPLATE, SNIPPET_TEMPLATE]
+                [f"{template}.html", BUY_FORM_TEMPLATE, SNIPPET_TEMPLATE, *shortcodes]
             )
             self._dependencies[template] = found
         return found
@@ -306,7 +329,8 @@ class Renderer:
 
     def _template_names(self) -> list[str]:
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
-        return [name.removesuffix(".html") for name in names if not name.startswith("partials/")]
+        pages = (name for name in names if not name.startswith(("partials/", SHORTCODES_FOLDER)))
+        return [name.removesuffix(".html") for name in pages]
 
 
 def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
