@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     _print_summarised([f"note: {note}" for note in report.notes], "notes", args.verbose)
     print(
         f"Built {report.pages} pages ({report.rendered} rendered, {report.from_cache} from "
-        f"cache), {report.files} files in {report.seconds:.2f} s -> {display_path(out)}/"
+        f"cache), {report.files} files ({report.images_processed} images encoded) in "
+        f"{report.seconds:.2f} s -> {display_path(out)}/"
     )
     return 0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -68,6 +69,7 @@ class Run:
     seconds: float  # wall time
     cpu_seconds: float  # user + system, of the child and its workers
     peak_mib: float
+    images: int | None = None  # images the build encoded, from its summary line
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,16 @@ class Figure:
     seconds: float
     cpu_seconds: float
     peak_mib: float | None = None
+    images: int | None = None  # the most images any run encoded
 
     @classmethod
     def of(cls, runs: list[Run]) -> Figure:
+        encoded = [r.images for r in runs if r.images is not None]
         return cls(
             statistics.median(r.seconds for r in runs),
             statistics.median(r.cpu_seconds for r in runs),
             max(r.peak_mib for r in runs),
+            max(encoded) if encoded else None,
         )
 
 
@@ -116,12 +121,18 @@ def run_child(command: list[str], cwd: Path, env: dict[str, str] | None = None) 
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        tail = output.read().decode(errors="replace")[-3000:]
         if child.returncode != 0:
-            output.seek(0)
-            tail = output.read().decode(errors="replace")[-3000:]
             raise BenchError(f"{' '.join(command)} exited {child.returncode}:\n{tail}")
     cpu_seconds = usage.ru_utime + usage.ru_stime
-    return Run(seconds, cpu_seconds, usage.ru_maxrss / 1024)  # Linux: ru_maxrss is in KiB
+    encoded = _IMAGES_ENCODED.search(tail)
+    images = int(encoded[1]) if encoded else None
+    return Run(seconds, cpu_seconds, usage.ru_maxrss / 1024, images)  # ru_maxrss: KiB
+
+
+# build.py's summary line: "Built 2000 pages (…), 2400 files (0 images encoded) in 0.45 s".
+_IMAGES_ENCODED = re.compile(r"\((\d+) images encoded\)")
 
 
 def measure_floor(corpus: Corpus, repeat: int, extensions: list[str]) -> Figure:
@@ -148,13 +159,19 @@ def build_flags() -> set[str]:
 
 
 def measure_launchkit(corpus: Corpus, work: Path, repeat: int) -> dict[str, Figure]:
-    """Cold build, then three kinds of rebuild into the same output, ``repeat`` times each."""
+    """Cold builds, then three kinds of rebuild into the same output, ``repeat`` times each.
+
+    "cold + images" starts without the image cache too (every variant and social card is
+    encoded); "cold" is ``--clean``, which keeps that content-addressed cache, so that it
+    stays comparable with the Markdown floor and the anchors, which encode no images.
+    """
     flags = build_flags()
     out = work / "public"
     build = [sys.executable, str(BUILD_PY), "--config", str(corpus.config), "--out", str(out)]
     cold = build + (["--clean"] if "--clean" in flags else [])
     template = _blog_template(corpus)
     steps: dict[str, list[Run]] = {
+        "cold + images": [],
         "cold": [],
         "cold, spawn": [],
         "no-change": [],
@@ -163,6 +180,9 @@ def measure_launchkit(corpus: Corpus, work: Path, repeat: int) -> dict[str, Figu
     }
     spawn_env = {**os.environ, START_METHOD_ENV: "spawn"}
     for attempt in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(corpus.root / ".cache" / "images", ignore_errors=True)
+        steps["cold + images"].append(run_child(cold, corpus.root))
         shutil.rmtree(out, ignore_errors=True)
         steps["cold, spawn"].append(run_child(cold, corpus.root, spawn_env))
         shutil.rmtree(out, ignore_errors=True)
@@ -248,6 +268,7 @@ def launchkit_rows(
             f"<= {SPAWN_VS_DEFAULT} x default",
             verdict(spawn.seconds <= SPAWN_VS_DEFAULT * cold.seconds),
         ),
+        _images_row("launchkit cold build + images", ours["cold + images"], cold),
     ]
     targets = SCALE_REBUILD_VS_COLD if pages >= SCALE_PAGES else REBUILD_VS_COLD
     for step in ("no-change", "page edit", "template"):
@@ -302,6 +323,26 @@ def anchor_rows(
             rebuild_label, rebuild, f"{ratio:.2f} x our slowest rebuild", "> 1", verdict(ratio > 1)
         ),
     ]
+
+
+def _images_row(label: str, figure: Figure, cold: Figure) -> Row:
+    """The cold build that also encodes every image variant and social card."""
+    ratio = f"{figure.seconds / cold.seconds:.2f} x cold"
+    return Row(label, figure, ratio, f"{figure.images} images encoded")
+
+
+def print_images(rows: list[Row]) -> None:
+    """How many images each of our steps encoded (the most of its runs): a no-change
+    rebuild must encode none again."""
+    counts = {
+        row.label.removeprefix("launchkit "): row.figure.images
+        for row in rows
+        if row.label.startswith("launchkit") and row.figure and row.figure.images is not None
+    }
+    if counts:
+        listed = ", ".join(f"{step} {count}" for step, count in counts.items())
+        none_again = verdict(counts.get("no-change rebuild") == 0)
+        print(f"\nimages encoded: {listed}\nno-change rebuild encodes no image: {none_again}")
 
 
 def print_table(pages: int, rows: list[Row]) -> None:
@@ -409,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print(f"\n{args.pages} pages, median of {args.repeat} runs, {os.cpu_count()} cores")
     print_table(args.pages, rows)
+    print_images(rows)
     print_peak_memory(rows, args.pages)
     return 0
 

@@ -4,10 +4,12 @@
 --config <dest>/site.toml`` builds: ``content/`` with nested sections (blog posts with dates,
 docs in topic folders, feature pages, a pricing page, section indexes with menu entries),
 the project's own ``site.toml``, ``templates/`` and ``static/`` copied beside it, and a few
-shared images. Every body has 300-800 words of headings, paragraphs, lists, a table, fenced
-code, emphasis, a blockquote, an image and internal links (some to ``#fragment`` headings of
-other pages), and a handful of pages carry ``{{< buy … >}}`` shortcodes. All links resolve,
-so the corpus also exercises a link checker without warnings.
+shared images: SVG drawings and, on about one page in ten, raster photos (JPEG and PNG made
+with Pillow, so that the build resizes and encodes them). Every body has 300-800 words of
+headings, paragraphs, lists, a table, fenced code, emphasis, a blockquote, an image and
+internal links (some to ``#fragment`` headings of other pages), and a handful of pages carry
+``{{< buy … >}}`` shortcodes. All links resolve, so the corpus also exercises a link checker
+without warnings.
 
 The same ``pages`` and ``seed`` give the same bytes: a seeded ``random.Random`` drives every
 choice and no date comes from the clock.
@@ -19,6 +21,7 @@ Hugo), so that the benchmark compares like with like.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import random
 import re
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from PIL import Image, ImageFilter
 
 from launchkit.config import load_config
 
@@ -38,6 +42,16 @@ MIN_PAGES = 8  # the fixed pages (home, pricing, section indexes) plus a few of 
 SECTION_SHARES = (("blog", 0.55), ("docs", 0.30), ("features", 0.15))
 DOCS_TOPICS = ("getting-started", "monitors", "alerts", "status-pages", "integrations", "api")
 IMAGES = ("dashboard", "status-page", "alert-timeline", "team-rota")
+# Raster photos: (name, width, height, format); a page in PHOTO_SHARE shows one.
+PHOTOS = (
+    ("launch-stand", 2400, 1600, "JPEG"),
+    ("team-offsite", 2400, 1600, "JPEG"),
+    ("support-desk", 2000, 1333, "JPEG"),
+    ("status-wall", 1800, 1200, "JPEG"),
+    ("uptime-chart", 1400, 900, "PNG"),
+    ("incident-map", 1200, 800, "PNG"),
+)
+PHOTO_SHARE = 0.1
 FIRST_POST_DATE = dt.date(2022, 1, 3)
 
 NOUNS = (
@@ -268,6 +282,8 @@ def _body(rng: random.Random, plan: PagePlan, plans: list[PagePlan], products: l
     parts = [_paragraph(rng, others)] + [part for section in sections for part in section]
     if plan.source in ("index.md", "pricing.md") or rng.random() < 0.03:
         parts.append(_shortcode(rng, products))
+    if rng.random() < PHOTO_SHARE:
+        parts.insert(2, _photo(rng))
     target_words = rng.randint(300, 740)  # the last paragraph may overshoot it by up to ~60 words
     while _words(parts) < target_words:
         parts.insert(rng.randint(1, len(parts)), _paragraph(rng, others))
@@ -334,6 +350,12 @@ def _image(rng: random.Random) -> str:
     return f"![The {name.replace('-', ' ')} view](/images/bench/{name}.svg)"
 
 
+def _photo(rng: random.Random) -> str:
+    name, _, _, image_format = rng.choice(PHOTOS)
+    suffix = "jpg" if image_format == "JPEG" else "png"
+    return f"![The {name.replace('-', ' ')}](/images/bench/{name}.{suffix})"
+
+
 def _shortcode(rng: random.Random, products: list[str]) -> str:
     key = rng.choice(products)
     if rng.random() < 0.5:
@@ -376,8 +398,26 @@ def _copy_project_files(project_root: Path, dest: Path) -> None:
             shutil.copytree(project_root / folder, dest / folder)
 
 
+def photo(width: int, height: int, seed: int = 0, image_format: str = "JPEG") -> bytes:
+    """A photo-like image (smooth colour fields with fine grain), the same bytes for the
+    same arguments: it compresses as a photo does, so byte sizes are realistic."""
+    rng = random.Random(seed)
+    small = Image.frombytes("RGB", (48, 32), rng.randbytes(48 * 32 * 3))
+    image = small.resize((width, height), Image.Resampling.BICUBIC)
+    grain = Image.frombytes("L", (width, height), rng.randbytes(width * height))
+    grain = grain.filter(ImageFilter.GaussianBlur(0.6)).convert("RGB")
+    image = Image.blend(image, grain, 0.18)
+    buffer = io.BytesIO()
+    options = {"quality": 92} if image_format == "JPEG" else {}
+    image.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
 def _write_images(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    for number, (name, width, height, image_format) in enumerate(PHOTOS):
+        suffix = "jpg" if image_format == "JPEG" else "png"
+        (folder / f"{name}.{suffix}").write_bytes(photo(width, height, number, image_format))
     for number, name in enumerate(IMAGES):
         hue = number * 90
         (folder / f"{name}.svg").write_text(

@@ -116,13 +116,18 @@ def test_summary_line_and_default_output(tmp_path: Path) -> None:
     env = {**os.environ, "STRIPE_SECRET_KEY": "sk_test_51NeverInOutput"}
     result = run_build(write_site(tmp_path), env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Built 8 pages (8 rendered, 0 from cache), 5 files in ")
+    # The site's 5 files, and a social card per page (each one encoded).
+    assert result.stdout.startswith(
+        "Built 8 pages (8 rendered, 0 from cache), 13 files (8 images encoded) in "
+    )
     assert result.stdout.rstrip().endswith("s -> public/")
     assert (tmp_path / "public" / "index.html").is_file()
     for name, data in snapshot(tmp_path / "public").items():
         assert b"sk_test_51NeverInOutput" not in data, name
     again = run_build(tmp_path, env=env)
-    assert again.stdout.startswith("Built 8 pages (0 rendered, 8 from cache), 5 files in ")
+    assert again.stdout.startswith(
+        "Built 8 pages (0 rendered, 8 from cache), 13 files (0 images encoded) in "
+    )
 
 
 def test_help(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,10 @@ def test_referral_script_fills_referral_and_coupon(site: dict[str, bytes]) -> No
 
 
 def test_pretty_urls_and_copied_files(site: dict[str, bytes]) -> None:
+    cards = {name for name in site if name.startswith("social/")}  # tests/test_images.py
+    assert len(cards) == 8
+    # Fingerprinted files are named by their content (tests/test_images.py): "chart.#.svg".
+    named = {re.sub(r"\.[0-9a-f]{8}\.", ".#.", name): name for name in set(site) - cards}
     assert {
         "index.html",
         "pricing/index.html",
@@ -136,17 +141,17 @@ def test_pretty_urls_and_copied_files(site: dict[str, bytes]) -> None:
         "blog/index.html",
         "blog/first/index.html",
         "blog/second/index.html",
-        "blog/chart.svg",  # beside the posts, referenced as ../chart.svg
-        "css/site.css",  # from static/
+        "blog/chart.#.svg",  # beside the posts, referenced as ../chart.svg
+        "css/site.#.css",  # from static/
         "sitemap.xml",
         "robots.txt",
         "blog/feed.xml",
         ".launchkit-build",  # marks the folder as a build output the next build may replace
-    } == set(site)
+    } == set(named)
     soup = BeautifulSoup(site["team/index.html"], "html.parser")
     assert soup.find("link", rel="canonical")["href"] == "https://shop.example/team/"
     assert soup.find("table") is not None  # Markdown tables are on
-    assert site["blog/chart.svg"] == b'<svg xmlns="http://www.w3.org/2000/svg"/>\n'
+    assert site[named["blog/chart.#.svg"]] == b'<svg xmlns="http://www.w3.org/2000/svg"/>\n'
 
 
 def test_navigation_follows_menu_order(site: dict[str, bytes]) -> None:

@@ -62,7 +62,8 @@ class Deployment:
         try:
             connection.request("GET", path)
             response = connection.getresponse()
-            return Answer(response.status, response.headers, response.read().decode())
+            body = response.read().decode(errors="replace")  # images too
+            return Answer(response.status, response.headers, body)
         finally:
             connection.close()
 
@@ -216,6 +217,7 @@ def _wait_for_port(port: int, process: subprocess.Popen) -> None:
     raise AssertionError("nginx did not listen")
 
 
+IMMUTABLE = "public, max-age=31536000, immutable"
 SECURITY = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
@@ -228,7 +230,17 @@ SECURITY = {
     [
         ("/", 200, "no-cache"),
         ("/pricing/", 200, "no-cache"),
-        ("/css/site.css", 200, "public, max-age=3600"),
+        ("/sitemap.xml", 200, "no-cache"),
+        ("/blog/feed.xml", 200, "no-cache"),
+        # Fingerprinted (named by content, found by the pattern): a year.
+        ("/css/site.*.css", 200, IMMUTABLE),
+        ("/images/logo.*.svg", 200, IMMUTABLE),
+        ("/images/social-card.*-480.webp", 200, IMMUTABLE),
+        ("/social/pricing.*.png", 200, IMMUTABLE),
+        # Kept under its own name for outside links: an hour.
+        ("/favicon.svg", 200, "public, max-age=3600"),
+        ("/css/site.css", 404, "no-cache"),  # only the hashed name is published
+        ("/css/site.0123abcd.css", 404, "no-cache"),  # an old name: the 404 page, not cached
         ("/no/such/page/", 404, "no-cache"),
         ("/.launchkit-build", 404, "no-cache"),
     ],
@@ -236,6 +248,9 @@ SECURITY = {
 def test_static_answers_carry_security_and_cache_headers(
     deployment: Deployment, path: str, status: int, cache: str
 ) -> None:
+    if "*" in path:
+        (found,) = deployment.public.glob(path.lstrip("/"))
+        path = "/" + found.relative_to(deployment.public).as_posix()
     answer = deployment.get(SITE_HOST, path)
     assert answer.status_code == status
     for name, value in SECURITY.items():

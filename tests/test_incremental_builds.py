@@ -63,8 +63,13 @@ EDITS = {
         {"content/blog/third.md": "---\ntitle: Third\ndate: 2026-06-01\n---\nNew.\n"},
         2,
     ),
-    "static file": ({"static/css/site.css": "body { margin: 1px }\n"}, 0),
-    "file beside a page": ({"content/blog/chart.svg": "<svg/>\n"}, 0),
+    # A fingerprinted file (CSS, JS, fonts, images) gets a new name, which every page that
+    # uses it must show: pages are rendered again (all of them: which page uses which file
+    # is known only once it is rendered).
+    "static file": ({"static/css/site.css": "body { margin: 1px }\n"}, PAGES),
+    "file beside a page": ({"content/blog/chart.svg": "<svg/>\n"}, PAGES),
+    # Other files keep their name: no page changes.
+    "other static file": ({"static/terms.txt": "Terms.\n"}, 0),
 }
 
 

@@ -4,11 +4,13 @@ section's page, and a link to a page left out says why it is missing."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
 from build_support import parse_xml, run_build, snapshot, write_site
+from image_support import photo, write_bytes
 from test_front_matter import post, with_repo_templates
 
 from launchkit.config import load_config
@@ -170,20 +172,26 @@ def test_a_bundles_files_follow_its_slug(tmp_path: Path, monkeypatch: pytest.Mon
         "content/blog/0918-launch/index.md": post(
             "date: 2018-09-18\nslug: launch\n", "![Cover](cover.png)\n\n![Chart](img/chart.svg)\n"
         ),
-        "content/blog/0918-launch/cover.png": "png",
         "content/blog/0918-launch/img/chart.svg": "<svg/>",
         "content/docs/index.md": "---\ntitle: Docs\nslug: manual\n---\n",  # a section: stays
         "content/docs/setup.md": "---\ntitle: Setup\n---\n",
         "content/docs/diagram.svg": "<svg/>",
     }
     root = write_site(tmp_path, changes)
+    write_bytes(root / "content/blog/0918-launch/cover.png", photo(64, 48, image_format="PNG"))
     monkeypatch.chdir(root)
     report, files = build(root)
-    assert {"blog/launch/index.html", "blog/launch/cover.png", "blog/launch/img/chart.svg"} <= set(
-        files
+    # Images are published under content-hashed names (tests/test_images.py): "cover.#.png".
+    named = {re.sub(r"\.[0-9a-f]{8}(-\d+)?\.", ".#.", name) for name in files}
+    assert {"blog/launch/index.html", "blog/launch/cover.#.png", "blog/launch/img/chart.#.svg"} <= (
+        named
     )
     assert not any(name.startswith("blog/0918-launch/") for name in files)
-    assert "docs/diagram.svg" in files and "manual/index.html" in files
+    assert "docs/diagram.#.svg" in named and "manual/index.html" in named
     assert report.warnings == ()
     page = BeautifulSoup(files["blog/launch/index.html"], "html.parser")
-    assert [img["src"] for img in page.main.find_all("img")] == ["cover.png", "img/chart.svg"]
+    sources = [img["src"] for img in page.main.find_all("img")]
+    assert [re.sub(r"\.[0-9a-f]{8}(-\d+)?\.", ".#.", src) for src in sources] == [
+        "/blog/launch/cover.#.png",
+        "/blog/launch/img/chart.#.svg",
+    ]

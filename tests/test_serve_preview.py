@@ -186,7 +186,8 @@ def test_live_reload_is_added_to_served_html_only(site: Path, preview: Preview) 
 
 def test_files_are_served_as_a_static_host_serves_them(preview: Preview) -> None:
     base = preview.url.rstrip("/")
-    css = requests.get(base + "/css/site.css", timeout=TIMEOUT)
+    (stylesheet,) = (preview.site_dir / "css").glob("site.*.css")  # a fingerprinted name
+    css = requests.get(f"{base}/css/{stylesheet.name}", timeout=TIMEOUT)
     assert css.status_code == 200
     assert css.headers["Content-Type"] == "text/css; charset=utf-8"
     assert css.text == "body { margin: 0 }\n"

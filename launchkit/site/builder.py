@@ -1,7 +1,15 @@
 """The build, as a short pipeline of named steps (the shape of MkDocs' ``commands/build.py``).
 
-    sources -> pages -> bodies -> documents -> files -> links -> publish
-    find_sources  read_source  render  render_document  collect_files  check_links  commit
+    sources -> pages -> bodies -> media -> documents -> files -> links -> publish
+    find_sources  read_source  render  plan_media  render_document  collect_files
+                                       make_media  (+ rewrite_document)  check_links  commit
+
+The media step (:mod:`.media`) names the published files (fingerprinted), plans image
+variants and social cards and encodes what the image cache (``.cache/images/``, keyed by
+content, kept by ``--clean``) lacks; each rendered document is then rewritten to use them
+(:meth:`.assets.Assets.rewrite_document`). What documents see of it is the identity
+``assets`` (every document needs it) and ``social_cards`` (the templates calling
+``social_image``).
 
 Each step is a pure function of what the earlier ones gave (in :mod:`.content`,
 :mod:`.markup`, :mod:`.render`, :mod:`.extras`, :mod:`.linkcheck`); the same input gives
@@ -37,20 +45,18 @@ from ..errors import SiteError, attempt, reported_with
 from .bundles import follow_bundles
 from .cache import BuildCache, Links, Output, PageEntry, file_stamp
 from .content import (
-    Asset,
     Page,
-    display_path,
     find_sources,
     published_pages,
     read_body,
     read_source,
-    walk_files,
 )
 from .context import BuildContext
 from .extras import extra_files, feed_posts
 from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import MarkdownRenderer, RenderedMarkdown
+from .media import IMAGE_CACHE, Media, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .render import Renderer, templates_digest
@@ -82,6 +88,7 @@ class BuildReport:
     markdown_rendered: int = 0
     warnings: tuple[LinkWarning, ...] = ()
     notes: tuple[str, ...] = ()
+    images_processed: int = 0  # image variants and social cards encoded (not cached)
 
 
 def build_site(
@@ -147,6 +154,7 @@ class _Build:
         self.bar: Progress = NoProgress()
         self.markdown_rendered = 0
         self.rendered: set[str] = set()  # the outputs of the documents rendered here
+        self.images_processed = 0
 
     def run(self, out: Path, *, rules: PublishRules, strict: bool, started: float) -> BuildReport:
         cache = self.cache
@@ -156,6 +164,8 @@ class _Build:
         published = published_pages([entry.page for entry in entries.values()], rules)
         pages = published.pages
         renderer = self.renderer()
+        media = self.media(pages, sources.assets)
+        renderer.env.globals["social_image"] = media.social_image
         record = cache.record()
         # Pages that could not be read (and URLs two pages claim) fail the build, after the
         # other pages' shortcodes and templates are checked too: one failed build lists
@@ -163,12 +173,14 @@ class _Build:
         with site_writer(out) as writer:
             with reported_with([*errors, *published.errors]):
                 renderer.use_pages(pages, self.filler(renderer, entries))
-                values = cache.identities(pages, entries, renderer)
+                values = cache.identities(pages, entries, renderer, media.identities())
                 needs = [values.needs(page, entries[page.path]) for page in pages]
                 stale = cache.stale_documents(pages, needs, values)
-                documents = self.write_documents(pages, entries, needs, stale, renderer, writer)
+                documents = self.write_documents(
+                    pages, entries, needs, stale, renderer, media, writer
+                )
                 fill = self.filler(renderer, entries)
-                files = collect_files(self.config, pages, sources.assets, fill)
+                files = collect_files(self.config, pages, media, fill)
                 writer.stage_all(files)
                 outputs = files.outputs()
                 links_key = cache.links_key(
@@ -199,6 +211,7 @@ class _Build:
                 *warnings,
             ),
             notes=tuple(unused_params(pages, usage.keys)),
+            images_processed=self.images_processed,
         )
 
     # --- pages and bodies ------------------------------------------------------------------
@@ -245,6 +258,27 @@ class _Build:
         }
         return {path: entry for path, entry in read.items() if entry is not None}, errors
 
+    # --- media -----------------------------------------------------------------------------
+
+    def media(self, pages: Sequence[Page], assets: Sequence) -> Media:
+        """The published names, image variants and social cards (:mod:`.media`); what the
+        image cache lacks is encoded here, over the worker processes."""
+        bundles = follow_bundles(pages, assets, self.config.content_dir)
+        media = plan_media(self.config, pages, bundles)
+
+        def run(job, items):
+            return run_jobs(
+                media_job,
+                [(job, item) for item in items],
+                None,
+                setup=_no_state,
+                payload=_no_state,
+                workers=self.workers,
+            )
+
+        self.images_processed = make_media(media, self.config.root / IMAGE_CACHE, run)
+        return media
+
     def renderer(self) -> Renderer:
         """The Jinja environment of this build: the last one while nothing it holds changed."""
         context, cache = self.cache.context, self.cache
@@ -284,6 +318,7 @@ class _Build:
         needs: Sequence[tuple[str, ...]],
         stale: Sequence[int],
         renderer: Renderer,
+        media: Media,
         writer: SiteWriter,
     ) -> dict[str, Output]:
         """Stage the documents of the ``stale`` pages; the others are the last build's."""
@@ -296,12 +331,14 @@ class _Build:
         }
         writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
-        state = _DocumentState(renderer, self.filler(renderer, entries), writer)
+        state = _DocumentState(renderer, self.filler(renderer, entries), writer, media)
 
         def payload() -> _DocumentPayload:
             keys = [cache.markdown_key(entries[page.path].body_key) for page in pages]
             store, out = str(cache.store.path), str(writer.out)
-            return _DocumentPayload(self.config, cache.endpoint, list(pages), keys, store, out)
+            return _DocumentPayload(
+                self.config, cache.endpoint, list(pages), keys, store, out, media.for_documents()
+            )
 
         def keep(item: tuple[int, Page], result: tuple) -> tuple:
             """All but the links, which go to the cache file (20000 pages' would not fit)."""
@@ -390,23 +427,18 @@ def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
     return tuple(LinkWarning(*warning) for warning in stored) if stored else ()
 
 
-def collect_files(
-    config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset], fill
-) -> SiteFiles:
+def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media, fill) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed, files beside pages (a moved bundle's beside its page), static/."""
+    sitemap/robots/feed (their references fingerprinted), static/ and the files beside
+    pages (fingerprinted; a moved bundle's beside its page), image variants, social cards."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
     feed = [fill(post) for post in feed_posts(config, pages)]
     for output, data in extra_files(config, pages, feed).items():
+        data = media.assets.rewrite_urls(data.decode()).encode()
         files.add(output, data, f"the generated {output}")
-    for asset in follow_bundles(pages, assets, config.content_dir):
-        files.add(asset.output, asset.path, display_path(asset.path))
-    if config.static_dir.is_dir():
-        for name in walk_files(config.static_dir):
-            path = Path(name)
-            files.add(path.relative_to(config.static_dir).as_posix(), path, display_path(path))
+    media.add_files(files, pages, config.root / IMAGE_CACHE)
     return files
 
 
@@ -487,6 +519,7 @@ class _DocumentState:
     renderer: Renderer
     fill: object
     writer: SiteWriter
+    media: Media
 
 
 @dataclass(frozen=True)
@@ -499,11 +532,13 @@ class _DocumentPayload:
     keys: list[str]
     store: str
     out: str
+    media: Media  # without the published files' bytes (Media.for_documents)
 
     def setup(self) -> _DocumentState:
         renderer = Renderer(
             self.config, checkout_endpoint=self.endpoint, compiled_dir=_compiled(self.config)
         )
+        renderer.env.globals["social_image"] = self.media.social_image
         store = Store(Path(self.store), readonly=True)
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
 
@@ -511,13 +546,14 @@ class _DocumentPayload:
             return renderer.fill_in(page, _rendered(store.body(keys[page.path]), page))
 
         renderer.use_pages(self.pages, fill)
-        return _DocumentState(renderer, fill, SiteWriter(Path(self.out)))
+        return _DocumentState(renderer, fill, SiteWriter(Path(self.out)), self.media)
 
 
 def _document_job(state: _DocumentState, item: tuple[int, Page]):
     """Render and stage one page's document: (size, mtime, links, ids, changed)."""
     _, page = item
-    document = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
+    html = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
+    document = state.media.assets.rewrite_document(html.decode("utf-8"), page).encode("utf-8")
     stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
     return stat.st_size, stat.st_mtime_ns, links, ids, changed
@@ -530,6 +566,10 @@ def _rendered(entry: object, page: Page) -> RenderedMarkdown:
         return RenderedMarkdown.from_entry(entry)  # type: ignore[arg-type]
     body = read_body(Path(page.path))
     return MarkdownRenderer().render(body.text, source=page.source, first_line=body.first_line)
+
+
+def _no_state(*_: object) -> None:
+    return None
 
 
 def _compiled(config: SiteConfig) -> Path:

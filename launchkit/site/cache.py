@@ -281,10 +281,15 @@ class BuildCache:
         return records[self.out]
 
     def identities(
-        self, pages: Sequence[Page], entries: Mapping[str, PageEntry], renderer: Renderer
+        self,
+        pages: Sequence[Page],
+        entries: Mapping[str, PageEntry],
+        renderer: Renderer,
+        media: Mapping[str, str] | None = None,
     ) -> Identities:
-        """The value of every identity in this build (:class:`.keys.Identities`)."""
-        return Identities(self.config, self.code, self.endpoint, pages, entries, renderer)
+        """The value of every identity in this build (:class:`.keys.Identities`); ``media``:
+        the media step's (:meth:`.media.Media.identities`)."""
+        return Identities(self.config, self.code, self.endpoint, pages, entries, renderer, media)
 
     def stale_documents(
         self, pages: Sequence[Page], needs: Sequence[tuple[str, ...]], values: Identities

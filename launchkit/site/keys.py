@@ -53,7 +53,13 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 STEPS = {
     "pages": ("launchkit.site.content",),
     "bodies": ("launchkit.site.markup",),
-    "documents": ("launchkit.site.render", "launchkit.site.markup", "launchkit.site.extras"),
+    "media": ("launchkit.site.media",),
+    "documents": (
+        "launchkit.site.render",
+        "launchkit.site.markup",
+        "launchkit.site.extras",
+        "launchkit.site.media",  # rewrite_document, social_image
+    ),
     "links": ("launchkit.site.linkcheck",),
 }
 ENGINE = "launchkit.site.builder"  # with what it imports, less the step modules
@@ -271,9 +277,11 @@ NAME_NEEDS: dict[str, tuple[str, ...]] = {
     "feed_url": ("feed_url",),
     "pages": ("listing",),
     "section_pages": ("listing",),
+    "social_image": ("social_cards",),
 }
-# Every document: the code that renders it, the base URL (absolute links), the snippet.
-EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful")
+# Every document: the code that renders it, the base URL (absolute links), the snippet, the
+# published names of the files it refers to and the images it shows (the media step).
+EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful", "assets")
 
 
 def markdown_key(code: str, body: str) -> str:
@@ -331,8 +339,10 @@ class Identities:
         pages: Sequence[Page],
         entries: Mapping[str, PageEntry],
         renderer: Renderer,
+        media: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.media = dict(media or {})  # the media step's identities: assets, social_cards
         self.code = code
         self.endpoint = endpoint
         self.pages = pages
@@ -359,6 +369,8 @@ class Identities:
             return config_table(self.config, rest)
         if kind == "code":
             return self.code[rest]
+        if name in ("assets", "social_cards"):
+            return self.media.get(name, "")
         if name == "forms":
             return digest(
                 self.renderer.buy_form_dependencies().digest,
@@ -379,7 +391,10 @@ class Identities:
         # "*": every identity but the pages' own.
         return digest(
             *(self.get(f"config:{table}") for table in CONFIG_TABLES),
-            *(self.get(other) for other in ("forms", "listing", "nav", "feed_url")),
+            *(
+                self.get(other)
+                for other in ("forms", "listing", "nav", "feed_url", "assets", "social_cards")
+            ),
         )
 
     def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
