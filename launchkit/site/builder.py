@@ -35,13 +35,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from ..config import SiteConfig
 from ..errors import SiteError, attempt, reported_with
+from .aliases import alias_pages
 from .bundles import follow_bundles
 from .cache import BuildCache, Links, Output, PageEntry, file_stamp
 from .content import (
@@ -59,6 +60,7 @@ from .markup import MarkdownRenderer, RenderedMarkdown
 from .media import IMAGE_CACHE, Media, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
+from .refs import PageRefs, shortcode_needs
 from .render import Renderer, templates_digest
 from .shortcodes import parse_shortcodes
 from .store import CACHE_FOLDER, Store
@@ -97,6 +99,7 @@ def build_site(
     *,
     drafts: bool = False,
     future: bool = False,
+    preview: bool = False,
     now: dt.datetime | None = None,
     checkout_endpoint: str | None = None,
     clean: bool = False,
@@ -109,7 +112,8 @@ def build_site(
     """Build the site of ``config`` into ``out_dir``, changing it only if everything worked.
 
     ``drafts`` and ``future`` publish drafts and pages dated after ``now`` (default: the
-    clock); a build reports every error of a step at once (:class:`launchkit.errors.SiteErrors`).
+    clock); a ``preview`` shows the future ones marked as such (:mod:`.publishing`); a
+    build reports every error of a step at once (:class:`launchkit.errors.SiteErrors`).
     ``checkout_endpoint`` overrides ``[checkout] endpoint`` in the forms (the preview server
     mounts the checkout locally). ``clean`` starts ``context`` afresh and reads no cache (it
     is rewritten); ``strict`` fails the build on a broken link; ``progress`` allows a
@@ -133,7 +137,7 @@ def build_site(
         build = _Build(config, cache, workers or os.cpu_count() or 1)
         with _progress_bar(progress) as bar:
             build.bar = bar
-            rules = PublishRules.of_build(drafts=drafts, future=future, now=now)
+            rules = PublishRules.of_build(drafts=drafts, future=future, now=now, preview=preview)
             return build.run(out, rules=rules, strict=strict, started=started)
     except BaseException:
         # The paths this build was told of may not all have been taken in: the next build
@@ -163,6 +167,8 @@ class _Build:
         entries, errors = self.read_pages(sources.markdown, rules)
         published = published_pages([entry.page for entry in entries.values()], rules)
         pages = published.pages
+        redirects, alias_errors = alias_pages(self.config, pages)
+        documented = [*pages, *redirects]  # every HTML page: the site's, then the aliases'
         renderer = self.renderer()
         media = self.media(pages, sources.assets)
         renderer.env.globals["social_image"] = media.social_image
@@ -171,25 +177,26 @@ class _Build:
         # other pages' shortcodes and templates are checked too: one failed build lists
         # every problem.
         with site_writer(out) as writer:
-            with reported_with([*errors, *published.errors]):
-                renderer.use_pages(pages, self.filler(renderer, entries))
+            with reported_with([*errors, *published.errors, *alias_errors]):
+                refs = PageRefs.of(self.config, [entry.page for entry in entries.values()])
+                renderer.use_pages(pages, self.filler(renderer, entries), refs)
                 values = cache.identities(pages, entries, renderer, media.identities())
-                needs = [values.needs(page, entries[page.path]) for page in pages]
-                stale = cache.stale_documents(pages, needs, values)
+                needs = [values.needs(page, entries[page.path]) for page in documented]
+                stale = cache.stale_documents(documented, needs, values)
                 documents = self.write_documents(
-                    pages, entries, needs, stale, renderer, media, writer
+                    documented, entries, needs, stale, renderer, media, writer
                 )
                 fill = self.filler(renderer, entries)
-                files = collect_files(self.config, pages, media, fill)
+                files = collect_files(self.config, documented, media, fill)
                 writer.stage_all(files)
                 outputs = files.outputs()
                 links_key = cache.links_key(
                     outputs, documents, renderer.templates_digest(), published.left_out
                 )
-                rendered = {pages[index].output for index in stale}
+                rendered = {documented[index].output for index in stale}
                 judged = rendered if links_key == record.links_key else None
                 documents, warnings = self.check_links(
-                    pages, documents, outputs, judged, published.left_out
+                    documented, documents, outputs, judged, published.left_out
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
@@ -199,11 +206,11 @@ class _Build:
         cache.save(self.rendered, gone)
         usage = cache.template_usage(renderer)
         return BuildReport(
-            pages=len(pages),
+            pages=len(documented),
             files=len(files),
             seconds=time.perf_counter() - started,
             rendered=len(stale),
-            from_cache=len(pages) - len(stale),
+            from_cache=len(documented) - len(stale),
             markdown_rendered=self.markdown_rendered,
             warnings=(
                 *renderer.theme.warnings,
@@ -302,12 +309,11 @@ class _Build:
         """A function giving a page with its HTML, from the rendered body."""
         cache = self.cache
 
-        def fill(page: Page) -> Page:
+        def body(page: Page) -> RenderedMarkdown:
             key = cache.markdown_key(entries[page.path].body_key)
-            entry = cache.fresh_bodies.get(key) or cache.store.body(key)
-            return renderer.fill_in(page, _rendered(entry, page))
+            return _rendered(cache.fresh_bodies.get(key) or cache.store.body(key), page)
 
-        return fill
+        return _filler(renderer, body)
 
     # --- documents -------------------------------------------------------------------------
 
@@ -337,7 +343,14 @@ class _Build:
             keys = [cache.markdown_key(entries[page.path].body_key) for page in pages]
             store, out = str(cache.store.path), str(writer.out)
             return _DocumentPayload(
-                self.config, cache.endpoint, list(pages), keys, store, out, media.for_documents()
+                self.config,
+                cache.endpoint,
+                list(pages),
+                keys,
+                store,
+                out,
+                media.for_documents(),
+                renderer.refs,
             )
 
         def keep(item: tuple[int, Page], result: tuple) -> tuple:
@@ -428,12 +441,14 @@ def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
 
 
 def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media, fill) -> SiteFiles:
-    """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed (their references fingerprinted), static/ and the files beside
-    pages (fingerprinted; a moved bundle's beside its page), image variants, social cards."""
+    """Every file of the site besides the page documents of ``pages`` (whose paths it
+    reserves; aliases' pages too): sitemap/robots/feed (their references fingerprinted),
+    static/ and the files beside pages (fingerprinted; a moved bundle's beside its page),
+    image variants, social cards."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
+    pages = [page for page in pages if not page.redirect_to]
     feed = [fill(post) for post in feed_posts(config, pages)]
     for output, data in extra_files(config, pages, feed).items():
         data = media.assets.rewrite_urls(data.decode()).encode()
@@ -501,16 +516,19 @@ def _read(state: _ReadState, path: str):
     page, body = read_source(Path(path), state.config)
     key = body_key(body.text, body.first_line)
     stored_as = markdown_key(state.markdown_code, key)
-    rendered, warnings = None, ()
-    if stored_as in state.cached:  # its warnings as rendering gave them: cheaply parsed
-        warnings = parse_shortcodes(body.text, source=page.source, first_line=body.first_line)[2]
+    rendered, warnings, shortcodes = None, (), ()
+    if stored_as in state.cached:  # its shortcodes and warnings as rendering gave them
+        _, shortcodes, warnings = parse_shortcodes(
+            body.text, source=page.source, first_line=body.first_line
+        )
     elif state.rules.left_out(page) is None:
         if state.markdown is None:
             state.markdown = MarkdownRenderer()
         result = state.markdown.render(body.text, source=page.source, first_line=body.first_line)
-        rendered, warnings = result.to_entry(), result.warnings
+        rendered, warnings, shortcodes = result.to_entry(), result.warnings, result.shortcodes
     # else: not published, not rendered; read again once published (see pages_to_read)
-    entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key), warnings)
+    uses = shortcode_needs(shortcodes, page.source)
+    entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key), warnings, uses)
     return stamp, entry, stored_as, rendered
 
 
@@ -533,6 +551,7 @@ class _DocumentPayload:
     store: str
     out: str
     media: Media  # without the published files' bytes (Media.for_documents)
+    refs: PageRefs
 
     def setup(self) -> _DocumentState:
         renderer = Renderer(
@@ -541,11 +560,8 @@ class _DocumentPayload:
         renderer.env.globals["social_image"] = self.media.social_image
         store = Store(Path(self.store), readonly=True)
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
-
-        def fill(page: Page) -> Page:
-            return renderer.fill_in(page, _rendered(store.body(keys[page.path]), page))
-
-        renderer.use_pages(self.pages, fill)
+        fill = _filler(renderer, lambda page: _rendered(store.body(keys[page.path]), page))
+        renderer.use_pages([page for page in self.pages if not page.redirect_to], fill, self.refs)
         return _DocumentState(renderer, fill, SiteWriter(Path(self.out)), self.media)
 
 
@@ -557,6 +573,16 @@ def _document_job(state: _DocumentState, item: tuple[int, Page]):
     stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
     return stat.st_size, stat.st_mtime_ns, links, ids, changed
+
+
+def _filler(renderer: Renderer, body: Callable[[Page], RenderedMarkdown]) -> Callable[[Page], Page]:
+    """A function giving a page with its HTML from ``body`` (its rendered Markdown); an
+    alias's page has none of its own."""
+
+    def fill(page: Page) -> Page:
+        return page if page.redirect_to else renderer.fill_in(page, body(page))
+
+    return fill
 
 
 def _rendered(entry: object, page: Page) -> RenderedMarkdown:

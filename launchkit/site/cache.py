@@ -61,6 +61,7 @@ class PageEntry(NamedTuple):
     shortcodes: bool  # whether the body may hold a shortcode (its HTML then needs forms)
     key: str  # a hash of all of it: the value of the identity "page:<source>"
     warnings: tuple[tuple[int, str], ...] = ()  # its body's, as (line, message)
+    uses: tuple[str, ...] = ()  # what its built-in shortcodes need (refs.shortcode_needs)
 
 
 class Output(NamedTuple):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..config import SiteConfig
 from ..errors import SiteError
 from ..sourcetext import read_text
 from .frontmatter import check_front_matter, date_in_file_name, load_toml, load_yaml
+from .permalinks import permalink
 from .publishing import PublishRules
 from .summary import summarize
 
@@ -66,6 +67,10 @@ class Page:
     tags: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    # An alias's page (launchkit.site.aliases): the URL of the page it sends visitors to.
+    redirect_to: str = ""
+    # Dated after the build's time and shown by the preview only: its document says so.
+    scheduled: bool = False
 
     def with_content(self, content: str, toc: str) -> Page:
         """This page with its rendered HTML and table of contents.
@@ -182,7 +187,7 @@ def published_pages(pages: Iterable[Page], rules: PublishRules) -> Published:
     for page in sorted(pages, key=_source_order):
         reason = rules.left_out(page)
         if reason is None:
-            chosen.append(page)
+            chosen.append(replace(page, scheduled=True) if rules.scheduled(page) else page)
         else:
             left_out[page.url] = f"{page.source} is {reason}"
     # The build fails on a URL two pages claim; until then, only the first page builds, so
@@ -225,9 +230,22 @@ def read_source(path: Path, config: SiteConfig) -> tuple[Page, Body]:
     relative = path.relative_to(config.content_dir)
     parts = relative.parts
     section = parts[0] if len(parts) > 1 else ""
-    url, output = page_url(relative, checked.slug)
     # Jekyll's posts may be dated by their file name alone: 2013-05-06-released.md.
     moment = checked.date or date_in_file_name(relative)
+    pattern = config.permalinks.get(section) if _is_regular(relative) else None
+    if pattern is None:
+        url, output = page_url(relative, checked.slug)
+    else:
+        url = permalink(
+            pattern,
+            relative,
+            section=section,
+            title=checked.title,
+            slug=checked.slug,
+            date=moment,
+            shown=shown,
+        )
+        output = url.lstrip("/") + "index.html"
     page = Page(
         path=str(path),
         source=source_name(config.content_dir.relative_to(config.root), relative),
@@ -280,6 +298,17 @@ def page_url(relative: PurePath, slug: str | None = None) -> tuple[str, str]:
     if not path:
         return "/", "index.html"
     return f"/{path}/", f"{path}/index.html"
+
+
+def _is_regular(relative: PurePath) -> bool:
+    """Whether a page is a section's page rather than the section itself (its ``index.md``
+    or a folder's ``_index.md``): the pages a permalink pattern places."""
+    stem = relative.stem
+    return (
+        len(relative.parts) > 1
+        and stem != "_index"
+        and (stem != "index" or len(relative.parts) > 2)
+    )
 
 
 def _default_template(relative: PurePath, section: str) -> str:

@@ -38,12 +38,13 @@ def extra_files(
 
 def feed_posts(config: SiteConfig, pages: Sequence[Page]) -> list[Page]:
     """The posts the Atom feed carries: the blog's newest published dated pages."""
-    posts = [page for page in dated_pages(pages, FEED_SECTION) if not page.draft]
+    posts = [p for p in dated_pages(pages, FEED_SECTION) if not p.draft and not p.scheduled]
     return posts[: config.site.feed_entries]
 
 
 def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
-    """Every published page's absolute URL; no drafts, no 404 page, no ``noindex: true``.
+    """Every published page's absolute URL; no drafts, no future pages the preview shows, no
+    404 page, no ``noindex: true``.
 
     ``<lastmod>`` is the page's ``lastmod``, else its ``date``.
 
@@ -54,7 +55,8 @@ def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
     listed = [
         page
         for page in pages
-        if not page.draft and not page.is_not_found_page and page.meta.get("noindex") is not True
+        if not (page.draft or page.scheduled or page.is_not_found_page)
+        and page.meta.get("noindex") is not True
     ]
     lines = [_XML_DECLARATION, f'<urlset xmlns="{_SITEMAP_NS}">']
     for page in sorted(listed, key=lambda page: page.url):

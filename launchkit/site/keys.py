@@ -59,6 +59,7 @@ STEPS = {
         "launchkit.site.markup",
         "launchkit.site.extras",
         "launchkit.site.media",  # rewrite_document, social_image
+        "launchkit.site.aliases",  # the aliases' pages
     ),
     "links": ("launchkit.site.linkcheck",),
 }
@@ -256,7 +257,7 @@ def config_table(config: SiteConfig, table: str) -> str:
     return msgspec.json.encode(getattr(config, table)).decode()
 
 
-CONFIG_TABLES = ("site", "rewardful", "checkout", "products", "theme")
+CONFIG_TABLES = ("site", "rewardful", "checkout", "products", "theme", "permalinks", "params")
 
 # What a template's variable names make its documents need, besides the page itself and its
 # templates. A global not listed (one added later) needs everything: "*"; a name that is no
@@ -324,8 +325,10 @@ def links_key(
 
 def pages_scope(code: str, config: SiteConfig) -> str:
     """What reading a page depends on besides its file: the code, ``[site]`` (absolute
-    URLs, the default image) and where the project is."""
-    return digest(code, config_table(config, "site"), str(config.root))
+    URLs, the default image), ``[permalinks]`` (URLs) and where the project is."""
+    return digest(
+        code, config_table(config, "site"), config_table(config, "permalinks"), str(config.root)
+    )
 
 
 class Identities:
@@ -351,6 +354,7 @@ class Identities:
         self._values: dict[str, str] = {}
         self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
         self._by_source = {page.source: entries[page.path] for page in pages}
+        self._scheduled = {page.source for page in pages if page.scheduled}
 
     def get(self, name: str) -> str:
         value = self._values.get(name)
@@ -360,15 +364,20 @@ class Identities:
 
     def _compute(self, name: str) -> str:
         kind, _, rest = name.partition(":")
-        if kind == "page":
+        if kind == "page":  # what its file gave, and whether the preview marks it as future
             entry = self._by_source.get(rest)
-            return entry.key if entry is not None else "gone"
+            if entry is None:
+                return "gone"
+            return digest(entry.key, "scheduled") if rest in self._scheduled else entry.key
         if kind == "template":
             return self.renderer.dependencies(rest).digest
         if kind == "config":
             return config_table(self.config, rest)
         if kind == "code":
             return self.code[rest]
+        if kind == "ref":  # where a {{< ref >}} of a page leads
+            source, _, target = rest.partition("|")
+            return self.renderer.refs.identity(target, source)
         if name in ("assets", "social_cards"):
             return self.media.get(name, "")
         if name == "forms":
@@ -415,7 +424,7 @@ class Identities:
             if entry.shortcodes:
                 needed.add("forms")
             shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
-        return (f"page:{page.source}", *shape)
+        return (f"page:{page.source}", *shape, *entry.uses)
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from ..errors import SiteError
 from .content import Page, display_path, walk_files
 from .keys import digest
 from .markup import RenderedMarkdown, expand_shortcodes
+from .refs import BUILTIN_SHORTCODES, PageRefs, render_builtin
 from .shortcodes import ShortcodeCall
 from .structured_data import StructuredData, parent_titles
 from .theme import NavItem, Theme, front_matter_line
@@ -164,6 +165,7 @@ class Renderer:
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
+        self.refs = PageRefs({}, "")  # the pages {{< ref >}} finds: set by use_pages
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode.
@@ -191,6 +193,11 @@ class Renderer:
         return Markup(html)  # noqa: S704 - rendered by an autoescaping template
 
     def shortcode_names(self) -> frozenset[str]:
+        """The shortcodes there are: the built-in ones (``ref``, ``relref``, ``param``) and
+        those of the templates."""
+        return BUILTIN_SHORTCODES | self.shortcode_templates()
+
+    def shortcode_templates(self) -> frozenset[str]:
         """The shortcodes there are templates for (``_``-prefixed files are their helpers).
 
         Listed once per build, like the templates themselves (every page asks).
@@ -206,7 +213,10 @@ class Renderer:
         return self._shortcode_names
 
     def render_shortcode(self, call: ShortcodeCall) -> str:
-        """A shortcode's HTML: ``templates/shortcodes/<name>.html``, which sees ``shortcode``."""
+        """A shortcode's HTML: ``templates/shortcodes/<name>.html``, which sees ``shortcode``;
+        the built-in ones (:mod:`.refs`) before any template of the same name."""
+        if call.name in BUILTIN_SHORTCODES:
+            return render_builtin(call, self.refs, self.config)
         return self._render(f"{SHORTCODES_FOLDER}{call.name}.html", shortcode=call)
 
     def snippet(self) -> str:
@@ -220,12 +230,16 @@ class Renderer:
                 )
         return self._snippet
 
-    def use_pages(self, pages: Sequence[Page], fill: Callable[[Page], Page]) -> None:
+    def use_pages(
+        self, pages: Sequence[Page], fill: Callable[[Page], Page], refs: PageRefs
+    ) -> None:
         """Set the names that show every page (``pages``, ``nav``, …), before rendering any.
 
         ``fill`` gives a page with its HTML (``content``, ``toc``); listed pages call it
         only when a template reads those, so that no build holds every page's HTML.
+        ``refs``: the pages ``{{< ref >}}`` may name (every page read, published or not).
         """
+        self.refs = refs
         listed = [ListedPage(page, fill) for page in pages]
         nav, footer_links, parents = self.site_links(pages)
         self.env.globals.update(
@@ -294,7 +308,8 @@ class Renderer:
         catalogue and the endpoint."""
         found = self._dependencies.get(BUY_FORM_TEMPLATE)
         if found is None:
-            shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in self.shortcode_names()]
+            names = self.shortcode_templates()
+            shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in names]
             found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes])
             self._dependencies[BUY_FORM_TEMPLATE] = found
         return found
