@@ -86,6 +86,14 @@ class Site:
         path.write_text(text, encoding="utf-8")
         return {path}
 
+    def content_path(self) -> str:
+        """A page's path as ``ref`` names it: ``blog/w3.md`` (it may be renamed or deleted
+        later), or a section's ``index.md`` (never deleted; its slug may change)."""
+        pages = self.pages()
+        if self.rng.random() < 0.5:
+            pages = [page for page in pages if page.name == "index.md"]
+        return self.rng.choice(pages).relative_to(self.root / "content").as_posix()
+
     def word(self) -> str:
         self.counter += 1
         return f"w{self.counter}"
@@ -102,6 +110,8 @@ class Site:
                 f"\nSee [the pricing](/pricing/) and [{self.word()}](/gone-{self.counter}/).\n",
                 "\n{{< buy pro >}}\n",
                 f'\n"Quoted" -- {self.word()}...\n',
+                f'\nSee [another]({{{{< relref "{self.content_path()}" >}}}}).\n',
+                "\nBy {{< param team >}}.\n",
             ]
         )
         if self.rng.random() < 0.3 and "\n\n" in text:
@@ -148,6 +158,8 @@ class Site:
                 ("noindex", "true"),
                 ("slug", f"slug-{self.word()}"),
                 ("date", f"2025-1{self.rng.randint(0, 2)}-0{self.rng.randint(1, 9)}"),
+                ("aliases", f"[/old/{self.rng.choice(['a', 'b', self.word()])}/]"),
+                ("team", f'"Team {self.word()}"'),
             ]
         )
         lines = [line for line in lines if not line.startswith(f"{key}:")] + [f"{key}: {value}"]
@@ -178,12 +190,20 @@ class Site:
     def config_edit(self) -> tuple[str, set[Path]]:
         path = self.root / "site.toml"
         text = path.read_text(encoding="utf-8")
-        choice = self.rng.randrange(3)
+        choice = self.rng.randrange(5)
         if choice == 0:
             text = re.sub(r'(?m)^title = ".*"$', f'title = "Beacon {self.word()}"', text, count=1)
         elif choice == 1:
             text = text.replace('price_text = "$19 / month"', f'price_text = "${self.counter}"')
             text = re.sub(r'price_text = "\$\d+"', f'price_text = "${self.counter}"', text)
+        elif choice == 3:  # a section's URLs, or none
+            text = re.sub(r"(?ms)^\[permalinks\]\n.*?\n\n", "", text)
+            pattern = self.rng.choice(["/blog/:year/:slug/", "/posts/:slugorfilename/", ""])
+            if pattern:
+                text += f'\n[permalinks]\nblog = "{pattern}"\n\n'
+        elif choice == 4:  # the site's own values ({{< param >}})
+            text = re.sub(r"(?ms)^\[params\]\n.*?\n\n", "", text)
+            text += f'\n[params]\nteam = "Crew {self.word()}"\n\n'
         else:
             text = re.sub(r"(?m)^feed_entries = \d+\n", "", text)
             entries = self.rng.randint(1, 5)
@@ -247,6 +267,8 @@ def small_site(root: Path):
     """The benchmark's corpus, 16 pages cut to their first 700 characters: a clean build
     then takes a tenth of a second, and a few links and #fragments still point nowhere."""
     corpus = generate_corpus(root, 16, seed=SEED)
+    config = corpus.root / "site.toml"  # the site's own values, for {{< param team >}}
+    config.write_text(config.read_text(encoding="utf-8") + '\n[params]\nteam = "Crew"\n\n', "utf-8")
     for page in corpus.pages:
         _, front, body = page.read_text(encoding="utf-8").split("---\n", 2)
         cut = body.find("\n\n", 700)
