@@ -81,12 +81,30 @@ def test_each_alias_is_a_redirect_page_to_its_page(tmp_path: Path) -> None:
             scripts[-1].text
             == 'location.replace("/blog/launch/" + location.search + location.hash)'
         )
-    # A relative alias is taken from the page's folder, as Hugo does.
+    # A relative alias is taken from the folder of the page's file, as Hugo does.
     assert "blog/launch-notes/index.html" in files
     sitemap = sitemap_urls(files)
     assert "https://shop.example/blog/launch/" in sitemap
     assert not any("launch-day" in url or "old-launch" in url or "notes" in url for url in sitemap)
     assert not [warning for warning in report.warnings if "launch" in str(warning)]
+
+
+def test_relative_aliases_start_from_the_pages_folder_in_content(tmp_path: Path) -> None:
+    changes = with_config(
+        '\n[permalinks]\nblog = "/:year/:slug/"\n',
+        {
+            "content/blog/2024/launch/index.md": post(
+                "date: 2024-03-05\naliases: [old-launch, ../../launch.html]\n"
+            ),
+        },
+    )
+    _, files = build(write_site(tmp_path, changes))
+    assert "2024/launch-day/index.html" in files  # the page, by its pattern
+    # The bundle's folder is blog/2024/launch: its aliases start from blog/2024.
+    refresh = {"http-equiv": "refresh"}
+    for name in ("blog/2024/old-launch/index.html", "launch.html"):
+        page = html(files, name)
+        assert page.head.find("meta", attrs=refresh)["content"] == "0; url=/2024/launch-day/"
 
 
 def test_alias_collisions_are_errors_at_the_aliases_line_all_at_once(

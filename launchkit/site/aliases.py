@@ -5,7 +5,7 @@ A page that moved keeps its old links working::
     aliases:
       - /2019/02/01/debugging-ruby/      # a path on the site
       - /old-pricing.html                # a file name: published as that file
-      - launch-notes                     # relative to the page's folder: /blog/launch-notes/
+      - launch-notes                     # beside the page's file: /blog/launch-notes/
 
 Each alias is a :class:`~launchkit.site.content.Page` of the template ``alias`` (made here,
 before the documents step, so its document is cached like any other): it says where the
@@ -37,10 +37,11 @@ def alias_pages(config: SiteConfig, pages: Sequence[Page]) -> tuple[list[Page], 
     taken = {page.output: page for page in pages}
     made: list[Page] = []
     errors: list[SiteError] = []
+    content = config.content_dir.relative_to(config.root).as_posix() + "/"
     for page in pages:
         for alias in page.aliases:
             try:
-                url, output = alias_url(alias, page.url)
+                url, output = alias_url(alias, _folder(page.source.removeprefix(content)))
             except ValueError as exc:
                 errors.append(_error(page, str(exc), "remove it from 'aliases'"))
                 continue
@@ -62,25 +63,35 @@ def alias_pages(config: SiteConfig, pages: Sequence[Page]) -> tuple[list[Page], 
     return made, errors
 
 
-def alias_url(alias: str, page_url: str) -> tuple[str, str]:
-    """The URL and output path of an alias of the page at ``page_url``.
+def alias_url(alias: str, folder: str) -> tuple[str, str]:
+    """The URL and output path of an alias of a page whose file is in ``folder`` (of
+    ``content/``, as :func:`_folder` gives it).
 
     ``/old/`` and ``/old`` -> ``old/index.html``; ``/old.html`` -> ``old.html``; a relative
-    alias is taken from the page's folder (``old`` of ``/blog/new/`` -> ``/blog/old/``).
-    Raises ValueError for what cannot be a path on this site.
+    alias is taken from the folder, as Hugo does (``old`` of ``blog/new.md`` ->
+    ``/blog/old/``, ``../old`` -> ``/old/``). Raises ValueError for what cannot be a path
+    on this site.
     """
     parts = urlsplit(alias)
     if parts.scheme or parts.netloc or parts.query or parts.fragment or "\\" in alias:
         raise ValueError(
             f"alias {alias!r} is not a path on this site: write a path such as /old-url/"
         )
-    folder = posixpath.dirname(page_url.rstrip("/"))
-    normal = posixpath.normpath(alias if alias.startswith("/") else f"{folder}/{alias}")
+    normal = posixpath.normpath(posixpath.join("/", folder, alias))
     if normal == "/":
         raise ValueError(f"alias {alias!r} is the home page: it cannot redirect")
     if normal.lower().endswith(_FILE_SUFFIXES):
         return normal, normal.lstrip("/")
     return f"{normal}/", f"{normal.lstrip('/')}/index.html"
+
+
+def _folder(relative: str) -> str:
+    """The folder of a page's file inside ``content/`` (``blog/new.md`` -> ``blog``); a
+    bundle's is the one holding the bundle (``blog/new/index.md`` -> ``blog``)."""
+    folder, _, name = relative.rpartition("/")
+    if name.rpartition(".")[0] in ("index", "_index"):
+        folder = folder.rpartition("/")[0]
+    return folder
 
 
 def _collision(page: Page, alias: str, other: Page) -> SiteError:
