@@ -27,6 +27,7 @@ from .markup import RenderedMarkdown, expand_shortcodes
 from .refs import BUILTIN_SHORTCODES, PageRefs, render_builtin
 from .shortcodes import ShortcodeCall
 from .structured_data import StructuredData, parent_titles
+from .template_usage import page_keys_read, used_keys
 from .theme import NavItem, Theme, front_matter_line
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
@@ -66,8 +67,9 @@ def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
     return dated
 
 
-# A template's source, the variables it reads, the templates it pulls in.
-TemplateFacts = tuple[str, frozenset[str], tuple[str, ...]]
+# What a template's syntax tree says, found once: its source, the variables it reads, the
+# templates it pulls in, the page data keys it reads (None: computed ones).
+TemplateFacts = tuple[str, frozenset[str], tuple[str, ...], frozenset[str] | None]
 
 
 class ListedPage:
@@ -328,15 +330,23 @@ class Renderer:
             name = todo.pop()
             if name in sources:
                 continue
-            sources[name], found, referenced = self._template_facts(name)
+            sources[name], found, referenced, _ = self._template_facts(name)
             names |= found
             todo += referenced
         parts = [part for name in sorted(sources) for part in (name, sources[name])]
         return TemplateDependencies(digest(*parts), frozenset(names))
 
+    def page_keys(self) -> frozenset[str] | None:
+        """The page data keys the templates read (:mod:`.template_usage`), from the same
+        syntax trees as their dependencies."""
+        names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
+        return used_keys(self._template_facts(name)[3] for name in names)
+
     def _template_facts(self, name: str) -> TemplateFacts:
-        """One template's source, the variables it reads and the templates it pulls in
-        (every template for a name computed at render time); parsed once per build."""
+        """One template's source, the variables it reads, the templates it pulls in (every
+        template for a name computed at render time) and the page data keys it reads: the
+        one place templates are parsed for analysis, once per build (and not at all while
+        its source is the one an earlier build parsed)."""
         facts = self._facts.get(name)
         if facts is not None:
             return facts
@@ -345,7 +355,7 @@ class Renderer:
         except jinja2.TemplateError:
             source = None
         known = self.template_facts.get(name)
-        if known is not None and source is not None and known[0] == source:
+        if known is not None and len(known) == 4 and source is not None and known[0] == source:
             self._facts[name] = known
             return known
         if self._parser is None:
@@ -353,17 +363,18 @@ class Renderer:
             self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
             self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
         parser = self._parser
-        facts: tuple[str, frozenset[str], tuple[str, ...]] = ("", frozenset(), ())
+        facts: TemplateFacts = ("", frozenset(), (), frozenset())
         try:
             source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
-            facts = (source, frozenset(), ())
+            facts = (source, frozenset(), (), frozenset())
             tree = parser.parse(source)
             referenced = [
                 [*self.env.list_templates()] if found is None else [found]
                 for found in jinja2.meta.find_referenced_templates(tree)
             ]
             names = frozenset(jinja2.meta.find_undeclared_variables(tree))
-            facts = (source, names, tuple(name for group in referenced for name in group))
+            pulled_in = tuple(name for group in referenced for name in group)
+            facts = (source, names, pulled_in, page_keys_read(tree))
         except jinja2.TemplateError:  # missing or broken: rendering says where
             pass
         self._facts[name] = self.template_facts[name] = facts

@@ -11,11 +11,10 @@ templates' syntax trees (no rendering): ``page.params.X``, ``page.params["X"]``,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-import jinja2
 from jinja2 import nodes
 
 # The attributes through which a template reads a page's own front matter fields.
@@ -32,25 +31,20 @@ class _PageData(Protocol):
 _NOT_PAGES = frozenset({"site", "config", "rewardful", "products", "shortcode"})
 
 
-def used_keys(env: jinja2.Environment) -> frozenset[str] | None:
-    """The page data keys the environment's templates read; None when they cannot be told
-    (a key computed at render time, ``page.params.items()``…)."""
-    assert env.loader is not None
+def used_keys(per_template: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+    """The page data keys all templates read, from each one's :func:`page_keys_read`; None
+    when one of them cannot be told."""
     found: set[str] = set()
-    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
-        try:
-            tree = env.parse(env.loader.get_source(env, name)[0])
-        except jinja2.TemplateSyntaxError:
-            continue  # rendering reports it with its line
-        keys = _keys_read(tree)
+    for keys in per_template:
         if keys is None:
             return None
         found |= keys
     return frozenset(found)
 
 
-def _keys_read(tree: nodes.Template) -> set[str] | None:
-    """The keys read from pages' ``params``/``meta`` in ``tree``; None if one is computed."""
+def page_keys_read(tree: nodes.Template) -> frozenset[str] | None:
+    """The keys one template's syntax tree reads from pages' ``params``/``meta``; None if
+    one is computed at render time (``page.params[name]``, ``page.params.items()``…)."""
     parents = {
         id(child): node for node in tree.find_all(nodes.Node) for child in node.iter_child_nodes()
     }
@@ -63,7 +57,7 @@ def _keys_read(tree: nodes.Template) -> set[str] | None:
         if key is None:
             return None
         keys.add(key)
-    return keys
+    return frozenset(keys)
 
 
 def _key_of_use(data: nodes.Getattr, parent: nodes.Node | None, parents: dict) -> str | None:
@@ -98,7 +92,8 @@ def _may_be_a_page(node: nodes.Node) -> bool:
 class TemplateUsage:
     """The page data keys that one version of the templates reads (None: any key may be).
 
-    Parsing every template takes tens of milliseconds: a build reuses the last build's
+    Each template's keys are found once, with the rest of what its syntax tree says
+    (:meth:`launchkit.site.render.Renderer.page_keys`); a build reuses the last build's
     usage when no template changed (``templates_digest``).
     """
 
@@ -107,12 +102,16 @@ class TemplateUsage:
 
     @classmethod
     def of(
-        cls, env: jinja2.Environment, templates_digest: str, known: TemplateUsage | None = None
+        cls,
+        templates_digest: str,
+        keys: Callable[[], frozenset[str] | None],
+        known: TemplateUsage | None = None,
     ) -> TemplateUsage:
-        """The usage of ``env``'s templates; ``known`` when it is of the same templates."""
+        """The usage of the templates of ``templates_digest``: ``known`` when it is of the
+        same templates, else ``keys()`` (the keys they read)."""
         if known is not None and known.templates_digest == templates_digest:
             return known
-        return cls(templates_digest, used_keys(env))
+        return cls(templates_digest, keys())
 
 
 def unused_params(pages: Iterable[_PageData], used: frozenset[str] | None) -> list[str]:
@@ -129,4 +128,4 @@ def unused_params(pages: Iterable[_PageData], used: frozenset[str] | None) -> li
     ]
 
 
-__all__ = ["TemplateUsage", "unused_params", "used_keys"]
+__all__ = ["TemplateUsage", "page_keys_read", "unused_params", "used_keys"]
