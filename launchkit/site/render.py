@@ -67,9 +67,10 @@ def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
     return dated
 
 
-# What a template's syntax tree says, found once: its source, the variables it reads, the
-# templates it pulls in, the page data keys it reads (None: computed ones).
-TemplateFacts = tuple[str, frozenset[str], tuple[str, ...], frozenset[str] | None]
+# What a template's syntax tree says, found once: its source, the variables it reads (None:
+# not worked out yet), the templates it pulls in, the page data keys it reads (None: computed
+# ones).
+TemplateFacts = tuple[str, frozenset[str] | None, tuple[str, ...], frozenset[str] | None]
 
 
 class ListedPage:
@@ -164,6 +165,8 @@ class Renderer:
         self.template_facts = template_facts if template_facts is not None else {}
         self._facts: dict[str, TemplateFacts] = {}
         self._parser: jinja2.Environment | None = None
+        # The templates' syntax trees, by name (a renderer lives while no template changes).
+        self._trees: dict[str, jinja2.nodes.Template] = {}
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
@@ -312,29 +315,30 @@ class Renderer:
         if found is None:
             names = self.shortcode_templates()
             shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in names]
-            found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes])
+            found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes], names=False)
             self._dependencies[BUY_FORM_TEMPLATE] = found
         return found
 
-    def _find_dependencies(self, roots: list[str]) -> TemplateDependencies:
-        """Follow extends/include/import from ``roots`` with ``jinja2.meta``.
+    def _find_dependencies(self, roots: list[str], names: bool = True) -> TemplateDependencies:
+        """Follow extends/include/import from ``roots`` with ``jinja2.meta``; ``names``: also
+        the variables they read (the buy forms' and shortcodes' are not needed).
 
         A reference computed at render time (``{% include name %}``) could be any template,
         so it makes every template a dependency. A template that is missing or does not parse
         is a dependency by name; rendering reports it properly.
         """
         sources: dict[str, str] = {}
-        names: set[str] = set()
+        read: set[str] = set()
         todo = list(roots)
         while todo:
             name = todo.pop()
             if name in sources:
                 continue
-            sources[name], found, referenced, _ = self._template_facts(name)
-            names |= found
+            sources[name], found, referenced, _ = self._template_facts(name, names=names)
+            read |= found or frozenset()
             todo += referenced
         parts = [part for name in sorted(sources) for part in (name, sources[name])]
-        return TemplateDependencies(digest(*parts), frozenset(names))
+        return TemplateDependencies(digest(*parts), frozenset(read))
 
     def page_keys(self) -> frozenset[str] | None:
         """The page data keys the templates read (:mod:`.template_usage`), from the same
@@ -342,20 +346,27 @@ class Renderer:
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
         return used_keys(self._template_facts(name)[3] for name in names)
 
-    def _template_facts(self, name: str) -> TemplateFacts:
-        """One template's source, the variables it reads, the templates it pulls in (every
-        template for a name computed at render time) and the page data keys it reads: the
-        one place templates are parsed for analysis, once per build (and not at all while
-        its source is the one an earlier build parsed)."""
+    def _template_facts(self, name: str, *, names: bool = False) -> TemplateFacts:
+        """One template's source, the templates it pulls in (every template for a name
+        computed at render time), the page data keys it reads and, when ``names`` is asked
+        for, the variables it reads (None until then: working them out runs Jinja's code
+        generator). The one place templates are parsed for analysis, once per build, and not
+        at all while its source is the one an earlier build parsed."""
         facts = self._facts.get(name)
-        if facts is not None:
+        if facts is not None and (facts[1] is not None or not names):
             return facts
         try:
             source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
         except jinja2.TemplateError:
             source = None
         known = self.template_facts.get(name)
-        if known is not None and len(known) == 4 and source is not None and known[0] == source:
+        if (
+            known is not None
+            and len(known) == 4
+            and source is not None
+            and known[0] == source
+            and (known[1] is not None or not names)
+        ):
             self._facts[name] = known
             return known
         if self._parser is None:
@@ -363,18 +374,20 @@ class Renderer:
             self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
             self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
         parser = self._parser
-        facts: TemplateFacts = ("", frozenset(), (), frozenset())
+        facts = ("", frozenset(), (), frozenset())
         try:
             source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
             facts = (source, frozenset(), (), frozenset())
-            tree = parser.parse(source)
+            tree = self._trees.get(name)
+            if tree is None:
+                tree = self._trees[name] = parser.parse(source)
             referenced = [
                 [*self.env.list_templates()] if found is None else [found]
                 for found in jinja2.meta.find_referenced_templates(tree)
             ]
-            names = frozenset(jinja2.meta.find_undeclared_variables(tree))
+            read = frozenset(jinja2.meta.find_undeclared_variables(tree)) if names else None
             pulled_in = tuple(name for group in referenced for name in group)
-            facts = (source, names, pulled_in, page_keys_read(tree))
+            facts = (source, read, pulled_in, page_keys_read(tree))
         except jinja2.TemplateError:  # missing or broken: rendering says where
             pass
         self._facts[name] = self.template_facts[name] = facts
