@@ -26,6 +26,7 @@ sockets must be in place before ``ssl``, urllib3 or stripe are imported:
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import resource
@@ -33,6 +34,7 @@ from typing import Any
 
 import gevent
 import gunicorn.app.base
+from gunicorn.glogging import Logger
 from gunicorn.workers.ggevent import GeventWorker
 
 from .app import BadRequest, WSGIApp, read_body
@@ -49,6 +51,7 @@ def gunicorn_settings(log_format: str = "text") -> dict[str, Any]:
     """gunicorn's settings for the checkout, bind address and workers aside."""
     return {
         "worker_class": f"{__name__}.{CheckoutWorker.__name__}",
+        "logger_class": f"{__name__}.{QuietAccessLogger.__name__}",
         "worker_connections": WORKER_CONNECTIONS,
         "keepalive": HEADER_TIMEOUT,
         "graceful_timeout": GRACEFUL_TIMEOUT,
@@ -66,6 +69,21 @@ class CheckoutWorker(GeventWorker):
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.wsgi = BufferedBody(self.wsgi, BODY_TIMEOUT)
+
+
+class QuietAccessLogger(Logger):
+    """gunicorn's logger, minus its access line when ``gunicorn.access`` would drop it.
+
+    The app writes its own access line (:mod:`launchkit.checkout.logs`), so the logging
+    config sets ``gunicorn.access`` to WARNING; gunicorn still built every request's log
+    atoms before the logger dropped them, about 0.1 ms of CPU per request.
+    """
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)  # applies the logging config, which sets the access level
+        self._access_log_enabled = self._access_log_enabled and self.access_log.isEnabledFor(
+            logging.INFO
+        )
 
 
 class BufferedBody:
