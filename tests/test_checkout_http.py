@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -25,7 +26,7 @@ from test_checkout_params import REFERRAL, write_site
 
 from launchkit.checkout.app import SECURITY_HEADERS, create_app
 from launchkit.checkout.logs import ACCESS_LOGGER
-from launchkit.checkout.stripe_api import StripeSettings, make_stripe_client
+from launchkit.checkout.stripe_api import StripeSettings, create_session, make_stripe_client
 from launchkit.config import SiteConfig, load_config
 
 SECRET = "sk_test_51SecretKeyThatMustNeverBeShown"
@@ -369,6 +370,56 @@ def test_stripe_hanging_gets_the_buyer_a_504_within_the_timeout(
     stub.release()
     assert_friendly_page(response, 504, "took too long")
     assert len(stub.requests) == 3  # the first attempt and both retries timed out
+
+
+def test_a_connection_stripe_closed_while_idle_is_replaced_at_once() -> None:
+    """Stripe closes kept-alive connections it finds idle; the next checkout on one gets
+    a new connection and its answer, without a retry of stripe-python's (none allowed
+    here), which would first sleep for half a second."""
+    with _OneAnswerPerConnection() as api:
+        settings = StripeSettings(SECRET, api.url)
+        client = make_stripe_client(settings, max_network_retries=0)
+        params = {"mode": "payment", "success_url": "https://shop.example/thanks"}
+        sessions = [create_session(client, params) for _ in range(3)]
+    assert [session.id for session in sessions] == ["cs_test_idle"] * 3
+    assert api.connections == 3
+
+
+class _OneAnswerPerConnection(ThreadingHTTPServer):
+    """Answers a session, then closes the connection without saying so (no
+    ``Connection: close``), as a server does with a kept-alive connection it found idle."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                outer.connections += 1
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps({"id": "cs_test_idle", "url": "https://pay.example/c"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+                self.close_connection = True
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> _OneAnswerPerConnection:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
 
 
 def test_a_non_https_session_url_is_never_a_redirect_target(
