@@ -80,11 +80,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_command(model: str, port: int, workers: int | None = None) -> list[str]:
+OURS, BASELINE = "gevent (ours)", "baseline"
+
+
+def server_root(model: str, args: argparse.Namespace) -> Path:
+    """The project tree whose code serves: this one, or ``--baseline``'s for its row."""
+    return Path(args.baseline).resolve() if model == BASELINE else ROOT
+
+
+def server_command(model: str, port: int, args: argparse.Namespace) -> list[str]:
     bin_dir = Path(sys.executable).parent
-    if model == "gevent (ours)":
-        command = [sys.executable, str(ROOT / "checkout_server.py"), "--port", str(port)]
-        return command + (["--workers", str(workers)] if workers else [])
+    if model in (OURS, BASELINE):
+        script = server_root(model, args) / "checkout_server.py"
+        command = [sys.executable, str(script), "--port", str(port)]
+        return command + (["--workers", str(args.workers)] if args.workers else [])
     if model == "gthread 2x32":
         return [
             str(bin_dir / "gunicorn"),
@@ -103,16 +112,16 @@ def server_command(model: str, port: int, workers: int | None = None) -> list[st
 
 
 def start(
-    model: str, env: dict[str, str], workers: int | None = None
+    model: str, env: dict[str, str], args: argparse.Namespace
 ) -> tuple[subprocess.Popen, int]:
     """Start a server and wait until /healthz answers; its log goes to a file (a pipe nobody
     reads would fill up and block the server)."""
     port = free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server process)
     process = subprocess.Popen(
-        server_command(model, port, workers),
+        server_command(model, port, args),
         env=env,
-        cwd=ROOT,
+        cwd=server_root(model, args),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -177,7 +186,7 @@ def throughput(port: int, server_pid: int, stub: StripeStub, seconds: int) -> di
 
 def run_model(model: str, env: dict, stub: StripeStub, args: argparse.Namespace) -> dict:
     figures: dict = {}
-    process, port = start(model, env, args.workers)
+    process, port = start(model, env, args)
     try:
         figures["throughput"] = throughput(port, process.pid, stub, args.seconds)
         if args.throughput_only:
@@ -288,8 +297,15 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, help="our server's worker processes (default: its own, per CPU)"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="another tree of this project (e.g. `git worktree add /tmp/main main`): its "
+        "checkout_server.py is measured in the same run, the same way, for a before/after",
+    )
     args = parser.parse_args()
-    models = ["gevent (ours)"] + (["gthread 2x32", "waitress 64"] if args.compare else [])
+    models = [OURS] + ([BASELINE] if args.baseline else [])
+    models += ["gthread 2x32", "waitress 64"] if args.compare else []
     config = load_config(CONFIG)
     with StripeStub(delay=args.delay, prices=catalogue_prices(config.products)) as stub:
         env = {
@@ -307,7 +323,7 @@ def main() -> None:
         results = {model: run_model(model, env, stub, args) for model in models}
     for model, figures in results.items():
         report(model, figures)
-    targets(results["gevent (ours)"])
+    targets(results[OURS])
 
 
 if __name__ == "__main__":
