@@ -200,7 +200,10 @@ class PooledHTTPClient(stripe.HTTPClient):
         parts = urlsplit(url)
         origin = (parts.scheme, parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme])
         body = post_data.encode() if isinstance(post_data, str) else post_data
-        exchange = (method.upper(), self._target(parts), body, dict(headers or {}))
+        headers = dict(headers or {})
+        if self._proxy and parts.scheme == "http":  # a plain forward proxy sees the request
+            headers.update(self._proxy_authorization())
+        exchange = (method.upper(), self._target(parts), body, headers)
         idle = self._idle.setdefault(origin, deque())
         try:
             connection = _take(idle)
