@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import urlsplit
 
 import pytest
@@ -419,7 +420,31 @@ _LINE_ITEM = {
 }
 
 
-class _ForwardProxy(ThreadingHTTPServer):
+class _LocalServer(ThreadingHTTPServer):
+    """A threaded HTTP server on an ephemeral loopback port, served while in a with block."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.port = self.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Stripe's API and proxies speak
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _ForwardProxy(_LocalServer):
     """A plain-HTTP forward proxy: records each request's URL and Proxy-Authorization,
     forwards it and relays the answer."""
 
@@ -427,12 +452,7 @@ class _ForwardProxy(ThreadingHTTPServer):
         self.seen: list[tuple[str, str | None]] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(_QuietHandler):
             def do_POST(self) -> None:
                 outer.seen.append((self.path, self.headers["Proxy-Authorization"]))
                 body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -451,19 +471,10 @@ class _ForwardProxy(ThreadingHTTPServer):
                 self.wfile.write(data)
                 upstream.close()
 
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.port = self.server_address[1]
-
-    def __enter__(self) -> _ForwardProxy:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
+        super().__init__(Handler)
 
 
-class _OneAnswerPerConnection(ThreadingHTTPServer):
+class _OneAnswerPerConnection(_LocalServer):
     """Answers a session, then closes the connection without saying so (no
     ``Connection: close``), as a server does with a kept-alive connection it found idle."""
 
@@ -471,12 +482,7 @@ class _OneAnswerPerConnection(ThreadingHTTPServer):
         self.connections = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(_QuietHandler):
             def do_POST(self) -> None:
                 outer.connections += 1
                 self.rfile.read(int(self.headers["Content-Length"]))
@@ -488,16 +494,7 @@ class _OneAnswerPerConnection(ThreadingHTTPServer):
                 self.wfile.write(body.encode())
                 self.close_connection = True
 
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> _OneAnswerPerConnection:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
+        super().__init__(Handler)
 
 
 def test_a_non_https_session_url_is_never_a_redirect_target(
