@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import resource
+import signal
 import socket
 from typing import Any
 
@@ -60,6 +61,7 @@ def gunicorn_settings(log_format: str = "text") -> dict[str, Any]:
         # stay on one worker, one core, while the others idle (measured: 64 to 0).
         "reuse_port": True,
         "on_starting": refuse_taken_addresses,
+        "post_fork": stop_signals_end_a_booting_worker,
         "keepalive": HEADER_TIMEOUT,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         # gunicorn's heartbeat file; /dev/shm is writable even in a read-only container.
@@ -94,6 +96,23 @@ def refuse_taken_addresses(server: Any) -> None:
             except OSError as exc:
                 server.log.error("cannot listen on %s:%s: %s", host, port, exc.strerror)
                 raise SystemExit(2) from None
+
+
+def stop_signals_end_a_booting_worker(server: Any, worker: Any) -> None:
+    """gunicorn's ``post_fork`` hook: until the worker sets its own signal handlers, a stop
+    signal ends it at once.
+
+    A worker forked just before a shutdown inherits the master's handlers, which only queue
+    the signal in the master's (now copied) state: the worker would ignore the master's
+    SIGQUIT or SIGTERM, boot and serve until the master kills it when its grace period is
+    over, 30 s later. A booting worker has no request to finish.
+    """
+    for stop in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(stop, _exit_now)
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    os._exit(0)
 
 
 class CheckoutWorker(GeventWorker):
