@@ -203,7 +203,8 @@ def test_each_worker_listens_and_a_taken_port_is_refused(site: Path) -> None:
         command = [sys.executable, str(SERVER), "--config", str(site / "site.toml")]
         port = free_port()
         with serving_process([*command, "--workers", "2"], env, port) as (url, pid):
-            listening = {child: listening_sockets(child, port) for child in worker_pids(pid)}
+            workers = worker_pids(pid, 2)
+            listening = [listening_sockets(child, port, at_least=1) for child in workers]
             master = listening_sockets(pid, port)
             second = subprocess.run(
                 [*command, "--port", str(port)],
@@ -213,21 +214,34 @@ def test_each_worker_listens_and_a_taken_port_is_refused(site: Path) -> None:
                 timeout=60,
             )
             answer = buy(url)
-    assert list(listening.values()) == [1, 1] and master == 0
+    assert listening == [1, 1] and master == 0
     assert second.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in second.stderr
     assert "Traceback" not in second.stderr
     assert answer.status_code == 303
 
 
-def listening_sockets(pid: int, port: int) -> int:
-    """How many TCP sockets listening on ``port`` the process ``pid`` holds (Linux /proc)."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
-            inodes.add(f"socket:[{fields[9]}]")
-    return sum(os.readlink(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+def listening_sockets(pid: int, port: int, *, at_least: int = 0) -> int:
+    """How many TCP sockets listening on ``port`` the process ``pid`` holds (Linux /proc),
+    waiting up to 30 s for ``at_least`` of them: a worker binds its own while it boots."""
+    deadline = time.monotonic() + 30
+    while True:
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+        count = sum(_target(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+        if count >= at_least or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
+def _target(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:  # closed meanwhile
+        return ""
 
 
 @pytest.mark.parametrize("workers", ["0", "-1", "two"])
