@@ -134,18 +134,16 @@ def serving(site: Path, env: dict[str, str], *args: str) -> Iterator[str]:
         yield url
 
 
-def worker_pids(pid: int) -> set[int]:
-    """The child processes of ``pid`` (Linux), once their number has settled."""
-    children: set[int] = set()
-    for _ in range(100):  # workers boot one after the other
-        found = {
-            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        }
-        if found and found == children:
-            return found
-        children = found
+def worker_pids(pid: int, expected: int) -> set[int]:
+    """The child processes of ``pid`` (Linux), once there are ``expected`` of them or 30 s
+    have passed: gunicorn forks its workers one after another, and a loaded machine may
+    leave seconds between two (waiting for the count to stop changing was not enough)."""
+    deadline = time.monotonic() + 30
+    while True:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if len(children) >= expected or time.monotonic() > deadline:
+            return {int(child) for child in children}
         time.sleep(0.1)
-    return children
 
 
 def stripe_for(site: Path) -> StripeStub:
@@ -189,11 +187,61 @@ def test_serves_with_the_number_of_worker_processes_asked_for(site: Path) -> Non
         command = [sys.executable, str(SERVER), "--config", str(site / "site.toml")]
         command += ["--workers", "3"]
         with serving_process(command, env, free_port()) as (url, pid):
-            assert len(worker_pids(pid)) == 3
+            assert len(worker_pids(pid, 3)) == 3
             answers = [buy(url) for _ in range(6)]
     assert [answer.status_code for answer in answers] == [303] * 6
     assert len(stub.sessions) == 6
     assert stub.requests[0].path.startswith("/v1/prices/")  # the catalogue, checked at start
+
+
+def test_each_worker_listens_and_a_taken_port_is_refused(site: Path) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT), so that the kernel spreads
+    connections over the workers; a second server on the same port is refused rather than
+    let in beside the first to take half its buyers."""
+    with stripe_for(site) as stub:
+        env = {"STRIPE_SECRET_KEY": "sk_test_port", "STRIPE_API_BASE": stub.url}
+        command = [sys.executable, str(SERVER), "--config", str(site / "site.toml")]
+        port = free_port()
+        with serving_process([*command, "--workers", "2"], env, port) as (url, pid):
+            workers = worker_pids(pid, 2)
+            listening = [listening_sockets(child, port, at_least=1) for child in workers]
+            master = listening_sockets(pid, port)
+            second = subprocess.run(
+                [*command, "--port", str(port)],
+                env={"PATH": os.environ["PATH"], **env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            answer = buy(url)
+    assert listening == [1, 1] and master == 0
+    assert second.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert answer.status_code == 303
+
+
+def listening_sockets(pid: int, port: int, *, at_least: int = 0) -> int:
+    """How many TCP sockets listening on ``port`` the process ``pid`` holds (Linux /proc),
+    waiting up to 30 s for ``at_least`` of them: a worker binds its own while it boots."""
+    deadline = time.monotonic() + 30
+    while True:
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+        count = sum(_target(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+        if count >= at_least or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
+def _target(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:  # closed meanwhile
+        return ""
 
 
 @pytest.mark.parametrize("workers", ["0", "-1", "two"])
