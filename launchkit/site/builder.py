@@ -1,8 +1,15 @@
 """The build, as a short pipeline of named steps (the shape of MkDocs' ``commands/build.py``).
 
-    sources -> pages -> bodies -> media -> documents -> files -> links -> publish
-    find_sources  read_source  render  plan_media  render_document  collect_files
-                                       make_media  (+ rewrite_document)  check_links  commit
+    sources -> pages -> bodies -> lists -> media -> documents -> files -> links -> publish
+    find_sources  read_source  render  make_lists  plan_media  render_document  collect_files
+                                                   make_media  (+ rewrite_document)  check_links
+                                                                                     commit
+
+The lists step (:mod:`.lists`) gives the list pages: the blog's index paginated, a page per
+tag and category and their indexes, each generated page a :class:`Page` with its
+``listing``, and the feeds. A list page needs the identity ``list:<page>`` (what it shows
+of the pages it lists, :meth:`.keys.Identities.listed_value`), so that editing a post's
+text redoes only the lists that show its summary.
 
 The media step (:mod:`.media`) names the published files (fingerprinted), plans image
 variants and social cards and encodes what the image cache (``.cache/images/``, keyed by
@@ -43,7 +50,7 @@ from pathlib import Path
 from ..config import SiteConfig
 from ..errors import SiteError, attempt, reported_with
 from .bundles import follow_bundles
-from .cache import BuildCache, Links, Output, PageEntry, file_stamp
+from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_entries
 from .content import (
     Page,
     find_sources,
@@ -52,9 +59,10 @@ from .content import (
     read_source,
 )
 from .context import BuildContext
-from .extras import extra_files, feed_posts
+from .extras import extra_files
 from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
+from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
 from .media import IMAGE_CACHE, Media, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
@@ -162,16 +170,18 @@ class _Build:
         cache.remember_content_files([*sources.markdown, *(str(a.path) for a in sources.assets)])
         entries, errors = self.read_pages(sources.markdown, rules)
         published = published_pages([entry.page for entry in entries.values()], rules)
-        pages = published.pages
         renderer = self.renderer()
-        media = self.media(pages, sources.assets)
+        lists = make_lists(self.config, published.pages, renderer.paginates)
+        pages = lists.pages
+        entries = {**entries, **generated_entries(pages)}
+        media = self.media(published.pages, pages, sources.assets)
         renderer.env.globals["social_image"] = media.social_image
         record = cache.record()
         # Pages that could not be read (and URLs two pages claim) fail the build, after the
         # other pages' shortcodes and templates are checked too: one failed build lists
         # every problem.
         with site_writer(out) as writer:
-            with reported_with([*errors, *published.errors]):
+            with reported_with([*errors, *published.errors, *lists.errors]):
                 renderer.use_pages(pages, self.filler(renderer, entries))
                 values = cache.identities(pages, entries, renderer, media.identities())
                 needs = [values.needs(page, entries[page.path]) for page in pages]
@@ -180,7 +190,7 @@ class _Build:
                     pages, entries, needs, stale, renderer, media, writer
                 )
                 fill = self.filler(renderer, entries)
-                files = collect_files(self.config, pages, media, fill)
+                files = collect_files(self.config, pages, media, fill, lists.feeds)
                 writer.stage_all(files)
                 outputs = files.outputs()
                 links_key = cache.links_key(
@@ -207,6 +217,7 @@ class _Build:
             markdown_rendered=self.markdown_rendered,
             warnings=(
                 *renderer.theme.warnings,
+                *lists.warnings,
                 *markup_warnings(pages, entries),
                 *warnings,
             ),
@@ -260,10 +271,11 @@ class _Build:
 
     # --- media -----------------------------------------------------------------------------
 
-    def media(self, pages: Sequence[Page], assets: Sequence) -> Media:
-        """The published names, image variants and social cards (:mod:`.media`); what the
-        image cache lacks is encoded here, over the worker processes."""
-        bundles = follow_bundles(pages, assets, self.config.content_dir)
+    def media(self, published: Sequence[Page], pages: Sequence[Page], assets: Sequence) -> Media:
+        """The published names, image variants and social cards (:mod:`.media`) of
+        ``pages``; what the image cache lacks is encoded here, over the worker processes.
+        Bundles are the ``published`` pages' of ``content/`` (a generated page has none)."""
+        bundles = follow_bundles(published, assets, self.config.content_dir)
         media = plan_media(self.config, pages, bundles)
 
         def run(job, items):
@@ -303,6 +315,8 @@ class _Build:
         cache = self.cache
 
         def fill(page: Page) -> Page:
+            if page.generated:  # no text of its own
+                return page
             key = cache.markdown_key(entries[page.path].body_key)
             entry = cache.fresh_bodies.get(key) or cache.store.body(key)
             return renderer.fill_in(page, _rendered(entry, page))
@@ -427,15 +441,25 @@ def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
     return tuple(LinkWarning(*warning) for warning in stored) if stored else ()
 
 
-def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media, fill) -> SiteFiles:
+def collect_files(
+    config: SiteConfig, pages: Sequence[Page], media: Media, fill, feeds: Sequence[Feed]
+) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed (their references fingerprinted), static/ and the files beside
+    sitemap/robots/feeds (their references fingerprinted), static/ and the files beside
     pages (fingerprinted; a moved bundle's beside its page), image variants, social cards."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
-    feed = [fill(post) for post in feed_posts(config, pages)]
-    for output, data in extra_files(config, pages, feed).items():
+    by_source = {page.source: page for page in pages}
+    filled: dict[str, Page] = {}  # a post in several feeds is filled once
+
+    def entry(source: str) -> Page:
+        if source not in filled:
+            filled[source] = fill(by_source[source])
+        return filled[source]
+
+    with_posts = [(feed, [entry(source) for source in feed.entries]) for feed in feeds]
+    for output, data in extra_files(config, pages, with_posts).items():
         data = media.assets.rewrite_urls(data.decode()).encode()
         files.add(output, data, f"the generated {output}")
     media.add_files(files, pages, config.root / IMAGE_CACHE)
@@ -543,6 +567,8 @@ class _DocumentPayload:
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
 
         def fill(page: Page) -> Page:
+            if page.generated:  # no text of its own
+                return page
             return renderer.fill_in(page, _rendered(store.body(keys[page.path]), page))
 
         renderer.use_pages(self.pages, fill)
