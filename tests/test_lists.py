@@ -352,3 +352,19 @@ def test_feed_html_replaces_forms_and_drops_scripts_keeping_the_text() -> None:
 def test_feed_html_of_nothing_is_nothing() -> None:
     assert feed_html("", f"{BASE}/", "Home", product_name) == ""
     assert feed_html("plain text", f"{BASE}/", "Home", product_name) == "plain text"
+
+
+def test_jekylls_category_and_tag_are_a_category_and_a_tag(tmp_path: Path) -> None:
+    root = make_site(tmp_path)
+    (root / "content" / "blog" / "2013-05-06-released.markdown").write_text(
+        '---\ntitle: "Jekyll 1.0.0 Released"\ndate: "2013-05-06 02:12:52 +0200"\n'
+        "category: release\ncategories: [team]\ntag: news\n---\nHey!\n",
+        "utf-8",
+    )
+    report = build_site(load_config(root / "site.toml"), root / "public", strict=True)
+    files = snapshot(root / "public")
+    index = soup(files, "categories/index.html")
+    assert [a.get_text() for a in index.select(".term-list a")] == ["release", "team"]
+    assert listed(soup(files, "categories/release/index.html")) == ["Jekyll 1.0.0 Released"]
+    assert listed(soup(files, "tags/news/index.html")) == ["Jekyll 1.0.0 Released"]
+    assert not [note for note in report.notes if "category" in note or "`tag`" in note]
