@@ -368,3 +368,20 @@ def test_jekylls_category_and_tag_are_a_category_and_a_tag(tmp_path: Path) -> No
     assert listed(soup(files, "categories/release/index.html")) == ["Jekyll 1.0.0 Released"]
     assert listed(soup(files, "tags/news/index.html")) == ["Jekyll 1.0.0 Released"]
     assert not [note for note in report.notes if "category" in note or "`tag`" in note]
+
+
+def test_a_list_template_reading_a_posts_content_is_told_to_use_its_summary(
+    tmp_path: Path,
+) -> None:
+    root = make_site(tmp_path)
+    template = root / "templates" / "partials" / "post_list.html"
+    text = template.read_text("utf-8").replace("{{ post.summary }}", "{{ post.content }}")
+    template.write_text(text, "utf-8")
+    with pytest.raises((SiteError, SiteErrors)) as caught:
+        build_site(load_config(root / "site.toml"), root / "public")
+    message = str(caught.value)
+    line = text.splitlines().index(
+        next(line for line in text.splitlines() if "post.content" in line)
+    )
+    assert f"templates/partials/post_list.html:{line + 1}: a list shows a page's summary" in message
+    assert "use post.summary" in message
