@@ -64,7 +64,7 @@ from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
-from .media import IMAGE_CACHE, Media, make_media, media_job, plan_media
+from .media import Media, image_cache_folder, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .render import Renderer, templates_digest
@@ -159,6 +159,7 @@ class _Build:
         self.config = config
         self.cache = cache
         self.workers = workers
+        self.image_cache = image_cache_folder(config.root)
         self.bar: Progress = NoProgress()
         self.markdown_rendered = 0
         self.rendered: set[str] = set()  # the outputs of the documents rendered here
@@ -190,7 +191,9 @@ class _Build:
                     pages, entries, needs, stale, renderer, media, writer
                 )
                 fill = self.filler(renderer, entries)
-                files = collect_files(self.config, pages, media, fill, lists.feeds)
+                files = collect_files(
+                    self.config, pages, media, fill, lists.feeds, self.image_cache
+                )
                 writer.stage_all(files)
                 outputs = files.outputs()
                 links_key = cache.links_key(
@@ -288,7 +291,7 @@ class _Build:
                 workers=self.workers,
             )
 
-        self.images_processed = make_media(media, self.config.root / IMAGE_CACHE, run)
+        self.images_processed = make_media(media, self.image_cache, run)
         return media
 
     def renderer(self) -> Renderer:
@@ -442,7 +445,12 @@ def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
 
 
 def collect_files(
-    config: SiteConfig, pages: Sequence[Page], media: Media, fill, feeds: Sequence[Feed]
+    config: SiteConfig,
+    pages: Sequence[Page],
+    media: Media,
+    fill,
+    feeds: Sequence[Feed],
+    image_cache: Path,
 ) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
     sitemap/robots/feeds (their references fingerprinted), static/ and the files beside
@@ -462,7 +470,7 @@ def collect_files(
     for output, data in extra_files(config, pages, with_posts).items():
         data = media.assets.rewrite_urls(data.decode()).encode()
         files.add(output, data, f"the generated {output}")
-    media.add_files(files, pages, config.root / IMAGE_CACHE)
+    media.add_files(files, pages, image_cache)
     return files
 
 
