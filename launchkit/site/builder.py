@@ -467,8 +467,7 @@ def collect_files(
         return filled[source]
 
     with_posts = [(feed, [entry(source) for source in feed.entries]) for feed in feeds]
-    for output, data in extra_files(config, pages, with_posts).items():
-        data = media.assets.rewrite_urls(data.decode()).encode()
+    for output, data in extra_files(config, pages, with_posts, media.assets.rewrite_urls).items():
         files.add(output, data, f"the generated {output}")
     media.add_files(files, pages, image_cache)
     return files

@@ -22,35 +22,41 @@ _XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 
 
 def extra_files(
-    config: SiteConfig, pages: Sequence[Page], feeds: Sequence[tuple[Feed, Sequence[Page]]]
+    config: SiteConfig,
+    pages: Sequence[Page],
+    feeds: Sequence[tuple[Feed, Sequence[Page]]],
+    rewrite: Callable[[str], str],
 ) -> dict[str, bytes]:
     """The sitemap, robots.txt and the Atom feeds (the blog's, each tag's and category's).
 
     ``feeds``: each feed (:class:`.lists.Feed`) with its pages, their HTML filled in.
+    ``rewrite`` gives the published (fingerprinted) names of the files a text refers to;
+    a feed's entries are rewritten once each, not in every feed that carries them.
     """
     files = {
-        "sitemap.xml": sitemap(config, pages),
-        "robots.txt": robots_txt(config),
+        "sitemap.xml": rewrite(sitemap(config, pages).decode()).encode(),
+        "robots.txt": rewrite(robots_txt(config).decode()).encode(),
     }
-    entry_html = _EntryHTML(config)  # a post in several feeds is made ready once
+    entry_html = _EntryHTML(config, rewrite)  # a post in several feeds is made ready once
     for feed, posts in feeds:
         files[feed.url.lstrip("/")] = atom_feed(config, feed, posts, entry_html)
     return files
 
 
 class _EntryHTML:
-    """Each page's HTML as its feed entries carry it (:func:`.feed_html.feed_html`)."""
+    """Each page's HTML as its feed entries carry it (:func:`.feed_html.feed_html`), with
+    the published names of the files it shows."""
 
-    def __init__(self, config: SiteConfig) -> None:
+    def __init__(self, config: SiteConfig, rewrite: Callable[[str], str]) -> None:
         self.config = config
+        self.rewrite = rewrite
         self.made: dict[str, str] = {}
 
     def __call__(self, page: Page) -> str:
         made = self.made.get(page.source)
         if made is None:
-            made = self.made[page.source] = feed_html(
-                str(page.content), page.absolute_url, page.title, self.product_name
-            )
+            html = feed_html(str(page.content), page.absolute_url, page.title, self.product_name)
+            made = self.made[page.source] = self.rewrite(html)
         return made
 
     def product_name(self, key: str) -> str | None:
