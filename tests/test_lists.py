@@ -96,6 +96,11 @@ def test_a_page_per_tag_newest_first_paginated(built) -> None:
     assert "tags/service-mesh/page/1/index.html" not in files  # page 1 is /tags/service-mesh/
     assert "tags/service-mesh/page/4/index.html" not in files
     assert soup(files, "tags/uber-cafe/index.html").h1.get_text() == "Posts tagged “Über Café”"
+    # No file describes it: it says what it lists (search engines want a description).
+    description = first.head.find("meta", attrs={"name": "description"})["content"]
+    assert description == "Posts tagged “Service Mesh” on Beacon: 13 in all."
+    index = soup(files, "tags/index.html").head.find("meta", attrs={"name": "description"})
+    assert index["content"] == "Tags of Beacon: Kubernetes, Release, Service Mesh, Über Café"
 
 
 def test_the_tags_index_links_every_tag_with_its_count(built) -> None:
