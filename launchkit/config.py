@@ -142,6 +142,8 @@ class Site(_Section):
     image: str = ""  # default social image, a path under the site root
     # The newest posts the Atom feed carries in full; readers poll it, so it stays small.
     feed_entries: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+    # The posts a list page shows (the blog's, a tag's) before the next page takes over.
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
 
     _checks: ClassVar = {"base_url": _absolute_url}
 

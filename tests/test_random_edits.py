@@ -160,14 +160,26 @@ class Site:
                 ("date", f"2025-1{self.rng.randint(0, 2)}-0{self.rng.randint(1, 9)}"),
                 ("aliases", f"[/old/{self.rng.choice(['a', 'b', self.word()])}/]"),
                 ("team", f'"Team {self.word()}"'),
+                # Tags and categories make list pages and feeds; spellings share a slug.
+                ("tags", self.terms(["Go", "go", "Service Mesh", "Über", "release"])),
+                ("categories", self.terms(["News", "Guides"])),
+                ("summary", f'"Summary {self.word()}"'),
             ]
         )
         lines = [line for line in lines if not line.startswith(f"{key}:")] + [f"{key}: {value}"]
         text = "---\n" + "\n".join(lines) + "\n---\n" + body
         return f"front matter {key} of {page.name}", self.write(page, text)
 
+    def terms(self, names: list[str]) -> str:
+        """A YAML list of some of ``names`` (maybe none)."""
+        return (
+            "[" + ", ".join(self.rng.sample(names, self.rng.randint(0, min(3, len(names))))) + "]"
+        )
+
     def template_edit(self) -> tuple[str, set[Path]]:
-        name = self.rng.choice(["post.html", "page.html", "blog.html", "base.html"])
+        name = self.rng.choice(
+            ["post.html", "page.html", "blog.html", "base.html", "term.html", "taxonomy.html"]
+        )
         path = self.root / "templates" / name
         text = path.read_text(encoding="utf-8")
         marker = "{% endblock %}" if name != "base.html" else "</footer>"
@@ -182,7 +194,7 @@ class Site:
         return f"template {name}", self.write(path, text)
 
     def partial_edit(self) -> tuple[str, set[Path]]:
-        name = self.rng.choice(["nav.html", "buy_form.html", "meta.html"])
+        name = self.rng.choice(["nav.html", "buy_form.html", "meta.html", "post_list.html"])
         path = self.root / "templates" / "partials" / name
         text = path.read_text(encoding="utf-8")
         return f"partial {name}", self.write(path, text + f"<!-- {self.word()} -->\n")
@@ -190,12 +202,17 @@ class Site:
     def config_edit(self) -> tuple[str, set[Path]]:
         path = self.root / "site.toml"
         text = path.read_text(encoding="utf-8")
-        choice = self.rng.randrange(5)
+        choice = self.rng.randrange(6)
         if choice == 0:
             text = re.sub(r'(?m)^title = ".*"$', f'title = "Beacon {self.word()}"', text, count=1)
         elif choice == 1:
             text = text.replace('price_text = "$19 / month"', f'price_text = "${self.counter}"')
             text = re.sub(r'price_text = "\$\d+"', f'price_text = "${self.counter}"', text)
+        elif choice == 2:  # few posts a page: the small site's lists have several pages
+            text = re.sub(r"(?m)^page_size = \d+\n", "", text)
+            size = self.rng.randint(1, 4)
+            text = text.replace("[rewardful]", f"page_size = {size}\n\n[rewardful]", 1)
+            text = text.replace(f"page_size = {size}\n\n\n", f"page_size = {size}\n\n")
         elif choice == 3:  # a section's URLs, or none
             text = re.sub(r"(?ms)^\[permalinks\]\n.*?\n\n", "", text)
             pattern = self.rng.choice(["/blog/:year/:slug/", "/posts/:slugorfilename/", ""])
@@ -221,7 +238,7 @@ class Site:
 
     def code_edit(self) -> tuple[str, set[Path]]:
         """A change of launchkit's own source: a comment, or a real change of behaviour."""
-        module = self.rng.choice(["linkcheck", "render", "extras", "content"])
+        module = self.rng.choice(["linkcheck", "render", "extras", "content", "lists"])
         path = self.package / "launchkit" / "site" / f"{module}.py"
         text = path.read_text(encoding="utf-8")
         if module == "linkcheck" and self.rng.random() < 0.7:

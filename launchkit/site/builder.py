@@ -1,8 +1,15 @@
 """The build, as a short pipeline of named steps (the shape of MkDocs' ``commands/build.py``).
 
-    sources -> pages -> bodies -> media -> documents -> files -> links -> publish
-    find_sources  read_source  render  plan_media  render_document  collect_files
-                                       make_media  (+ rewrite_document)  check_links  commit
+    sources -> pages -> bodies -> lists -> media -> documents -> files -> links -> publish
+    find_sources  read_source  render  make_lists  plan_media  render_document  collect_files
+                                                   make_media  (+ rewrite_document)  check_links
+                                                                                     commit
+
+The lists step (:mod:`.lists`) gives the list pages: the blog's index paginated, a page per
+tag and category and their indexes, each generated page a :class:`Page` with its
+``listing``, and the feeds. A list page needs the identity ``list:<page>`` (what it shows
+of the pages it lists, :meth:`.keys.Identities.listed_value`), so that editing a post's
+text redoes only the lists that show its summary.
 
 The media step (:mod:`.media`) names the published files (fingerprinted), plans image
 variants and social cards and encodes what the image cache (``.cache/images/``, keyed by
@@ -44,7 +51,7 @@ from ..config import SiteConfig
 from ..errors import SiteError, attempt, reported_with
 from .aliases import alias_pages
 from .bundles import follow_bundles
-from .cache import BuildCache, Links, Output, PageEntry, file_stamp
+from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_entries
 from .content import (
     Page,
     find_sources,
@@ -53,9 +60,10 @@ from .content import (
     read_source,
 )
 from .context import BuildContext
-from .extras import extra_files, feed_posts
+from .extras import extra_files
 from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
+from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
 from .media import Media, image_cache_folder, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
@@ -166,20 +174,23 @@ class _Build:
         sources = find_sources(self.config, cache.content_files())
         cache.remember_content_files([*sources.markdown, *(str(a.path) for a in sources.assets)])
         entries, errors = self.read_pages(sources.markdown, rules)
+        # The pages {{< ref >}} may name: every page read, published or not.
+        refs = PageRefs.of(self.config, [entry.page for entry in entries.values()])
         published = published_pages([entry.page for entry in entries.values()], rules)
-        pages = published.pages
-        redirects, alias_errors = alias_pages(self.config, pages)
-        documented = [*pages, *redirects]  # every HTML page: the site's, then the aliases'
         renderer = self.renderer()
-        media = self.media(pages, sources.assets)
+        lists = make_lists(self.config, published.pages, renderer.paginates)
+        pages = lists.pages
+        redirects, alias_errors = alias_pages(self.config, published.pages)
+        documented = [*pages, *redirects]  # every HTML page: the site's, then the aliases'
+        entries = {**entries, **generated_entries(pages)}
+        media = self.media(published.pages, pages, sources.assets)
         renderer.env.globals["social_image"] = media.social_image
         record = cache.record()
         # Pages that could not be read (and URLs two pages claim) fail the build, after the
         # other pages' shortcodes and templates are checked too: one failed build lists
         # every problem.
         with site_writer(out) as writer:
-            with reported_with([*errors, *published.errors, *alias_errors]):
-                refs = PageRefs.of(self.config, [entry.page for entry in entries.values()])
+            with reported_with([*errors, *published.errors, *lists.errors, *alias_errors]):
                 renderer.use_pages(pages, self.filler(renderer, entries), refs)
                 values = cache.identities(pages, entries, renderer, media.identities())
                 needs = [values.needs(page, entries[page.path]) for page in documented]
@@ -188,7 +199,9 @@ class _Build:
                     documented, entries, needs, stale, renderer, media, writer
                 )
                 fill = self.filler(renderer, entries)
-                files = collect_files(self.config, documented, media, fill, self.image_cache)
+                files = collect_files(
+                    self.config, documented, media, fill, lists.feeds, self.image_cache
+                )
                 writer.stage_all(files)
                 outputs = files.outputs()
                 links_key = cache.links_key(
@@ -215,6 +228,7 @@ class _Build:
             markdown_rendered=self.markdown_rendered,
             warnings=(
                 *renderer.theme.warnings,
+                *lists.warnings,
                 *markup_warnings(pages, entries),
                 *warnings,
             ),
@@ -268,10 +282,11 @@ class _Build:
 
     # --- media -----------------------------------------------------------------------------
 
-    def media(self, pages: Sequence[Page], assets: Sequence) -> Media:
-        """The published names, image variants and social cards (:mod:`.media`); what the
-        image cache lacks is encoded here, over the worker processes."""
-        bundles = follow_bundles(pages, assets, self.config.content_dir)
+    def media(self, published: Sequence[Page], pages: Sequence[Page], assets: Sequence) -> Media:
+        """The published names, image variants and social cards (:mod:`.media`) of
+        ``pages``; what the image cache lacks is encoded here, over the worker processes.
+        Bundles are the ``published`` pages' of ``content/`` (a generated page has none)."""
+        bundles = follow_bundles(published, assets, self.config.content_dir)
         media = plan_media(self.config, pages, bundles)
 
         def run(job, items):
@@ -442,19 +457,31 @@ def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
 
 
 def collect_files(
-    config: SiteConfig, pages: Sequence[Page], media: Media, fill, image_cache: Path
+    config: SiteConfig,
+    pages: Sequence[Page],
+    media: Media,
+    fill,
+    feeds: Sequence[Feed],
+    image_cache: Path,
 ) -> SiteFiles:
     """Every file of the site besides the page documents of ``pages`` (whose paths it
-    reserves; aliases' pages too): sitemap/robots/feed (their references fingerprinted),
+    reserves; aliases' pages too): sitemap/robots/feeds (their references fingerprinted),
     static/ and the files beside pages (fingerprinted; a moved bundle's beside its page),
     image variants, social cards."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
     pages = [page for page in pages if not page.redirect_to]
-    feed = [fill(post) for post in feed_posts(config, pages)]
-    for output, data in extra_files(config, pages, feed).items():
-        data = media.assets.rewrite_urls(data.decode()).encode()
+    by_source = {page.source: page for page in pages}
+    filled: dict[str, Page] = {}  # a post in several feeds is filled once
+
+    def entry(source: str) -> Page:
+        if source not in filled:
+            filled[source] = fill(by_source[source])
+        return filled[source]
+
+    with_posts = [(feed, [entry(source) for source in feed.entries]) for feed in feeds]
+    for output, data in extra_files(config, pages, with_posts, media.assets.rewrite_urls).items():
         files.add(output, data, f"the generated {output}")
     media.add_files(files, pages, image_cache)
     return files
@@ -580,10 +607,10 @@ def _document_job(state: _DocumentState, item: tuple[int, Page]):
 
 def _filler(renderer: Renderer, body: Callable[[Page], RenderedMarkdown]) -> Callable[[Page], Page]:
     """A function giving a page with its HTML from ``body`` (its rendered Markdown); an
-    alias's page has none of its own."""
+    alias's or a list's page has none of its own."""
 
     def fill(page: Page) -> Page:
-        return page if page.redirect_to else renderer.fill_in(page, body(page))
+        return renderer.fill_in(page, body(page)) if page.has_body else page
 
     return fill
 

@@ -33,6 +33,7 @@ from .keys import (
     links_key,
     markdown_extension_modules,
     markdown_key,
+    page_key,
     pages_scope,
 )
 from .linkcheck import Links
@@ -373,6 +374,16 @@ class BuildCache:
         )
 
 
+def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:
+    """An entry for each generated page (a tag's, a blog's second page), by its path: no
+    file, no body; its identity ``page:<source>`` is all it is (its listing included)."""
+    return {
+        page.path: PageEntry(None, page, "", False, page_key(page, ""))
+        for page in pages
+        if page.generated
+    }
+
+
 def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
     """The stored rows as :class:`Output` records, sharing equal ``needs`` tuples."""
     shapes: dict[tuple, tuple] = {}
@@ -412,4 +423,5 @@ __all__ = [
     "Record",
     "Warnings",
     "file_stamp",
+    "generated_entries",
 ]

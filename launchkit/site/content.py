@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
+from slugify import slugify
+
 from ..config import SiteConfig
 from ..errors import SiteError
 from ..sourcetext import read_text
@@ -32,6 +34,44 @@ NOT_FOUND_URL = "/404.html"
 PAGE_SUFFIXES = (".md", ".markdown")
 # The file names of a folder's own page: ours, and Hugo's section page.
 _INDEX_NAMES = ("index", "_index")
+# The ``path`` and ``source`` of a page no file gives (a tag's page, a blog's second page)
+# start with this: no file name does.
+GENERATED = "generated:"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One tag or category, as a list shows it: its name (the spelling most pages use), its
+    URL and feed's, and how many pages carry it."""
+
+    taxonomy: str  # "tags", "categories": the front matter key and the URL's first folder
+    name: str
+    url: str  # "/tags/service-mesh/"
+    count: int
+    feed_url: str = ""  # "/tags/service-mesh/feed.xml", when some of its pages are dated
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one list page shows (:mod:`launchkit.site.lists` makes them): the pages listed
+    on it, by source, in order, and its place among the pages of its list."""
+
+    kind: str  # "section" (a blog's pages), "term" (a tag's), "taxonomy" (every tag)
+    items: tuple[str, ...]  # the sources of the pages listed here
+    number: int  # this page's number, from 1
+    urls: tuple[str, ...]  # the URL of each page of the list, the first page's first
+    total: int  # the pages listed over all of them
+    feed_url: str = ""
+    term: Term | None = None  # a term's pages: which
+    terms: tuple[Term, ...] = ()  # a taxonomy's index: every term
+
+    @property
+    def prev_url(self) -> str | None:
+        return self.urls[self.number - 2] if self.number > 1 else None
+
+    @property
+    def next_url(self) -> str | None:
+        return self.urls[self.number] if self.number < len(self.urls) else None
 
 
 @dataclass(frozen=True)
@@ -71,6 +111,7 @@ class Page:
     redirect_to: str = ""
     # Dated after the build's time and shown by the preview only: its document says so.
     scheduled: bool = False
+    listing: Listing | None = None  # a list page's (the lists step's)
 
     def with_content(self, content: str, toc: str) -> Page:
         """This page with its rendered HTML and table of contents.
@@ -86,6 +127,16 @@ class Page:
     def summary(self) -> str:
         """Front matter 'summary', else the text above ``<!--more-->`` or the first paragraph."""
         return str(self.meta.get("summary") or "") or summarize(str(self.content))
+
+    @property
+    def generated(self) -> bool:
+        """Made by a step (a tag's page, a blog's second page), from no file of its own."""
+        return self.path.startswith(GENERATED)
+
+    @property
+    def has_body(self) -> bool:
+        """Whether the page has Markdown of its own: an alias's or a list's page has none."""
+        return not (self.redirect_to or self.generated)
 
     @property
     def is_not_found_page(self) -> bool:
@@ -311,6 +362,16 @@ def _is_regular(relative: PurePath) -> bool:
     )
 
 
+def term_url(name: str, taxonomy: str = "tags") -> str:
+    """The URL of a tag's (or category's) page: ``Service Mesh`` -> ``/tags/service-mesh/``.
+
+    python-slugify's slug: lower case ASCII, other letters transliterated (``Über`` ->
+    ``uber``), every run of other characters one ``-``; empty when the name has no letter
+    or digit (the lists step refuses such a term).
+    """
+    return f"/{taxonomy}/{slugify(name)}/"
+
+
 def _default_template(relative: PurePath, section: str) -> str:
     if section == "blog":
         is_index = relative.stem in _INDEX_NAMES and len(relative.parts) == 2
@@ -421,13 +482,16 @@ def _unique_urls(pages: list[Page]) -> tuple[list[Page], list[SiteError]]:
 
 
 __all__ = [
+    "GENERATED",
     "NOT_FOUND_URL",
     "PAGE_SUFFIXES",
     "Asset",
     "Body",
+    "Listing",
     "Page",
     "Published",
     "Sources",
+    "Term",
     "display_path",
     "find_sources",
     "is_hidden",
@@ -436,5 +500,6 @@ __all__ = [
     "read_body",
     "read_source",
     "source_name",
+    "term_url",
     "walk_files",
 ]

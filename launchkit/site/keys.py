@@ -11,7 +11,8 @@ bodies        the body's text and first line, the code of :mod:`~launchkit.site.
               the versions of Python-Markdown and of every configured extension's
               distribution (:data:`launchkit.site.markup.EXTENSIONS`)
 documents     the identities of :meth:`Identities.needs`: the page, its templates, the
-              config tables its templates read, navigation, listings, buy forms, code
+              config tables its templates read, navigation, listings, buy forms, code;
+              a list page also needs ``list:<page>``: what it shows of the pages it lists
 files         (sitemap, robots, feed) their own bytes: cheap to make, compared on write
 links         each page's document, every output path and id, the link checker's code,
               the config, the working folder (warnings name files relative to it)
@@ -54,6 +55,9 @@ STEPS = {
     "pages": ("launchkit.site.content",),
     "bodies": ("launchkit.site.markup",),
     "media": ("launchkit.site.media",),
+    # List pages and feeds: what they give is data the identities see (a generated page's
+    # own, "list:<page>"), so no result is keyed by this step's code.
+    "lists": ("launchkit.site.lists",),
     "documents": (
         "launchkit.site.render",
         "launchkit.site.markup",
@@ -279,6 +283,8 @@ NAME_NEEDS: dict[str, tuple[str, ...]] = {
     "pages": ("listing",),
     "section_pages": ("listing",),
     "social_image": ("social_cards",),
+    # Not a global: a list page's own (render_page), needed as the identity list:<page>.
+    "paginator": (),
 }
 # Every document: the code that renders it, the base URL (absolute links), the snippet, the
 # published names of the files it refers to and the images it shows (the media step).
@@ -355,6 +361,8 @@ class Identities:
         self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
         self._by_source = {page.source: entries[page.path] for page in pages}
         self._scheduled = {page.source for page in pages if page.scheduled}
+        self._lists = {page.source: page.listing for page in pages if page.listing}
+        self._listed: dict[str, str] = {}  # listed_value of a page, by source
 
     def get(self, name: str) -> str:
         value = self._values.get(name)
@@ -378,6 +386,8 @@ class Identities:
         if kind == "ref":  # where a {{< ref >}} of a page leads
             source, _, target = rest.partition("|")
             return self.renderer.refs.identity(target, source)
+        if kind == "list":
+            return self._list_value(rest)
         if name in ("assets", "social_cards"):
             return self.media.get(name, "")
         if name == "forms":
@@ -406,6 +416,32 @@ class Identities:
             ),
         )
 
+    # --- list pages (the lists step): what they show of the pages they list --------------
+
+    def _list_value(self, source: str) -> str:
+        """The identity ``list:<source>`` of a list page: its listing (what it lists, in
+        which order, its place among its list's pages) and what it shows of each listed
+        page (:meth:`listed_value`). A list page is the only one of its source."""
+        listing = self._lists.get(source)
+        if listing is None:  # a list page of the last build this one has not
+            return "gone"
+        return digest(repr(listing), *(self.listed_value(item) for item in listing.items))
+
+    def listed_value(self, source: str) -> str:
+        """What a list shows of one page (:class:`.render.ListItem`): everything its front
+        matter says, and its body only when its summary comes from it (no ``summary`` or
+        ``description`` of its own), with the buy forms when the body may hold one. An edit
+        of a post's body redoes no list page unless the post's summary is its body's."""
+        value = self._listed.get(source)
+        if value is None:
+            entry = self._by_source[source]
+            page = entry.page
+            summary_from_body = not (page.meta.get("summary") or page.description)
+            body = entry.body_key if summary_from_body else ""
+            forms = self.get("forms") if summary_from_body and entry.shortcodes else ""
+            value = self._listed[source] = digest(repr(page), body, forms)
+        return value
+
     def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
         """The identities the document of ``page`` needs: its page's, then those it shares
         with the pages of the same template (the same tuple, stored once)."""
@@ -424,7 +460,8 @@ class Identities:
             if entry.shortcodes:
                 needed.add("forms")
             shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
-        return (f"page:{page.source}", *shape, *entry.uses)
+        listed = (f"list:{page.source}",) if page.listing is not None else ()
+        return (f"page:{page.source}", *listed, *shape, *entry.uses)
 
 
 __all__ = [

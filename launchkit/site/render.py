@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .content import Page, display_path, walk_files
+from .content import Listing, Page, display_path, term_url, walk_files
 from .keys import digest
 from .markup import RenderedMarkdown, expand_shortcodes
 from .refs import BUILTIN_SHORTCODES, PageRefs, render_builtin
@@ -94,11 +94,59 @@ class ListedPage:
         return hash(self._page.source)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("content", "toc"):
-            if self._filled is None:
-                self._filled = self._fill(self._page)
-            return getattr(self._filled, name)
+        if name in ("content", "toc", "summary"):  # the summary is made from the content
+            return getattr(self._filled_page(), name)
         return getattr(self._page, name)
+
+    def _filled_page(self) -> Page:
+        if self._filled is None:
+            self._filled = self._fill(self._page)
+        return self._filled
+
+
+class ListItem(ListedPage):
+    """A page as a list page (``paginator.pages``) shows it: everything its front matter
+    says, and its ``summary``: front matter ``summary``, else its ``description``, else the
+    text above ``<!--more-->`` or its first paragraph. Not its ``content`` or ``toc``: a
+    list page is made again when a listed page's summary changes, not its whole text
+    (the identity ``list:<page>``, :class:`.keys.Identities`)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "summary":
+            page = self._page
+            own = str(page.meta.get("summary") or "") or page.description
+            return own or self._filled_page().summary
+        if name in ("content", "toc"):
+            raise SiteError(
+                f"a list shows a page's summary, not its {name} ({self._page.source})",
+                hint="use post.summary (front matter 'summary', else 'description', else "
+                "the text above <!--more--> or the first paragraph)",
+            )
+        return super().__getattr__(name)
+
+
+class Paginator:
+    """What a list page's template sees as ``paginator`` (Hugo's names where it has one).
+
+    ``pages``: the pages listed on this page (:class:`ListItem`); ``page_number`` and
+    ``total_pages``; ``first``, ``last``, ``prev``, ``next``: URLs (``prev``/``next`` None
+    at the ends); ``pagers``: (number, URL) of every page; ``total_items``; ``feed_url``;
+    ``term``: the tag or category of a term's pages; ``terms``: a taxonomy index's terms.
+    """
+
+    def __init__(self, listing: Listing, pages: dict[str, ListItem]) -> None:
+        self.pages = [pages[source] for source in listing.items]
+        self.page_number = listing.number
+        self.total_pages = len(listing.urls)
+        self.total_items = listing.total
+        self.first, self.last = listing.urls[0], listing.urls[-1]
+        self.prev, self.next = listing.prev_url, listing.next_url
+        self.pagers = list(enumerate(listing.urls, 1))
+        self.feed_url = listing.feed_url or None
+        self.term = listing.term
+        self.terms = list(listing.terms)
 
 
 @dataclass(frozen=True)
@@ -156,6 +204,7 @@ class Renderer:
         )
         self.env.filters["absolute"] = config.site.absolute
         self.env.filters["format_date"] = format_date
+        self.env.filters["term_url"] = term_url  # {{ tag | term_url }}: /tags/<slug>/
         # [theme] of site.toml: checked here (a missing logo fails the build), used by templates.
         self.theme = Theme(config)
         self.env.globals.update(self.theme.template_globals())
@@ -171,6 +220,7 @@ class Renderer:
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
         self.refs = PageRefs({}, "")  # the pages {{< ref >}} finds: set by use_pages
+        self._items: dict[str, ListItem] = {}
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode.
@@ -246,6 +296,7 @@ class Renderer:
         """
         self.refs = refs
         listed = [ListedPage(page, fill) for page in pages]
+        self._items = {page.source: ListItem(page, fill) for page in pages}
         nav, footer_links, parents = self.site_links(pages)
         self.env.globals.update(
             pages=listed,
@@ -288,11 +339,16 @@ class Renderer:
             raise SiteError(
                 f"unknown template '{page.template}': there is no "
                 f"{display_path(self._template_path(page.template))}",
-                display_path(page.path),
-                _template_line(page),
+                *_template_place(page, self.templates_dir),
                 hint=f"use one of: {', '.join(self._template_names())}",
             )
-        return self._render(name, page=page, rendering=page)
+        listing = page.listing
+        paginator = Paginator(listing, self._items) if listing is not None else None
+        return self._render(name, page=page, rendering=page, paginator=paginator)
+
+    def paginates(self, template: str) -> bool:
+        """Whether a page of ``template`` lists its section's pages: it reads ``paginator``."""
+        return "paginator" in self.dependencies(template).names
 
     def templates_digest(self) -> str:
         """A hash of every template's name and source (:func:`templates_digest`)."""
@@ -471,9 +527,12 @@ def _with_page(error: SiteError, page: Page | None) -> SiteError:
     return error
 
 
-def _template_line(page: Page) -> int:
-    """The line of ``template:`` in the page's front matter (line 1 when it is the default)."""
-    return front_matter_line(page, "template")
+def _template_place(page: Page, templates_dir: Path) -> tuple[str, int | None]:
+    """Where a page's template is chosen: the line of ``template:`` in its front matter
+    (line 1 when it is the default); the templates folder for a generated page."""
+    if page.generated:
+        return display_path(templates_dir), None
+    return display_path(page.path), front_matter_line(page, "template")
 
 
 def _require_snippet(html: str, snippet: str, page: Page, template: Path) -> None:
@@ -510,8 +569,10 @@ __all__ = [
     "BUY_FORM_TEMPLATE",
     "FEED_URL",
     "SHORTCODES_FOLDER",
+    "ListItem",
     "ListedPage",
     "NavItem",
+    "Paginator",
     "Renderer",
     "TemplateDependencies",
     "dated_pages",
