@@ -169,3 +169,37 @@ def test_front_matter_and_shortcode_errors_in_one_build(tmp_path: Path) -> None:
         "content/c-dup.md",
     ]
     assert result.stderr.splitlines()[-1] == "3 errors: nothing published"
+
+
+def test_unknown_shortcodes_inside_an_unknown_paired_one_in_the_first_build(
+    tmp_path: Path,
+) -> None:
+    """Flux's docs nest Hugo's `tab` shortcodes in `tabs`: none is known here; the first
+    build names each, the nested ones too, with the closest known name."""
+    page = (
+        "---\ntitle: Install\n---\nPick your platform.\n\n"
+        '{{< tabs name="install" >}}\n'
+        '{{% tab "Linux" %}}\n'
+        "Run `curl -s https://fluxcd.io/install.sh | sudo bash`.\n"
+        "{{< yotube abc >}}\n"
+        "{{% /tab %}}\n"
+        '{{% tab "macOS" %}}\n'
+        "{{< notte >}}Use brew.{{< /notte >}}\n"
+        "{{% /tab %}}\n"
+        "{{< /tabs >}}\n"
+    )
+    result = run_build(write_site(tmp_path, {"content/install.md": page}))
+
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if not line.startswith("  hint: ")] == [
+        "content/install.md:6: unknown shortcode 'tabs'",
+        "content/install.md:7: unknown shortcode 'tab'",
+        "content/install.md:9: unknown shortcode 'yotube'",
+        "content/install.md:11: unknown shortcode 'tab'",
+        "content/install.md:12: unknown shortcode 'notte'",
+        "5 errors: nothing published",
+    ]
+    hints = [line for line in lines if line.startswith("  hint: ")]
+    assert "did you mean 'youtube'?" in hints[2]
+    assert "did you mean 'note'?" in hints[4]

@@ -257,3 +257,30 @@ def test_liquid_tags_become_build_warnings_with_path_and_line(tmp_path: Path) ->
         warning.startswith("content/post.md:6: warning: Liquid template syntax")
         for warning in warnings
     ), warnings
+
+
+ALERT = (
+    '<div class="alert alert-{{ shortcode.get("color", "note") }}">{{ shortcode.inner }}</div>\n'
+)
+
+
+def test_a_repeated_named_argument_keeps_the_last_value_with_a_warning(tmp_path: Path) -> None:
+    """Flux's docs write `{{% alert %}}` with a colour; a copied tag can carry two (Hugo takes
+    the last): the page builds as Hugo builds it, and the build says which line to tidy."""
+    body = (
+        "Before you begin:\n\n"
+        '{{% alert color="info" title="Flux CLI" color="warning" %}}\n'
+        "The `flux` CLI must be **installed** first.\n"
+        "{{% /alert %}}\n"
+    )
+    main, report = build_page(tmp_path, body, **{"templates/shortcodes/alert.html": ALERT})
+
+    alert = main.find("div", class_="alert")
+    assert alert["class"] == ["alert", "alert-warning"]
+    assert alert.strong.get_text() == "installed"
+    warnings = [str(warning) for warning in report.warnings]
+    assert (
+        "content/post.md:6: warning: 'color' is given twice in "
+        '\'{{% alert color="info" title="Flux CLI" color="warning" %}}\': \'warning\' is used, '
+        "'info' ignored (as Hugo does); keep one 'color'"
+    ) in warnings, warnings

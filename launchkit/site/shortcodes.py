@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 
 from markupsafe import Markup
 
-from ..errors import SiteError
+from ..errors import SiteError, raise_all
 
 # A tag: {{< … >}} or {{% … %}}, their delimiters agreeing; it may span lines (long argument
 # lists), never another tag's opening.
@@ -195,7 +195,7 @@ def _scan(
         # Found where no code hides it; read from the body (`raw` arguments are code spans).
         match = _TAG.match(body, found.start()) or found
         if not _ESCAPED_TAG.fullmatch(match[0]):
-            tags.append(_parse_tag(match, body, first_line, source))
+            tags.append(_parse_tag(match, body, first_line, source, warnings))
     return tags, tuple(warnings)
 
 
@@ -214,8 +214,18 @@ def _liquid_warnings(prose: str) -> Iterator[str]:
         yield f"Liquid template syntax {match[0]!r} is published as text: {hint}"
 
 
-def _parse_tag(match: re.Match[str], body: str, first_line: int, source: str) -> _Tag:
-    """Read one tag's name and arguments (Hugo's quoting: "…", '…' and `…`)."""
+def _parse_tag(
+    match: re.Match[str],
+    body: str,
+    first_line: int,
+    source: str,
+    warnings: list[tuple[int, str]],
+) -> _Tag:
+    """Read one tag's name and arguments (Hugo's quoting: "…", '…' and `…`).
+
+    A named argument given twice keeps its last value, as Hugo does, with a warning added to
+    ``warnings``: imported pages build unchanged, and the author still learns of the slip.
+    """
     line = first_line + body.count("\n", 0, match.start())
     percent = match["percent"] is not None
     inner = (match["percent"] if percent else match["angle"]).strip()
@@ -247,9 +257,9 @@ def _parse_tag(match: re.Match[str], body: str, first_line: int, source: str) ->
         )
         if argument["key"] is None:
             args.append(value)
-        elif argument["key"] in params:
-            raise error(f"'{argument['key']}' is given twice in {match[0]!r}")
         else:
+            if argument["key"] in params:
+                warnings.append((line, _repeated(argument["key"], params, value, match[0])))
             params[argument["key"]] = value
     if args and params:
         raise error(f"{match[0]!r} mixes positional and name=value arguments: use one kind")
@@ -268,6 +278,14 @@ def _parse_tag(match: re.Match[str], body: str, first_line: int, source: str) ->
         name,
         tuple(args),
         tuple(params.items()),
+    )
+
+
+def _repeated(key: str, params: Mapping[str, str], value: str, tag: str) -> str:
+    """The warning for a named argument given twice in ``tag`` (the last value wins)."""
+    return (
+        f"'{key}' is given twice in {tag!r}: {value!r} is used, {params[key]!r} ignored "
+        f"(as Hugo does); keep one '{key}'"
     )
 
 
@@ -383,9 +401,12 @@ def expand_placeholders(
     ``known`` are the names of ``templates/shortcodes/*.html``; ``render_shortcode`` renders
     one. An unknown name, or a failure inside a template, names the page's line.
     """
-    for shortcode in shortcodes:
-        if shortcode.name not in known:
-            raise _unknown(shortcode, source, known)
+    # Every unknown one at once, those nested in another unknown one too: one build lists them.
+    raise_all(
+        _unknown(shortcode, source, known)
+        for shortcode in shortcodes
+        if shortcode.name not in known
+    )
 
     def render(shortcode: Shortcode, inner: str | None) -> str:
         call = ShortcodeCall(
