@@ -268,7 +268,6 @@ def test_shortcodes_in_code_and_escaped_ones_stay_text() -> None:
         ("{{< /note >}}", "closing shortcode tag '/note' without an opening 'note'"),
         ('{{< figure src="x.png" "positional" >}}', "mixes positional and name=value"),
         ('{{< figure src="unclosed >}}', "cannot read the arguments"),
-        ('{{< figure src="a" src="b" >}}', "'src' is given twice"),
         ("{{< >}}", "a shortcode needs a name"),
         ("{{% note %}}\nx\n{{< /note >}}", "with other delimiters"),
     ],
@@ -280,6 +279,16 @@ def test_malformed_shortcodes_name_path_and_line(line: str, message: str) -> Non
     assert error.value.location.startswith("content/p.md:")
     assert int(error.value.location.rsplit(":", 1)[1]) in (7, 9)
     assert message in error.value.message
+
+
+def test_a_repeated_named_argument_is_a_warning_and_the_last_value_wins() -> None:
+    _, shortcodes, warnings = parse_shortcodes(
+        'Intro.\n\n{{< figure src="a.png" src="b.png" >}}\n', source="content/p.md", first_line=5
+    )
+
+    assert dict(shortcodes[0].params) == {"src": "b.png"}
+    assert [line for line, _ in warnings] == [7]
+    assert "'src' is given twice" in warnings[0][1]
 
 
 def test_rendered_markdown_survives_the_cache_format(renderer: MarkdownRenderer) -> None:
