@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from build_support import run_build, snapshot, write_site
@@ -216,6 +216,52 @@ def test_a_changed_image_gets_new_names_and_only_it_is_encoded(photo_site: Path)
     assert after != before
     assert not (photo_site / "public" / before.lstrip("/")).exists()
     assert (photo_site / "public" / after.lstrip("/")).is_file()
+
+
+# --- percent-encoded references ------------------------------------------------------------
+
+# Linkerd's blog keeps a post's images beside it under the names they were exported with
+# ("Linkerd Architecture.jpg") and writes the reference URL-encoded, as Markdown needs.
+ENCODED_POST = (
+    "---\ntitle: Linkerd architecture\ndate: 2026-02-04\n---\n"
+    "The control plane.\n\n"
+    "![arch](Linkerd%20Architecture.jpg)\n\n"  # line 7
+    "The café chart.\n\n"
+    "![Café](caf%C3%A9%20chart.png)\n\n"  # line 11
+    "[Full-size diagram](Linkerd%20Architecture.jpg) and "
+    "[the slides](KubeCon%20Slides.pdf).\n"
+)
+
+
+def test_percent_encoded_references_find_their_files(site: Path) -> None:
+    bundle = site / "content/blog/linkerd-arch"
+    write_bytes(bundle / "index.md", ENCODED_POST.encode())
+    write_bytes(bundle / "Linkerd Architecture.jpg", photo(700, 400, seed=3))
+    write_bytes(bundle / "café chart.png", photo(600, 300, seed=4, image_format="PNG"))
+    write_bytes(bundle / "KubeCon Slides.pdf", b"%PDF-1.4\n%%EOF\n")
+
+    report = build(site)
+
+    assert [str(warning) for warning in report.warnings] == []
+    out = site / "public"
+    main = soup_of(out / "blog/linkerd-arch/index.html").find("main")
+    pictures = main.find_all("picture")
+    assert len(pictures) == 2
+    for picture, stem in zip(
+        pictures, ("Linkerd%20Architecture.", "caf%C3%A9%20chart."), strict=True
+    ):
+        img = picture.find("img")
+        urls = [img["src"]] + [url for url, _ in srcset_urls(img["srcset"])]
+        urls += [url for url, _ in srcset_urls(picture.find("source")["srcset"])]
+        for url in urls:  # published encoded (no space may stand in a srcset), found decoded
+            assert url.startswith(f"/blog/linkerd-arch/{stem}"), url
+            assert (out / unquote(url).lstrip("/")).is_file(), url
+    assert pictures[0].find("img")["width"] == "700"
+    link, slides = main.find_all("a")[:2]
+    assert link["href"].startswith("/blog/linkerd-arch/Linkerd%20Architecture.")
+    assert (out / unquote(link["href"]).lstrip("/")).is_file()
+    assert slides["href"] == "KubeCon%20Slides.pdf"
+    assert (out / "blog/linkerd-arch/KubeCon Slides.pdf").is_file()
 
 
 # --- errors --------------------------------------------------------------------------------

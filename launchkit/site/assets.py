@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import PIL
 
@@ -76,7 +76,7 @@ class Variant:
 
     @property
     def output(self) -> str:
-        return self.url.lstrip("/")
+        return unquote(self.url.lstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class Assets:
 
         def relative(match: re.Match[str]) -> str:
             path, _, rest = match[2].partition("#")
-            hashed = self.urls.get(urljoin(base, html.unescape(path)))
+            hashed = self.urls.get(file_url(urljoin(base, html.unescape(path))))
             if hashed is None:
                 return match[0]
             return f'{match[1]}="{hashed}{"#" + rest if rest else ""}"'
@@ -161,7 +161,7 @@ class Assets:
         )
 
     def _replace_reference(self, match: re.Match[str]) -> str:
-        hashed = self.urls.get(match[2])
+        hashed = self.urls.get(file_url(match[2]))
         if hashed is None:
             return match[0]
         return (match[1] or "") + hashed
@@ -205,7 +205,7 @@ class Assets:
         url = urljoin(page.url, html.unescape(src))
         if url.startswith(self.base_url.rstrip("/") + "/"):
             url = url[len(self.base_url.rstrip("/")) :]
-        image = self.images.get(urlsplit(url).path)
+        image = self.images.get(file_url(urlsplit(url).path))
         if image is not None and image.error:
             raise SiteError(
                 f"the image {src} ({image.source}) cannot be used: {image.error}",
@@ -256,7 +256,7 @@ def plan_assets(config: SiteConfig, sources: Mapping[str, Path], keep: Iterable[
             continue
         data = path.read_bytes()
         sha = _sha(data)
-        assets.urls[url] = "/" + hashed_name(output, sha)
+        assets.urls[url] = published_url(hashed_name(output, sha))
         assets.files[hashed_name(output, sha)] = (path, display_path(path))
         if output in keep:
             assets.files[output] = (path, display_path(path))
@@ -264,7 +264,7 @@ def plan_assets(config: SiteConfig, sources: Mapping[str, Path], keep: Iterable[
             assets.images[url] = _site_image(path, output, data, sha)
     for output, path in stylesheets:  # after the files their url(...) name
         css = rewrite_css(path.read_text(encoding="utf-8"), "/" + output, assets.urls).encode()
-        assets.urls["/" + output] = "/" + hashed_name(output, _sha(css))
+        assets.urls["/" + output] = published_url(hashed_name(output, _sha(css)))
         assets.files[hashed_name(output, _sha(css))] = (css, display_path(path))
         if output in keep:
             assets.files[output] = (css, display_path(path))
@@ -287,6 +287,19 @@ def hashed_name(output: str, sha: str) -> str:
     return f"{stem}.{sha[:_HASH_LENGTH]}{suffix}"
 
 
+def file_url(reference: str) -> str:
+    """The un-hashed URL of the file a reference's path names: percent-escapes decoded
+    (``Linkerd%20Architecture.jpg`` names ``Linkerd Architecture.jpg``, ``caf%C3%A9`` names
+    ``café``), as :attr:`Assets.urls` and :attr:`Assets.images` are keyed."""
+    return unquote(reference) if "%" in reference else reference
+
+
+def published_url(output: str) -> str:
+    """The URL of the published file ``output``, percent-encoded (a space would end a
+    ``srcset`` entry; UTF-8 names are escaped as browsers send them)."""
+    return quote("/" + output)
+
+
 def rewrite_css(css: str, url: str, hashed: Mapping[str, str]) -> str:
     """``css`` (published at ``url``) with each ``url(...)`` of a fingerprinted file hashed."""
 
@@ -296,7 +309,7 @@ def rewrite_css(css: str, url: str, hashed: Mapping[str, str]) -> str:
             return match[0]
         path, _, rest = target.partition("#")
         path, _, query = path.partition("?")
-        found = hashed.get(urljoin(url, path))
+        found = hashed.get(file_url(urljoin(url, path)))
         if found is None:
             return match[0]
         tail = (f"?{query}" if query else "") + (f"#{rest}" if rest else "")
@@ -326,7 +339,7 @@ def _site_image(path: Path, output: str, data: bytes, sha: str) -> SiteImage:
                     height,
                     image_format,
                     f"{key}-{width}.{suffix}",
-                    f"/{stem}-{width}.{suffix}",
+                    published_url(f"{stem}-{width}.{suffix}"),
                 )
             )
     return SiteImage(source, os.path.abspath(path), sha, info, variants=tuple(variants))
@@ -383,8 +396,10 @@ __all__ = [
     "Assets",
     "SiteImage",
     "Variant",
+    "file_url",
     "hashed_name",
     "outside_names",
     "plan_assets",
+    "published_url",
     "rewrite_css",
 ]
