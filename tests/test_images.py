@@ -7,14 +7,17 @@ a 900 px PNG (beside the post), both made with Pillow; the site is built through
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
+import struct
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from build_support import run_build, snapshot, write_site
 from image_support import image_size, photo, soup_of, srcset_urls, write_bytes
+from PIL import Image, ImageCms, PngImagePlugin
 
 from launchkit.config import load_config
 from launchkit.errors import SiteError
@@ -276,6 +279,48 @@ def test_a_broken_image_names_the_page_and_line(photo_site: Path) -> None:
     assert "signups.png" in result.stderr and "not an image Pillow can read" in result.stderr
     assert "Traceback" not in result.stderr
     assert (snapshot(photo_site / "public") if (photo_site / "public").exists() else {}) == before
+
+
+def png_with_a_bad_crc(chunk: bytes) -> bytes:
+    """A 640x360 PNG as a screenshot tool writes it (an sRGB profile, a Software text),
+    with the CRC of its ``chunk`` broken by one byte: Pillow refuses it, browsers show it."""
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "Keynote")
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 360), (30, 90, 160)).save(
+        buffer, "PNG", pnginfo=info, icc_profile=profile
+    )
+    data = bytearray(buffer.getvalue())
+    start = data.index(chunk) - 4  # the chunk's length field
+    (length,) = struct.unpack(">I", data[start : start + 4])
+    data[start + 8 + length] ^= 0xFF  # the first byte of its CRC
+    return bytes(data)
+
+
+@pytest.mark.parametrize("chunk", [b"iCCP", b"tEXt"])
+def test_a_png_with_a_damaged_ancillary_chunk_is_published_with_a_warning(
+    photo_site: Path, chunk: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(photo_site)  # warnings name files relative to the working folder
+    damaged = png_with_a_bad_crc(chunk)
+    with pytest.raises(OSError):  # what stopped the build before
+        Image.open(io.BytesIO(damaged))
+    write_bytes(photo_site / "content/blog/signups.png", damaged)
+
+    report = build(photo_site)
+
+    out = photo_site / "public"
+    assert [str(warning) for warning in report.warnings] == [
+        "content/blog/photos.md:11: warning: the image content/blog/signups.png is published "
+        f"as it is, without variants: Pillow refuses it for a bad CRC in its {chunk.decode()} "
+        "chunk (browsers skip that chunk)"
+    ]
+    assert (out / "blog/signups.png").read_bytes() == damaged
+    first, second = soup_of(out / "blog/photos/index.html").select("main img")
+    assert first.parent.name == "picture"  # the good photo keeps its variants
+    assert second.parent.name != "picture"
+    assert (second["src"], second["width"], second["height"]) == ("../signups.png", "640", "360")
 
 
 def test_a_missing_image_is_a_warning_at_its_line(photo_site: Path) -> None:

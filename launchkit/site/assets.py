@@ -119,6 +119,18 @@ class Assets:
         facts = repr((sorted(self.urls.items()), sorted(self.images.items())))
         return hashlib.blake2b(facts.encode(), digest_size=16).hexdigest()
 
+    def image_warnings(self) -> dict[str, str]:
+        """Why an image published as it is has no variants, by its output path: the link
+        checker warns at each reference to it."""
+        return {
+            url.lstrip("/"): (
+                f"the image {image.source} is published as it is, without variants: "
+                f"{image.info.problem}"
+            )
+            for url, image in self.images.items()
+            if image.info is not None and image.info.problem
+        }
+
     def variants(self) -> list[tuple[str, Variant]]:
         """Every image variant with its source file, sorted: what the build encodes."""
         return sorted(
@@ -256,12 +268,17 @@ def plan_assets(config: SiteConfig, sources: Mapping[str, Path], keep: Iterable[
             continue
         data = path.read_bytes()
         sha = _sha(data)
+        if suffix in RASTER or suffix in (".svg", ".gif"):
+            image = assets.images[url] = _site_image(path, output, data, sha)
+            if image.info is not None and image.info.problem:
+                # Published as it is, where the page's reference names it: a warning found
+                # by the link checker (image_warnings) then points at the page's line.
+                assets.files[output] = (path, display_path(path))
+                continue
         assets.urls[url] = published_url(hashed_name(output, sha))
         assets.files[hashed_name(output, sha)] = (path, display_path(path))
         if output in keep:
             assets.files[output] = (path, display_path(path))
-        if suffix in RASTER or suffix in (".svg", ".gif"):
-            assets.images[url] = _site_image(path, output, data, sha)
     for output, path in stylesheets:  # after the files their url(...) name
         css = rewrite_css(path.read_text(encoding="utf-8"), "/" + output, assets.urls).encode()
         assets.urls["/" + output] = published_url(hashed_name(output, _sha(css)))

@@ -204,13 +204,14 @@ class _Build:
                 )
                 writer.stage_all(files)
                 outputs = files.outputs()
+                notes = media.assets.image_warnings()
                 links_key = cache.links_key(
-                    outputs, documents, renderer.templates_digest(), published.left_out
+                    outputs, documents, renderer.templates_digest(), published.left_out, notes
                 )
                 rendered = {documented[index].output for index in stale}
                 judged = rendered if links_key == record.links_key else None
                 documents, warnings = self.check_links(
-                    documented, documents, outputs, judged, published.left_out
+                    documented, documents, outputs, judged, published.left_out, notes
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
@@ -403,12 +404,14 @@ class _Build:
         outputs: list[str],
         judge: set[str] | None,
         left_out: Mapping[str, str],
+        notes: Mapping[str, str],
     ) -> tuple[dict[str, Output], list[LinkWarning]]:
         """The built site's broken internal links, and the documents with their warnings.
 
         Only the pages in ``judge`` are checked (None: all, as what links are checked
         against changed); the others keep the last build's warnings. ``left_out`` (URL:
-        why) turns a link to a draft or future page into a warning saying so.
+        why) turns a link to a draft or future page into a warning saying so; ``notes``
+        (output: warning) one to an image published without variants.
         """
         known = {}
         if judge is not None:
@@ -426,6 +429,7 @@ class _Build:
             self.config.templates_dir,
             known,
             left_out,
+            notes,
         )
         judged = {}
         for output, document in documents.items():

@@ -337,10 +337,11 @@ class BuildCache:
         documents: Mapping[str, Output],
         templates: str,
         left_out: Mapping[str, str],
+        notes: Mapping[str, str],
     ) -> str:
         """What every page's link warnings were judged against (:func:`.keys.links_key`)."""
         ids = {output: document.ids_key for output, document in documents.items()}
-        return links_key(self.code["links"], self.config, templates, outputs, ids, left_out)
+        return links_key(self.code["links"], self.config, templates, outputs, ids, left_out, notes)
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""

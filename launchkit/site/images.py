@@ -9,7 +9,10 @@ content hash: a rebuild never encodes an image it has encoded before, whatever i
 place.
 
 SVGs are drawn at any size and animated GIFs/WebPs would lose their animation: both are
-published as they are (an SVG's size is still read, for ``width``/``height``).
+published as they are (an SVG's size is still read, for ``width``/``height``). So is a PNG that
+browsers show but Pillow refuses because an ancillary chunk (``iCCP``, ``tEXt``…) fails its
+CRC: browsers skip such a chunk, so the file is fine to publish, but it gets no variants
+(:attr:`ImageInfo.problem` says why, for a warning).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import tempfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +45,7 @@ _MAX_PIXELS = 100_000_000
 _TURNED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 _SVG_ROOT = re.compile(rb"<svg\b[^>]*>", re.DOTALL)
 _SVG_ATTRIBUTE = re.compile(rb'\b(width|height|viewBox)\s*=\s*["\']([^"\']*)["\']')
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageError(ValueError):
@@ -48,16 +54,18 @@ class ImageError(ValueError):
 
 @dataclass(frozen=True)
 class ImageInfo:
-    """An image's size in pixels and its format; ``animated`` ones are not resized."""
+    """An image's size in pixels and its format; ``animated`` ones are not resized, nor
+    those with a ``problem`` (why Pillow cannot decode a file that browsers show)."""
 
     width: int
     height: int
     format: str  # "jpeg", "png", "webp", "svg", "gif"
     animated: bool = False
+    problem: str = ""
 
     @property
     def resizable(self) -> bool:
-        return self.format in _EXTENSION and not self.animated
+        return self.format in _EXTENSION and not self.animated and not self.problem
 
 
 def probe(path: Path) -> ImageInfo:
@@ -79,8 +87,45 @@ def probe(path: Path) -> ImageInfo:
             if image_format in ("jpeg", "webp") and image.getexif().get(0x0112, 1) in _TURNED:
                 width, height = height, width
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        shown = _png_with_bad_ancillary_chunks(path.read_bytes())
+        if shown is not None:
+            return shown
         raise ImageError(f"not an image Pillow can read ({exc})") from None
     return ImageInfo(width, height, image_format, animated)
+
+
+def _png_with_bad_ancillary_chunks(data: bytes) -> ImageInfo | None:
+    """The size of a PNG whose only damage is a bad CRC in ancillary chunks, or None.
+
+    Pillow refuses such a file; browsers skip the chunks (the PNG specification lets a
+    decoder ignore a damaged ancillary chunk) and show the image. Critical chunks (``IHDR``,
+    ``PLTE``, ``IDAT``, ``IEND``: an upper-case first letter) must be whole and intact.
+    """
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    position, damaged, size = len(_PNG_SIGNATURE), [], None
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        end = position + 12 + length
+        if end > len(data):
+            return None  # truncated: not what browsers show whole
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[position + 4 : end - 4]) != crc:
+            if kind[:1].isupper():
+                return None
+            damaged.append(kind.decode("latin-1"))
+        if kind == b"IHDR":
+            size = struct.unpack(">II", data[position + 8 : position + 16])
+        if kind == b"IEND":
+            break
+        position = end
+    else:
+        return None  # no IEND
+    if size is None or not damaged:
+        return None
+    chunks = ", ".join(dict.fromkeys(damaged))
+    problem = f"Pillow refuses it for a bad CRC in its {chunks} chunk (browsers skip that chunk)"
+    return ImageInfo(*size, "png", problem=problem)
 
 
 def _probe_svg(data: bytes) -> ImageInfo:

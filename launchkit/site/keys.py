@@ -312,12 +312,14 @@ def links_key(
     outputs: Iterable[str],
     ids: Mapping[str, str],
     left_out: Mapping[str, str],
+    notes: Mapping[str, str],
 ) -> str:
     """What every page's link warnings are judged against (see :mod:`.linkcheck`): the link
     checker's code, ``[site]`` (whose base URL makes links ours), the working folder
     (warnings name files relative to it), the templates (a warning may point to a line of
-    one), every output path, every page's ids (``ids``: their hash by output), and the
-    pages left out with why (``left_out``, by URL: a link to one says why)."""
+    one), every output path, every page's ids (``ids``: their hash by output), the pages
+    left out with why (``left_out``, by URL: a link to one says why), and the outputs noted
+    with a warning (``notes``: images published without variants)."""
     return digest(
         code,
         config_table(config, "site"),
@@ -326,6 +328,7 @@ def links_key(
         "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
         "\n".join(f"{output} {ids[output]}" for output in sorted(ids)),
         "\n".join(f"{url} {left_out[url]}" for url in sorted(left_out)),
+        "\n".join(f"{output} {notes[output]}" for output in sorted(notes)),
     )
 
 

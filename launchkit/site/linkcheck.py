@@ -61,14 +61,18 @@ def check_links(
     templates_dir: Path,
     known: Mapping[str, tuple[LinkWarning, ...]] | None = None,
     left_out: Mapping[str, str] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[LinkWarning, ...]]:
     """The broken internal links of each page, by output path (``links``/``ids`` likewise).
 
     Pages in ``known`` are not judged again: their warnings are taken from it. A link to a
-    page this build leaves out (``left_out``: its URL and why) says why it is missing.
+    page this build leaves out (``left_out``: its URL and why) says why it is missing. A link
+    to an output in ``notes`` (output path: a warning) resolves but gets that warning, at the
+    line of the reference (an image published without variants says why).
     """
     known = known or {}
     left_out = left_out or {}
+    notes = notes or {}
     files = set(outputs)
     base = urlsplit(base_url)
     found: dict[str, tuple[LinkWarning, ...]] = {}
@@ -83,7 +87,7 @@ def check_links(
         for url, text in links.get(page.output, ()):
             context = "" if url.startswith(("/", "http:", "https:")) else page.url
             if (context, url) not in judged:
-                judged[context, url] = _problem(url, page, base, files, ids, left_out)
+                judged[context, url] = _problem(url, page, base, files, ids, left_out, notes)
             problem = judged[context, url]
             if problem is not None:
                 path, line = _locate(page, url, text, templates_dir, lines)
@@ -108,8 +112,10 @@ def _problem(
     files: set[str],
     ids: Mapping[str, frozenset[str]],
     left_out: Mapping[str, str],
+    notes: Mapping[str, str],
 ) -> str | None:
-    """Why ``url`` on ``page`` is broken, or None when it resolves (or is not ours)."""
+    """Why ``url`` on ``page`` is broken (or noted), or None when it resolves (or is not
+    ours)."""
     target = _site_path(url, page.url, base)
     if target is None:
         return None
@@ -119,6 +125,8 @@ def _problem(
         return f"link {url} to a page left out of this build: {left_out[path]}"
     if output is None:
         return f"broken link {url}: no {path} in the built site"
+    if output in notes:
+        return notes[output]
     if fragment not in _ALWAYS_THERE and output in ids and fragment not in ids[output]:
         return f"broken link {url}: {path} has no element with id '{fragment}'"
     return None
