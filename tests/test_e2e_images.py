@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from e2e_support import E2ESite, served_example
-from image_support import photo, soup_of, write_bytes
+from image_support import photo, png_with_a_bad_crc, soup_of, write_bytes
 from playwright.sync_api import Page
 
 pytest_plugins = ["e2e.fixtures"]
@@ -79,3 +79,38 @@ def test_every_img_of_every_page_has_width_and_height(photo_post: E2ESite) -> No
     for path in sorted(photo_post.out.rglob("*.html")):
         for img in soup_of(path).find_all("img"):
             assert img.get("width") and img.get("height"), (path, img)
+
+
+# As imported blogs have them: names with a space and an accent, written percent-encoded, and a
+# screenshot whose colour profile chunk fails its CRC (Pillow refuses it, browsers do not).
+IMPORTED = {
+    "content/blog/Linkerd Architecture.jpg": photo(900, 500, seed=5),
+    "content/blog/café chart.png": photo(700, 400, seed=6, image_format="PNG"),
+    "content/blog/damaged-profile.png": png_with_a_bad_crc(b"iCCP"),
+}
+IMPORTED_IMAGES = (
+    "\n\n![Architecture](../Linkerd%20Architecture.jpg)\n\n"
+    "![Café chart](../caf%C3%A9%20chart.png)\n\n"
+    "![Damaged profile](../damaged-profile.png)\n"
+)
+
+
+def add_imported_images(folder: Path) -> None:
+    for relative, data in IMPORTED.items():
+        write_bytes(folder / relative, data)
+    post = folder / POST
+    post.write_text(post.read_text(encoding="utf-8") + IMPORTED_IMAGES, encoding="utf-8")
+
+
+def test_encoded_names_and_a_png_with_a_damaged_chunk_show_in_a_browser(
+    open_visitor: Callable[..., Page], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with served_example(tmp_path_factory.mktemp("imported"), edit=add_imported_images) as site:
+        visitor = open_visitor(viewport=PHONE, device_scale_factor=1)
+        visitor.goto(site.url("/blog/heartbeat-monitoring-for-cron-jobs/"))
+        for alt, width in (("Architecture", 900), ("Café chart", 700), ("Damaged profile", 640)):
+            img = visitor.locator(f"main img[alt='{alt}']")
+            img.scroll_into_view_if_needed()
+            img.evaluate("(el) => el.decode()")  # fails if the browser cannot show it
+            assert img.evaluate("(el) => el.naturalWidth") > 0, alt
+            assert img.get_attribute("width") == str(min(width, 1600)), alt

@@ -10,14 +10,20 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import struct
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from build_support import run_build, snapshot, write_site
-from image_support import image_size, photo, soup_of, srcset_urls, write_bytes
-from PIL import Image, ImageCms, PngImagePlugin
+from image_support import (
+    image_size,
+    photo,
+    png_with_a_bad_crc,
+    soup_of,
+    srcset_urls,
+    write_bytes,
+)
+from PIL import Image
 
 from launchkit.config import load_config
 from launchkit.errors import SiteError
@@ -279,23 +285,6 @@ def test_a_broken_image_names_the_page_and_line(photo_site: Path) -> None:
     assert "signups.png" in result.stderr and "not an image Pillow can read" in result.stderr
     assert "Traceback" not in result.stderr
     assert (snapshot(photo_site / "public") if (photo_site / "public").exists() else {}) == before
-
-
-def png_with_a_bad_crc(chunk: bytes) -> bytes:
-    """A 640x360 PNG as a screenshot tool writes it (an sRGB profile, a Software text),
-    with the CRC of its ``chunk`` broken by one byte: Pillow refuses it, browsers show it."""
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Software", "Keynote")
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    buffer = io.BytesIO()
-    Image.new("RGB", (640, 360), (30, 90, 160)).save(
-        buffer, "PNG", pnginfo=info, icc_profile=profile
-    )
-    data = bytearray(buffer.getvalue())
-    start = data.index(chunk) - 4  # the chunk's length field
-    (length,) = struct.unpack(">I", data[start : start + 4])
-    data[start + 8 + length] ^= 0xFF  # the first byte of its CRC
-    return bytes(data)
 
 
 @pytest.mark.parametrize("chunk", [b"iCCP", b"tEXt"])
