@@ -31,16 +31,21 @@ IMAGES = "\n\n![Our stand at the launch](/images/launch-stand.jpg)\n\n" + (
 )
 
 
-def add_images(folder: Path) -> None:
-    for relative, data in ORIGINALS.items():
-        write_bytes(folder / relative, data)
-    post = folder / POST
-    post.write_text(post.read_text(encoding="utf-8") + IMAGES, encoding="utf-8")
+def adding(images: dict[str, bytes], markdown: str) -> Callable[[Path], None]:
+    """An edit of the example's copy: write ``images``, add ``markdown`` to the post."""
+
+    def edit(folder: Path) -> None:
+        for relative, data in images.items():
+            write_bytes(folder / relative, data)
+        post = folder / POST
+        post.write_text(post.read_text(encoding="utf-8") + markdown, encoding="utf-8")
+
+    return edit
 
 
 @pytest.fixture(scope="module")
 def photo_post(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ESite]:
-    with served_example(tmp_path_factory.mktemp("photos"), edit=add_images) as site:
+    with served_example(tmp_path_factory.mktemp("photos"), edit=adding(ORIGINALS, IMAGES)) as site:
         yield site
 
 
@@ -95,17 +100,12 @@ IMPORTED_IMAGES = (
 )
 
 
-def add_imported_images(folder: Path) -> None:
-    for relative, data in IMPORTED.items():
-        write_bytes(folder / relative, data)
-    post = folder / POST
-    post.write_text(post.read_text(encoding="utf-8") + IMPORTED_IMAGES, encoding="utf-8")
-
-
 def test_encoded_names_and_a_png_with_a_damaged_chunk_show_in_a_browser(
     open_visitor: Callable[..., Page], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    with served_example(tmp_path_factory.mktemp("imported"), edit=add_imported_images) as site:
+    with served_example(
+        tmp_path_factory.mktemp("imported"), edit=adding(IMPORTED, IMPORTED_IMAGES)
+    ) as site:
         visitor = open_visitor(viewport=PHONE, device_scale_factor=1)
         visitor.goto(site.url("/blog/heartbeat-monitoring-for-cron-jobs/"))
         for alt, width in (("Architecture", 900), ("Café chart", 700), ("Damaged profile", 640)):
