@@ -203,3 +203,23 @@ def test_unknown_shortcodes_inside_an_unknown_paired_one_in_the_first_build(
     hints = [line for line in lines if line.startswith("  hint: ")]
     assert "did you mean 'youtube'?" in hints[2]
     assert "did you mean 'note'?" in hints[4]
+
+
+def test_every_failing_shortcode_of_a_page_in_the_first_build(tmp_path: Path) -> None:
+    """Flux's migration guide links two pages a partial import lacks: both are listed (and a
+    bad product on the same page), not one per build."""
+    page = (
+        '---\ntitle: Migrate\n---\nSet up [alerts]({{< relref "../monitoring/alerts.md" >}})\n'
+        'and [webhook receivers]({{< relref "../guides/webhook-receivers.md" >}}).\n\n'
+        "{{< buy gold >}}\n"
+    )
+    result = run_build(write_site(tmp_path, {"content/migration/flux-v1.md": page}))
+
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("  hint: ")]
+    assert lines == [
+        "content/migration/flux-v1.md:4: relref target '../monitoring/alerts.md' is no page",
+        "content/migration/flux-v1.md:5: relref target '../guides/webhook-receivers.md' is no page",
+        "content/migration/flux-v1.md:7: unknown product 'gold'",
+        "3 errors: nothing published",
+    ]

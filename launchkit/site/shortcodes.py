@@ -408,6 +408,8 @@ def expand_placeholders(
         if shortcode.name not in known
     )
 
+    failed: list[SiteError] = []  # every shortcode is rendered: one build lists each failure
+
     def render(shortcode: Shortcode, inner: str | None) -> str:
         call = ShortcodeCall(
             shortcode.name,
@@ -424,7 +426,8 @@ def expand_placeholders(
             if error.path != source:  # placed in the template: say which page line used it
                 where = f"from {shortcode.tag} at {source}:{shortcode.line}"
                 error.hint = f"{error.hint} ({where})" if error.hint else where
-            raise
+            failed.append(error)
+            return ""
 
     def fill(text: str) -> str:
         out = []
@@ -457,7 +460,9 @@ def expand_placeholders(
         out.append(text[position:])
         return "".join(out)
 
-    return fill(html)
+    expanded = fill(html)
+    raise_all(failed)
+    return expanded
 
 
 def _unknown(shortcode: Shortcode, source: str, known: Collection[str]) -> SiteError:
