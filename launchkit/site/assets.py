@@ -313,8 +313,9 @@ def file_url(reference: str) -> str:
 
 def published_url(output: str) -> str:
     """The URL of the published file ``output``, percent-encoded (a space would end a
-    ``srcset`` entry; UTF-8 names are escaped as browsers send them)."""
-    return quote("/" + output)
+    ``srcset`` entry; UTF-8 names are escaped as browsers send them). ``@`` and ``+`` are
+    left as they are: ``logo@2x.png`` keeps the URL it always had."""
+    return quote("/" + output, safe="/@+")
 
 
 def rewrite_css(css: str, url: str, hashed: Mapping[str, str]) -> str:
