@@ -342,9 +342,9 @@ class _Build:
 
         def keep(item: tuple[int, Page], result: tuple) -> tuple:
             """All but the links, which go to the cache file (20000 pages' would not fit)."""
-            size, mtime_ns, links, ids, changed = result
+            size, mtime_ns, links, ids, changed, bodies = result
             cache.add_links(item[1].output, links)
-            return size, mtime_ns, ids, changed
+            return size, mtime_ns, ids, changed, bodies
 
         results = run_jobs(
             _document_job,
@@ -357,9 +357,10 @@ class _Build:
             keep=keep,
         )
         cache.flush()
-        for index, (size, mtime_ns, ids, changed) in zip(stale, results, strict=True):
+        for index, (size, mtime_ns, ids, changed, bodies) in zip(stale, results, strict=True):
             output = pages[index].output
-            documents[output] = Output(needs[index], size, mtime_ns, ids, digest(*sorted(ids)), ())
+            needed = (*needs[index], "bodies") if bodies else needs[index]
+            documents[output] = Output(needed, size, mtime_ns, ids, digest(*sorted(ids)), ())
             self.rendered.add(output)
             if changed:
                 writer.staged(output)
@@ -550,13 +551,15 @@ class _DocumentPayload:
 
 
 def _document_job(state: _DocumentState, item: tuple[int, Page]):
-    """Render and stage one page's document: (size, mtime, links, ids, changed)."""
+    """Render and stage one page's document: (size, mtime, links, ids, changed, whether it
+    showed a listed page's HTML)."""
     _, page = item
     html = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
+    bodies = state.renderer.listing.bodies
     document = state.media.assets.rewrite_document(html.decode("utf-8"), page).encode("utf-8")
     stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
-    return stat.st_size, stat.st_mtime_ns, links, ids, changed
+    return stat.st_size, stat.st_mtime_ns, links, ids, changed, bodies
 
 
 def _rendered(entry: object, page: Page) -> RenderedMarkdown:

@@ -249,8 +249,11 @@ class BuildCache:
     def template_facts(self) -> dict:
         """What each template reads and pulls in, as last found (kept in the cache file)."""
         if self.context.template_facts is None:
+            # Kept with the code that found them: a new launchkit may find more in a template.
             stored = None if self.clean else self.store.meta("template facts")
-            self.context.template_facts = stored if isinstance(stored, dict) else {}
+            code, facts = stored if isinstance(stored, tuple) and len(stored) == 2 else ("", {})
+            known = code == self.code["documents"] and isinstance(facts, dict)
+            self.context.template_facts = facts if known else {}
         self.saved_facts = dict(self.context.template_facts)
         return self.context.template_facts
 
@@ -307,8 +310,8 @@ class BuildCache:
             known = record.outputs.get(page.output)
             if (
                 known is None
-                or known.needs != needed
-                or not changed.isdisjoint(needed)
+                or not _within(needed, known.needs)
+                or not changed.isdisjoint(known.needs)
                 or (check_files and not _same_file(self.out, page.output, known))
             ):
                 stale.append(index)
@@ -362,7 +365,11 @@ class BuildCache:
             self.context.bodies = current
         facts = self.context.template_facts
         self.store.write(
-            meta={"template facts": facts} if facts != self.saved_facts else None,
+            meta=(
+                {"template facts": (self.code["documents"], facts)}
+                if facts != self.saved_facts
+                else None
+            ),
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
@@ -383,6 +390,12 @@ def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
         except (TypeError, IndexError):
             continue  # not a row of this format: that output is made again
     return outputs
+
+
+def _within(needed: tuple[str, ...], known: tuple[str, ...]) -> bool:
+    """Whether the last build's document needed all of ``needed`` (and maybe more: what it
+    read while rendering, such as ``bodies``)."""
+    return needed == known or set(needed).issubset(known)
 
 
 def file_stamp(path: str) -> tuple[int, int] | None:

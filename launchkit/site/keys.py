@@ -99,6 +99,7 @@ class Codebase:
         default_factory=dict, repr=False
     )
     _libraries: dict[str, str] = field(default_factory=dict, repr=False)
+    _installed: _Installed | None = field(default=None, repr=False)
     _fingerprints: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -177,7 +178,9 @@ class Codebase:
             return ""
         known = self._libraries.get(name)
         if known is None:
-            known = self._libraries[name] = _distribution_version(name)
+            if self._installed is None:
+                self._installed = _Installed()
+            known = self._libraries[name] = self._installed.version(name)
         return known
 
     def _imported(self, module: str, source: str) -> set[str]:
@@ -212,17 +215,64 @@ def _absolute(source: str, package: str) -> str:
     return ".".join([*base, rest] if rest else base)
 
 
-def _distribution_version(import_name: str) -> str:
-    """The distribution that provides ``import_name`` and its version ("" if none)."""
+class _Installed:
+    """The installed distributions, from the names of their ``.dist-info`` folders on
+    ``sys.path`` (``pymdown_extensions-13.1.dist-info``): reading each one's METADATA, as
+    :func:`importlib.metadata.version` does, was a tenth of a no-change rebuild."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, tuple[str, Path]] = {}  # normalised name: (version, folder)
+        self.eggs = False  # whether any distribution is installed the old way (.egg-info)
+        for entry in sys.path:
+            try:
+                names = os.listdir(entry or ".")
+            except OSError:
+                continue
+            for name in sorted(names):
+                self.eggs = self.eggs or name.endswith(".egg-info")
+                if name.endswith(".dist-info"):
+                    project, _, version = name.removesuffix(".dist-info").rpartition("-")
+                    key = _normalised(project)
+                    if key not in self.folders:  # the first on the path is the one imported
+                        self.folders[key] = (version, Path(entry or ".", name))
+
+    def version(self, import_name: str) -> str:
+        """``distribution version`` for a top-level import name ("" if none provides it)."""
+        found = self.folders.get(_normalised(import_name))
+        if found is not None:
+            return f"{import_name} {found[0]}"
+        # Import names that are not distribution names (yaml: PyYAML, pymdownx:
+        # pymdown-extensions): what a distribution's top_level.txt lists, else the first
+        # part of the paths its RECORD lists (searched as text).
+        for key, (version, folder) in self.folders.items():
+            if _provides(folder, import_name):
+                return f"{key} {version}"
+        return _egg_version(import_name) if self.eggs else ""
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _provides(folder: Path, import_name: str) -> bool:
+    """Whether the distribution of a ``.dist-info`` folder installs ``import_name``."""
+    try:
+        return import_name in (folder / "top_level.txt").read_text(encoding="utf-8").split()
+    except OSError:
+        pass
+    try:
+        record = "\n" + (folder / "RECORD").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(f"\n{import_name}{end}" in record for end in ("/", ".py,"))
+
+
+def _egg_version(import_name: str) -> str:
+    """An import name's distribution installed the old way (``.egg-info``), if any."""
     try:
         return f"{import_name} {importlib.metadata.version(import_name)}"
     except importlib.metadata.PackageNotFoundError:
         pass
-    # Import names that are not distribution names (yaml: PyYAML, pymdownx: pymdown-extensions):
-    # most distributions list them in top_level.txt, much quicker to read than every RECORD.
-    for distribution in importlib.metadata.distributions():
-        if import_name in (distribution.read_text("top_level.txt") or "").split():
-            return f"{distribution.metadata['Name']} {distribution.version}"
     for name in importlib.metadata.packages_distributions().get(import_name, []):
         return f"{name} {importlib.metadata.version(name)}"
     return ""
@@ -276,12 +326,27 @@ NAME_NEEDS: dict[str, tuple[str, ...]] = {
     "structured_data": ("nav", "config:products", "config:theme"),
     "feed_url": ("feed_url",),
     "pages": ("listing",),
-    "section_pages": ("listing",),
+    "section_pages": ("listing",),  # called with a name known only at render time
     "social_image": ("social_cards",),
 }
+# A template's call ``section_pages("blog")`` with a constant name shows as the variable
+# ``section_pages:blog`` (:meth:`.render.Renderer.dependencies`): it needs ``listing:blog``.
+LISTED_SECTION = "section_pages:"
 # Every document: the code that renders it, the base URL (absolute links), the snippet, the
 # published names of the files it refers to and the images it shows (the media step).
 EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful", "assets")
+
+
+def listing_value(listed: Sequence[Page]) -> str:
+    """The value of a listing's identity (``listing``: every page; ``listing:<section>``:
+    the section's dated pages, newest first): what a template may show of the listed pages
+    without their HTML (title, URL, date, description, tags, front matter…), in order.
+
+    A listed page's body is not in it: a body edit re-renders the pages that list it only
+    if they showed its HTML, which a document that reads a listed page's ``content`` or
+    ``toc`` says by needing ``bodies`` too (recorded while it renders).
+    """
+    return digest(*(repr(page) for page in listed))
 
 
 def markdown_key(code: str, body: str) -> str:
@@ -378,11 +443,14 @@ class Identities:
                 self.get("config:checkout"),
                 self.endpoint,
             )
-        if name == "listing":
+        from .render import FEED_SECTION, dated_pages
+
+        if kind == "listing":
+            return listing_value(self.pages if not rest else dated_pages(self.pages, rest))
+        if name == "bodies":
             forms = any(self._by_source[page.source].shortcodes for page in self.pages)
             keys = " ".join(self._by_source[page.source].key for page in self.pages)
             return digest(keys, self.get("forms") if forms else "")
-        from .render import FEED_SECTION, dated_pages
 
         if name == "nav":  # with the footer links and the breadcrumbs' parent titles
             return repr(self.renderer.site_links(self.pages))
@@ -393,7 +461,9 @@ class Identities:
             *(self.get(f"config:{table}") for table in CONFIG_TABLES),
             *(
                 self.get(other)
-                for other in ("forms", "listing", "nav", "feed_url", "assets", "social_cards")
+                for other in (
+                    *("forms", "listing", "bodies", "nav", "feed_url", "assets", "social_cards"),
+                )
             ),
         )
 
@@ -405,7 +475,9 @@ class Identities:
             needed = {f"template:{page.template}", *EVERY_DOCUMENT}
             names = self.renderer.env.globals
             for variable in self.renderer.dependencies(page.template).names:
-                if variable in NAME_NEEDS:
+                if variable.startswith(LISTED_SECTION):  # section_pages("blog")
+                    needed.add(f"listing:{variable.removeprefix(LISTED_SECTION)}")
+                elif variable in NAME_NEEDS:
                     needed.update(NAME_NEEDS[variable])
                 elif variable in names:
                     needed.add("*")
@@ -421,6 +493,7 @@ class Identities:
 __all__ = [
     "CONFIG_TABLES",
     "EVERY_DOCUMENT",
+    "LISTED_SECTION",
     "NAME_NEEDS",
     "STEPS",
     "Codebase",
@@ -429,6 +502,7 @@ __all__ = [
     "config_table",
     "digest",
     "links_key",
+    "listing_value",
     "markdown_extension_modules",
     "markdown_key",
     "page_key",

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from ..config import SiteConfig
 from ..errors import SiteError
 from .content import Page, display_path, walk_files
-from .keys import digest
+from .keys import LISTED_SECTION, digest
 from .markup import RenderedMarkdown, expand_shortcodes
 from .shortcodes import ShortcodeCall
 from .structured_data import StructuredData, parent_titles
@@ -69,15 +69,27 @@ def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
 TemplateFacts = tuple[str, frozenset[str], tuple[str, ...]]
 
 
+class ListingReads:
+    """What the templates read of listed pages while one document renders: whether they
+    showed any listed page's HTML (the document then needs ``bodies``, see
+    :func:`.keys.listing_value`)."""
+
+    __slots__ = ("bodies", "fill")
+
+    def __init__(self, fill: Callable[[Page], Page]) -> None:
+        self.fill = fill
+        self.bodies = False
+
+
 class ListedPage:
     """A page as ``pages`` and ``section_pages()`` show it to templates: its attributes,
     with its HTML made only if a template reads ``content`` or ``toc``."""
 
-    __slots__ = ("_fill", "_filled", "_page")
+    __slots__ = ("_filled", "_page", "_reads")
 
-    def __init__(self, page: Page, fill: Callable[[Page], Page]) -> None:
+    def __init__(self, page: Page, reads: ListingReads) -> None:
         self._page = page
-        self._fill = fill
+        self._reads = reads
         self._filled: Page | None = None
 
     def __eq__(self, other: object) -> bool:
@@ -91,8 +103,9 @@ class ListedPage:
 
     def __getattr__(self, name: str) -> Any:
         if name in ("content", "toc"):
+            self._reads.bodies = True
             if self._filled is None:
-                self._filled = self._fill(self._page)
+                self._filled = self._reads.fill(self._page)
             return getattr(self._filled, name)
         return getattr(self._page, name)
 
@@ -164,6 +177,7 @@ class Renderer:
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
+        self.listing = ListingReads(lambda page: page)  # set by use_pages
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode.
@@ -226,7 +240,8 @@ class Renderer:
         ``fill`` gives a page with its HTML (``content``, ``toc``); listed pages call it
         only when a template reads those, so that no build holds every page's HTML.
         """
-        listed = [ListedPage(page, fill) for page in pages]
+        self.listing = ListingReads(fill)
+        listed = [ListedPage(page, self.listing) for page in pages]
         nav, footer_links, parents = self.site_links(pages)
         self.env.globals.update(
             pages=listed,
@@ -257,7 +272,11 @@ class Renderer:
         return page.with_content(content, body.toc)
 
     def render_document(self, page: Page) -> bytes:
-        """One page's HTML document, after checking that it carries Rewardful's snippet."""
+        """One page's HTML document, after checking that it carries Rewardful's snippet.
+
+        Afterwards ``listing.bodies`` says whether it showed a listed page's HTML.
+        """
+        self.listing.bodies = False
         html = self.render_page(page)
         _require_snippet(html, self.snippet(), page, self._template_path(page.template))
         return html.encode("utf-8")
@@ -347,7 +366,7 @@ class Renderer:
                 [*self.env.list_templates()] if found is None else [found]
                 for found in jinja2.meta.find_referenced_templates(tree)
             ]
-            names = frozenset(jinja2.meta.find_undeclared_variables(tree))
+            names = _listed_sections(tree, jinja2.meta.find_undeclared_variables(tree))
             facts = (source, names, tuple(name for group in referenced for name in group))
         except jinja2.TemplateError:  # missing or broken: rendering says where
             pass
@@ -403,6 +422,31 @@ class Renderer:
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
         pages = (name for name in names if not name.startswith(("partials/", SHORTCODES_FOLDER)))
         return [name.removesuffix(".html") for name in pages]
+
+
+def _listed_sections(tree: jinja2.nodes.Template, names: set[str]) -> frozenset[str]:
+    """``names`` with each ``section_pages("<section>")`` call of a constant section as the
+    name ``section_pages:<section>`` (its documents need that section's listing only);
+    ``section_pages`` stays only if it is used otherwise too."""
+    if "section_pages" not in names:
+        return frozenset(names)
+    uses = [n for n in tree.find_all(jinja2.nodes.Name) if n.name == "section_pages"]
+    calls = [
+        call.args[0].value
+        for call in tree.find_all(jinja2.nodes.Call)
+        if isinstance(call.node, jinja2.nodes.Name)
+        and call.node.name == "section_pages"
+        and len(call.args) == 1
+        and not call.kwargs
+        and call.dyn_args is None
+        and call.dyn_kwargs is None
+        and isinstance(call.args[0], jinja2.nodes.Const)
+        and isinstance(call.args[0].value, str)
+    ]
+    found = set(names) | {f"{LISTED_SECTION}{section}" for section in calls}
+    if len(calls) == len(uses):
+        found.discard("section_pages")
+    return frozenset(found)
 
 
 def templates_digest(folder: Path) -> str:
@@ -472,6 +516,7 @@ __all__ = [
     "FEED_URL",
     "SHORTCODES_FOLDER",
     "ListedPage",
+    "ListingReads",
     "NavItem",
     "Renderer",
     "TemplateDependencies",
