@@ -42,6 +42,7 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..errors import SiteError, attempt, reported_with
+from .assets import plan_assets
 from .bundles import follow_bundles
 from .cache import BuildCache, Links, Output, PageEntry, file_stamp
 from .content import (
@@ -53,7 +54,7 @@ from .content import (
 )
 from .context import BuildContext
 from .extras import extra_files, feed_posts
-from .keys import body_key, digest, markdown_key, page_key
+from .keys import body_key, digest, fields_key, markdown_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import MarkdownRenderer, RenderedMarkdown
 from .media import IMAGE_CACHE, Media, make_media, media_job, plan_media
@@ -264,7 +265,7 @@ class _Build:
         """The published names, image variants and social cards (:mod:`.media`); what the
         image cache lacks is encoded here, over the worker processes."""
         bundles = follow_bundles(pages, assets, self.config.content_dir)
-        media = plan_media(self.config, pages, bundles)
+        media = plan_media(self.config, pages, bundles, self.cache.planned_assets(plan_assets))
 
         def run(job, items):
             return run_jobs(
@@ -511,7 +512,8 @@ def _read(state: _ReadState, path: str):
         result = state.markdown.render(body.text, source=page.source, first_line=body.first_line)
         rendered, warnings = result.to_entry(), result.warnings
     # else: not published, not rendered; read again once published (see pages_to_read)
-    entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key), warnings)
+    fields = fields_key(page)
+    entry = PageEntry(None, page, key, "{{<" in body.text, digest(fields, key), warnings, fields)
     return stamp, entry, stored_as, rendered
 
 

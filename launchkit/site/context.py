@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .keys import PACKAGE_DIR, Codebase
 
 if TYPE_CHECKING:
+    from .assets import Assets
     from .cache import PageEntry, Record
     from .markup import MarkdownRenderer
     from .render import Renderer, TemplateFacts
@@ -47,6 +48,8 @@ class BuildContext:
     renderer: tuple[str, Renderer] | None = None
     template_facts: dict[str, TemplateFacts] | None = None
     template_usage: TemplateUsage | None = None
+    # The published names of static/ and the bundles, by the key of what they were made from.
+    assets: tuple[str, Assets] | None = None
 
     def code(self) -> Codebase:
         """launchkit's source, read once for this context (it cannot change under it)."""
@@ -65,6 +68,7 @@ class BuildContext:
         self.renderer = None
         self.template_facts = None
         self.template_usage = None
+        self.assets = None
 
 
 __all__ = ["BuildContext"]

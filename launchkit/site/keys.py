@@ -27,7 +27,6 @@ from :mod:`importlib.metadata`, named by the steps' own imports.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import importlib.util
 import os
 import re
@@ -269,12 +268,15 @@ def _provides(folder: Path, import_name: str) -> bool:
 
 def _egg_version(import_name: str) -> str:
     """An import name's distribution installed the old way (``.egg-info``), if any."""
+    # Imported here only: importing it was a tenth of a no-change rebuild.
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
     try:
-        return f"{import_name} {importlib.metadata.version(import_name)}"
-    except importlib.metadata.PackageNotFoundError:
+        return f"{import_name} {version(import_name)}"
+    except PackageNotFoundError:
         pass
-    for name in importlib.metadata.packages_distributions().get(import_name, []):
-        return f"{name} {importlib.metadata.version(name)}"
+    for name in packages_distributions().get(import_name, []):
+        return f"{name} {version(name)}"
     return ""
 
 
@@ -293,7 +295,9 @@ def markdown_extension_modules(extensions: Iterable[str]) -> set[str]:
             modules.add(name.split(".")[0].split(":")[0])
         elif own is None or not (own / f"{name}.py").is_file():
             # Not one of Python-Markdown's own: a name a distribution registered.
-            for entry in importlib.metadata.entry_points(group="markdown.extensions", name=name):
+            from importlib.metadata import entry_points
+
+            for entry in entry_points(group="markdown.extensions", name=name):
                 modules.add(entry.value.split(".")[0].split(":")[0])
     return modules
 
@@ -337,7 +341,7 @@ LISTED_SECTION = "section_pages:"
 EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful", "assets")
 
 
-def listing_value(listed: Sequence[Page]) -> str:
+def listing_value(listed: Sequence[PageEntry]) -> str:
     """The value of a listing's identity (``listing``: every page; ``listing:<section>``:
     the section's dated pages, newest first): what a template may show of the listed pages
     without their HTML (title, URL, date, description, tags, front matter…), in order.
@@ -346,7 +350,7 @@ def listing_value(listed: Sequence[Page]) -> str:
     if they showed its HTML, which a document that reads a listed page's ``content`` or
     ``toc`` says by needing ``bodies`` too (recorded while it renders).
     """
-    return digest(*(repr(page) for page in listed))
+    return digest(*(entry.fields for entry in listed))
 
 
 def markdown_key(code: str, body: str) -> str:
@@ -358,9 +362,10 @@ def body_key(text: str, first_line: int) -> str:
     return digest(str(first_line), text)
 
 
-def page_key(page: Page, body: str) -> str:
-    """Everything a file gave: its place, front matter and body."""
-    return digest(repr(page), body)
+def fields_key(page: Page) -> str:
+    """What a file gave but its body: its place and front matter (what listings show).
+    With the body's key, the page's own key (the identity ``page:<source>``)."""
+    return digest(repr(page))
 
 
 def links_key(
@@ -446,7 +451,8 @@ class Identities:
         from .render import FEED_SECTION, dated_pages
 
         if kind == "listing":
-            return listing_value(self.pages if not rest else dated_pages(self.pages, rest))
+            listed = self.pages if not rest else dated_pages(self.pages, rest)
+            return listing_value([self._by_source[page.source] for page in listed])
         if name == "bodies":
             forms = any(self._by_source[page.source].shortcodes for page in self.pages)
             keys = " ".join(self._by_source[page.source].key for page in self.pages)
@@ -501,10 +507,10 @@ __all__ = [
     "body_key",
     "config_table",
     "digest",
+    "fields_key",
     "links_key",
     "listing_value",
     "markdown_extension_modules",
     "markdown_key",
-    "page_key",
     "pages_scope",
 ]
