@@ -184,11 +184,10 @@ class _Build:
                 files = collect_files(self.config, pages, media, fill)
                 writer.stage_all(files)
                 outputs = files.outputs()
-                links_key = cache.links_key(
-                    outputs, documents, renderer.templates_digest(), published.left_out
-                )
+                links_key = cache.links_key(outputs, documents, published.left_out)
+                templates = renderer.templates_digest()
                 rendered = {pages[index].output for index in stale}
-                judged = rendered if links_key == record.links_key else None
+                judged = cache.links_to_judge(links_key, templates, rendered, documents)
                 documents, warnings = self.check_links(
                     pages, documents, outputs, judged, published.left_out
                 )
@@ -196,7 +195,7 @@ class _Build:
                     raise _strict_failure(warnings)
             writer.commit(outputs, record.files)
         gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, outputs, links_key)
+        cache.remember_documents(documents, values, outputs, (links_key, templates))
         cache.save(self.rendered, gone)
         usage = cache.template_usage(renderer)
         return BuildReport(

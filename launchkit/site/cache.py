@@ -83,13 +83,15 @@ class Record:
     """What the last build into one output folder was made from.
 
     ``values``: each identity's value then; ``outputs``: the page documents; ``files``:
-    every published path (None: unknown); ``links_key``: what the links were checked with.
+    every published path (None: unknown); ``links_key``: what the links were checked with
+    (and ``links_templates``, the templates then).
     """
 
     values: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Output] = field(default_factory=dict)
     files: frozenset[str] | None = None
     links_key: str = ""
+    links_templates: str = ""  # the templates' digest then (warnings may point into them)
 
 
 class BuildCache:
@@ -362,12 +364,13 @@ class BuildCache:
         outputs: dict[str, Output],
         values: Identities,
         files: Iterable[str],
-        links_key: str,
+        links: tuple[str, str],
     ) -> None:
-        """The record of this build: its documents and the values of what they needed."""
+        """The record of this build: its documents and the values of what they needed, and
+        what the links were judged against (``links``: the links key and the templates)."""
         needed = {name for output in outputs.values() for name in output.needs}
         record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
-        record.links_key = links_key
+        record.links_key, record.links_templates = links
         self.last_record, self.context.records[self.out] = self.record(), record
 
     # --- links -------------------------------------------------------------------------------
@@ -376,12 +379,29 @@ class BuildCache:
         self,
         outputs: Iterable[str],
         documents: Mapping[str, Output],
-        templates: str,
         left_out: Mapping[str, str],
     ) -> str:
         """What every page's link warnings were judged against (:func:`.keys.links_key`)."""
         ids = {output: document.ids_key for output, document in documents.items()}
-        return links_key(self.code["links"], self.config, templates, outputs, ids, left_out)
+        return links_key(self.code["links"], self.config, outputs, ids, left_out)
+
+    def links_to_judge(
+        self, key: str, templates: str, rendered: set[str], documents: Mapping[str, Output]
+    ) -> set[str] | None:
+        """The documents whose links must be checked again (None: all of them).
+
+        Those rendered again, unless what links are judged against changed (``key``): then
+        all. When only a template changed (``templates``, their digest), also those with a
+        warning: it may point to a line of any template (a page's link found in none of
+        its Markdown). A page without one keeps none: its links and their targets are the
+        same.
+        """
+        record = self.record()
+        if key != record.links_key:
+            return None
+        if templates == record.links_templates:
+            return rendered
+        return rendered | {output for output, document in documents.items() if document.warnings}
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
@@ -414,7 +434,10 @@ class BuildCache:
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current,
-            record=(self.out, Record(record.values, {}, record.files, record.links_key)),
+            record=(
+                self.out,
+                Record(record.values, {}, record.files, record.links_key, record.links_templates),
+            ),
             outputs=(self.out, changed, gone_outputs),
         )
 

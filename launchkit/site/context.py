@@ -57,6 +57,17 @@ class BuildContext:
             self.codebase = Codebase(self.code_root)
         return self.codebase
 
+    def warm_up(self) -> None:
+        """Make now what a one-page rebuild needs that a build over worker processes made
+        only in them: the Markdown renderer (importing Python-Markdown, its extensions and
+        PyYAML, and setting them up, took half a second of a preview's first edit)."""
+        if self.markdown is None:
+            from .frontmatter import warm_up
+            from .markup import MarkdownRenderer
+
+            warm_up()
+            self.markdown = MarkdownRenderer()
+
     def forget(self) -> None:
         """Drop everything remembered (the code's fingerprint stays: it is what runs)."""
         self.pages = {}

@@ -14,7 +14,8 @@ documents     the identities of :meth:`Identities.needs`: the page, its template
               config tables its templates read, navigation, listings, buy forms, code
 files         (sitemap, robots, feed) their own bytes: cheap to make, compared on write
 links         each page's document, every output path and id, the link checker's code,
-              the config, the working folder (warnings name files relative to it)
+              the config, the working folder (warnings name files relative to it); the
+              templates for the pages with warnings (a warning may point into one)
 ============  =====================================================================
 
 "Code" is found, not listed: :class:`Codebase` reads the package's own source and follows
@@ -371,21 +372,20 @@ def fields_key(page: Page) -> str:
 def links_key(
     code: str,
     config: SiteConfig,
-    templates: str,
     outputs: Iterable[str],
     ids: Mapping[str, str],
     left_out: Mapping[str, str],
 ) -> str:
     """What every page's link warnings are judged against (see :mod:`.linkcheck`): the link
     checker's code, ``[site]`` (whose base URL makes links ours), the working folder
-    (warnings name files relative to it), the templates (a warning may point to a line of
-    one), every output path, every page's ids (``ids``: their hash by output), and the
-    pages left out with why (``left_out``, by URL: a link to one says why)."""
+    (warnings name files relative to it), every output path, every page's ids (``ids``:
+    their hash by output), and the pages left out with why (``left_out``, by URL: a link
+    to one says why). The templates' digest is kept beside it: a template change only
+    moves warnings, which point to the line of a link (see BuildCache.links_to_judge)."""
     return digest(
         code,
         config_table(config, "site"),
         os.getcwd(),
-        templates,
         "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
         "\n".join(f"{output} {ids[output]}" for output in sorted(ids)),
         "\n".join(f"{url} {left_out[url]}" for url in sorted(left_out)),
@@ -459,7 +459,8 @@ class Identities:
             return digest(keys, self.get("forms") if forms else "")
 
         if name == "nav":  # with the footer links and the breadcrumbs' parent titles
-            return repr(self.renderer.site_links(self.pages))
+            shown = self.renderer.links_shown  # use_pages made it for these pages
+            return repr(shown if shown is not None else self.renderer.site_links(self.pages))
         if name == "feed_url":
             return repr(bool(dated_pages(self.pages, FEED_SECTION)))
         # "*": every identity but the pages' own.

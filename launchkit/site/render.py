@@ -178,6 +178,8 @@ class Renderer:
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
         self.listing = ListingReads(lambda page: page)  # set by use_pages
+        # What every page shows of the others (site_links), as use_pages found it.
+        self.links_shown: tuple[list[NavItem], list[NavItem], dict[str, str]] | None = None
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode.
@@ -242,7 +244,8 @@ class Renderer:
         """
         self.listing = ListingReads(fill)
         listed = [ListedPage(page, self.listing) for page in pages]
-        nav, footer_links, parents = self.site_links(pages)
+        self.links_shown = self.site_links(pages)
+        nav, footer_links, parents = self.links_shown
         self.env.globals.update(
             pages=listed,
             nav=nav,
