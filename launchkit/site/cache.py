@@ -271,7 +271,7 @@ class BuildCache:
         if known is None and not self.clean:
             stored = self.store.meta("template usage")
             known = stored if isinstance(stored, TemplateUsage) else None
-        usage = TemplateUsage.of(renderer.env, renderer.templates_digest(), known)
+        usage = TemplateUsage.of(renderer.template_trees, renderer.templates_digest(), known)
         if usage != known:
             self.store.write(meta={"template usage": usage})
         self.context.template_usage = usage

@@ -174,6 +174,7 @@ class Renderer:
         self.template_facts = template_facts if template_facts is not None else {}
         self._facts: dict[str, TemplateFacts] = {}
         self._parser: jinja2.Environment | None = None
+        self._trees: dict[str, jinja2.nodes.Template | None] = {}
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
@@ -355,26 +356,42 @@ class Renderer:
         if known is not None and source is not None and known[0] == source:
             self._facts[name] = known
             return known
-        if self._parser is None:
-            # Without the build's globals: jinja2.meta leaves out names an environment defines.
-            self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
-            self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
-        parser = self._parser
         facts: tuple[str, frozenset[str], tuple[str, ...]] = ("", frozenset(), ())
-        try:
-            source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
-            facts = (source, frozenset(), ())
-            tree = parser.parse(source)
+        tree = self.template_tree(name)
+        if source is not None and tree is not None:
             referenced = [
                 [*self.env.list_templates()] if found is None else [found]
                 for found in jinja2.meta.find_referenced_templates(tree)
             ]
             names = _listed_sections(tree, jinja2.meta.find_undeclared_variables(tree))
             facts = (source, names, tuple(name for group in referenced for name in group))
-        except jinja2.TemplateError:  # missing or broken: rendering says where
-            pass
+        elif source is not None:  # broken: rendering says where
+            facts = (source, frozenset(), ())
         self._facts[name] = self.template_facts[name] = facts
         return facts
+
+    def template_tree(self, name: str) -> jinja2.nodes.Template | None:
+        """The syntax tree of template ``name``, parsed once for this renderer (its
+        templates do not change under it): the one parse that what a template depends on
+        (:meth:`dependencies`) and what page data it reads (:mod:`.template_usage`) are
+        found from. None when it is missing or does not parse: rendering says where."""
+        if name not in self._trees:
+            if self._parser is None:
+                # Without the build's globals: jinja2.meta leaves out names one defines.
+                self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
+                self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
+            parser = self._parser
+            try:
+                source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
+                self._trees[name] = parser.parse(source)
+            except jinja2.TemplateError:
+                self._trees[name] = None
+        return self._trees[name]
+
+    def template_trees(self) -> list[jinja2.nodes.Template]:
+        """The syntax tree of every ``.html`` template that parses (see :meth:`template_tree`)."""
+        names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
+        return [tree for name in names if (tree := self.template_tree(name)) is not None]
 
     def _render(self, name: str, *, rendering: Page | None = None, **context: Any) -> str:
         """Render a template; turn any failure into a SiteError at the template's line."""

@@ -11,11 +11,10 @@ templates' syntax trees (no rendering): ``page.params.X``, ``page.params["X"]``,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-import jinja2
 from jinja2 import nodes
 
 # The attributes through which a template reads a page's own front matter fields.
@@ -32,16 +31,11 @@ class _PageData(Protocol):
 _NOT_PAGES = frozenset({"site", "config", "rewardful", "products", "shortcode"})
 
 
-def used_keys(env: jinja2.Environment) -> frozenset[str] | None:
-    """The page data keys the environment's templates read; None when they cannot be told
-    (a key computed at render time, ``page.params.items()``…)."""
-    assert env.loader is not None
+def used_keys(trees: Iterable[nodes.Template]) -> frozenset[str] | None:
+    """The page data keys the templates (their syntax ``trees``) read; None when they cannot
+    be told (a key computed at render time, ``page.params.items()``…)."""
     found: set[str] = set()
-    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
-        try:
-            tree = env.parse(env.loader.get_source(env, name)[0])
-        except jinja2.TemplateSyntaxError:
-            continue  # rendering reports it with its line
+    for tree in trees:
         keys = _keys_read(tree)
         if keys is None:
             return None
@@ -107,12 +101,16 @@ class TemplateUsage:
 
     @classmethod
     def of(
-        cls, env: jinja2.Environment, templates_digest: str, known: TemplateUsage | None = None
+        cls,
+        trees: Callable[[], Iterable[nodes.Template]],
+        templates_digest: str,
+        known: TemplateUsage | None = None,
     ) -> TemplateUsage:
-        """The usage of ``env``'s templates; ``known`` when it is of the same templates."""
+        """The usage of the templates whose syntax ``trees()`` gives (parsed only if needed);
+        ``known`` when it is of the same templates."""
         if known is not None and known.templates_digest == templates_digest:
             return known
-        return cls(templates_digest, used_keys(env))
+        return cls(templates_digest, used_keys(trees()))
 
 
 def unused_params(pages: Iterable[_PageData], used: frozenset[str] | None) -> list[str]:
