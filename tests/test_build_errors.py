@@ -112,6 +112,7 @@ def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
     assert "content/sc.md:6:" in result.stderr
 
 
+@pytest.mark.usefixtures("own_image_cache")  # it counts the images encoded
 def test_summary_line_and_default_output(tmp_path: Path) -> None:
     env = {**os.environ, "STRIPE_SECRET_KEY": "sk_test_51NeverInOutput"}
     result = run_build(write_site(tmp_path), env=env)

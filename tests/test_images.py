@@ -19,6 +19,10 @@ from image_support import image_size, photo, soup_of, srcset_urls, write_bytes
 from launchkit.config import load_config
 from launchkit.errors import SiteError
 from launchkit.site.builder import BuildReport, build_site
+from launchkit.site.media import IMAGE_CACHE_ENV
+
+# These tests count what each build encodes, in each site's own image cache.
+pytestmark = pytest.mark.usefixtures("own_image_cache")
 
 POST = (
     "---\ntitle: Photos from the launch\ndate: 2026-02-03\n---\n"
@@ -50,7 +54,9 @@ def encoded(tmp_path_factory: pytest.TempPathFactory, photos: dict[str, bytes]) 
     """An image cache holding the photos' variants, made by one build. It is keyed by
     content alone, so every test site may start with a copy (encoding is the slow part)."""
     root = write_photo_site(tmp_path_factory.mktemp("encoded"), photos)
-    build(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(IMAGE_CACHE_ENV)
+        build(root)
     return root / ".cache" / "images"
 
 
@@ -181,6 +187,20 @@ def test_a_rebuild_encodes_no_image_again(cold_photo_site: Path) -> None:
         photo_site / "static/images/copy.jpg", (photo_site / "static/images/stand.jpg").read_bytes()
     )
     assert build(photo_site, "elsewhere").images_processed == 0
+
+
+def test_sites_may_share_an_image_cache_named_by_the_environment(
+    tmp_path: Path, photos: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(IMAGE_CACHE_ENV, str(tmp_path / "shared"))
+    first = write_photo_site(tmp_path / "first", photos)
+    second = write_photo_site(tmp_path / "second", photos)
+    report = build(first)
+    assert report.images_processed == 2 * (4 + 3) + report.pages
+    assert build(second).images_processed == 0
+    assert snapshot(first / "public") == snapshot(second / "public")
+    assert not (first / ".cache" / "images").exists()
+    assert len(list((tmp_path / "shared").rglob("*.webp"))) == 4 + 3
 
 
 def test_a_changed_image_gets_new_names_and_only_it_is_encoded(photo_site: Path) -> None:

@@ -57,7 +57,7 @@ from .extras import extra_files, feed_posts
 from .keys import body_key, digest, fields_key, markdown_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .markup import MarkdownRenderer, RenderedMarkdown
-from .media import IMAGE_CACHE, Media, make_media, media_job, plan_media
+from .media import Media, image_cache_folder, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .render import Renderer, templates_digest
@@ -152,6 +152,7 @@ class _Build:
         self.config = config
         self.cache = cache
         self.workers = workers
+        self.image_cache = image_cache_folder(config.root)
         self.bar: Progress = NoProgress()
         self.markdown_rendered = 0
         self.rendered: set[str] = set()  # the outputs of the documents rendered here
@@ -181,7 +182,7 @@ class _Build:
                     pages, entries, needs, stale, renderer, media, writer
                 )
                 fill = self.filler(renderer, entries)
-                files = collect_files(self.config, pages, media, fill)
+                files = collect_files(self.config, pages, media, fill, self.image_cache)
                 writer.stage_all(files)
                 outputs = files.outputs()
                 links_key = cache.links_key(outputs, documents, published.left_out)
@@ -276,7 +277,7 @@ class _Build:
                 workers=self.workers,
             )
 
-        self.images_processed = make_media(media, self.config.root / IMAGE_CACHE, run)
+        self.images_processed = make_media(media, self.image_cache, run)
         return media
 
     def renderer(self) -> Renderer:
@@ -428,7 +429,9 @@ def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
     return tuple(LinkWarning(*warning) for warning in stored) if stored else ()
 
 
-def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media, fill) -> SiteFiles:
+def collect_files(
+    config: SiteConfig, pages: Sequence[Page], media: Media, fill, image_cache: Path
+) -> SiteFiles:
     """Every file of the site besides the page documents (whose paths it reserves):
     sitemap/robots/feed (their references fingerprinted), static/ and the files beside
     pages (fingerprinted; a moved bundle's beside its page), image variants, social cards."""
@@ -439,7 +442,7 @@ def collect_files(config: SiteConfig, pages: Sequence[Page], media: Media, fill)
     for output, data in extra_files(config, pages, feed).items():
         data = media.assets.rewrite_urls(data.decode()).encode()
         files.add(output, data, f"the generated {output}")
-    media.add_files(files, pages, config.root / IMAGE_CACHE)
+    media.add_files(files, pages, image_cache)
     return files
 
 

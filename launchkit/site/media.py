@@ -29,6 +29,9 @@ from .social import CardSpec, card_spec, card_style, card_url, draw_card
 # Image variants and social cards, by content hash: kept across --clean builds (a clean
 # build's images would be the same bytes).
 IMAGE_CACHE = Path(".cache") / "images"
+# Names another image cache folder: being content-addressed, one may serve several sites,
+# or a CI job's cache between runs, so that each image is encoded once.
+IMAGE_CACHE_ENV = "LAUNCHKIT_IMAGE_CACHE"
 
 # How the builder runs jobs: ``run(job, items)`` is ``[job(item) for item in items]``,
 # maybe over worker processes (so jobs are module-level functions of picklable items).
@@ -113,6 +116,13 @@ def plan_media(
     return Media(planned, cards, config.site.base_url, repr(style))
 
 
+def image_cache_folder(root: Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """The image cache of the site whose ``site.toml`` is in ``root``: ``.cache/images/``
+    beside it, or the folder :data:`IMAGE_CACHE_ENV` names (relative to the working folder)."""
+    named = environ.get(IMAGE_CACHE_ENV, "")
+    return Path(named).expanduser().absolute() if named else root / IMAGE_CACHE
+
+
 def make_media(media: Media, folder: Path, run: RunJobs) -> int:
     """Encode the variants and cards not in the image cache ``folder``; how many were."""
     # os.path rather than pathlib: this looks at a file per page on every build.
@@ -150,4 +160,13 @@ def draw_card_into(job: tuple[str, CardSpec]) -> None:
     write_atomically(Path(target), draw_card(spec))
 
 
-__all__ = ["IMAGE_CACHE", "Card", "Media", "make_media", "media_job", "plan_media"]
+__all__ = [
+    "IMAGE_CACHE",
+    "IMAGE_CACHE_ENV",
+    "Card",
+    "Media",
+    "image_cache_folder",
+    "make_media",
+    "media_job",
+    "plan_media",
+]
