@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import jinja2
 import jinja2.meta
+from jinja2.defaults import DEFAULT_NAMESPACE
 from markupsafe import Markup
 
 from ..config import SiteConfig
@@ -363,7 +364,7 @@ class Renderer:
                 [*self.env.list_templates()] if found is None else [found]
                 for found in jinja2.meta.find_referenced_templates(tree)
             ]
-            names = _listed_sections(tree, jinja2.meta.find_undeclared_variables(tree))
+            names = _listed_sections(tree, _names_read(tree))
             facts = (source, names, tuple(name for group in referenced for name in group))
         elif source is not None:  # broken: rendering says where
             facts = (source, frozenset(), ())
@@ -442,6 +443,18 @@ class Renderer:
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
         pages = (name for name in names if not name.startswith(("partials/", SHORTCODES_FOLDER)))
         return [name.removesuffix(".html") for name in pages]
+
+
+def _names_read(tree: jinja2.nodes.Template) -> set[str]:
+    """Every variable name ``tree`` reads but Jinja's own globals (``range``, ``dict``…).
+
+    jinja2.meta.find_undeclared_variables gives these less the names the template sets or
+    loops over itself, but generates the template's code to tell them apart: half of the
+    analysis of the templates, which a clean build does in full. A name too many (a loop
+    variable named like a global) can only make a page need more, never less.
+    """
+    names = tree.find_all(jinja2.nodes.Name)
+    return {name.name for name in names if name.ctx == "load"} - DEFAULT_NAMESPACE.keys()
 
 
 def _listed_sections(tree: jinja2.nodes.Template, names: set[str]) -> frozenset[str]:
