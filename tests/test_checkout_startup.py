@@ -134,18 +134,16 @@ def serving(site: Path, env: dict[str, str], *args: str) -> Iterator[str]:
         yield url
 
 
-def worker_pids(pid: int) -> set[int]:
-    """The child processes of ``pid`` (Linux), once their number has settled."""
-    children: set[int] = set()
-    for _ in range(100):  # workers boot one after the other
-        found = {
-            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        }
-        if found and found == children:
-            return found
-        children = found
+def worker_pids(pid: int, expected: int) -> set[int]:
+    """The child processes of ``pid`` (Linux), once there are ``expected`` of them or 30 s
+    have passed: gunicorn forks its workers one after another, and a loaded machine may
+    leave seconds between two (waiting for the count to stop changing was not enough)."""
+    deadline = time.monotonic() + 30
+    while True:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        if len(children) >= expected or time.monotonic() > deadline:
+            return {int(child) for child in children}
         time.sleep(0.1)
-    return children
 
 
 def stripe_for(site: Path) -> StripeStub:
@@ -189,7 +187,7 @@ def test_serves_with_the_number_of_worker_processes_asked_for(site: Path) -> Non
         command = [sys.executable, str(SERVER), "--config", str(site / "site.toml")]
         command += ["--workers", "3"]
         with serving_process(command, env, free_port()) as (url, pid):
-            assert len(worker_pids(pid)) == 3
+            assert len(worker_pids(pid, 3)) == 3
             answers = [buy(url) for _ in range(6)]
     assert [answer.status_code for answer in answers] == [303] * 6
     assert len(stub.sessions) == 6
