@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/checkout_bench.py [--delay 0.1] [--seconds 10] [--attack-seconds 30]
     .venv/bin/python bench/checkout_bench.py --compare     # + gthread and waitress, same run
+    .venv/bin/python bench/checkout_bench.py --throughput-only [--baseline DIR] [--workers N]
 
 A StripeStub (tests/stripe_stub.py) stands in for Stripe and answers after ``--delay``
 seconds. The server runs as an owner runs it (``python checkout_server.py``, gunicorn with
@@ -15,14 +16,18 @@ attack      300 sockets trickling headers a byte a second and 200 idle sockets, 
             connections one checkout after the other
 stampede    Stripe answers nothing; 100 buyers at once, /healthz polled meanwhile
 
-Each row also gives the server's CPU milliseconds per checkout (all its processes), the
-steadier figure on a shared machine. ``--compare`` runs the same against the serving models
-measured before the choice (gunicorn's gthread workers, 2 x 32 threads, the previous setup;
-waitress, 64 threads, one process) in the same run, since on a shared machine only figures
-of one run compare.
-Targets (issue 11, 2 cores, load generator and stand-in included): throughput >= 500
-checkouts/s with p99 <= 250 ms; under attack a buyer's p99 <= 300 ms and every buyer served;
-with Stripe hanging the slowest buyer <= 25 s and the slowest /healthz <= 0.5 s.
+The throughput row also gives the CPU milliseconds per checkout of the server (all its
+processes), of the Stripe stand-in and of the load generator, each measured apart, and the
+rate those allow on this machine's cores: on a shared machine these are the steady figures,
+the wall-clock rate is not. ``--compare`` runs the same against the serving models measured
+before the choice (gunicorn's gthread workers, 2 x 32 threads, the previous setup; waitress,
+64 threads, one process); ``--baseline DIR`` against another tree of the project (``git
+worktree add /tmp/main main``), in the same run, since on a shared machine only figures of
+one run compare. Each figure is printed beside its target (issue 11, 2 cores, load generator
+and stand-in included): throughput >= 500 checkouts/s with p99 <= 250 ms; under attack a
+buyer's p99 <= 300 ms and every buyer served; with Stripe hanging the slowest buyer <= 25 s
+and the slowest /healthz <= 0.5 s. Re-run it on a quiet machine, e.g.
+``nice -n -15 .venv/bin/python bench/checkout_bench.py --compare``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -79,10 +85,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_command(model: str, port: int) -> list[str]:
+OURS, BASELINE = "gevent (ours)", "baseline"
+
+
+def server_root(model: str, args: argparse.Namespace) -> Path:
+    """The project tree whose code serves: this one, or ``--baseline``'s for its row."""
+    return Path(args.baseline).resolve() if model == BASELINE else ROOT
+
+
+def server_command(model: str, port: int, args: argparse.Namespace) -> list[str]:
     bin_dir = Path(sys.executable).parent
-    if model == "gevent (ours)":
-        return [sys.executable, str(ROOT / "checkout_server.py"), "--port", str(port)]
+    if model in (OURS, BASELINE):
+        script = server_root(model, args) / "checkout_server.py"
+        command = [sys.executable, str(script), "--port", str(port)]
+        return command + (["--workers", str(args.workers)] if args.workers else [])
     if model == "gthread 2x32":
         return [
             str(bin_dir / "gunicorn"),
@@ -100,13 +116,19 @@ def server_command(model: str, port: int) -> list[str]:
             f"--listen=127.0.0.1:{port}", "checkout_server:app"]  # fmt: skip
 
 
-def start(model: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+def start(
+    model: str, env: dict[str, str], args: argparse.Namespace
+) -> tuple[subprocess.Popen, int]:
     """Start a server and wait until /healthz answers; its log goes to a file (a pipe nobody
     reads would fill up and block the server)."""
     port = free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server process)
     process = subprocess.Popen(
-        server_command(model, port), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        server_command(model, port, args),
+        env=env,
+        cwd=server_root(model, args),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -125,23 +147,55 @@ def start(model: str, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
 
 
 def load(scenario: str, port: int, *args: str) -> dict:
+    """Run bench/load.py; its figures, with ``load_cpu_s``: the CPU seconds it used."""
     url = f"http://127.0.0.1:{port}{load_config(CONFIG).checkout.endpoint_path}"
+    before = _children_cpu_seconds()
     output = subprocess.run([*LOAD, scenario, url, BODY, *args], capture_output=True, text=True)
     if output.returncode != 0:
         raise SystemExit(f"bench/load.py {scenario} failed:\n{output.stderr}")
-    return json.loads(output.stdout)
+    return json.loads(output.stdout) | {"load_cpu_s": _children_cpu_seconds() - before}
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished (waited-for) children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def throughput(port: int, server_pid: int, stub: StripeStub, seconds: int) -> dict:
+    """64 keep-alive buyers for ``seconds``; latency figures and CPU ms per checkout of the
+    server (all its processes), the Stripe stand-in (this process's threads) and the load
+    generator, each measured on its own: on a shared machine these, not the wall-clock
+    rate, are the steady figures."""
+    server, stand_in, sessions = (
+        tree_cpu_seconds(server_pid),
+        time.process_time(),
+        len(stub.sessions),
+    )
+    figures = load("buyers", port, "--connections", "64", "--seconds", str(seconds))
+    created = max(len(stub.sessions) - sessions, 1)
+    cpu_ms = {
+        "server": (tree_cpu_seconds(server_pid) - server) * 1000 / created,
+        "stand_in": (time.process_time() - stand_in) * 1000 / created,
+        "load": figures["load_cpu_s"] * 1000 / created,
+    }
+    # What the CPU allows on this machine's cores if nothing else ran: all three parts, and
+    # the server alone (the stand-in and the load generator elsewhere, as in production).
+    cores = os.cpu_count() or 1
+    return figures | {
+        "cpu_ms": cpu_ms,
+        "ceiling_rps": cores * 1000 / sum(cpu_ms.values()),
+        "server_ceiling_rps": cores * 1000 / cpu_ms["server"],
+    }
 
 
 def run_model(model: str, env: dict, stub: StripeStub, args: argparse.Namespace) -> dict:
     figures: dict = {}
-    process, port = start(model, env)
+    process, port = start(model, env, args)
     try:
-        cpu, sessions = tree_cpu_seconds(process.pid), len(stub.sessions)
-        figures["throughput"] = load(
-            "buyers", port, "--connections", "64", "--seconds", str(args.seconds)
-        )
-        created = max(len(stub.sessions) - sessions, 1)
-        figures["throughput"]["cpu_ms"] = (tree_cpu_seconds(process.pid) - cpu) * 1000 / created
+        figures["throughput"] = throughput(port, process.pid, stub, args.seconds)
+        if args.throughput_only:
+            return figures
         figures["attack"] = load(
             "attack", port, "--trickle", "300", "--idle", "200", "--buyers", "8",
             "--seconds", str(args.attack_seconds),
@@ -161,44 +215,76 @@ def run_model(model: str, env: dict, stub: StripeStub, args: argparse.Namespace)
     return figures
 
 
+# Issue 11's targets on 2 cores, stand-in and load generator included; each figure is
+# printed beside its own.
+TARGET_RPS, TARGET_P99_MS = 500, 250
+TARGET_ATTACK_P99_MS = 300
+TARGET_STAMPEDE_S, TARGET_HEALTH_MS = 25, 500
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
 def report(model: str, figures: dict) -> None:
     put = figures["throughput"]
+    cpu = put["cpu_ms"]
     print(
-        f"{model:<15} throughput  {put['rps']:7.1f} checkouts/s   p50 {put['p50_ms']:6.1f} ms   "
-        f"p99 {put['p99_ms']:7.1f} ms   errors {put['errors']}   server CPU per checkout "
-        f"{put['cpu_ms']:4.2f} ms"
+        f"{model:<15} throughput  {put['rps']:7.1f} checkouts/s (target >= {TARGET_RPS}: "
+        f"{verdict(put['rps'] >= TARGET_RPS)})   p50 {put['p50_ms']:6.1f} ms   "
+        f"p99 {put['p99_ms']:7.1f} ms (target <= {TARGET_P99_MS}: "
+        f"{verdict(put['p99_ms'] <= TARGET_P99_MS)})   errors {put['errors']}"
     )
-    attack = figures["attack"]
-    hostile = attack["hostile_sockets"]
     print(
-        f"{'':<15} attack      buyer p50 {attack['p50_ms']:6.1f} ms   "
-        f"p99 {attack['p99_ms']:7.1f} ms   max {attack['max_ms']:7.1f} ms   "
-        f"buyers {attack['requests']} (failed {attack['errors']})   hostile sockets opened "
-        f"{hostile['opened']}, dropped by the server {hostile['dropped']}"
+        f"{'':<15} CPU ms per checkout: server {cpu['server']:4.2f}, Stripe stand-in "
+        f"{cpu['stand_in']:4.2f}, load generator {cpu['load']:4.2f}   CPU allows "
+        f"{put['ceiling_rps']:5.0f}/s on {os.cpu_count()} cores with all three, the server "
+        f"alone {put['server_ceiling_rps']:5.0f}/s (target {TARGET_RPS})"
     )
-    hang = figures["stampede"]
-    print(
-        f"{'':<15} stampede    slowest buyer {hang['slowest_buyer_s']:5.1f} s "
-        f"(unanswered {hang['unanswered']}, statuses {hang['statuses']})   slowest /healthz "
-        f"{hang['slowest_health_s'] * 1000:6.1f} ms over {hang['health_checks']} checks"
-    )
+    if "attack" in figures:
+        attack = figures["attack"]
+        hostile = attack["hostile_sockets"]
+        print(
+            f"{'':<15} attack      buyer p50 {attack['p50_ms']:6.1f} ms   "
+            f"p99 {attack['p99_ms']:7.1f} ms (target <= {TARGET_ATTACK_P99_MS}: "
+            f"{verdict(attack['p99_ms'] <= TARGET_ATTACK_P99_MS)})   max {attack['max_ms']:7.1f} "
+            f"ms   buyers {attack['requests']} (failed {attack['errors']})   hostile sockets "
+            f"opened {hostile['opened']}, dropped by the server {hostile['dropped']}"
+        )
+    if "stampede" in figures:
+        hang = figures["stampede"]
+        print(
+            f"{'':<15} stampede    slowest buyer {hang['slowest_buyer_s']:5.1f} s (target <= "
+            f"{TARGET_STAMPEDE_S}: {verdict(hang['slowest_buyer_s'] <= TARGET_STAMPEDE_S)}; "
+            f"unanswered {hang['unanswered']}, statuses {hang['statuses']})   slowest /healthz "
+            f"{hang['slowest_health_s'] * 1000:6.1f} ms (target <= {TARGET_HEALTH_MS}: "
+            f"{verdict(hang['slowest_health_s'] * 1000 <= TARGET_HEALTH_MS)}) over "
+            f"{hang['health_checks']} checks"
+        )
 
 
 def targets(figures: dict) -> None:
-    put, attack, hang = figures["throughput"], figures["attack"], figures["stampede"]
+    put = figures["throughput"]
     checks = {
-        "throughput >= 500/s, p99 <= 250 ms": (
-            put["rps"] >= 500 and put["p99_ms"] <= 250 and not put["errors"]
-        ),
-        "under attack a buyer's p99 <= 300 ms, every buyer served": (
-            attack["p99_ms"] <= 300 and not attack["errors"]
-        ),
-        "Stripe hanging: slowest buyer <= 25 s, slowest /healthz <= 0.5 s": (
-            hang["slowest_buyer_s"] <= 25
-            and not hang["unanswered"]
-            and hang["slowest_health_s"] <= 0.5
+        f"throughput >= {TARGET_RPS}/s, p99 <= {TARGET_P99_MS} ms": (
+            put["rps"] >= TARGET_RPS and put["p99_ms"] <= TARGET_P99_MS and not put["errors"]
         ),
     }
+    if "attack" in figures:
+        attack = figures["attack"]
+        checks[f"under attack a buyer's p99 <= {TARGET_ATTACK_P99_MS} ms, every buyer served"] = (
+            attack["p99_ms"] <= TARGET_ATTACK_P99_MS and not attack["errors"]
+        )
+    if "stampede" in figures:
+        hang = figures["stampede"]
+        checks[
+            f"Stripe hanging: slowest buyer <= {TARGET_STAMPEDE_S} s, "
+            f"slowest /healthz <= {TARGET_HEALTH_MS / 1000} s"
+        ] = (
+            hang["slowest_buyer_s"] <= TARGET_STAMPEDE_S
+            and not hang["unanswered"]
+            and hang["slowest_health_s"] * 1000 <= TARGET_HEALTH_MS
+        )
     print("targets (issue 11):")
     for target, ok in checks.items():
         print(f"  {target}: {'met' if ok else 'MISSED'}")
@@ -210,8 +296,21 @@ def main() -> None:
     parser.add_argument("--attack-seconds", type=int, default=30)
     parser.add_argument("--delay", type=float, default=0.1, help="Stripe's answer time (s)")
     parser.add_argument("--compare", action="store_true", help="also gthread and waitress")
+    parser.add_argument(
+        "--throughput-only", action="store_true", help="skip the attack and stampede (~15 s)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="our server's worker processes (default: its own, per CPU)"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="another tree of this project (e.g. `git worktree add /tmp/main main`): its "
+        "checkout_server.py is measured in the same run, the same way, for a before/after",
+    )
     args = parser.parse_args()
-    models = ["gevent (ours)"] + (["gthread 2x32", "waitress 64"] if args.compare else [])
+    models = [OURS] + ([BASELINE] if args.baseline else [])
+    models += ["gthread 2x32", "waitress 64"] if args.compare else []
     config = load_config(CONFIG)
     with StripeStub(delay=args.delay, prices=catalogue_prices(config.products)) as stub:
         env = {
@@ -229,7 +328,7 @@ def main() -> None:
         results = {model: run_model(model, env, stub, args) for model in models}
     for model, figures in results.items():
         report(model, figures)
-    targets(results["gevent (ours)"])
+    targets(results[OURS])
 
 
 if __name__ == "__main__":

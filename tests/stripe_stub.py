@@ -11,7 +11,8 @@ tests then assert on what actually went over the wire::
 What it does:
 
 * ``POST /v1/checkout/sessions`` records the request and answers a Checkout Session JSON
-  (``id`` ``cs_test_…``, ``url`` ``{stub.url}/pay/{id}``) with a ``Request-Id`` header. A
+  with every field of Stripe's (``id`` ``cs_test_…``, ``url`` ``{stub.url}/pay/{id}``, the
+  rest at a new hosted session's values) and a ``Request-Id`` header. A
   repeated ``Idempotency-Key`` gets the first answer again, as Stripe does.
 * It rejects, with Stripe's 400 ``invalid_request_error`` JSON, what Stripe rejects: blank
   values, unknown top-level parameters (the known ones are read from stripe-python's own
@@ -202,9 +203,11 @@ class StripeStub:
             return 400, _error("invalid_request_error", message, param)
         params = request.params
         session_id = "cs_test_" + secrets.token_hex(12)
-        session = {
+        session = _SESSION_DEFAULTS | {
             "id": session_id,
             "object": "checkout.session",
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 86400,
             "livemode": False,
             "mode": params["mode"],
             "status": "open",
@@ -212,6 +215,7 @@ class StripeStub:
             "success_url": params["success_url"],
             "cancel_url": params.get("cancel_url"),
             "client_reference_id": params.get("client_reference_id"),
+            "customer_creation": params.get("customer_creation"),
             "metadata": {
                 name[len("metadata[") : -1]: value
                 for name, value in params.items()
@@ -237,6 +241,75 @@ class StripeStub:
         """The Checkout Session JSON the stub answered for this id, or None."""
         with self._state.lock:
             return self._state.by_id.get(session_id)
+
+
+# The rest of a Checkout Session as Stripe answers it (the fields of its API reference, at
+# the values a new hosted session has): a client pays for parsing all of it, so the
+# benchmark's stand-in answers as much as Stripe does.
+_SESSION_DEFAULTS: dict = {
+    "adaptive_pricing": {"enabled": True},
+    "after_expiration": None,
+    "allow_promotion_codes": None,
+    "amount_subtotal": 1900,
+    "amount_total": 1900,
+    "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+    "billing_address_collection": None,
+    "client_secret": None,
+    "collected_information": None,
+    "consent": None,
+    "consent_collection": None,
+    "currency": "usd",
+    "currency_conversion": None,
+    "custom_fields": [],
+    "custom_text": {
+        "after_submit": None,
+        "shipping_address": None,
+        "submit": None,
+        "terms_of_service_acceptance": None,
+    },
+    "customer": None,
+    "customer_details": None,
+    "customer_email": None,
+    "discounts": [],
+    "invoice": None,
+    "invoice_creation": {
+        "enabled": False,
+        "invoice_data": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": None,
+            "metadata": {},
+            "rendering_options": None,
+        },
+    },
+    "locale": None,
+    "origin_context": None,
+    "payment_intent": None,
+    "payment_link": None,
+    "payment_method_collection": "if_required",
+    "payment_method_configuration_details": {"id": "pmc_stub", "parent": None},
+    "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+    "payment_method_types": ["card", "link"],
+    "payment_status": "unpaid",
+    "permissions": None,
+    "phone_number_collection": {"enabled": False},
+    "presentment_details": None,
+    "recovered_from": None,
+    "redirect_on_completion": None,
+    "return_url": None,
+    "saved_payment_method_options": None,
+    "setup_intent": None,
+    "shipping_address_collection": None,
+    "shipping_cost": None,
+    "shipping_options": [],
+    "submit_type": None,
+    "subscription": None,
+    "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+    "ui_mode": "hosted",
+    "wallet_options": None,
+}
 
 
 def price(price_id: str, mode: str = "payment", *, active: bool = True) -> dict:

@@ -112,7 +112,7 @@ def test_slow_and_idle_sockets_cost_buyers_nothing_and_are_dropped(
 def test_workers_keep_their_connections_to_stripe_alive(
     server: CheckoutProcess, stripe: StripeStub
 ) -> None:
-    """Under gevent's sockets the urllib3 pool still reuses connections: 20 checkouts one
+    """Under gevent's sockets the Stripe transport still reuses connections: 20 checkouts one
     after the other reach Stripe over one kept-alive connection per worker process."""
     answers = [buy(server.url, Connection="close") for _ in range(20)]
     assert [a.status_code for a in answers] == [303] * 20

@@ -7,6 +7,7 @@ up between requests; ``checkout_server.py``'s own gunicorn workers are run by
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import socket
@@ -15,6 +16,9 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -25,8 +29,9 @@ from test_checkout_params import REFERRAL, write_site
 
 from launchkit.checkout.app import SECURITY_HEADERS, create_app
 from launchkit.checkout.logs import ACCESS_LOGGER
-from launchkit.checkout.stripe_api import StripeSettings, make_stripe_client
+from launchkit.checkout.stripe_api import StripeSettings, create_session, make_stripe_client
 from launchkit.config import SiteConfig, load_config
+from launchkit.errors import SiteError
 
 SECRET = "sk_test_51SecretKeyThatMustNeverBeShown"
 ENDPOINT = "/buy"
@@ -369,6 +374,127 @@ def test_stripe_hanging_gets_the_buyer_a_504_within_the_timeout(
     stub.release()
     assert_friendly_page(response, 504, "took too long")
     assert len(stub.requests) == 3  # the first attempt and both retries timed out
+
+
+def test_a_connection_stripe_closed_while_idle_is_replaced_at_once() -> None:
+    """Stripe closes kept-alive connections it finds idle; the next checkout on one gets
+    a new connection and its answer, without a retry of stripe-python's (none allowed
+    here), which would first sleep for half a second."""
+    with _OneAnswerPerConnection() as api:
+        settings = StripeSettings(SECRET, api.url)
+        client = make_stripe_client(settings, max_network_retries=0)
+        params = {"mode": "payment", "success_url": "https://shop.example/thanks"}
+        sessions = [create_session(client, params) for _ in range(3)]
+    assert [session.id for session in sessions] == ["cs_test_idle"] * 3
+    assert api.connections == 3
+
+
+def test_stripe_through_the_proxy_the_environment_names(
+    stub: StripeStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HTTP_PROXY`` (and ``HTTPS_PROXY`` for api.stripe.com) as urllib reads them: the
+    request goes through the proxy, with the URL's credentials as Basic auth."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with _ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://buyer%40shop:s3cret@127.0.0.1:{proxy.port}")
+        client = make_stripe_client(StripeSettings(SECRET, stub.url))
+        session = create_session(client, {"mode": "payment", **_LINE_ITEM})
+    assert session.url.startswith(stub.url + "/pay/")
+    assert proxy.seen == [(f"{stub.url}/v1/checkout/sessions", "Basic YnV5ZXJAc2hvcDpzM2NyZXQ=")]
+
+
+def test_a_proxy_that_is_not_plain_http_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example:3128")
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SiteError, match="must be an http:// URL"):
+        make_stripe_client(StripeSettings(SECRET))
+
+
+_LINE_ITEM = {
+    "success_url": "https://shop.example/thanks",
+    "line_items": [{"price": "price_once", "quantity": 1}],
+}
+
+
+class _LocalServer(ThreadingHTTPServer):
+    """A threaded HTTP server on an ephemeral loopback port, served while in a with block."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.port = self.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Stripe's API and proxies speak
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _ForwardProxy(_LocalServer):
+    """A plain-HTTP forward proxy: records each request's URL and Proxy-Authorization,
+    forwards it and relays the answer."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+        outer = self
+
+        class Handler(_QuietHandler):
+            def do_POST(self) -> None:
+                outer.seen.append((self.path, self.headers["Proxy-Authorization"]))
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                target = urlsplit(self.path)
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                headers = {k: v for k, v in self.headers.items() if k != "Proxy-Authorization"}
+                upstream.request("POST", target.path, body, headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "connection", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+        super().__init__(Handler)
+
+
+class _OneAnswerPerConnection(_LocalServer):
+    """Answers a session, then closes the connection without saying so (no
+    ``Connection: close``), as a server does with a kept-alive connection it found idle."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        outer = self
+
+        class Handler(_QuietHandler):
+            def do_POST(self) -> None:
+                outer.connections += 1
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps({"id": "cs_test_idle", "url": "https://pay.example/c"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+                self.close_connection = True
+
+        super().__init__(Handler)
 
 
 def test_a_non_https_session_url_is_never_a_redirect_target(

@@ -194,6 +194,56 @@ def test_serves_with_the_number_of_worker_processes_asked_for(site: Path) -> Non
     assert stub.requests[0].path.startswith("/v1/prices/")  # the catalogue, checked at start
 
 
+def test_each_worker_listens_and_a_taken_port_is_refused(site: Path) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT), so that the kernel spreads
+    connections over the workers; a second server on the same port is refused rather than
+    let in beside the first to take half its buyers."""
+    with stripe_for(site) as stub:
+        env = {"STRIPE_SECRET_KEY": "sk_test_port", "STRIPE_API_BASE": stub.url}
+        command = [sys.executable, str(SERVER), "--config", str(site / "site.toml")]
+        port = free_port()
+        with serving_process([*command, "--workers", "2"], env, port) as (url, pid):
+            workers = worker_pids(pid, 2)
+            listening = [listening_sockets(child, port, at_least=1) for child in workers]
+            master = listening_sockets(pid, port)
+            second = subprocess.run(
+                [*command, "--port", str(port)],
+                env={"PATH": os.environ["PATH"], **env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            answer = buy(url)
+    assert listening == [1, 1] and master == 0
+    assert second.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert answer.status_code == 303
+
+
+def listening_sockets(pid: int, port: int, *, at_least: int = 0) -> int:
+    """How many TCP sockets listening on ``port`` the process ``pid`` holds (Linux /proc),
+    waiting up to 30 s for ``at_least`` of them: a worker binds its own while it boots."""
+    deadline = time.monotonic() + 30
+    while True:
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+        count = sum(_target(fd) in inodes for fd in Path(f"/proc/{pid}/fd").iterdir())
+        if count >= at_least or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
+def _target(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:  # closed meanwhile
+        return ""
+
+
 @pytest.mark.parametrize("workers", ["0", "-1", "two"])
 def test_refuses_a_number_of_workers_that_is_not_a_positive_integer(
     site: Path, workers: str

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 ACCESS_LOGGER = "launchkit.checkout.access"
+_access_log = logging.getLogger(ACCESS_LOGGER)
 LOG_FORMATS = ("text", "json")
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@%+=,\-]+")  # a value written as it is, in text lines
@@ -30,7 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def access(level: int, fields: dict[str, Any]) -> None:
     """Log one access line; ``fields`` keep their order, None values are left out."""
     fields = {name: value for name, value in fields.items() if value is not None}
-    logging.getLogger(ACCESS_LOGGER).log(level, "%s", _pairs(fields), extra={"fields": fields})
+    _access_log.log(level, "%s", _pairs(fields), extra={"fields": fields})
 
 
 def _pairs(fields: dict[str, Any]) -> str:
