@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
 import msgspec
@@ -142,6 +142,8 @@ class Site(_Section):
     image: str = ""  # default social image, a path under the site root
     # The newest posts the Atom feed carries in full; readers poll it, so it stays small.
     feed_entries: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 20
+    # The posts a list page shows (the blog's, a tag's) before the next page takes over.
+    page_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
 
     _checks: ClassVar = {"base_url": _absolute_url}
 
@@ -353,6 +355,27 @@ class Theme(_Section):
                     )
 
 
+# The parts of a permalink pattern (Hugo's names), each a part of the page's URL:
+# :slug is the front matter's slug, else the title, made URL-safe.
+PERMALINK_TOKENS = frozenset(
+    {"year", "month", "day", "slug", "title", "section", "filename", "slugorfilename"}
+)
+_PERMALINK_TOKEN = re.compile(r":([A-Za-z_]+)")
+
+
+def _permalink(value: str) -> str:
+    """A permalink pattern: a path starting with ``/`` made of known ``:tokens``."""
+    if not value.startswith("/") or value.startswith("//") or "?" in value or "#" in value:
+        raise ValueError(f"must be a path on the site such as /blog/:year/:slug/, got {value!r}")
+    for token in _PERMALINK_TOKEN.findall(value):
+        if token not in PERMALINK_TOKENS:
+            known = ", ".join(f":{name}" for name in sorted(PERMALINK_TOKENS))
+            raise ValueError(f"unknown token ':{token}' in {value!r}: use {known}")
+    if not _PERMALINK_TOKEN.search(value):
+        raise ValueError(f"names no token (:slug, :year, …), so every page gets {value!r}")
+    return value
+
+
 class _SiteFile(_Section):
     """The tables of ``site.toml``, validated."""
 
@@ -361,6 +384,27 @@ class _SiteFile(_Section):
     checkout: Checkout
     products: dict[ProductKey, Product] = {}
     theme: Theme = msgspec.field(default_factory=Theme)
+    # Section -> URL pattern of its pages (Hugo's [permalinks]; [permalinks.page] too).
+    permalinks: dict[str, str | dict[str, str]] = {}
+    # The site's own values for templates and the {{< param >}} shortcode (Hugo's [params]).
+    params: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        flat = {}
+        for key, value in self.permalinks.items():
+            if isinstance(value, dict):
+                if key != "page":  # Hugo's [permalinks.section], [permalinks.term]
+                    raise _InvalidValue(
+                        "only [permalinks] and [permalinks.page] are read: a section's own "
+                        "page keeps its folder's URL",
+                        ["permalinks", key],
+                    )
+                for section, pattern in value.items():
+                    flat[section] = _checked(_permalink, pattern, ["permalinks", key, section])
+            else:
+                flat[key] = _checked(_permalink, value, ["permalinks", key])
+        msgspec.structs.force_setattr(self, "permalinks", flat)
 
 
 class SiteConfig(_SiteFile, kw_only=True):

@@ -466,6 +466,7 @@ class Preview:
                 config,
                 self.site_dir,
                 drafts=self.drafts,
+                preview=True,  # future-dated pages too, marked
                 checkout_endpoint=config.checkout.endpoint_path,
                 context=self.context,
                 changed=changed,

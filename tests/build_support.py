@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONAL_PARTIALS = ("rewardful.html", "buy_form.html", "referral_script.html")
+# The page of an alias (front matter `aliases:`), as the example site has it.
+FUNCTIONAL_TEMPLATES = ("alias.html",)
 # The bundled shortcodes (buy among them): the fixture site has them as the example site does.
 SHORTCODES = sorted((ROOT / "templates" / "shortcodes").glob("*.html"))
 API_KEY = "abc123"
@@ -115,7 +117,7 @@ FILES = {
 def write_site(root: Path, changes: dict[str, str | None] | None = None) -> Path:
     """Write the fixture site into ``root``; ``changes`` replaces files (None deletes one)."""
     files = {**FILES, **(changes or {})}
-    functional = [f"partials/{name}" for name in FUNCTIONAL_PARTIALS]
+    functional = [f"partials/{name}" for name in FUNCTIONAL_PARTIALS] + [*FUNCTIONAL_TEMPLATES]
     functional += [path.relative_to(ROOT / "templates").as_posix() for path in SHORTCODES]
     for name in functional:
         files.setdefault(

@@ -296,9 +296,12 @@ class E2ESite:
         return self.origin + path
 
     def all_pages(self) -> list[str]:
-        """The URL of every HTML page built, noindex ones (not in the sitemap) included."""
+        """The URL of every HTML page built, noindex ones (not in the sitemap) included;
+        not an alias's redirect page (front matter `aliases:`), which a visitor never reads."""
         urls = []
         for path in sorted(self.out.rglob("*.html")):
+            if b'http-equiv="refresh"' in path.read_bytes():
+                continue
             relative = path.relative_to(self.out).as_posix()
             urls.append(self.url("/" + relative.removesuffix("index.html")))
         return urls

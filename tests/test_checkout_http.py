@@ -42,12 +42,25 @@ SITE_ORIGIN = "https://shop.example"
 def serve(app) -> Iterator[str]:
     """Serve a WSGI app with waitress (threaded, in this process) on an ephemeral port."""
     server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=48)
-    thread = threading.Thread(target=server.run, daemon=True)
+    closing = threading.Event()
+
+    def run() -> None:
+        # Waitress has no stop call: closing its sockets ends its select() loop with EBADF
+        # (webtest's StopableWSGIServer does the same), which is expected once we close.
+        try:
+            server.run()
+        except OSError:
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        closing.set()
         server.close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

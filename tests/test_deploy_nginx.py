@@ -230,6 +230,7 @@ SECURITY = {
     [
         ("/", 200, "no-cache"),
         ("/pricing/", 200, "no-cache"),
+        ("/plans/", 200, "no-cache"),  # an alias of /pricing/: its redirect page
         ("/sitemap.xml", 200, "no-cache"),
         ("/blog/feed.xml", 200, "no-cache"),
         # Fingerprinted (named by content, found by the pattern): a year.

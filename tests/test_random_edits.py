@@ -86,6 +86,14 @@ class Site:
         path.write_text(text, encoding="utf-8")
         return {path}
 
+    def content_path(self) -> str:
+        """A page's path as ``ref`` names it: ``blog/w3.md`` (it may be renamed or deleted
+        later), or a section's ``index.md`` (never deleted; its slug may change)."""
+        pages = self.pages()
+        if self.rng.random() < 0.5:
+            pages = [page for page in pages if page.name == "index.md"]
+        return self.rng.choice(pages).relative_to(self.root / "content").as_posix()
+
     def word(self) -> str:
         self.counter += 1
         return f"w{self.counter}"
@@ -102,6 +110,8 @@ class Site:
                 f"\nSee [the pricing](/pricing/) and [{self.word()}](/gone-{self.counter}/).\n",
                 "\n{{< buy pro >}}\n",
                 f'\n"Quoted" -- {self.word()}...\n',
+                f'\nSee [another]({{{{< relref "{self.content_path()}" >}}}}).\n',
+                "\nBy {{< param team >}}.\n",
             ]
         )
         if self.rng.random() < 0.3 and "\n\n" in text:
@@ -148,14 +158,28 @@ class Site:
                 ("noindex", "true"),
                 ("slug", f"slug-{self.word()}"),
                 ("date", f"2025-1{self.rng.randint(0, 2)}-0{self.rng.randint(1, 9)}"),
+                ("aliases", f"[/old/{self.rng.choice(['a', 'b', self.word()])}/]"),
+                ("team", f'"Team {self.word()}"'),
+                # Tags and categories make list pages and feeds; spellings share a slug.
+                ("tags", self.terms(["Go", "go", "Service Mesh", "Über", "release"])),
+                ("categories", self.terms(["News", "Guides"])),
+                ("summary", f'"Summary {self.word()}"'),
             ]
         )
         lines = [line for line in lines if not line.startswith(f"{key}:")] + [f"{key}: {value}"]
         text = "---\n" + "\n".join(lines) + "\n---\n" + body
         return f"front matter {key} of {page.name}", self.write(page, text)
 
+    def terms(self, names: list[str]) -> str:
+        """A YAML list of some of ``names`` (maybe none)."""
+        return (
+            "[" + ", ".join(self.rng.sample(names, self.rng.randint(0, min(3, len(names))))) + "]"
+        )
+
     def template_edit(self) -> tuple[str, set[Path]]:
-        name = self.rng.choice(["post.html", "page.html", "blog.html", "base.html"])
+        name = self.rng.choice(
+            ["post.html", "page.html", "blog.html", "base.html", "term.html", "taxonomy.html"]
+        )
         path = self.root / "templates" / name
         text = path.read_text(encoding="utf-8")
         marker = "{% endblock %}" if name != "base.html" else "</footer>"
@@ -170,7 +194,7 @@ class Site:
         return f"template {name}", self.write(path, text)
 
     def partial_edit(self) -> tuple[str, set[Path]]:
-        name = self.rng.choice(["nav.html", "buy_form.html", "meta.html"])
+        name = self.rng.choice(["nav.html", "buy_form.html", "meta.html", "post_list.html"])
         path = self.root / "templates" / "partials" / name
         text = path.read_text(encoding="utf-8")
         return f"partial {name}", self.write(path, text + f"<!-- {self.word()} -->\n")
@@ -178,12 +202,25 @@ class Site:
     def config_edit(self) -> tuple[str, set[Path]]:
         path = self.root / "site.toml"
         text = path.read_text(encoding="utf-8")
-        choice = self.rng.randrange(3)
+        choice = self.rng.randrange(6)
         if choice == 0:
             text = re.sub(r'(?m)^title = ".*"$', f'title = "Beacon {self.word()}"', text, count=1)
         elif choice == 1:
             text = text.replace('price_text = "$19 / month"', f'price_text = "${self.counter}"')
             text = re.sub(r'price_text = "\$\d+"', f'price_text = "${self.counter}"', text)
+        elif choice == 2:  # few posts a page: the small site's lists have several pages
+            text = re.sub(r"(?m)^page_size = \d+\n", "", text)
+            size = self.rng.randint(1, 4)
+            text = text.replace("[rewardful]", f"page_size = {size}\n\n[rewardful]", 1)
+            text = text.replace(f"page_size = {size}\n\n\n", f"page_size = {size}\n\n")
+        elif choice == 3:  # a section's URLs, or none
+            text = re.sub(r"(?ms)^\[permalinks\]\n.*?\n\n", "", text)
+            pattern = self.rng.choice(["/blog/:year/:slug/", "/posts/:slugorfilename/", ""])
+            if pattern:
+                text += f'\n[permalinks]\nblog = "{pattern}"\n\n'
+        elif choice == 4:  # the site's own values ({{< param >}})
+            text = re.sub(r"(?ms)^\[params\]\n.*?\n\n", "", text)
+            text += f'\n[params]\nteam = "Crew {self.word()}"\n\n'
         else:
             text = re.sub(r"(?m)^feed_entries = \d+\n", "", text)
             entries = self.rng.randint(1, 5)
@@ -201,7 +238,7 @@ class Site:
 
     def code_edit(self) -> tuple[str, set[Path]]:
         """A change of launchkit's own source: a comment, or a real change of behaviour."""
-        module = self.rng.choice(["linkcheck", "render", "extras", "content"])
+        module = self.rng.choice(["linkcheck", "render", "extras", "content", "lists"])
         path = self.package / "launchkit" / "site" / f"{module}.py"
         text = path.read_text(encoding="utf-8")
         if module == "linkcheck" and self.rng.random() < 0.7:
@@ -249,6 +286,8 @@ def small_site(root: Path):
     photos' variants took each build process 20 CPU seconds), a few links and #fragments
     still point nowhere, and every photo still gets variants."""
     corpus = generate_corpus(root, 16, seed=SEED)
+    config = corpus.root / "site.toml"  # the site's own values, for {{< param team >}}
+    config.write_text(config.read_text(encoding="utf-8") + '\n[params]\nteam = "Crew"\n\n', "utf-8")
     for number, (name, width, height, image_format) in enumerate(PHOTOS):
         suffix = "jpg" if image_format == "JPEG" else "png"
         photo_path = corpus.root / "static" / "images" / "bench" / f"{name}.{suffix}"

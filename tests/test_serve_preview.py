@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from bs4 import BeautifulSoup
-from build_support import ROOT, run_build, snapshot
+from build_support import ROOT, run_build, snapshot, write_site
 from stripe_stub import StripeStub
+from test_front_matter import with_repo_templates
 
 from launchkit.errors import SiteError
 from launchkit.preview import EVENTS_PATH, SCRIPT_PATH, Preview, start_preview
@@ -98,6 +99,22 @@ def test_a_page_edit_rebuilds_reloads_the_tabs_and_serves_the_new_page(
     assert main_text(preview, "/") == "Welcome back."
     script = page(preview, "/").find("script", src=SCRIPT_PATH)
     assert script["data-build"] == new_build  # the reloaded tab knows it is up to date
+
+
+def test_the_preview_shows_a_future_post_marked_that_a_build_leaves_out(tmp_path: Path) -> None:
+    """A post dated next year: the preview shows it under a "Scheduled" banner, noindex;
+    `python build.py` publishes nothing of it."""
+    later = "---\ntitle: Next year\ndate: 2999-01-01\n---\nComing soon.\n"
+    root = write_site(tmp_path, with_repo_templates({"content/blog/next-year.md": later}))
+    running = start_preview(root / "site.toml", port=0, environ={})
+    try:
+        shown = page(running, "/blog/next-year/")
+        assert "Scheduled for January 1, 2999" in shown.find(class_="draft-banner").text
+        assert shown.head.find("meta", attrs={"name": "robots"})["content"] == "noindex"
+    finally:
+        running.stop()
+    assert run_build(root).returncode == 0
+    assert not (root / "public/blog/next-year").exists()
 
 
 @pytest.mark.parametrize("temporary", ["content/.index.md.swp", "outside/index.md.tmp"])

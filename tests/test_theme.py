@@ -309,6 +309,10 @@ def test_hooks_add_to_every_page_after_the_snippet(tmp_path: Path) -> None:
         (folder / "templates" / "partials" / "hooks" / f"{name}.html").write_text(html)
     pages = build(folder)
     assert len(pages) >= 10
+    # An alias's redirect page carries the snippet and no hook: it sends the visitor on.
+    redirect = pages.pop("plans/index.html")
+    assert not redirect.find(attrs={"data-hook": True})
+    assert STUB in redirect.head.find("script").string
     for name, soup in pages.items():
         scripts = soup.head.find_all("script")
         assert STUB in scripts[0].string, name

@@ -1,8 +1,15 @@
 """The build, as a short pipeline of named steps (the shape of MkDocs' ``commands/build.py``).
 
-    sources -> pages -> bodies -> media -> documents -> files -> links -> publish
-    find_sources  read_source  render  plan_media  render_document  collect_files
-                                       make_media  (+ rewrite_document)  check_links  commit
+    sources -> pages -> bodies -> lists -> media -> documents -> files -> links -> publish
+    find_sources  read_source  render  make_lists  plan_media  render_document  collect_files
+                                                   make_media  (+ rewrite_document)  check_links
+                                                                                     commit
+
+The lists step (:mod:`.lists`) gives the list pages: the blog's index paginated, a page per
+tag and category and their indexes, each generated page a :class:`Page` with its
+``listing``, and the feeds. A list page needs the identity ``list:<page>`` (what it shows
+of the pages it lists, :meth:`.keys.Identities.listed_value`), so that editing a post's
+text redoes only the lists that show its summary.
 
 The media step (:mod:`.media`) names the published files (fingerprinted), plans image
 variants and social cards and encodes what the image cache (``.cache/images/``, keyed by
@@ -35,16 +42,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
 from ..config import SiteConfig
 from ..errors import SiteError, attempt, reported_with
+from .aliases import alias_pages
 from .assets import plan_assets
 from .bundles import follow_bundles
-from .cache import BuildCache, Links, Output, PageEntry, file_stamp
+from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_entries
 from .content import (
     Page,
     find_sources,
@@ -53,13 +61,15 @@ from .content import (
     read_source,
 )
 from .context import BuildContext
-from .extras import extra_files, feed_posts
-from .keys import body_key, digest, fields_key, markdown_key
+from .extras import extra_files
+from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
+from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
 from .media import Media, image_cache_folder, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
+from .refs import PageRefs, shortcode_needs
 from .render import Renderer, templates_digest
 from .shortcodes import parse_shortcodes
 from .store import CACHE_FOLDER, Store
@@ -98,6 +108,7 @@ def build_site(
     *,
     drafts: bool = False,
     future: bool = False,
+    preview: bool = False,
     now: dt.datetime | None = None,
     checkout_endpoint: str | None = None,
     clean: bool = False,
@@ -110,7 +121,8 @@ def build_site(
     """Build the site of ``config`` into ``out_dir``, changing it only if everything worked.
 
     ``drafts`` and ``future`` publish drafts and pages dated after ``now`` (default: the
-    clock); a build reports every error of a step at once (:class:`launchkit.errors.SiteErrors`).
+    clock); a ``preview`` shows the future ones marked as such (:mod:`.publishing`); a
+    build reports every error of a step at once (:class:`launchkit.errors.SiteErrors`).
     ``checkout_endpoint`` overrides ``[checkout] endpoint`` in the forms (the preview server
     mounts the checkout locally). ``clean`` starts ``context`` afresh and reads no cache (it
     is rewritten); ``strict`` fails the build on a broken link; ``progress`` allows a
@@ -134,7 +146,7 @@ def build_site(
         build = _Build(config, cache, workers or os.cpu_count() or 1)
         with _progress_bar(progress) as bar:
             build.bar = bar
-            rules = PublishRules.of_build(drafts=drafts, future=future, now=now)
+            rules = PublishRules.of_build(drafts=drafts, future=future, now=now, preview=preview)
             return build.run(out, rules=rules, strict=strict, started=started)
     except BaseException:
         # The paths this build was told of may not all have been taken in: the next build
@@ -163,51 +175,61 @@ class _Build:
         sources = find_sources(self.config, cache.content_files())
         cache.remember_content_files([*sources.markdown, *(str(a.path) for a in sources.assets)])
         entries, errors = self.read_pages(sources.markdown, rules)
+        # The pages {{< ref >}} may name: every page read, published or not.
+        refs = PageRefs.of(self.config, [entry.page for entry in entries.values()])
         published = published_pages([entry.page for entry in entries.values()], rules)
-        pages = published.pages
         renderer = self.renderer()
-        media = self.media(pages, sources.assets)
+        lists = make_lists(self.config, published.pages, renderer.paginates)
+        pages = lists.pages
+        redirects, alias_errors = alias_pages(self.config, published.pages)
+        documented = [*pages, *redirects]  # every HTML page: the site's, then the aliases'
+        entries = {**entries, **generated_entries(pages)}
+        media = self.media(published.pages, pages, sources.assets)
         renderer.env.globals["social_image"] = media.social_image
         record = cache.record()
         # Pages that could not be read (and URLs two pages claim) fail the build, after the
         # other pages' shortcodes and templates are checked too: one failed build lists
         # every problem.
         with site_writer(out) as writer:
-            with reported_with([*errors, *published.errors]):
-                renderer.use_pages(pages, self.filler(renderer, entries))
+            with reported_with([*errors, *published.errors, *lists.errors, *alias_errors]):
+                renderer.use_pages(pages, self.filler(renderer, entries), refs)
                 values = cache.identities(pages, entries, renderer, media.identities())
-                needs = [values.needs(page, entries[page.path]) for page in pages]
-                stale = cache.stale_documents(pages, needs, values)
+                needs = [values.needs(page, entries[page.path]) for page in documented]
+                stale = cache.stale_documents(documented, needs, values)
                 documents = self.write_documents(
-                    pages, entries, needs, stale, renderer, media, writer
+                    documented, entries, needs, stale, renderer, media, writer
                 )
                 fill = self.filler(renderer, entries)
-                files = collect_files(self.config, pages, media, fill, self.image_cache)
+                files = collect_files(
+                    self.config, documented, media, fill, lists.feeds, self.image_cache
+                )
                 writer.stage_all(files)
                 outputs = files.outputs()
-                links_key = cache.links_key(outputs, documents, published.left_out)
-                templates = renderer.templates_digest()
-                rendered = {pages[index].output for index in stale}
-                judged = cache.links_to_judge(links_key, templates, rendered, documents)
+                links_key = cache.links_key(
+                    outputs, documents, renderer.templates_digest(), published.left_out
+                )
+                rendered = {documented[index].output for index in stale}
+                judged = rendered if links_key == record.links_key else None
                 documents, warnings = self.check_links(
-                    pages, documents, outputs, judged, published.left_out
+                    documented, documents, outputs, judged, published.left_out
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
             writer.commit(outputs, record.files)
         gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, outputs, (links_key, templates))
+        cache.remember_documents(documents, values, outputs, links_key)
         cache.save(self.rendered, gone)
         usage = cache.template_usage(renderer)
         return BuildReport(
-            pages=len(pages),
+            pages=len(documented),
             files=len(files),
             seconds=time.perf_counter() - started,
             rendered=len(stale),
-            from_cache=len(pages) - len(stale),
+            from_cache=len(documented) - len(stale),
             markdown_rendered=self.markdown_rendered,
             warnings=(
                 *renderer.theme.warnings,
+                *lists.warnings,
                 *markup_warnings(pages, entries),
                 *warnings,
             ),
@@ -261,10 +283,11 @@ class _Build:
 
     # --- media -----------------------------------------------------------------------------
 
-    def media(self, pages: Sequence[Page], assets: Sequence) -> Media:
-        """The published names, image variants and social cards (:mod:`.media`); what the
-        image cache lacks is encoded here, over the worker processes."""
-        bundles = follow_bundles(pages, assets, self.config.content_dir)
+    def media(self, published: Sequence[Page], pages: Sequence[Page], assets: Sequence) -> Media:
+        """The published names, image variants and social cards (:mod:`.media`) of
+        ``pages``; what the image cache lacks is encoded here, over the worker processes.
+        Bundles are the ``published`` pages' of ``content/`` (a generated page has none)."""
+        bundles = follow_bundles(published, assets, self.config.content_dir)
         media = plan_media(self.config, pages, bundles, self.cache.planned_assets(plan_assets))
 
         def run(job, items):
@@ -303,12 +326,11 @@ class _Build:
         """A function giving a page with its HTML, from the rendered body."""
         cache = self.cache
 
-        def fill(page: Page) -> Page:
+        def body(page: Page) -> RenderedMarkdown:
             key = cache.markdown_key(entries[page.path].body_key)
-            entry = cache.fresh_bodies.get(key) or cache.store.body(key)
-            return renderer.fill_in(page, _rendered(entry, page))
+            return _rendered(cache.fresh_bodies.get(key) or cache.store.body(key), page)
 
-        return fill
+        return _filler(renderer, body)
 
     # --- documents -------------------------------------------------------------------------
 
@@ -338,14 +360,21 @@ class _Build:
             keys = [cache.markdown_key(entries[page.path].body_key) for page in pages]
             store, out = str(cache.store.path), str(writer.out)
             return _DocumentPayload(
-                self.config, cache.endpoint, list(pages), keys, store, out, media.for_documents()
+                self.config,
+                cache.endpoint,
+                list(pages),
+                keys,
+                store,
+                out,
+                media.for_documents(),
+                renderer.refs,
             )
 
         def keep(item: tuple[int, Page], result: tuple) -> tuple:
             """All but the links, which go to the cache file (20000 pages' would not fit)."""
-            size, mtime_ns, links, ids, changed, bodies = result
+            size, mtime_ns, links, ids, changed = result
             cache.add_links(item[1].output, links)
-            return size, mtime_ns, ids, changed, bodies
+            return size, mtime_ns, ids, changed
 
         results = run_jobs(
             _document_job,
@@ -358,10 +387,9 @@ class _Build:
             keep=keep,
         )
         cache.flush()
-        for index, (size, mtime_ns, ids, changed, bodies) in zip(stale, results, strict=True):
+        for index, (size, mtime_ns, ids, changed) in zip(stale, results, strict=True):
             output = pages[index].output
-            needed = (*needs[index], "bodies") if bodies else needs[index]
-            documents[output] = Output(needed, size, mtime_ns, ids, digest(*sorted(ids)), ())
+            documents[output] = Output(needs[index], size, mtime_ns, ids, digest(*sorted(ids)), ())
             self.rendered.add(output)
             if changed:
                 writer.staged(output)
@@ -430,17 +458,31 @@ def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
 
 
 def collect_files(
-    config: SiteConfig, pages: Sequence[Page], media: Media, fill, image_cache: Path
+    config: SiteConfig,
+    pages: Sequence[Page],
+    media: Media,
+    fill,
+    feeds: Sequence[Feed],
+    image_cache: Path,
 ) -> SiteFiles:
-    """Every file of the site besides the page documents (whose paths it reserves):
-    sitemap/robots/feed (their references fingerprinted), static/ and the files beside
-    pages (fingerprinted; a moved bundle's beside its page), image variants, social cards."""
+    """Every file of the site besides the page documents of ``pages`` (whose paths it
+    reserves; aliases' pages too): sitemap/robots/feeds (their references fingerprinted),
+    static/ and the files beside pages (fingerprinted; a moved bundle's beside its page),
+    image variants, social cards."""
     files = SiteFiles()
     for page in pages:
         files.reserve(page.output, page.source)
-    feed = [fill(post) for post in feed_posts(config, pages)]
-    for output, data in extra_files(config, pages, feed).items():
-        data = media.assets.rewrite_urls(data.decode()).encode()
+    pages = [page for page in pages if not page.redirect_to]
+    by_source = {page.source: page for page in pages}
+    filled: dict[str, Page] = {}  # a post in several feeds is filled once
+
+    def entry(source: str) -> Page:
+        if source not in filled:
+            filled[source] = fill(by_source[source])
+        return filled[source]
+
+    with_posts = [(feed, [entry(source) for source in feed.entries]) for feed in feeds]
+    for output, data in extra_files(config, pages, with_posts, media.assets.rewrite_urls).items():
         files.add(output, data, f"the generated {output}")
     media.add_files(files, pages, image_cache)
     return files
@@ -505,17 +547,19 @@ def _read(state: _ReadState, path: str):
     page, body = read_source(Path(path), state.config)
     key = body_key(body.text, body.first_line)
     stored_as = markdown_key(state.markdown_code, key)
-    rendered, warnings = None, ()
-    if stored_as in state.cached:  # its warnings as rendering gave them: cheaply parsed
-        warnings = parse_shortcodes(body.text, source=page.source, first_line=body.first_line)[2]
+    rendered, warnings, shortcodes = None, (), ()
+    if stored_as in state.cached:  # its shortcodes and warnings as rendering gave them
+        _, shortcodes, warnings = parse_shortcodes(
+            body.text, source=page.source, first_line=body.first_line
+        )
     elif state.rules.left_out(page) is None:
         if state.markdown is None:
             state.markdown = MarkdownRenderer()
         result = state.markdown.render(body.text, source=page.source, first_line=body.first_line)
-        rendered, warnings = result.to_entry(), result.warnings
+        rendered, warnings, shortcodes = result.to_entry(), result.warnings, result.shortcodes
     # else: not published, not rendered; read again once published (see pages_to_read)
-    fields = fields_key(page)
-    entry = PageEntry(None, page, key, "{{<" in body.text, digest(fields, key), warnings, fields)
+    uses = shortcode_needs(shortcodes, page.source)
+    entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key), warnings, uses)
     return stamp, entry, stored_as, rendered
 
 
@@ -538,6 +582,7 @@ class _DocumentPayload:
     store: str
     out: str
     media: Media  # without the published files' bytes (Media.for_documents)
+    refs: PageRefs
 
     def setup(self) -> _DocumentState:
         renderer = Renderer(
@@ -546,24 +591,29 @@ class _DocumentPayload:
         renderer.env.globals["social_image"] = self.media.social_image
         store = Store(Path(self.store), readonly=True)
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
-
-        def fill(page: Page) -> Page:
-            return renderer.fill_in(page, _rendered(store.body(keys[page.path]), page))
-
-        renderer.use_pages(self.pages, fill)
+        fill = _filler(renderer, lambda page: _rendered(store.body(keys[page.path]), page))
+        renderer.use_pages([page for page in self.pages if not page.redirect_to], fill, self.refs)
         return _DocumentState(renderer, fill, SiteWriter(Path(self.out)), self.media)
 
 
 def _document_job(state: _DocumentState, item: tuple[int, Page]):
-    """Render and stage one page's document: (size, mtime, links, ids, changed, whether it
-    showed a listed page's HTML)."""
+    """Render and stage one page's document: (size, mtime, links, ids, changed)."""
     _, page = item
     html = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
-    bodies = state.renderer.listing.bodies
     document = state.media.assets.rewrite_document(html.decode("utf-8"), page).encode("utf-8")
     stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
-    return stat.st_size, stat.st_mtime_ns, links, ids, changed, bodies
+    return stat.st_size, stat.st_mtime_ns, links, ids, changed
+
+
+def _filler(renderer: Renderer, body: Callable[[Page], RenderedMarkdown]) -> Callable[[Page], Page]:
+    """A function giving a page with its HTML from ``body`` (its rendered Markdown); an
+    alias's or a list's page has none of its own."""
+
+    def fill(page: Page) -> Page:
+        return renderer.fill_in(page, body(page)) if page.has_body else page
+
+    return fill
 
 
 def _rendered(entry: object, page: Page) -> RenderedMarkdown:

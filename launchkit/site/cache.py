@@ -35,6 +35,7 @@ from .keys import (
     links_key,
     markdown_extension_modules,
     markdown_key,
+    page_key,
     pages_scope,
 )
 from .linkcheck import Links
@@ -64,7 +65,7 @@ class PageEntry(NamedTuple):
     shortcodes: bool  # whether the body may hold a shortcode (its HTML then needs forms)
     key: str  # a hash of all of it: the value of the identity "page:<source>"
     warnings: tuple[tuple[int, str], ...] = ()  # its body's, as (line, message)
-    fields: str = ""  # a hash of the page without its body: what listings show of it
+    uses: tuple[str, ...] = ()  # what its built-in shortcodes need (refs.shortcode_needs)
 
 
 class Output(NamedTuple):
@@ -83,15 +84,13 @@ class Record:
     """What the last build into one output folder was made from.
 
     ``values``: each identity's value then; ``outputs``: the page documents; ``files``:
-    every published path (None: unknown); ``links_key``: what the links were checked with
-    (and ``links_templates``, the templates then).
+    every published path (None: unknown); ``links_key``: what the links were checked with.
     """
 
     values: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Output] = field(default_factory=dict)
     files: frozenset[str] | None = None
     links_key: str = ""
-    links_templates: str = ""  # the templates' digest then (warnings may point into them)
 
 
 class BuildCache:
@@ -152,7 +151,7 @@ class BuildCache:
         return {
             path: entry
             for path, (entry_scope, entry) in stored.items()
-            if entry_scope == scope and isinstance(entry, PageEntry) and entry.fields
+            if entry_scope == scope and isinstance(entry, PageEntry)
         }
 
     def content_files(self) -> list[str] | None:
@@ -256,11 +255,8 @@ class BuildCache:
     def template_facts(self) -> dict:
         """What each template reads and pulls in, as last found (kept in the cache file)."""
         if self.context.template_facts is None:
-            # Kept with the code that found them: a new launchkit may find more in a template.
             stored = None if self.clean else self.store.meta("template facts")
-            code, facts = stored if isinstance(stored, tuple) and len(stored) == 2 else ("", {})
-            known = code == self.code["documents"] and isinstance(facts, dict)
-            self.context.template_facts = facts if known else {}
+            self.context.template_facts = stored if isinstance(stored, dict) else {}
         self.saved_facts = dict(self.context.template_facts)
         return self.context.template_facts
 
@@ -271,7 +267,7 @@ class BuildCache:
         if known is None and not self.clean:
             stored = self.store.meta("template usage")
             known = stored if isinstance(stored, TemplateUsage) else None
-        usage = TemplateUsage.of(renderer.template_trees, renderer.templates_digest(), known)
+        usage = TemplateUsage.of(renderer.templates_digest(), renderer.page_keys, known)
         if usage != known:
             self.store.write(meta={"template usage": usage})
         self.context.template_usage = usage
@@ -286,9 +282,7 @@ class BuildCache:
 
         def cached(config: SiteConfig, sources: Mapping[str, Path], keep: Iterable[str]):
             keep = sorted(set(keep))
-            stamps = [
-                (output, str(path), file_stamp(str(path))) for output, path in sources.items()
-            ]
+            stamps = [(out, str(path), file_stamp(str(path))) for out, path in sources.items()]
             settled = time.time_ns() - SETTLED_NS
             trusted = all(stamp is not None and stamp[1] < settled for _, _, stamp in stamps)
             key = digest(
@@ -352,8 +346,8 @@ class BuildCache:
             known = record.outputs.get(page.output)
             if (
                 known is None
-                or not _within(needed, known.needs)
-                or not changed.isdisjoint(known.needs)
+                or known.needs != needed
+                or not changed.isdisjoint(needed)
                 or (check_files and not _same_file(self.out, page.output, known))
             ):
                 stale.append(index)
@@ -364,13 +358,12 @@ class BuildCache:
         outputs: dict[str, Output],
         values: Identities,
         files: Iterable[str],
-        links: tuple[str, str],
+        links_key: str,
     ) -> None:
-        """The record of this build: its documents and the values of what they needed, and
-        what the links were judged against (``links``: the links key and the templates)."""
+        """The record of this build: its documents and the values of what they needed."""
         needed = {name for output in outputs.values() for name in output.needs}
         record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
-        record.links_key, record.links_templates = links
+        record.links_key = links_key
         self.last_record, self.context.records[self.out] = self.record(), record
 
     # --- links -------------------------------------------------------------------------------
@@ -379,29 +372,12 @@ class BuildCache:
         self,
         outputs: Iterable[str],
         documents: Mapping[str, Output],
+        templates: str,
         left_out: Mapping[str, str],
     ) -> str:
         """What every page's link warnings were judged against (:func:`.keys.links_key`)."""
         ids = {output: document.ids_key for output, document in documents.items()}
-        return links_key(self.code["links"], self.config, outputs, ids, left_out)
-
-    def links_to_judge(
-        self, key: str, templates: str, rendered: set[str], documents: Mapping[str, Output]
-    ) -> set[str] | None:
-        """The documents whose links must be checked again (None: all of them).
-
-        Those rendered again, unless what links are judged against changed (``key``): then
-        all. When only a template changed (``templates``, their digest), also those with a
-        warning: it may point to a line of any template (a page's link found in none of
-        its Markdown). A page without one keeps none: its links and their targets are the
-        same.
-        """
-        record = self.record()
-        if key != record.links_key:
-            return None
-        if templates == record.links_templates:
-            return rendered
-        return rendered | {output for output, document in documents.items() if document.warnings}
+        return links_key(self.code["links"], self.config, templates, outputs, ids, left_out)
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
@@ -425,21 +401,24 @@ class BuildCache:
             self.context.bodies = current
         facts = self.context.template_facts
         self.store.write(
-            meta=(
-                {"template facts": (self.code["documents"], facts)}
-                if facts != self.saved_facts
-                else None
-            ),
+            meta={"template facts": facts} if facts != self.saved_facts else None,
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current,
-            record=(
-                self.out,
-                Record(record.values, {}, record.files, record.links_key, record.links_templates),
-            ),
+            record=(self.out, Record(record.values, {}, record.files, record.links_key)),
             outputs=(self.out, changed, gone_outputs),
         )
+
+
+def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:
+    """An entry for each generated page (a tag's, a blog's second page), by its path: no
+    file, no body; its identity ``page:<source>`` is all it is (its listing included)."""
+    return {
+        page.path: PageEntry(None, page, "", False, page_key(page, ""))
+        for page in pages
+        if page.generated
+    }
 
 
 def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
@@ -453,12 +432,6 @@ def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
         except (TypeError, IndexError):
             continue  # not a row of this format: that output is made again
     return outputs
-
-
-def _within(needed: tuple[str, ...], known: tuple[str, ...]) -> bool:
-    """Whether the last build's document needed all of ``needed`` (and maybe more: what it
-    read while rendering, such as ``bodies``)."""
-    return needed == known or set(needed).issubset(known)
 
 
 def file_stamp(path: str) -> tuple[int, int] | None:
@@ -487,4 +460,5 @@ __all__ = [
     "Record",
     "Warnings",
     "file_stamp",
+    "generated_entries",
 ]

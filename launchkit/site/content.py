@@ -15,14 +15,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
+
+from slugify import slugify
 
 from ..config import SiteConfig
 from ..errors import SiteError
 from ..sourcetext import read_text
 from .frontmatter import check_front_matter, date_in_file_name, load_toml, load_yaml
+from .permalinks import permalink
 from .publishing import PublishRules
 from .summary import summarize
 
@@ -31,6 +34,44 @@ NOT_FOUND_URL = "/404.html"
 PAGE_SUFFIXES = (".md", ".markdown")
 # The file names of a folder's own page: ours, and Hugo's section page.
 _INDEX_NAMES = ("index", "_index")
+# The ``path`` and ``source`` of a page no file gives (a tag's page, a blog's second page)
+# start with this: no file name does.
+GENERATED = "generated:"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One tag or category, as a list shows it: its name (the spelling most pages use), its
+    URL and feed's, and how many pages carry it."""
+
+    taxonomy: str  # "tags", "categories": the front matter key and the URL's first folder
+    name: str
+    url: str  # "/tags/service-mesh/"
+    count: int
+    feed_url: str = ""  # "/tags/service-mesh/feed.xml", when some of its pages are dated
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one list page shows (:mod:`launchkit.site.lists` makes them): the pages listed
+    on it, by source, in order, and its place among the pages of its list."""
+
+    kind: str  # "section" (a blog's pages), "term" (a tag's), "taxonomy" (every tag)
+    items: tuple[str, ...]  # the sources of the pages listed here
+    number: int  # this page's number, from 1
+    urls: tuple[str, ...]  # the URL of each page of the list, the first page's first
+    total: int  # the pages listed over all of them
+    feed_url: str = ""
+    term: Term | None = None  # a term's pages: which
+    terms: tuple[Term, ...] = ()  # a taxonomy's index: every term
+
+    @property
+    def prev_url(self) -> str | None:
+        return self.urls[self.number - 2] if self.number > 1 else None
+
+    @property
+    def next_url(self) -> str | None:
+        return self.urls[self.number] if self.number < len(self.urls) else None
 
 
 @dataclass(frozen=True)
@@ -66,6 +107,11 @@ class Page:
     tags: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    # An alias's page (launchkit.site.aliases): the URL of the page it sends visitors to.
+    redirect_to: str = ""
+    # Dated after the build's time and shown by the preview only: its document says so.
+    scheduled: bool = False
+    listing: Listing | None = None  # a list page's (the lists step's)
 
     def with_content(self, content: str, toc: str) -> Page:
         """This page with its rendered HTML and table of contents.
@@ -81,6 +127,16 @@ class Page:
     def summary(self) -> str:
         """Front matter 'summary', else the text above ``<!--more-->`` or the first paragraph."""
         return str(self.meta.get("summary") or "") or summarize(str(self.content))
+
+    @property
+    def generated(self) -> bool:
+        """Made by a step (a tag's page, a blog's second page), from no file of its own."""
+        return self.path.startswith(GENERATED)
+
+    @property
+    def has_body(self) -> bool:
+        """Whether the page has Markdown of its own: an alias's or a list's page has none."""
+        return not (self.redirect_to or self.generated)
 
     @property
     def is_not_found_page(self) -> bool:
@@ -182,7 +238,7 @@ def published_pages(pages: Iterable[Page], rules: PublishRules) -> Published:
     for page in sorted(pages, key=_source_order):
         reason = rules.left_out(page)
         if reason is None:
-            chosen.append(page)
+            chosen.append(replace(page, scheduled=True) if rules.scheduled(page) else page)
         else:
             left_out[page.url] = f"{page.source} is {reason}"
     # The build fails on a URL two pages claim; until then, only the first page builds, so
@@ -225,9 +281,22 @@ def read_source(path: Path, config: SiteConfig) -> tuple[Page, Body]:
     relative = path.relative_to(config.content_dir)
     parts = relative.parts
     section = parts[0] if len(parts) > 1 else ""
-    url, output = page_url(relative, checked.slug)
     # Jekyll's posts may be dated by their file name alone: 2013-05-06-released.md.
     moment = checked.date or date_in_file_name(relative)
+    pattern = config.permalinks.get(section) if _is_regular(relative) else None
+    if pattern is None:
+        url, output = page_url(relative, checked.slug)
+    else:
+        url = permalink(
+            pattern,
+            relative,
+            section=section,
+            title=checked.title,
+            slug=checked.slug,
+            date=moment,
+            shown=shown,
+        )
+        output = url.lstrip("/") + "index.html"
     page = Page(
         path=str(path),
         source=source_name(config.content_dir.relative_to(config.root), relative),
@@ -280,6 +349,27 @@ def page_url(relative: PurePath, slug: str | None = None) -> tuple[str, str]:
     if not path:
         return "/", "index.html"
     return f"/{path}/", f"{path}/index.html"
+
+
+def _is_regular(relative: PurePath) -> bool:
+    """Whether a page is a section's page rather than the section itself (its ``index.md``
+    or a folder's ``_index.md``): the pages a permalink pattern places."""
+    stem = relative.stem
+    return (
+        len(relative.parts) > 1
+        and stem != "_index"
+        and (stem != "index" or len(relative.parts) > 2)
+    )
+
+
+def term_url(name: str, taxonomy: str = "tags") -> str:
+    """The URL of a tag's (or category's) page: ``Service Mesh`` -> ``/tags/service-mesh/``.
+
+    python-slugify's slug: lower case ASCII, other letters transliterated (``Über`` ->
+    ``uber``), every run of other characters one ``-``; empty when the name has no letter
+    or digit (the lists step refuses such a term).
+    """
+    return f"/{taxonomy}/{slugify(name)}/"
 
 
 def _default_template(relative: PurePath, section: str) -> str:
@@ -392,13 +482,16 @@ def _unique_urls(pages: list[Page]) -> tuple[list[Page], list[SiteError]]:
 
 
 __all__ = [
+    "GENERATED",
     "NOT_FOUND_URL",
     "PAGE_SUFFIXES",
     "Asset",
     "Body",
+    "Listing",
     "Page",
     "Published",
     "Sources",
+    "Term",
     "display_path",
     "find_sources",
     "is_hidden",
@@ -407,5 +500,6 @@ __all__ = [
     "read_body",
     "read_source",
     "source_name",
+    "term_url",
     "walk_files",
 ]

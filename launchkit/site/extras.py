@@ -1,4 +1,4 @@
-"""What a real site needs beside its pages: ``sitemap.xml``, ``robots.txt``, the blog's Atom feed.
+"""What a real site needs beside its pages: ``sitemap.xml``, ``robots.txt``, the Atom feeds.
 
 All three are deterministic (no build timestamps: the feed's ``updated`` is its newest
 post's date) and built with :mod:`xml.etree`, which escapes every value.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 
 from ..config import SiteConfig
 from .content import Page
-from .render import FEED_SECTION, FEED_URL, dated_pages
+from .feed_html import feed_html
+from .lists import Feed
 
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -21,29 +22,51 @@ _XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
 
 
 def extra_files(
-    config: SiteConfig, pages: Sequence[Page], feed: Sequence[Page]
+    config: SiteConfig,
+    pages: Sequence[Page],
+    feeds: Sequence[tuple[Feed, Sequence[Page]]],
+    rewrite: Callable[[str], str],
 ) -> dict[str, bytes]:
-    """The sitemap, robots.txt and (when the blog has dated posts) the Atom feed.
+    """The sitemap, robots.txt and the Atom feeds (the blog's, each tag's and category's).
 
-    ``feed``: the newest posts of the blog, with their HTML (:func:`feed_posts`).
+    ``feeds``: each feed (:class:`.lists.Feed`) with its pages, their HTML filled in.
+    ``rewrite`` gives the published (fingerprinted) names of the files a text refers to;
+    a feed's entries are rewritten once each, not in every feed that carries them.
     """
     files = {
-        "sitemap.xml": sitemap(config, pages),
-        "robots.txt": robots_txt(config),
+        "sitemap.xml": rewrite(sitemap(config, pages).decode()).encode(),
+        "robots.txt": rewrite(robots_txt(config).decode()).encode(),
     }
-    if feed:
-        files[FEED_URL.lstrip("/")] = atom_feed(config, feed)
+    entry_html = _EntryHTML(config, rewrite)  # a post in several feeds is made ready once
+    for feed, posts in feeds:
+        files[feed.url.lstrip("/")] = atom_feed(config, feed, posts, entry_html)
     return files
 
 
-def feed_posts(config: SiteConfig, pages: Sequence[Page]) -> list[Page]:
-    """The posts the Atom feed carries: the blog's newest published dated pages."""
-    posts = [page for page in dated_pages(pages, FEED_SECTION) if not page.draft]
-    return posts[: config.site.feed_entries]
+class _EntryHTML:
+    """Each page's HTML as its feed entries carry it (:func:`.feed_html.feed_html`), with
+    the published names of the files it shows."""
+
+    def __init__(self, config: SiteConfig, rewrite: Callable[[str], str]) -> None:
+        self.config = config
+        self.rewrite = rewrite
+        self.made: dict[str, str] = {}
+
+    def __call__(self, page: Page) -> str:
+        made = self.made.get(page.source)
+        if made is None:
+            html = feed_html(str(page.content), page.absolute_url, page.title, self.product_name)
+            made = self.made[page.source] = self.rewrite(html)
+        return made
+
+    def product_name(self, key: str) -> str | None:
+        product = self.config.products.get(key)
+        return product.name if product is not None else None
 
 
 def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
-    """Every published page's absolute URL; no drafts, no 404 page, no ``noindex: true``.
+    """Every published page's absolute URL; no drafts, no future pages the preview shows, no
+    404 page, no ``noindex: true``.
 
     ``<lastmod>`` is the page's ``lastmod``, else its ``date``.
 
@@ -54,7 +77,8 @@ def sitemap(config: SiteConfig, pages: Sequence[Page]) -> bytes:
     listed = [
         page
         for page in pages
-        if not page.draft and not page.is_not_found_page and page.meta.get("noindex") is not True
+        if not (page.draft or page.scheduled or page.is_not_found_page)
+        and page.meta.get("noindex") is not True
     ]
     lines = [_XML_DECLARATION, f'<urlset xmlns="{_SITEMAP_NS}">']
     for page in sorted(listed, key=lambda page: page.url):
@@ -73,8 +97,14 @@ def robots_txt(config: SiteConfig) -> bytes:
     return f"User-agent: *\nAllow: /\n\nSitemap: {sitemap_url}\n".encode()
 
 
-def atom_feed(config: SiteConfig, posts: Sequence[Page]) -> bytes:
-    """An Atom feed of ``posts`` (newest first), with absolute links and full content."""
+def atom_feed(
+    config: SiteConfig,
+    feed: Feed,
+    posts: Sequence[Page],
+    entry_html: Callable[[Page], str],
+) -> bytes:
+    """An Atom feed of ``posts`` (newest first), with absolute links and full content
+    (``entry_html``: a post's HTML as the entry carries it)."""
     site = config.site
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -82,18 +112,18 @@ def atom_feed(config: SiteConfig, posts: Sequence[Page]) -> bytes:
         element.text = text
         return element
 
-    feed = ET.Element("feed", {"xmlns": _ATOM_NS, "xml:lang": site.language})
-    sub(feed, "title", site.title)
+    root = ET.Element("feed", {"xmlns": _ATOM_NS, "xml:lang": site.language})
+    sub(root, "title", feed.title)
     if site.description:
-        sub(feed, "subtitle", site.description)
-    sub(feed, "id", site.absolute(FEED_URL))
-    sub(feed, "link", href=site.absolute(FEED_URL), rel="self", type="application/atom+xml")
-    sub(feed, "link", href=site.absolute(f"/{FEED_SECTION}/"), rel="alternate")
-    sub(feed, "updated", _timestamp(max(post.date for post in posts if post.date)))
-    author = sub(feed, "author")
+        sub(root, "subtitle", site.description)
+    sub(root, "id", site.absolute(feed.url))
+    sub(root, "link", href=site.absolute(feed.url), rel="self", type="application/atom+xml")
+    sub(root, "link", href=site.absolute(feed.alternate), rel="alternate")
+    sub(root, "updated", _timestamp(max(post.date for post in posts if post.date)))
+    author = sub(root, "author")
     sub(author, "name", site.author or site.title)
     for post in posts:
-        entry = sub(feed, "entry")
+        entry = sub(root, "entry")
         sub(entry, "title", post.title)
         sub(entry, "id", post.absolute_url)
         sub(entry, "link", href=post.absolute_url, rel="alternate")
@@ -103,8 +133,8 @@ def atom_feed(config: SiteConfig, posts: Sequence[Page]) -> bytes:
         summary = post.description or post.summary
         if summary:
             sub(entry, "summary", summary)
-        sub(entry, "content", str(post.content), type="html")
-    return _xml(feed)
+        sub(entry, "content", entry_html(post), type="html")
+    return _xml(root)
 
 
 def _timestamp(day: dt.date) -> str:
@@ -118,4 +148,4 @@ def _xml(root: ET.Element) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-__all__ = ["atom_feed", "extra_files", "feed_posts", "robots_txt", "sitemap"]
+__all__ = ["atom_feed", "extra_files", "robots_txt", "sitemap"]

@@ -169,6 +169,9 @@ SCHEMA: dict[str, Callable[[str, Any], Any]] = {
     "aliases": _texts,
     "tags": _texts,
     "categories": _texts,
+    # Jekyll's one-value forms: 'category: release' is 'categories: [release]'.
+    "tag": _texts,
+    "category": _texts,
     "summary": _text,
     "params": _mapping,
 }
@@ -179,7 +182,7 @@ FOREIGN_KEYS = frozenset(
         *("images", "author", "authors", "keywords", "weight", "type", "layout", "url"),
         *("linktitle", "publishdate", "expirydate", "outputs", "resources", "cascade"),
         *("headless", "build", "markup", "translationkey", "series", "toc", "sitemap"),
-        *("excerpt", "excerpt_separator", "permalink", "redirect_from", "category", "tag"),
+        *("excerpt", "excerpt_separator", "permalink", "redirect_from"),
         *("last_modified_at", "comments", "subtitle", "lang", "iscjklanguage"),
     }
 )
@@ -316,6 +319,8 @@ def check_front_matter(front: dict[Any, Any], front_text: str, shown: str) -> Fr
     published = values.pop("published", True)
     values["draft"] = values.get("draft", False) or not published
     values["params"] = {**params, **values.get("params", {})}
+    for one, many in (("tag", "tags"), ("category", "categories")):
+        values[many] = tuple(dict.fromkeys((*values.get(many, ()), *values.pop(one, ()))))
     return FrontMatter(**values)
 
 

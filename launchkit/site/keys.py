@@ -11,11 +11,11 @@ bodies        the body's text and first line, the code of :mod:`~launchkit.site.
               the versions of Python-Markdown and of every configured extension's
               distribution (:data:`launchkit.site.markup.EXTENSIONS`)
 documents     the identities of :meth:`Identities.needs`: the page, its templates, the
-              config tables its templates read, navigation, listings, buy forms, code
+              config tables its templates read, navigation, listings, buy forms, code;
+              a list page also needs ``list:<page>``: what it shows of the pages it lists
 files         (sitemap, robots, feed) their own bytes: cheap to make, compared on write
 links         each page's document, every output path and id, the link checker's code,
-              the config, the working folder (warnings name files relative to it); the
-              templates for the pages with warnings (a warning may point into one)
+              the config, the working folder (warnings name files relative to it)
 ============  =====================================================================
 
 "Code" is found, not listed: :class:`Codebase` reads the package's own source and follows
@@ -54,11 +54,15 @@ STEPS = {
     "pages": ("launchkit.site.content",),
     "bodies": ("launchkit.site.markup",),
     "media": ("launchkit.site.media",),
+    # List pages and feeds: what they give is data the identities see (a generated page's
+    # own, "list:<page>"), so no result is keyed by this step's code.
+    "lists": ("launchkit.site.lists",),
     "documents": (
         "launchkit.site.render",
         "launchkit.site.markup",
         "launchkit.site.extras",
         "launchkit.site.media",  # rewrite_document, social_image
+        "launchkit.site.aliases",  # the aliases' pages
     ),
     "links": ("launchkit.site.linkcheck",),
 }
@@ -311,7 +315,7 @@ def config_table(config: SiteConfig, table: str) -> str:
     return msgspec.json.encode(getattr(config, table)).decode()
 
 
-CONFIG_TABLES = ("site", "rewardful", "checkout", "products", "theme")
+CONFIG_TABLES = ("site", "rewardful", "checkout", "products", "theme", "permalinks", "params")
 
 # What a template's variable names make its documents need, besides the page itself and its
 # templates. A global not listed (one added later) needs everything: "*"; a name that is no
@@ -331,27 +335,14 @@ NAME_NEEDS: dict[str, tuple[str, ...]] = {
     "structured_data": ("nav", "config:products", "config:theme"),
     "feed_url": ("feed_url",),
     "pages": ("listing",),
-    "section_pages": ("listing",),  # called with a name known only at render time
+    "section_pages": ("listing",),
     "social_image": ("social_cards",),
+    # Not a global: a list page's own (render_page), needed as the identity list:<page>.
+    "paginator": (),
 }
-# A template's call ``section_pages("blog")`` with a constant name shows as the variable
-# ``section_pages:blog`` (:meth:`.render.Renderer.dependencies`): it needs ``listing:blog``.
-LISTED_SECTION = "section_pages:"
 # Every document: the code that renders it, the base URL (absolute links), the snippet, the
 # published names of the files it refers to and the images it shows (the media step).
 EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful", "assets")
-
-
-def listing_value(listed: Sequence[PageEntry]) -> str:
-    """The value of a listing's identity (``listing``: every page; ``listing:<section>``:
-    the section's dated pages, newest first): what a template may show of the listed pages
-    without their HTML (title, URL, date, description, tags, front matter…), in order.
-
-    A listed page's body is not in it: a body edit re-renders the pages that list it only
-    if they showed its HTML, which a document that reads a listed page's ``content`` or
-    ``toc`` says by needing ``bodies`` too (recorded while it renders).
-    """
-    return digest(*(entry.fields for entry in listed))
 
 
 def markdown_key(code: str, body: str) -> str:
@@ -363,29 +354,29 @@ def body_key(text: str, first_line: int) -> str:
     return digest(str(first_line), text)
 
 
-def fields_key(page: Page) -> str:
-    """What a file gave but its body: its place and front matter (what listings show).
-    With the body's key, the page's own key (the identity ``page:<source>``)."""
-    return digest(repr(page))
+def page_key(page: Page, body: str) -> str:
+    """Everything a file gave: its place, front matter and body."""
+    return digest(repr(page), body)
 
 
 def links_key(
     code: str,
     config: SiteConfig,
+    templates: str,
     outputs: Iterable[str],
     ids: Mapping[str, str],
     left_out: Mapping[str, str],
 ) -> str:
     """What every page's link warnings are judged against (see :mod:`.linkcheck`): the link
     checker's code, ``[site]`` (whose base URL makes links ours), the working folder
-    (warnings name files relative to it), every output path, every page's ids (``ids``:
-    their hash by output), and the pages left out with why (``left_out``, by URL: a link
-    to one says why). The templates' digest is kept beside it: a template change only
-    moves warnings, which point to the line of a link (see BuildCache.links_to_judge)."""
+    (warnings name files relative to it), the templates (a warning may point to a line of
+    one), every output path, every page's ids (``ids``: their hash by output), and the
+    pages left out with why (``left_out``, by URL: a link to one says why)."""
     return digest(
         code,
         config_table(config, "site"),
         os.getcwd(),
+        templates,
         "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
         "\n".join(f"{output} {ids[output]}" for output in sorted(ids)),
         "\n".join(f"{url} {left_out[url]}" for url in sorted(left_out)),
@@ -394,8 +385,10 @@ def links_key(
 
 def pages_scope(code: str, config: SiteConfig) -> str:
     """What reading a page depends on besides its file: the code, ``[site]`` (absolute
-    URLs, the default image) and where the project is."""
-    return digest(code, config_table(config, "site"), str(config.root))
+    URLs, the default image), ``[permalinks]`` (URLs) and where the project is."""
+    return digest(
+        code, config_table(config, "site"), config_table(config, "permalinks"), str(config.root)
+    )
 
 
 class Identities:
@@ -421,6 +414,9 @@ class Identities:
         self._values: dict[str, str] = {}
         self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
         self._by_source = {page.source: entries[page.path] for page in pages}
+        self._scheduled = {page.source for page in pages if page.scheduled}
+        self._lists = {page.source: page.listing for page in pages if page.listing}
+        self._listed: dict[str, str] = {}  # listed_value of a page, by source
 
     def get(self, name: str) -> str:
         value = self._values.get(name)
@@ -430,15 +426,22 @@ class Identities:
 
     def _compute(self, name: str) -> str:
         kind, _, rest = name.partition(":")
-        if kind == "page":
+        if kind == "page":  # what its file gave, and whether the preview marks it as future
             entry = self._by_source.get(rest)
-            return entry.key if entry is not None else "gone"
+            if entry is None:
+                return "gone"
+            return digest(entry.key, "scheduled") if rest in self._scheduled else entry.key
         if kind == "template":
             return self.renderer.dependencies(rest).digest
         if kind == "config":
             return config_table(self.config, rest)
         if kind == "code":
             return self.code[rest]
+        if kind == "ref":  # where a {{< ref >}} of a page leads
+            source, _, target = rest.partition("|")
+            return self.renderer.refs.identity(target, source)
+        if kind == "list":
+            return self._list_value(rest)
         if name in ("assets", "social_cards"):
             return self.media.get(name, "")
         if name == "forms":
@@ -448,19 +451,14 @@ class Identities:
                 self.get("config:checkout"),
                 self.endpoint,
             )
-        from .render import FEED_SECTION, dated_pages
-
-        if kind == "listing":
-            listed = self.pages if not rest else dated_pages(self.pages, rest)
-            return listing_value([self._by_source[page.source] for page in listed])
-        if name == "bodies":
+        if name == "listing":
             forms = any(self._by_source[page.source].shortcodes for page in self.pages)
             keys = " ".join(self._by_source[page.source].key for page in self.pages)
             return digest(keys, self.get("forms") if forms else "")
+        from .render import FEED_SECTION, dated_pages
 
         if name == "nav":  # with the footer links and the breadcrumbs' parent titles
-            shown = self.renderer.links_shown  # use_pages made it for these pages
-            return repr(shown if shown is not None else self.renderer.site_links(self.pages))
+            return repr(self.renderer.site_links(self.pages))
         if name == "feed_url":
             return repr(bool(dated_pages(self.pages, FEED_SECTION)))
         # "*": every identity but the pages' own.
@@ -468,11 +466,35 @@ class Identities:
             *(self.get(f"config:{table}") for table in CONFIG_TABLES),
             *(
                 self.get(other)
-                for other in (
-                    *("forms", "listing", "bodies", "nav", "feed_url", "assets", "social_cards"),
-                )
+                for other in ("forms", "listing", "nav", "feed_url", "assets", "social_cards")
             ),
         )
+
+    # --- list pages (the lists step): what they show of the pages they list --------------
+
+    def _list_value(self, source: str) -> str:
+        """The identity ``list:<source>`` of a list page: its listing (what it lists, in
+        which order, its place among its list's pages) and what it shows of each listed
+        page (:meth:`listed_value`). A list page is the only one of its source."""
+        listing = self._lists.get(source)
+        if listing is None:  # a list page of the last build this one has not
+            return "gone"
+        return digest(repr(listing), *(self.listed_value(item) for item in listing.items))
+
+    def listed_value(self, source: str) -> str:
+        """What a list shows of one page (:class:`.render.ListItem`): everything its front
+        matter says, and its body only when its summary comes from it (no ``summary`` or
+        ``description`` of its own), with the buy forms when the body may hold one. An edit
+        of a post's body redoes no list page unless the post's summary is its body's."""
+        value = self._listed.get(source)
+        if value is None:
+            entry = self._by_source[source]
+            page = entry.page
+            summary_from_body = not (page.meta.get("summary") or page.description)
+            body = entry.body_key if summary_from_body else ""
+            forms = self.get("forms") if summary_from_body and entry.shortcodes else ""
+            value = self._listed[source] = digest(repr(page), body, forms)
+        return value
 
     def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
         """The identities the document of ``page`` needs: its page's, then those it shares
@@ -482,9 +504,7 @@ class Identities:
             needed = {f"template:{page.template}", *EVERY_DOCUMENT}
             names = self.renderer.env.globals
             for variable in self.renderer.dependencies(page.template).names:
-                if variable.startswith(LISTED_SECTION):  # section_pages("blog")
-                    needed.add(f"listing:{variable.removeprefix(LISTED_SECTION)}")
-                elif variable in NAME_NEEDS:
+                if variable in NAME_NEEDS:
                     needed.update(NAME_NEEDS[variable])
                 elif variable in names:
                     needed.add("*")
@@ -494,13 +514,13 @@ class Identities:
             if entry.shortcodes:
                 needed.add("forms")
             shape = self._shapes[page.template, entry.shortcodes] = tuple(sorted(needed))
-        return (f"page:{page.source}", *shape)
+        listed = (f"list:{page.source}",) if page.listing is not None else ()
+        return (f"page:{page.source}", *listed, *shape, *entry.uses)
 
 
 __all__ = [
     "CONFIG_TABLES",
     "EVERY_DOCUMENT",
-    "LISTED_SECTION",
     "NAME_NEEDS",
     "STEPS",
     "Codebase",
@@ -508,10 +528,9 @@ __all__ = [
     "body_key",
     "config_table",
     "digest",
-    "fields_key",
     "links_key",
-    "listing_value",
     "markdown_extension_modules",
     "markdown_key",
+    "page_key",
     "pages_scope",
 ]

@@ -2,6 +2,11 @@
 
 A page left out keeps a reason, so that a link to it is a warning saying why it is missing
 rather than a bare "no such page".
+
+The preview (``python build.py --serve``) shows future-dated pages too, marked as not yet
+published (a banner, ``noindex``, left out of the sitemap and the feed), so that a post can
+be reviewed before its date. ``--future`` in a build publishes them as any other page (Hugo's
+``--buildFuture``): that build is what visitors get.
 """
 
 from __future__ import annotations
@@ -27,13 +32,24 @@ class PublishRules:
     now: dt.datetime
     drafts: bool = False
     future: bool = False
+    preview: bool = False  # future pages shown, and marked as such
 
     @classmethod
     def of_build(
-        cls, *, drafts: bool = False, future: bool = False, now: dt.datetime | None = None
+        cls,
+        *,
+        drafts: bool = False,
+        future: bool = False,
+        now: dt.datetime | None = None,
+        preview: bool = False,
     ) -> PublishRules:
-        """The rules of a build starting now (the clock, in UTC), or at ``now`` (tests)."""
-        return cls(now or dt.datetime.now(dt.UTC), drafts, future)
+        """The rules of a build starting now (the clock, in UTC), or at ``now`` (tests); a
+        ``preview`` shows future pages, marked."""
+        return cls(now or dt.datetime.now(dt.UTC), drafts, future or preview, preview)
+
+    def scheduled(self, page: Publishable) -> bool:
+        """Whether ``page`` is shown before its date, by a preview: its document says so."""
+        return self.preview and page.datetime is not None and page.datetime > self.now
 
     def left_out(self, page: Publishable) -> str | None:
         """Why this build leaves ``page`` out, or None when it publishes it."""

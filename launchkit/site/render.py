@@ -17,16 +17,17 @@ from typing import Any, TypeVar
 
 import jinja2
 import jinja2.meta
-from jinja2.defaults import DEFAULT_NAMESPACE
 from markupsafe import Markup
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .content import Page, display_path, walk_files
-from .keys import LISTED_SECTION, digest
+from .content import Listing, Page, display_path, term_url, walk_files
+from .keys import digest
 from .markup import RenderedMarkdown, expand_shortcodes
+from .refs import BUILTIN_SHORTCODES, PageRefs, render_builtin
 from .shortcodes import ShortcodeCall
 from .structured_data import StructuredData, parent_titles
+from .template_usage import page_keys_read, used_keys
 from .theme import NavItem, Theme, front_matter_line
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
@@ -66,31 +67,21 @@ def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
     return dated
 
 
-# A template's source, the variables it reads, the templates it pulls in.
-TemplateFacts = tuple[str, frozenset[str], tuple[str, ...]]
-
-
-class ListingReads:
-    """What the templates read of listed pages while one document renders: whether they
-    showed any listed page's HTML (the document then needs ``bodies``, see
-    :func:`.keys.listing_value`)."""
-
-    __slots__ = ("bodies", "fill")
-
-    def __init__(self, fill: Callable[[Page], Page]) -> None:
-        self.fill = fill
-        self.bodies = False
+# What a template's syntax tree says, found once: its source, the variables it reads (None:
+# not worked out yet), the templates it pulls in, the page data keys it reads (None: computed
+# ones).
+TemplateFacts = tuple[str, frozenset[str] | None, tuple[str, ...], frozenset[str] | None]
 
 
 class ListedPage:
     """A page as ``pages`` and ``section_pages()`` show it to templates: its attributes,
     with its HTML made only if a template reads ``content`` or ``toc``."""
 
-    __slots__ = ("_filled", "_page", "_reads")
+    __slots__ = ("_fill", "_filled", "_page")
 
-    def __init__(self, page: Page, reads: ListingReads) -> None:
+    def __init__(self, page: Page, fill: Callable[[Page], Page]) -> None:
         self._page = page
-        self._reads = reads
+        self._fill = fill
         self._filled: Page | None = None
 
     def __eq__(self, other: object) -> bool:
@@ -103,12 +94,59 @@ class ListedPage:
         return hash(self._page.source)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("content", "toc"):
-            self._reads.bodies = True
-            if self._filled is None:
-                self._filled = self._reads.fill(self._page)
-            return getattr(self._filled, name)
+        if name in ("content", "toc", "summary"):  # the summary is made from the content
+            return getattr(self._filled_page(), name)
         return getattr(self._page, name)
+
+    def _filled_page(self) -> Page:
+        if self._filled is None:
+            self._filled = self._fill(self._page)
+        return self._filled
+
+
+class ListItem(ListedPage):
+    """A page as a list page (``paginator.pages``) shows it: everything its front matter
+    says, and its ``summary``: front matter ``summary``, else its ``description``, else the
+    text above ``<!--more-->`` or its first paragraph. Not its ``content`` or ``toc``: a
+    list page is made again when a listed page's summary changes, not its whole text
+    (the identity ``list:<page>``, :class:`.keys.Identities`)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "summary":
+            page = self._page
+            own = str(page.meta.get("summary") or "") or page.description
+            return own or self._filled_page().summary
+        if name in ("content", "toc"):
+            raise SiteError(
+                f"a list shows a page's summary, not its {name} ({self._page.source})",
+                hint="use post.summary (front matter 'summary', else 'description', else "
+                "the text above <!--more--> or the first paragraph)",
+            )
+        return super().__getattr__(name)
+
+
+class Paginator:
+    """What a list page's template sees as ``paginator`` (Hugo's names where it has one).
+
+    ``pages``: the pages listed on this page (:class:`ListItem`); ``page_number`` and
+    ``total_pages``; ``first``, ``last``, ``prev``, ``next``: URLs (``prev``/``next`` None
+    at the ends); ``pagers``: (number, URL) of every page; ``total_items``; ``feed_url``;
+    ``term``: the tag or category of a term's pages; ``terms``: a taxonomy index's terms.
+    """
+
+    def __init__(self, listing: Listing, pages: dict[str, ListItem]) -> None:
+        self.pages = [pages[source] for source in listing.items]
+        self.page_number = listing.number
+        self.total_pages = len(listing.urls)
+        self.total_items = listing.total
+        self.first, self.last = listing.urls[0], listing.urls[-1]
+        self.prev, self.next = listing.prev_url, listing.next_url
+        self.pagers = list(enumerate(listing.urls, 1))
+        self.feed_url = listing.feed_url or None
+        self.term = listing.term
+        self.terms = list(listing.terms)
 
 
 @dataclass(frozen=True)
@@ -166,6 +204,7 @@ class Renderer:
         )
         self.env.filters["absolute"] = config.site.absolute
         self.env.filters["format_date"] = format_date
+        self.env.filters["term_url"] = term_url  # {{ tag | term_url }}: /tags/<slug>/
         # [theme] of site.toml: checked here (a missing logo fails the build), used by templates.
         self.theme = Theme(config)
         self.env.globals.update(self.theme.template_globals())
@@ -175,13 +214,13 @@ class Renderer:
         self.template_facts = template_facts if template_facts is not None else {}
         self._facts: dict[str, TemplateFacts] = {}
         self._parser: jinja2.Environment | None = None
-        self._trees: dict[str, jinja2.nodes.Template | None] = {}
+        # The templates' syntax trees, by name (a renderer lives while no template changes).
+        self._trees: dict[str, jinja2.nodes.Template] = {}
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
-        self.listing = ListingReads(lambda page: page)  # set by use_pages
-        # What every page shows of the others (site_links), as use_pages found it.
-        self.links_shown: tuple[list[NavItem], list[NavItem], dict[str, str]] | None = None
+        self.refs = PageRefs({}, "")  # the pages {{< ref >}} finds: set by use_pages
+        self._items: dict[str, ListItem] = {}
 
     def buy_form(self, key: str, label: str | None = None) -> Markup:
         """The buy form of a catalogue product: the one implementation behind the shortcode.
@@ -209,6 +248,11 @@ class Renderer:
         return Markup(html)  # noqa: S704 - rendered by an autoescaping template
 
     def shortcode_names(self) -> frozenset[str]:
+        """The shortcodes there are: the built-in ones (``ref``, ``relref``, ``param``) and
+        those of the templates."""
+        return BUILTIN_SHORTCODES | self.shortcode_templates()
+
+    def shortcode_templates(self) -> frozenset[str]:
         """The shortcodes there are templates for (``_``-prefixed files are their helpers).
 
         Listed once per build, like the templates themselves (every page asks).
@@ -224,7 +268,10 @@ class Renderer:
         return self._shortcode_names
 
     def render_shortcode(self, call: ShortcodeCall) -> str:
-        """A shortcode's HTML: ``templates/shortcodes/<name>.html``, which sees ``shortcode``."""
+        """A shortcode's HTML: ``templates/shortcodes/<name>.html``, which sees ``shortcode``;
+        the built-in ones (:mod:`.refs`) before any template of the same name."""
+        if call.name in BUILTIN_SHORTCODES:
+            return render_builtin(call, self.refs, self.config)
         return self._render(f"{SHORTCODES_FOLDER}{call.name}.html", shortcode=call)
 
     def snippet(self) -> str:
@@ -238,16 +285,19 @@ class Renderer:
                 )
         return self._snippet
 
-    def use_pages(self, pages: Sequence[Page], fill: Callable[[Page], Page]) -> None:
+    def use_pages(
+        self, pages: Sequence[Page], fill: Callable[[Page], Page], refs: PageRefs
+    ) -> None:
         """Set the names that show every page (``pages``, ``nav``, …), before rendering any.
 
         ``fill`` gives a page with its HTML (``content``, ``toc``); listed pages call it
         only when a template reads those, so that no build holds every page's HTML.
+        ``refs``: the pages ``{{< ref >}}`` may name (every page read, published or not).
         """
-        self.listing = ListingReads(fill)
-        listed = [ListedPage(page, self.listing) for page in pages]
-        self.links_shown = self.site_links(pages)
-        nav, footer_links, parents = self.links_shown
+        self.refs = refs
+        listed = [ListedPage(page, fill) for page in pages]
+        self._items = {page.source: ListItem(page, fill) for page in pages}
+        nav, footer_links, parents = self.site_links(pages)
         self.env.globals.update(
             pages=listed,
             nav=nav,
@@ -277,11 +327,7 @@ class Renderer:
         return page.with_content(content, body.toc)
 
     def render_document(self, page: Page) -> bytes:
-        """One page's HTML document, after checking that it carries Rewardful's snippet.
-
-        Afterwards ``listing.bodies`` says whether it showed a listed page's HTML.
-        """
-        self.listing.bodies = False
+        """One page's HTML document, after checking that it carries Rewardful's snippet."""
         html = self.render_page(page)
         _require_snippet(html, self.snippet(), page, self._template_path(page.template))
         return html.encode("utf-8")
@@ -293,11 +339,16 @@ class Renderer:
             raise SiteError(
                 f"unknown template '{page.template}': there is no "
                 f"{display_path(self._template_path(page.template))}",
-                display_path(page.path),
-                _template_line(page),
+                *_template_place(page, self.templates_dir),
                 hint=f"use one of: {', '.join(self._template_names())}",
             )
-        return self._render(name, page=page, rendering=page)
+        listing = page.listing
+        paginator = Paginator(listing, self._items) if listing is not None else None
+        return self._render(name, page=page, rendering=page, paginator=paginator)
+
+    def paginates(self, template: str) -> bool:
+        """Whether a page of ``template`` lists its section's pages: it reads ``paginator``."""
+        return "paginator" in self.dependencies(template).names
 
     def templates_digest(self) -> str:
         """A hash of every template's name and source (:func:`templates_digest`)."""
@@ -318,81 +369,85 @@ class Renderer:
         catalogue and the endpoint."""
         found = self._dependencies.get(BUY_FORM_TEMPLATE)
         if found is None:
-            shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in self.shortcode_names()]
-            found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes])
+            names = self.shortcode_templates()
+            shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in names]
+            found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes], names=False)
             self._dependencies[BUY_FORM_TEMPLATE] = found
         return found
 
-    def _find_dependencies(self, roots: list[str]) -> TemplateDependencies:
-        """Follow extends/include/import from ``roots`` with ``jinja2.meta``.
+    def _find_dependencies(self, roots: list[str], names: bool = True) -> TemplateDependencies:
+        """Follow extends/include/import from ``roots`` with ``jinja2.meta``; ``names``: also
+        the variables they read (the buy forms' and shortcodes' are not needed).
 
         A reference computed at render time (``{% include name %}``) could be any template,
         so it makes every template a dependency. A template that is missing or does not parse
         is a dependency by name; rendering reports it properly.
         """
         sources: dict[str, str] = {}
-        names: set[str] = set()
+        read: set[str] = set()
         todo = list(roots)
         while todo:
             name = todo.pop()
             if name in sources:
                 continue
-            sources[name], found, referenced = self._template_facts(name)
-            names |= found
+            sources[name], found, referenced, _ = self._template_facts(name, names=names)
+            read |= found or frozenset()
             todo += referenced
         parts = [part for name in sorted(sources) for part in (name, sources[name])]
-        return TemplateDependencies(digest(*parts), frozenset(names))
+        return TemplateDependencies(digest(*parts), frozenset(read))
 
-    def _template_facts(self, name: str) -> TemplateFacts:
-        """One template's source, the variables it reads and the templates it pulls in
-        (every template for a name computed at render time); parsed once per build."""
+    def page_keys(self) -> frozenset[str] | None:
+        """The page data keys the templates read (:mod:`.template_usage`), from the same
+        syntax trees as their dependencies."""
+        names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
+        return used_keys(self._template_facts(name)[3] for name in names)
+
+    def _template_facts(self, name: str, *, names: bool = False) -> TemplateFacts:
+        """One template's source, the templates it pulls in (every template for a name
+        computed at render time), the page data keys it reads and, when ``names`` is asked
+        for, the variables it reads (None until then: working them out runs Jinja's code
+        generator). The one place templates are parsed for analysis, once per build, and not
+        at all while its source is the one an earlier build parsed."""
         facts = self._facts.get(name)
-        if facts is not None:
+        if facts is not None and (facts[1] is not None or not names):
             return facts
         try:
             source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
         except jinja2.TemplateError:
             source = None
         known = self.template_facts.get(name)
-        if known is not None and source is not None and known[0] == source:
+        if (
+            known is not None
+            and len(known) == 4
+            and source is not None
+            and known[0] == source
+            and (known[1] is not None or not names)
+        ):
             self._facts[name] = known
             return known
-        facts: tuple[str, frozenset[str], tuple[str, ...]] = ("", frozenset(), ())
-        tree = self.template_tree(name)
-        if source is not None and tree is not None:
+        if self._parser is None:
+            # Without the build's globals: jinja2.meta leaves out names an environment defines.
+            self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
+            self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
+        parser = self._parser
+        facts = ("", frozenset(), (), frozenset())
+        try:
+            source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
+            facts = (source, frozenset(), (), frozenset())
+            tree = self._trees.get(name)
+            if tree is None:
+                tree = self._trees[name] = parser.parse(source)
             referenced = [
                 [*self.env.list_templates()] if found is None else [found]
                 for found in jinja2.meta.find_referenced_templates(tree)
             ]
-            names = _listed_sections(tree, _names_read(tree))
-            facts = (source, names, tuple(name for group in referenced for name in group))
-        elif source is not None:  # broken: rendering says where
-            facts = (source, frozenset(), ())
+            read = frozenset(jinja2.meta.find_undeclared_variables(tree)) if names else None
+            pulled_in = tuple(name for group in referenced for name in group)
+            facts = (source, read, pulled_in, page_keys_read(tree))
+        except jinja2.TemplateError:  # missing or broken: rendering says where
+            pass
         self._facts[name] = self.template_facts[name] = facts
         return facts
-
-    def template_tree(self, name: str) -> jinja2.nodes.Template | None:
-        """The syntax tree of template ``name``, parsed once for this renderer (its
-        templates do not change under it): the one parse that what a template depends on
-        (:meth:`dependencies`) and what page data it reads (:mod:`.template_usage`) are
-        found from. None when it is missing or does not parse: rendering says where."""
-        if name not in self._trees:
-            if self._parser is None:
-                # Without the build's globals: jinja2.meta leaves out names one defines.
-                self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
-                self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
-            parser = self._parser
-            try:
-                source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
-                self._trees[name] = parser.parse(source)
-            except jinja2.TemplateError:
-                self._trees[name] = None
-        return self._trees[name]
-
-    def template_trees(self) -> list[jinja2.nodes.Template]:
-        """The syntax tree of every ``.html`` template that parses (see :meth:`template_tree`)."""
-        names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
-        return [tree for name in names if (tree := self.template_tree(name)) is not None]
 
     def _render(self, name: str, *, rendering: Page | None = None, **context: Any) -> str:
         """Render a template; turn any failure into a SiteError at the template's line."""
@@ -445,43 +500,6 @@ class Renderer:
         return [name.removesuffix(".html") for name in pages]
 
 
-def _names_read(tree: jinja2.nodes.Template) -> set[str]:
-    """Every variable name ``tree`` reads but Jinja's own globals (``range``, ``dict``…).
-
-    jinja2.meta.find_undeclared_variables gives these less the names the template sets or
-    loops over itself, but generates the template's code to tell them apart: half of the
-    analysis of the templates, which a clean build does in full. A name too many (a loop
-    variable named like a global) can only make a page need more, never less.
-    """
-    names = tree.find_all(jinja2.nodes.Name)
-    return {name.name for name in names if name.ctx == "load"} - DEFAULT_NAMESPACE.keys()
-
-
-def _listed_sections(tree: jinja2.nodes.Template, names: set[str]) -> frozenset[str]:
-    """``names`` with each ``section_pages("<section>")`` call of a constant section as the
-    name ``section_pages:<section>`` (its documents need that section's listing only);
-    ``section_pages`` stays only if it is used otherwise too."""
-    if "section_pages" not in names:
-        return frozenset(names)
-    uses = [n for n in tree.find_all(jinja2.nodes.Name) if n.name == "section_pages"]
-    calls = [
-        call.args[0].value
-        for call in tree.find_all(jinja2.nodes.Call)
-        if isinstance(call.node, jinja2.nodes.Name)
-        and call.node.name == "section_pages"
-        and len(call.args) == 1
-        and not call.kwargs
-        and call.dyn_args is None
-        and call.dyn_kwargs is None
-        and isinstance(call.args[0], jinja2.nodes.Const)
-        and isinstance(call.args[0].value, str)
-    ]
-    found = set(names) | {f"{LISTED_SECTION}{section}" for section in calls}
-    if len(calls) == len(uses):
-        found.discard("section_pages")
-    return frozenset(found)
-
-
 def templates_digest(folder: Path) -> str:
     """A hash of every file's name and bytes in the templates folder."""
     parts = []
@@ -509,9 +527,12 @@ def _with_page(error: SiteError, page: Page | None) -> SiteError:
     return error
 
 
-def _template_line(page: Page) -> int:
-    """The line of ``template:`` in the page's front matter (line 1 when it is the default)."""
-    return front_matter_line(page, "template")
+def _template_place(page: Page, templates_dir: Path) -> tuple[str, int | None]:
+    """Where a page's template is chosen: the line of ``template:`` in its front matter
+    (line 1 when it is the default); the templates folder for a generated page."""
+    if page.generated:
+        return display_path(templates_dir), None
+    return display_path(page.path), front_matter_line(page, "template")
 
 
 def _require_snippet(html: str, snippet: str, page: Page, template: Path) -> None:
@@ -548,9 +569,10 @@ __all__ = [
     "BUY_FORM_TEMPLATE",
     "FEED_URL",
     "SHORTCODES_FOLDER",
+    "ListItem",
     "ListedPage",
-    "ListingReads",
     "NavItem",
+    "Paginator",
     "Renderer",
     "TemplateDependencies",
     "dated_pages",

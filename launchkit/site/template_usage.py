@@ -31,20 +31,20 @@ class _PageData(Protocol):
 _NOT_PAGES = frozenset({"site", "config", "rewardful", "products", "shortcode"})
 
 
-def used_keys(trees: Iterable[nodes.Template]) -> frozenset[str] | None:
-    """The page data keys the templates (their syntax ``trees``) read; None when they cannot
-    be told (a key computed at render time, ``page.params.items()``…)."""
+def used_keys(per_template: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+    """The page data keys all templates read, from each one's :func:`page_keys_read`; None
+    when one of them cannot be told."""
     found: set[str] = set()
-    for tree in trees:
-        keys = _keys_read(tree)
+    for keys in per_template:
         if keys is None:
             return None
         found |= keys
     return frozenset(found)
 
 
-def _keys_read(tree: nodes.Template) -> set[str] | None:
-    """The keys read from pages' ``params``/``meta`` in ``tree``; None if one is computed."""
+def page_keys_read(tree: nodes.Template) -> frozenset[str] | None:
+    """The keys one template's syntax tree reads from pages' ``params``/``meta``; None if
+    one is computed at render time (``page.params[name]``, ``page.params.items()``…)."""
     parents = {
         id(child): node for node in tree.find_all(nodes.Node) for child in node.iter_child_nodes()
     }
@@ -57,7 +57,7 @@ def _keys_read(tree: nodes.Template) -> set[str] | None:
         if key is None:
             return None
         keys.add(key)
-    return keys
+    return frozenset(keys)
 
 
 def _key_of_use(data: nodes.Getattr, parent: nodes.Node | None, parents: dict) -> str | None:
@@ -92,7 +92,8 @@ def _may_be_a_page(node: nodes.Node) -> bool:
 class TemplateUsage:
     """The page data keys that one version of the templates reads (None: any key may be).
 
-    Parsing every template takes tens of milliseconds: a build reuses the last build's
+    Each template's keys are found once, with the rest of what its syntax tree says
+    (:meth:`launchkit.site.render.Renderer.page_keys`); a build reuses the last build's
     usage when no template changed (``templates_digest``).
     """
 
@@ -102,15 +103,15 @@ class TemplateUsage:
     @classmethod
     def of(
         cls,
-        trees: Callable[[], Iterable[nodes.Template]],
         templates_digest: str,
+        keys: Callable[[], frozenset[str] | None],
         known: TemplateUsage | None = None,
     ) -> TemplateUsage:
-        """The usage of the templates whose syntax ``trees()`` gives (parsed only if needed);
-        ``known`` when it is of the same templates."""
+        """The usage of the templates of ``templates_digest``: ``known`` when it is of the
+        same templates, else ``keys()`` (the keys they read)."""
         if known is not None and known.templates_digest == templates_digest:
             return known
-        return cls(templates_digest, used_keys(trees()))
+        return cls(templates_digest, keys())
 
 
 def unused_params(pages: Iterable[_PageData], used: frozenset[str] | None) -> list[str]:
@@ -127,4 +128,4 @@ def unused_params(pages: Iterable[_PageData], used: frozenset[str] | None) -> li
     ]
 
 
-__all__ = ["TemplateUsage", "unused_params", "used_keys"]
+__all__ = ["TemplateUsage", "page_keys_read", "unused_params", "used_keys"]

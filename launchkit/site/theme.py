@@ -506,12 +506,13 @@ def _front_matter_error(page: Page, key: str, message: str) -> SiteError:
 
 
 def front_matter_line(page: Page, key: str) -> int:
-    """The line of ``key:`` in the page's front matter; 1 when it is not written."""
+    """The line of ``key:`` (YAML) or ``key =`` (TOML) in the page's front matter; 1 when it
+    is not written."""
     with open(page.path, encoding="utf-8") as file:
         for number, line in enumerate(file, 1):
             if number >= page.body_line:
                 break
-            if line.startswith(f"{key}:"):
+            if line.startswith(f"{key}:") or line.split("=")[0].strip() == key:
                 return number
     return 1
 
