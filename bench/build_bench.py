@@ -53,6 +53,9 @@ OUR_EXTENSIONS = ["extra", "toc", "smarty", "sane_lists"]
 COLD_VS_FLOOR = 0.5
 REBUILD_VS_COLD = {"no-change": 0.05, "page edit": 0.06, "template": 0.12}
 SCALE_PAGES = 20000
+# At scale, the cold build stays linear: at most this many times the BASE_PAGES one (same run).
+BASE_PAGES = 2000
+SCALE_COLD_VS_BASE = 11.0
 SCALE_REBUILD_VS_COLD = {"no-change": 0.02, "page edit": 0.025}
 SPAWN_VS_DEFAULT = 1.15  # the cold build with spawn within 15 % of the default
 ANCHOR_VS_COLD = 2.0  # issue 4: Pelican's and MkDocs' cold builds take at least twice ours
@@ -104,6 +107,7 @@ class Row:
     target: str = ""
     verdict: str = ""
     note: str = ""
+    pages: int | None = None  # its corpus, when not the run's
 
 
 # --- running and measuring -----------------------------------------------------------------
@@ -193,6 +197,31 @@ def measure_launchkit(corpus: Corpus, work: Path, repeat: int) -> dict[str, Figu
         _append(template, f"\n{{# benchmark edit {attempt} #}}\n")
         steps["template"].append(run_child(build, corpus.root))
     return {step: Figure.of(runs) for step, runs in steps.items()}
+
+
+def measure_cold(corpus: Corpus, work: Path, repeat: int) -> Figure:
+    """The cold build alone (``--clean``, image cache kept: a first build fills it)."""
+    out = work / "public"
+    build = [sys.executable, str(BUILD_PY), "--config", str(corpus.config), "--out", str(out)]
+    run_child(build, corpus.root)  # encodes the images; not measured
+    runs = []
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        runs.append(run_child([*build, "--clean"], corpus.root))
+    return Figure.of(runs)
+
+
+def scale_row(cold: Figure, base: Figure) -> Row:
+    """The scale run's cold build against the BASE_PAGES one of the same run."""
+    ratio = cold.seconds / base.seconds
+    return Row(
+        f"launchkit cold build, {BASE_PAGES} pages",
+        base,
+        f"ours cold = {ratio:.1f} x this",
+        f"<= {SCALE_COLD_VS_BASE:g} x",
+        verdict(ratio <= SCALE_COLD_VS_BASE),
+        pages=BASE_PAGES,
+    )
 
 
 def _blog_template(corpus: Corpus) -> Path:
@@ -359,7 +388,7 @@ def print_table(pages: int, rows: list[Row]) -> None:
         peak = f"{row.figure.peak_mib:.0f}" if row.figure.peak_mib is not None else "-"
         print(
             f"{row.label:<36} {row.figure.seconds:>8.2f} {row.figure.cpu_seconds:>7.2f} "
-            f"{pages / row.figure.seconds:>8.0f} {peak:>9}  {row.ratio:<22} "
+            f"{(row.pages or pages) / row.figure.seconds:>8.0f} {peak:>9}  {row.ratio:<22} "
             f"{row.target} {row.verdict}".rstrip()
         )
 
@@ -397,6 +426,9 @@ def benchmark(args: argparse.Namespace, work: Path) -> list[Row]:
     if BUILD_PY.exists():
         ours = measure_launchkit(corpus, work, args.repeat)
         rows += launchkit_rows(floor, own_floor, ours, args.pages)
+        if args.pages >= SCALE_PAGES:  # linear: against a small corpus, in the same run
+            base = generate_corpus(work / "base" / "site", BASE_PAGES, seed=args.seed)
+            rows.append(scale_row(ours["cold"], measure_cold(base, work / "base", args.repeat)))
     else:
         rows.append(Row("launchkit", None, note="build.py not found: nothing to measure"))
     if args.anchors:

@@ -445,6 +445,7 @@ class Preview:
     def start(self) -> None:
         """Build once, then serve, watch and rebuild in background threads."""
         self.rebuild()
+        self.context.warm_up()  # the first edit is as quick as the next ones
         reports_close = type(self._observer).__name__.startswith("Inotify")
         changes = _Changes(self._rebuilder.changed, self.config_file, reports_close=reports_close)
         for folder in self._watched:

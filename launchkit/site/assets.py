@@ -38,6 +38,7 @@ from ..config import SiteConfig
 from ..errors import SiteError
 from .content import Page, display_path
 from .images import RASTER, SAVE_OPTIONS, ImageError, ImageInfo, extension, probe, variant_widths
+from .scan import substitute
 
 # The files published under a content-hashed name, by suffix.
 FINGERPRINTED = frozenset(
@@ -58,10 +59,13 @@ _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
 # A reference to a file that may be fingerprinted ends in one of their suffixes: only those
 # are looked up (a page has hundreds of links to pages, and a handful to files).
 _SUFFIX = r"\.(?:" + "|".join(sorted(suffix[1:] for suffix in FINGERPRINTED)) + r")"
-_RELATIVE_ATTRIBUTE = re.compile(
-    rf"""\b(href|src|poster)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]+{_SUFFIX}(?:#[^"]*)?)\"""",
-    re.IGNORECASE,
-)
+_VALUE = rf"""(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]+{_SUFFIX}(?:#[^"]*)?)\""""
+_RELATIVE_ATTRIBUTE = re.compile(rf"""\b(href|src|poster)="{_VALUE}""", re.IGNORECASE)
+_PATH = rf"/[^\"'()\s,?#&<>]+{_SUFFIX}(?![\w.-])"
+# Where those may be, found quickly as they begin with a literal (see .scan): an
+# attribute's value, a path (each match only looks ahead, so none hides another).
+_ATTRIBUTE_VALUE = re.compile(rf'="(?={_VALUE})', re.IGNORECASE)
+_REFERENCE_PATH = re.compile(rf"/(?={_PATH[1:]})", re.IGNORECASE)
 
 
 @dataclass(frozen=True, order=True)
@@ -160,17 +164,16 @@ class Assets:
                 return match[0]
             return f'{match[1]}="{hashed}{"#" + rest if rest else ""}"'
 
-        text = _RELATIVE_ATTRIBUTE.sub(relative, text)
-        return self._references.sub(self._replace_reference, text)
+        text = substitute(_RELATIVE_ATTRIBUTE, text, _attribute_starts(text), relative)
+        starts = _reference_starts(text, len(self.base_url.rstrip("/")))
+        return substitute(self._references, text, starts, self._replace_reference)
 
     @functools.cached_property
     def _references(self) -> re.Pattern[str]:
         """A root-relative or absolute path after a quote, bracket, ``=``, space, comma or
         ``;`` (``&quot;`` in an escaped feed)."""
         base = re.escape(self.base_url.rstrip("/"))
-        return re.compile(
-            rf"(?<=[\"'(=\s,;])({base})?(/[^\"'()\s,?#&<>]+{_SUFFIX})(?![\w.-])", re.IGNORECASE
-        )
+        return re.compile(rf"(?<=[\"'(=\s,;])({base})?({_PATH})", re.IGNORECASE)
 
     def _replace_reference(self, match: re.Match[str]) -> str:
         hashed = self.urls.get(file_url(match[2]))
@@ -316,6 +319,33 @@ def published_url(output: str) -> str:
     ``srcset`` entry; UTF-8 names are escaped as browsers send them). ``@`` and ``+`` are
     left as they are: ``logo@2x.png`` keeps the URL it always had."""
     return quote("/" + output, safe="/@+")
+
+
+def _attribute_starts(text: str) -> list[int]:
+    """Where a match of :data:`_RELATIVE_ATTRIBUTE` may begin: ``href``, ``src`` or
+    ``poster`` before an ``="`` that its value follows."""
+    return sorted(
+        {
+            match.start() - len(name)
+            for match in _ATTRIBUTE_VALUE.finditer(text)
+            for name in ("href", "src", "poster")
+            if match.start() >= len(name)
+        }
+    )
+
+
+def _reference_starts(text: str, base_length: int) -> list[int]:
+    """Where a match of :attr:`Assets._references` may begin: at the ``/`` of a path that
+    ends in a fingerprinted suffix, or ``base_length`` characters before it (the site's
+    base URL)."""
+    return sorted(
+        {
+            start
+            for match in _REFERENCE_PATH.finditer(text)
+            for start in (match.start(), match.start() - base_length)
+            if start >= 0
+        }
+    )
 
 
 def rewrite_css(css: str, url: str, hashed: Mapping[str, str]) -> str:

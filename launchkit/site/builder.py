@@ -50,6 +50,7 @@ from pathlib import Path
 from ..config import SiteConfig
 from ..errors import SiteError, attempt, reported_with
 from .aliases import alias_pages
+from .assets import plan_assets
 from .bundles import follow_bundles
 from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_entries
 from .content import (
@@ -288,7 +289,7 @@ class _Build:
         ``pages``; what the image cache lacks is encoded here, over the worker processes.
         Bundles are the ``published`` pages' of ``content/`` (a generated page has none)."""
         bundles = follow_bundles(published, assets, self.config.content_dir)
-        media = plan_media(self.config, pages, bundles)
+        media = plan_media(self.config, pages, bundles, self.cache.planned_assets(plan_assets))
 
         def run(job, items):
             return run_jobs(

@@ -33,8 +33,12 @@ def _moved_bundles(pages: Iterable[Page], content_dir: Path) -> dict[str, str]:
     """Each bundle folder whose page went elsewhere, with the page's folder (both relative)."""
     folders: dict[str, list[Page]] = {}
     sources: list[str] = []
+    inside = os.path.join(content_dir, "")
     for page in pages:
-        relative = Path(os.path.relpath(page.path, content_dir)).as_posix()
+        if page.path.startswith(inside):  # as relpath() would say, at a tenth of its cost
+            relative = page.path[len(inside) :].replace(os.sep, "/")
+        else:
+            relative = Path(os.path.relpath(page.path, content_dir)).as_posix()
         sources.append(relative)
         folders.setdefault(posixpath.dirname(relative), []).append(page)
     moved = {}

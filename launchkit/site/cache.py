@@ -30,6 +30,8 @@ from .content import Page, is_hidden, walk_files
 from .context import BuildContext
 from .keys import (
     Identities,
+    config_table,
+    digest,
     links_key,
     markdown_extension_modules,
     markdown_key,
@@ -38,6 +40,7 @@ from .keys import (
 )
 from .linkcheck import Links
 from .markup import EXTENSIONS
+from .media import PlanAssets
 from .publishing import PublishRules
 from .render import Renderer
 from .store import CACHE_FOLDER, FILE_NAME, Store
@@ -117,6 +120,7 @@ class BuildCache:
             "bodies": code.fingerprint("bodies", markdown_extension_modules(EXTENSIONS)),
             "documents": code.fingerprint("documents"),
             "links": code.fingerprint("links"),
+            "media": code.fingerprint("media"),
         }
         scope = pages_scope(self.code["pages"], config)
         # The preview names what changed; without the last build's reading in memory, or
@@ -268,6 +272,39 @@ class BuildCache:
             self.store.write(meta={"template usage": usage})
         self.context.template_usage = usage
         return usage
+
+    # --- media -------------------------------------------------------------------------------
+
+    def planned_assets(self, plan: PlanAssets) -> PlanAssets:
+        """``plan`` (:func:`.assets.plan_assets`: it reads and hashes every file of static/
+        and the bundles, and reads each image's header) with its result kept, by the size
+        and mtime of those files (trusted as for pages), the config and the media code."""
+
+        def cached(config: SiteConfig, sources: Mapping[str, Path], keep: Iterable[str]):
+            keep = sorted(set(keep))
+            stamps = [(out, str(path), file_stamp(str(path))) for out, path in sources.items()]
+            settled = time.time_ns() - SETTLED_NS
+            trusted = all(stamp is not None and stamp[1] < settled for _, _, stamp in stamps)
+            key = digest(
+                self.code["media"],
+                config_table(config, "site"),
+                config_table(config, "theme"),
+                repr(sorted(stamps)),
+                repr(keep),
+            )
+            known = self.context.assets
+            if trusted and known is None and not self.clean:
+                known = self.store.meta("assets")
+            if trusted and isinstance(known, tuple) and len(known) == 2 and known[0] == key:
+                self.context.assets = known
+                return known[1]
+            assets = plan(config, sources, keep)
+            self.context.assets = (key, assets) if trusted else None
+            if trusted:
+                self.store.write(meta={"assets": (key, assets)})
+            return assets
+
+        return cached
 
     # --- documents -------------------------------------------------------------------------
 

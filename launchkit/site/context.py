@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .keys import PACKAGE_DIR, Codebase
 
 if TYPE_CHECKING:
+    from .assets import Assets
     from .cache import PageEntry, Record
     from .markup import MarkdownRenderer
     from .render import Renderer, TemplateFacts
@@ -47,12 +48,25 @@ class BuildContext:
     renderer: tuple[str, Renderer] | None = None
     template_facts: dict[str, TemplateFacts] | None = None
     template_usage: TemplateUsage | None = None
+    # The published names of static/ and the bundles, by the key of what they were made from.
+    assets: tuple[str, Assets] | None = None
 
     def code(self) -> Codebase:
         """launchkit's source, read once for this context (it cannot change under it)."""
         if self.codebase is None:
             self.codebase = Codebase(self.code_root)
         return self.codebase
+
+    def warm_up(self) -> None:
+        """Make now what a one-page rebuild needs that a build over worker processes made
+        only in them: the Markdown renderer (importing Python-Markdown, its extensions and
+        PyYAML, and setting them up, took half a second of a preview's first edit)."""
+        if self.markdown is None:
+            from .frontmatter import warm_up
+            from .markup import MarkdownRenderer
+
+            warm_up()
+            self.markdown = MarkdownRenderer()
 
     def forget(self) -> None:
         """Drop everything remembered (the code's fingerprint stays: it is what runs)."""
@@ -65,6 +79,7 @@ class BuildContext:
         self.renderer = None
         self.template_facts = None
         self.template_usage = None
+        self.assets = None
 
 
 __all__ = ["BuildContext"]

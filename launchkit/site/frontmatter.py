@@ -220,6 +220,11 @@ def load_yaml(text: str) -> Any:
         loader.dispose()
 
 
+def warm_up() -> None:
+    """Import and set up the YAML loader now (:meth:`.context.BuildContext.warm_up`)."""
+    _yaml_loader()
+
+
 @functools.cache
 def _yaml_loader() -> type:
     # Imported here: a rebuild that finds every page in the cache parses no YAML at all.
@@ -353,4 +358,5 @@ __all__ = [
     "load_toml",
     "load_yaml",
     "parse_moment",
+    "warm_up",
 ]

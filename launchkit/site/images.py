@@ -26,8 +26,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Pillow is imported where an image is read or encoded: a rebuild that finds every image
+# in the cache never needs it (importing it was a tenth of a no-change rebuild).
 
 # The widths of the variants, in CSS pixels at 1x (phones at 2x take the next one up).
 WIDTHS = (480, 800, 1200, 1600)
@@ -75,6 +80,8 @@ def probe(path: Path) -> ImageInfo:
     """
     if path.suffix.lower() == ".svg":
         return _probe_svg(path.read_bytes())
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -160,6 +167,8 @@ def encode(source: bytes, sizes: Sequence[tuple[int, str]]) -> list[bytes]:
     The image is decoded once, turned upright by its EXIF orientation and converted to
     sRGB, then each size is saved without any metadata: the same bytes in, the same out.
     """
+    from PIL import Image, ImageOps
+
     with Image.open(io.BytesIO(source)) as opened:
         image = to_srgb(ImageOps.exif_transpose(opened))
     encoded = []
@@ -181,6 +190,8 @@ def to_srgb(image: Image.Image) -> Image.Image:
     profile = image.info.get("icc_profile")
     if not profile or image.mode not in ("RGB", "RGBA"):
         return image
+    from PIL import ImageCms
+
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         converted = ImageCms.profileToProfile(

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from ..errors import LinkWarning
 from .content import Page, display_path
+from .scan import matches_at
 
 # Links of a document as (url, text).
 Links = tuple[tuple[str, str], ...]
@@ -33,6 +34,7 @@ _SOURCE = re.compile(
 )
 _ALT = re.compile(r"\balt=\"([^\"]*)\"", re.IGNORECASE)
 _ID = re.compile(r"\sid=\"([^\"]*)\"")
+_ID_START = re.compile(r'id="')  # where an _ID may be, found quickly (see .scan)
 _TAG = re.compile(r"<[^>]+>")
 # Fragments a browser always understands without an element of that id.
 _ALWAYS_THERE = frozenset({"", "top"})
@@ -45,7 +47,9 @@ def extract_links(document: bytes) -> tuple[Links, frozenset[str]]:
     for match in _SOURCE.finditer(text):
         alt = _ALT.search(match[0])
         links.append((html.unescape(match[1]), html.unescape(alt[1]) if alt else ""))
-    return tuple(links), frozenset(html.unescape(found) for found in _ID.findall(text))
+    starts = (match.start() - 1 for match in _ID_START.finditer(text) if match.start())
+    ids = (html.unescape(match[1]) for match in matches_at(_ID, text, starts))
+    return tuple(links), frozenset(ids)
 
 
 def _link_text(inner: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,16 @@ class Media:
             )
 
 
-def plan_media(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset]) -> Media:
+# plan_assets, or the cache layer's stand-in for it (same arguments, same result).
+PlanAssets = Callable[[SiteConfig, Mapping[str, Path], Iterable[str]], Assets]
+
+
+def plan_media(
+    config: SiteConfig,
+    pages: Sequence[Page],
+    assets: Sequence[Asset],
+    plan: PlanAssets = plan_assets,
+) -> Media:
     """The published names of static/ and the page bundles, image variants, cards."""
     sources = SiteFiles()  # refuses a static file and a bundle file at one path
     for asset in assets:
@@ -97,7 +106,7 @@ def plan_media(config: SiteConfig, pages: Sequence[Page], assets: Sequence[Asset
             relative = path.relative_to(config.static_dir).as_posix()
             sources.add(relative, path, display_path(path))
     files = {output: Path(data) for output, data in sources.items()}
-    planned = plan_assets(config, files, outside_names(config, files))
+    planned = plan(config, files, outside_names(config, files))
     style = card_style(config)
     cards = {}
     for page in pages:

@@ -136,12 +136,14 @@ class SiteWriter:
         as unchanged when the published copy has its size and mtime (copy2 keeps the
         mtime; rsync's own quick check).
         """
-        target = self.out / output
+        # os.path rather than pathlib until something is written: this looks at every file
+        # of the site (a social card per page) on every build.
+        target = os.path.join(self.out, output)
         published = _stat(target)
         if published is not None and _same_content(target, published, data):
             return published, False
         self._expected.add(output)
-        pending = _pending(target)
+        pending = _pending(Path(target))
         _make_folder(pending.parent)
         if isinstance(data, Path):
             shutil.copy2(data, pending)
@@ -240,19 +242,22 @@ def site_writer(out: Path) -> Iterator[SiteWriter]:
         raise
 
 
-def _stat(path: Path) -> os.stat_result | None:
+def _stat(path: str) -> os.stat_result | None:
     try:
-        return path.stat()
+        return os.stat(path)
     except OSError:
         return None
 
 
-def _same_content(published: Path, stat: os.stat_result, data: FileData) -> bool:
+def _same_content(published: str, stat: os.stat_result, data: FileData) -> bool:
     try:
         if isinstance(data, Path):
-            source = data.stat()
+            source = os.stat(data)
             return (stat.st_size, stat.st_mtime_ns) == (source.st_size, source.st_mtime_ns)
-        return stat.st_size == len(data) and published.read_bytes() == data
+        if stat.st_size != len(data):
+            return False
+        with open(published, "rb") as file:
+            return file.read() == data
     except OSError:  # a folder where a file goes, or unreadable: write it afresh
         return False
 
