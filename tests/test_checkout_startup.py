@@ -21,6 +21,7 @@ from build_support import ENDPOINT
 from stripe_stub import StripeStub, catalogue_prices
 from test_checkout_params import REFERRAL
 
+from launchkit.checkout.serving import GRACEFUL_TIMEOUT
 from launchkit.checkout.stripe_api import environ_over_dotenv
 from launchkit.config import load_config
 
@@ -122,7 +123,10 @@ def serving_process(
         yield url, process.pid
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)  # generous: gunicorn stops in ~1 s, slower on a loaded machine
+        # gunicorn stops in ~1 s. A worker still booting when the signal comes may be waited
+        # for until the grace period ends (GRACEFUL_TIMEOUT, 30 s) and then killed: seen
+        # twice in CI on a loaded machine, so this waits past that before it fails.
+        process.wait(timeout=GRACEFUL_TIMEOUT + 15)
 
 
 @contextmanager
