@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from ..config import SiteConfig
 from ..errors import LinkWarning, SiteError
 from .content import GENERATED, Listing, Page, Term, display_path, term_url
-from .render import FEED_SECTION, FEED_URL, dated_pages
+from .render import FEED_SECTION, FEED_URL, dated_pages, newest_first
 from .theme import front_matter_line
 
 # The taxonomies: the front matter key (also the URL's first folder) and its index's title.
@@ -182,11 +182,9 @@ def _is_section_index(page: Page) -> bool:
 
 
 def _newest_first(pages: Sequence[Page]) -> list[Page]:
-    """Dated pages newest first (:func:`dated_pages`' order), then the undated by URL."""
-    dated = [page for page in pages if page.date is not None]
-    dated.sort(key=lambda page: page.url)
-    dated.sort(key=lambda page: page.date, reverse=True)  # type: ignore[arg-type,return-value]
-    return dated + sorted((page for page in pages if page.date is None), key=lambda p: p.url)
+    """Dated pages newest first (:func:`.render.newest_first`), then the undated by URL."""
+    undated = sorted((page for page in pages if page.date is None), key=lambda p: p.url)
+    return newest_first(pages) + undated
 
 
 def _syndicated(page: Page) -> bool:

@@ -61,7 +61,12 @@ def navigation(pages: Sequence[Page]) -> list[NavItem]:
 
 def dated_pages(pages: Sequence[_P], section: str) -> list[_P]:
     """The dated pages of a section, newest first (the section's index page is undated)."""
-    dated = [page for page in pages if page.section == section and page.date is not None]
+    return newest_first([page for page in pages if page.section == section])
+
+
+def newest_first(pages: Sequence[_P]) -> list[_P]:
+    """The dated ones of ``pages``, newest first, by URL among those of one date."""
+    dated = [page for page in pages if page.date is not None]
     dated.sort(key=lambda page: page.url)
     dated.sort(key=lambda page: page.date, reverse=True)
     return dated
@@ -578,5 +583,6 @@ __all__ = [
     "dated_pages",
     "format_date",
     "navigation",
+    "newest_first",
     "templates_digest",
 ]
