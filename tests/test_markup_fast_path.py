@@ -1,7 +1,8 @@
 """MarkdownRenderer's inline fast path gives exactly what plain Python-Markdown gives.
 
-The renderer skips each inline pattern whose required literal is absent from the text
-(launchkit/site/markup.py, _REQUIRED_LITERALS). A wrong entry would silently drop emphasis, a
+The renderer skips each inline pattern whose required literal is absent from the text, and a
+whole inline pass when no text of the tree holds one (launchkit/site/markup.py,
+_REQUIRED_LITERALS). A wrong entry would silently drop emphasis, a
 link or a smart quote somewhere, so every test here renders the same text twice, through the
 renderer and through an untouched ``markdown.Markdown`` with the same extensions, and demands
 the same HTML and table of contents: on the example site, on a generated corpus, and on
@@ -134,6 +135,8 @@ def test_the_fast_path_is_installed_on_every_inline_processor() -> None:
     assert len(processors) == 2  # the core inline patterns (with magiclink, tilde), and smarty's
     for processor in processors:
         assert "_InlineProcessor__handleInline" in vars(processor), processor
+        # Every pattern of both has its literals: a tree without any is left as it is.
+        assert "run" in vars(processor), processor
 
 
 def test_every_table_entry_names_a_registered_pattern() -> None:
