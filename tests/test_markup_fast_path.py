@@ -6,7 +6,8 @@ _REQUIRED_LITERALS). A wrong entry would silently drop emphasis, a
 link or a smart quote somewhere, so every test here renders the same text twice, through the
 renderer and through an untouched ``markdown.Markdown`` with the same extensions, and demands
 the same HTML and table of contents: on the example site, on a generated corpus, and on
-many small fuzzed bodies made of the characters the table is about.
+many small fuzzed bodies made of the characters the table is about. The same goes for the
+renderer's memory of Pygments lexers (markdown_extensions.cache_lexer_lookups).
 """
 
 from __future__ import annotations
@@ -177,3 +178,18 @@ def test_fuzzed_bodies_render_as_plain_python_markdown() -> None:
     assert len(set(bodies)) > FUZZ_BODIES * 0.99
     different = _differences(bodies)
     assert different == [], f"{len(different)} bodies differ, e.g. {different[:3]!r}"
+
+
+def test_fenced_code_highlights_as_plain_python_markdown_when_lexers_are_remembered() -> None:
+    # Each language twice over the bodies: once looked up, then remembered; unknown names and
+    # none fall back to plain text, an alias (py3, shell) names the same lexer under its own name;
+    # the blank lines around the code show the lexer's stripnl option.
+    languages = ("python", "py3", "sh", "shell", "yaml", "go-html-template", "nosuchlang", "")
+    bodies = [
+        f"Text.\n\n```{language}\n\nx = 'a' -- \"b\"\n  indented\n\n```\n\n"
+        f"- item\n\n    ```{language}\n    y = 2\n    ```\n"
+        for _ in range(2)
+        for language in languages
+    ]
+
+    assert _differences(bodies) == []

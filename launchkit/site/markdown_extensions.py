@@ -34,6 +34,46 @@ class CssClassesOnly(Style, metaclass=_CssClassesOnlyMeta):
     """
 
 
+def cache_lexer_lookups(md: markdown.Markdown) -> None:
+    """Let pymdownx.highlight's fenced-code highlighter find each language's lexer once.
+
+    Pygments' ``get_lexer_by_name`` walks its table of some 600 lexers on every call, and an
+    unknown name also scans the installed packages' entry points: a few percent of a page's
+    render time, for the same answer each time. PyMdown Extensions asks its extension for
+    the highlighter class on first use; this hands it a subclass whose ``get_lexer``
+    remembers, per language and ``stripnl``, the lexer class and name upstream's lookup
+    found, and makes a fresh lexer of that class with the options upstream passes (its
+    ``stripnl`` and the language's ``extend_pygments_lang`` options): the same lexer, so
+    the same HTML. With ``guess_lang`` on, the lexer depends on the code: upstream decides.
+    The memory is this Markdown instance's, as the subclass is.
+    """
+    for extension in md.registeredExtensions:
+        if hasattr(extension, "get_pymdownx_highlighter"):
+            caching = _lexer_caching(extension.get_pymdownx_highlighter())
+            extension.get_pymdownx_highlighter = lambda caching=caching: caching  # type: ignore[method-assign]
+
+
+def _lexer_caching(highlight: type) -> type:
+    """A subclass of pymdownx.highlight's ``Highlight`` that looks each lexer up once."""
+    found: dict[tuple[str, bool], tuple[type, str]] = {}
+
+    class LexerCachingHighlight(highlight):  # type: ignore[misc, valid-type]
+        def get_lexer(self, src: str, language: str, inline: bool, stripnl: bool) -> Any:
+            if self.guess_lang:
+                return super().get_lexer(src, language, inline, stripnl)
+            if (language, stripnl) not in found:
+                lexer, name = super().get_lexer(src, language, inline, stripnl)
+                found[language, stripnl] = (type(lexer), name)
+                return lexer, name
+            lexer_class, name = found[language, stripnl]
+            options = {"stripnl": stripnl}  # as upstream's get_lexer makes them
+            if language:
+                options.update(self.get_extended_language(language)[1])
+            return lexer_class(**options), name
+
+    return LexerCachingHighlight
+
+
 class ListsAfterParagraphsExtension(Extension):
     """A list may start right under a line of text, as in GitHub and CommonMark.
 
@@ -72,4 +112,4 @@ class _ListAfterParagraph(BlockProcessor):
         blocks[:0] = [block[: split.start()], block[split.start() + 1 :]]
 
 
-__all__ = ["CssClassesOnly", "ListsAfterParagraphsExtension"]
+__all__ = ["CssClassesOnly", "ListsAfterParagraphsExtension", "cache_lexer_lookups"]

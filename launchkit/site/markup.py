@@ -170,7 +170,7 @@ class MarkdownRenderer:
     def __init__(self) -> None:
         import markdown
 
-        from .markdown_extensions import CssClassesOnly
+        from .markdown_extensions import CssClassesOnly, cache_lexer_lookups
 
         self._markdown = markdown.Markdown(
             extensions=list(EXTENSIONS),
@@ -178,6 +178,7 @@ class MarkdownRenderer:
             output_format="html",
         )
         _speed_up_inline_processing(self._markdown)
+        cache_lexer_lookups(self._markdown)
         self._toc = self._markdown.treeprocessors["toc"]
         self._toc_marker = self._toc.marker  # type: ignore[attr-defined]
 
