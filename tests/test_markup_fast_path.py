@@ -136,6 +136,7 @@ def test_the_fast_path_is_installed_on_every_inline_processor() -> None:
     assert len(processors) == 2  # the core inline patterns (with magiclink, tilde), and smarty's
     for processor in processors:
         assert "_InlineProcessor__handleInline" in vars(processor), processor
+        assert "_InlineProcessor__processPlaceholders" in vars(processor), processor
         # Every pattern of both has its literals: a tree without any is left as it is.
         assert "run" in vars(processor), processor
 

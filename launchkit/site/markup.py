@@ -125,6 +125,7 @@ def inline_fast_path_possible() -> bool:
         and tuple(pymdownx_version[:2]) == _REQUIRED_LITERALS_CHECKED_FOR_PYMDOWNX
         and hasattr(InlineProcessor, "_InlineProcessor__handleInline")
         and hasattr(InlineProcessor, "_InlineProcessor__applyPattern")
+        and hasattr(InlineProcessor, "_InlineProcessor__processPlaceholders")
     )
 
 
@@ -204,7 +205,8 @@ def _speed_up_inline_processing(md: markdown.Markdown) -> None:
     processor gets the same patterns in the same order, frozen once every extension has
     registered. Most of the rest of the time goes to trying every pattern on every text node,
     so each processor also learns to skip the patterns that cannot match (see
-    :func:`_skip_hopeless_patterns`), where this Python-Markdown allows it.
+    :func:`_skip_hopeless_patterns`), and to put back at once a text that matched none
+    (:func:`_link_plain_text_at_once`), where this Python-Markdown allows it.
     """
     from markdown.treeprocessors import InlineProcessor
 
@@ -215,6 +217,7 @@ def _speed_up_inline_processing(md: markdown.Markdown) -> None:
             processor.inlinePatterns = tuple(processor.inlinePatterns)  # type: ignore[assignment]
             if possible:
                 _skip_hopeless_patterns(processor, required)
+                _link_plain_text_at_once(processor)
                 if all(required):
                     _skip_hopeless_runs(processor, required)
 
@@ -275,6 +278,33 @@ def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str
 
     # Upstream calls self.__handleInline: the instance attribute takes precedence.
     processor._InlineProcessor__handleInline = handle_inline  # type: ignore[attr-defined]
+
+
+def _link_plain_text_at_once(processor: InlineProcessor) -> None:
+    """Give ``processor`` a ``__processPlaceholders`` that puts back text holding no placeholder.
+
+    Upstream's ``run`` hands every text and tail it processed to ``__processPlaceholders``,
+    which turns the placeholders of matched patterns into elements; most texts matched no
+    pattern and hold none. For those, upstream's loop only links the text back, with no
+    element to return: appended to the ``parent``'s text (``is_text``) or tail, or set as it
+    when there is none yet (an ``AtomicString`` stays one). This does that at once, and
+    hands any other text to upstream.
+    """
+    from markdown.util import INLINE_PLACEHOLDER_PREFIX
+
+    upstream = processor._InlineProcessor__processPlaceholders  # type: ignore[attr-defined]
+
+    def process_placeholders(data: str | None, parent: Element, is_text: bool = True) -> list:
+        if not data or INLINE_PLACEHOLDER_PREFIX in data:
+            return upstream(data, parent, is_text)
+        if is_text:
+            parent.text = parent.text + data if parent.text else data
+        else:
+            parent.tail = parent.tail + data if parent.tail else data
+        return []
+
+    # Upstream calls self.__processPlaceholders: the instance attribute takes precedence.
+    processor._InlineProcessor__processPlaceholders = process_placeholders  # type: ignore[attr-defined]
 
 
 def _skip_hopeless_runs(processor: InlineProcessor, required: list[tuple[str, ...]]) -> None:
