@@ -28,6 +28,13 @@ is not checked again, and a file whose bytes did not change is not written
 (:mod:`.publish`). What outlives a build lives in the caller's
 :class:`~launchkit.site.context.BuildContext`.
 
+Between the pages and the documents, everything the build derives from the pages' front
+matter, the config, the templates and the files (published pages, lists and feeds, aliases,
+media, navigation, what each document needs, the output paths) is the site plan
+(:mod:`.siteplan`): when the preview names the changed paths and they are body edits, the
+cache layer hands back the last build's, and only the edited pages' identities, their lists'
+and feeds are made again.
+
 With many pages to read or render, the work is spread over worker processes
 (:mod:`.workers`): each builds its state from a small payload, with any start method.
 
@@ -217,14 +224,16 @@ class _Build:
                 )
                 self.stage_files(plan, entries, self.filler(renderer, entries), writer, replanned)
                 notes = media.assets.image_warnings()
-                links_key = cache.links_key(
-                    plan.outputs,
-                    documents,
-                    renderer.templates_digest(),
-                    plan.published.left_out,
-                    notes,
-                )
                 rendered = {documented[index].output for index in stale}
+                links_key = record.links_key  # with the plan, only ids can change it
+                if replanned or _ids_changed(documents, record.outputs, rendered):
+                    links_key = cache.links_key(
+                        plan.outputs,
+                        documents,
+                        renderer.templates_digest(),
+                        plan.published.left_out,
+                        notes,
+                    )
                 judged = rendered if links_key == record.links_key else None
                 documents, warnings = self.check_links(
                     documented, documents, plan.outputs, judged, plan.published.left_out, notes
@@ -261,7 +270,8 @@ class _Build:
     def plan_key(self, rules: PublishRules) -> str:
         """What a site plan is made from besides the pages: the renderer's key (templates,
         config, endpoint, code of documents), every step's code, the publishing choices
-        (the clock is the plan's ``valid_until``), the project and the image cache."""
+        (the clock is the plan's ``valid_until``), the project, the image cache and the
+        working folder."""
         renderer_key = self.cache.context.renderer[0] if self.cache.context.renderer else ""
         return digest(
             renderer_key,
@@ -269,6 +279,7 @@ class _Build:
             repr((rules.drafts, rules.future, rules.preview)),
             str(self.config.root),
             str(self.image_cache),
+            os.getcwd(),  # the link warnings name files relative to it
         )
 
     def plan_site(
@@ -558,6 +569,16 @@ class _StoredLinks(Mapping[str, Links]):
 
     def __len__(self) -> int:
         return len(self.cache.record().outputs)
+
+
+def _ids_changed(
+    documents: Mapping[str, Output], last: Mapping[str, Output], outputs: Iterable[str]
+) -> bool:
+    """Whether the ids of one of ``outputs`` differ from the last build's."""
+    return any(
+        output not in last or documents[output].ids_key != last[output].ids_key
+        for output in outputs
+    )
 
 
 def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:

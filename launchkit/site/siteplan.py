@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import SiteError
-from .content import Page, Published
+from .content import Asset, Page, Published
+from .keys import digest
 from .lists import Feed, Lists
 from .media import Media
 from .refs import PageRefs
@@ -57,8 +58,8 @@ class SitePlan:
     outputs: list[str] = field(default_factory=list)  # every published path
     files: int = 0  # how many files besides the page documents
     feeds: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # output: key, bytes
-    listed_in: dict[str, tuple[str, ...]] = field(default_factory=dict)  # source: list pages
-    paths: dict[str, str] = field(default_factory=dict)  # each page's path, by source
+    listed_in: dict[str, tuple[str, ...]] = field(init=False)  # source: its list pages
+    paths: dict[str, str] = field(init=False)  # each page's path, by source
 
     def __post_init__(self) -> None:
         self.paths = {page.source: page.path for page in self.lists.pages}
@@ -95,13 +96,14 @@ def first_future_date(pages: Iterable[Page], now: dt.datetime) -> dt.datetime | 
 def feed_key(feed: Feed, entries: Mapping[str, PageEntry], by_source: Mapping[str, str]) -> str:
     """What a feed's bytes are made from besides the plan: its entries' pages, bodies
     included (``by_source``: each source's path)."""
-    from .keys import digest
-
     return digest(*(entries[by_source[source]].key for source in feed.entries))
 
 
-def sources_of(markdown: Sequence[str], assets: Iterable[object]) -> tuple[tuple[str, ...], ...]:
-    return tuple(markdown), tuple(str(asset.path) for asset in assets)  # type: ignore[attr-defined]
+def sources_of(
+    markdown: Sequence[str], assets: Iterable[Asset]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The files of ``content/`` as a plan compares them: Markdown files, other files."""
+    return tuple(markdown), tuple(str(asset.path) for asset in assets)
 
 
 __all__ = ["SitePlan", "feed_key", "first_future_date", "shape", "sources_of"]
