@@ -26,6 +26,7 @@ folder is its own: nobody else writes there, so its files are not checked for ed
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import os
 import queue
@@ -351,6 +352,22 @@ class _Changes(FileSystemEventHandler):
             self.notify(relevant, closed=event.event_type == "closed")
 
 
+class _LostEvents(logging.Handler):
+    """Hears watchdog say that the system dropped file events (Linux's inotify queue
+    overflowed, as a checkout of thousands of files can make it): watchdog's only report of
+    it is this warning, and the next build must look at every file."""
+
+    LOGGER = "watchdog.observers.inotify_c"
+
+    def __init__(self, notify: Callable[[set[str] | None], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.notify = notify
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage():
+            self.notify(None)
+
+
 class _Stop:
     """What :meth:`Rebuilder._wait_for_quiet` gives when the preview stops."""
 
@@ -449,6 +466,7 @@ class Preview:
             target=server.run, name="launchkit-preview", daemon=True
         )
         self._rebuilder = Rebuilder(self.rebuild)
+        self._lost_events = _LostEvents(self._rebuilder.changed)
         self.context = BuildContext()  # what each rebuild reuses of the last one
         self._observer = Observer()
         # Mounted now so that buy buttons work even when the first build fails.
@@ -475,6 +493,7 @@ class Preview:
         for folder in self._watched:
             self._observer.schedule(changes, str(folder), recursive=True)
         self._observer.schedule(changes, str(self.config_file.parent), recursive=False)
+        logging.getLogger(_LostEvents.LOGGER).addHandler(self._lost_events)
         self._observer.start()
         self._rebuilder.start()
         self._server_thread.start()
@@ -528,6 +547,7 @@ class Preview:
 
     def stop(self) -> None:
         """Stop watching, end the event streams, close every connection, join the threads."""
+        logging.getLogger(_LostEvents.LOGGER).removeHandler(self._lost_events)
         self._observer.stop()
         self._observer.join()
         self._rebuilder.stop()
