@@ -510,6 +510,52 @@ class _OneAnswerPerConnection(_LocalServer):
         super().__init__(Handler)
 
 
+@pytest.mark.parametrize(("close", "connections"), [(False, 1), (True, 3)])
+def test_answers_in_chunks_are_read_whole_and_connections_kept_as_the_answer_says(
+    close: bool, connections: int
+) -> None:
+    """A chunked answer in several writes, headers in any case (a proxy may send them so),
+    is read whole; the connection is reused unless the answer says ``Connection: close``."""
+    with _ChunkedAnswers(close=close) as api:
+        client = make_stripe_client(StripeSettings(SECRET, api.url), max_network_retries=0)
+        params = {"mode": "payment", "success_url": "https://shop.example/thanks"}
+        sessions = [create_session(client, params) for _ in range(3)]
+    assert [(s.id, s.url, s.request_id) for s in sessions] == [
+        ("cs_test_chunked", "https://pay.example/c", "req_chunked")
+    ] * 3
+    assert api.connections == connections
+
+
+class _ChunkedAnswers(_LocalServer):
+    """Answers each session in two chunks, each its own write, with lower-case headers."""
+
+    def __init__(self, *, close: bool) -> None:
+        self.connections = 0
+        outer = self
+
+        class Handler(_QuietHandler):
+            def setup(self) -> None:
+                outer.connections += 1
+                super().setup()
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps({"id": "cs_test_chunked", "url": "https://pay.example/c"})
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("request-id", "req_chunked")
+                self.send_header("transfer-encoding", "chunked")
+                if close:
+                    self.send_header("connection", "close")
+                self.end_headers()
+                for part in (body[:10], body[10:]):
+                    self.wfile.write(f"{len(part):x}\r\n{part}\r\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+
+        super().__init__(Handler)
+
+
 def test_a_non_https_session_url_is_never_a_redirect_target(
     config: SiteConfig, stub: StripeStub
 ) -> None:
