@@ -92,6 +92,10 @@ class StandIn:
     def sessions(self) -> int:
         return int(self.command("count"))
 
+    def connections(self) -> int:
+        """Connections accepted so far: with keep-alive, one per checkout in flight at once."""
+        return int(self.command("connections"))
+
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=10)
@@ -228,15 +232,17 @@ def throughput(port: int, server_pid: int, stand_in: StandIn, args: argparse.Nam
     the server (all its processes), the Stripe stand-in and the load generator, each
     measured on its own: on a shared machine these, not the wall-clock rate, are the steady
     figures."""
-    server, standin, sessions = (
+    server, standin, sessions, connections = (
         tree_cpu_seconds(server_pid),
         tree_cpu_seconds(stand_in.pid),
         stand_in.sessions(),
+        stand_in.connections(),
     )
     figures = load(
         "buyers", port, args.tools_cpus, "--connections", "64", "--seconds", str(args.seconds)
     )
     created = max(stand_in.sessions() - sessions, 1)
+    connections = stand_in.connections() - connections
     cpu_ms = {
         "server": (tree_cpu_seconds(server_pid) - server) * 1000 / created,
         "stand_in": (tree_cpu_seconds(stand_in.pid) - standin) * 1000 / created,
@@ -246,6 +252,7 @@ def throughput(port: int, server_pid: int, stand_in: StandIn, args: argparse.Nam
     # the server alone on the cores it was given (the stand-in and the load generator
     # elsewhere, as Stripe and the buyers are in production).
     return figures | {
+        "stripe_connections": connections,
         "cpu_ms": cpu_ms,
         "ceiling_rps": (os.cpu_count() or 1) * 1000 / sum(cpu_ms.values()),
         "server_cores": server_cores(args),
@@ -302,7 +309,8 @@ def report(model: str, figures: dict) -> None:
         f"{model:<15} throughput  {put['rps']:7.1f} checkouts/s (target >= {TARGET_RPS}: "
         f"{verdict(put['rps'] >= TARGET_RPS)})   p50 {put['p50_ms']:6.1f} ms   "
         f"p99 {put['p99_ms']:7.1f} ms (target <= {TARGET_P99_MS}: "
-        f"{verdict(put['p99_ms'] <= TARGET_P99_MS)})   errors {put['errors']}"
+        f"{verdict(put['p99_ms'] <= TARGET_P99_MS)})   errors {put['errors']}   new "
+        f"connections to Stripe {put['stripe_connections']}"
     )
     print(
         f"{'':<15} CPU ms per checkout: server {cpu['server']:4.2f}, Stripe stand-in "

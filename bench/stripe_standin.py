@@ -21,7 +21,8 @@ the session's JSON is serialised once, so that what the benchmark measures is th
 Stripe runs elsewhere in a real deployment.
 
 It prints its URL on the first line of stdout, then reads commands on stdin, one a line,
-and answers each with one line: ``count`` (sessions created so far), ``hang N`` (answer
+and answers each with one line: ``count`` (sessions created so far), ``connections``
+(connections accepted so far), ``hang N`` (answer
 nothing to the next N requests), ``release`` (close the hanging requests' connections
 without an answer and answer normally again).
 """
@@ -51,6 +52,7 @@ class StandIn:
         self.prices = {PRICES_PATH + price_id: _json(price) for price_id, price in prices.items()}
         self.url = ""
         self.sessions = 0
+        self.connections = 0
         self.answered = 0  # Request-Id and session ids: unique per run, no random bytes
         self.to_hang = 0
         self.hanging: list[asyncio.Transport] = []
@@ -93,6 +95,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self.stand_in.connections += 1
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -172,6 +175,8 @@ async def serve(stand_in: StandIn) -> None:
 def _command(stand_in: StandIn, words: list[str]) -> str:
     if words == ["count"]:
         return str(stand_in.sessions)
+    if words == ["connections"]:
+        return str(stand_in.connections)
     if len(words) == 2 and words[0] == "hang":
         stand_in.to_hang = int(words[1])
         return "ok"
