@@ -119,10 +119,9 @@ def _complete_request(buffer: bytes) -> tuple[tuple[bytes, bytes, bytes, bytes],
     end = buffer.find(_HEAD_END)
     if end < 0:
         return None
-    head = buffer[:end]
-    line_end = head.find(b"\r\n")
-    method, path, _ = head[:line_end].split(b" ", 2)
-    headers = head[line_end:].lower()
+    line_end = buffer.find(b"\r\n")
+    method, path, _ = buffer[:line_end].split(b" ", 2)
+    headers = buffer[line_end : end + 2].lower()  # CRLF before and after each header line
     at = headers.find(b"\r\ncontent-length:")
     length = int(headers[at + 17 : headers.find(b"\r\n", at + 2)]) if at >= 0 else 0
     size = end + 4 + length
