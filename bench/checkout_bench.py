@@ -4,6 +4,7 @@
     .venv/bin/python bench/checkout_bench.py --compare     # + gthread and waitress, same run
     .venv/bin/python bench/checkout_bench.py --throughput-only [--baseline DIR] [--workers N]
     .venv/bin/python bench/checkout_bench.py --server-cpus 0 [--tools-cpus 1]
+    .venv/bin/python bench/checkout_bench.py --throughput-only --baseline DIR --rate 150 --rounds 3
 
 bench/stripe_standin.py (asyncio, its own process) stands in for Stripe: real HTTP, a full
 Checkout Session for every checkout, each answer ``--delay`` seconds after its request. The
@@ -44,6 +45,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -239,8 +241,9 @@ def throughput(port: int, server_pid: int, stand_in: StandIn, args: argparse.Nam
         stand_in.connections(),
     )
     figures = load(
-        "buyers", port, args.tools_cpus, "--connections", "64", "--seconds", str(args.seconds)
-    )
+        "buyers", port, args.tools_cpus, "--connections", "64", "--seconds", str(args.seconds),
+        "--rate", str(args.rate),
+    )  # fmt: skip
     created = max(stand_in.sessions() - sessions, 1)
     connections = stand_in.connections() - connections
     cpu_ms = {
@@ -289,6 +292,22 @@ def run_model(model: str, env: dict, stand_in: StandIn, args: argparse.Namespace
         except subprocess.TimeoutExpired:
             process.kill()
     return figures
+
+
+def median_round(rounds: list[dict]) -> dict:
+    """One model's figures over rounds: the median of each throughput figure."""
+    if len(rounds) == 1:
+        return rounds[0]
+    puts = [each["throughput"] for each in rounds]
+    put = {
+        name: statistics.median(put[name] for put in puts)
+        for name, value in puts[0].items()
+        if isinstance(value, int | float)
+    }
+    put["cpu_ms"] = {
+        name: statistics.median(each["cpu_ms"][name] for each in puts) for name in puts[0]["cpu_ms"]
+    }
+    return {"throughput": put}
 
 
 # Issue 11's targets on 2 cores, stand-in and load generator included; each figure is
@@ -399,7 +418,23 @@ def main() -> None:
         metavar="LIST",
         help="CPUs of the stand-in and load generator (default: those the server is not on)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="pace the 64 buyers at this many checkouts/s in all (default 0: as fast as the "
+        "server answers); at one rate, servers compare in CPU per checkout on a busy machine",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --throughput-only: measure the models in turn this many times and print "
+        "the median of each figure (on a shared machine the load drifts between runs)",
+    )
     args = parser.parse_args()
+    if args.rounds > 1 and not args.throughput_only:
+        parser.error("--rounds needs --throughput-only")
     if args.server_cpus and args.tools_cpus is None:
         args.tools_cpus = (os.sched_getaffinity(0) - args.server_cpus) or None
     models = [OURS] + ([BASELINE] if args.baseline else [])
@@ -421,11 +456,21 @@ def main() -> None:
             f"generator on {sorted(args.tools_cpus) if args.tools_cpus else 'all'}; load "
             f"average {os.getloadavg()[0]:.1f}"
         )
-        results = {model: run_model(model, env, stand_in, args) for model in models}
+        rounds = [
+            {model: run_model(model, env, stand_in, args) for model in models}
+            for _ in range(args.rounds)
+        ]
     finally:
         stand_in.close()
+    results = {model: median_round([each[model] for each in rounds]) for model in models}
+    if args.rounds > 1 or args.rate:
+        paced = f"buyers paced at {args.rate:.0f}/s" if args.rate else "buyers unpaced"
+        print(f"{paced}; the median of {args.rounds} round(s), the models measured in turn")
     for model, figures in results.items():
         report(model, figures)
+    if BASELINE in results:
+        ours, base = (results[m]["throughput"]["cpu_ms"]["server"] for m in (OURS, BASELINE))
+        print(f"server CPU per checkout, ours / baseline: {ours / base:.2f}")
     targets(results[OURS])
 
 
