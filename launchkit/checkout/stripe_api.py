@@ -349,12 +349,20 @@ class _Answer:
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1")] = value.decode("latin-1")
 
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
 
+    def ends_at_close(self) -> bool:
+        """Whether the connection closing now ends the answer: its headers are in and name
+        no length (an HTTP/1.0-style proxy's answer is read until the connection closes)."""
+        chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        return bool(self.status) and "content-length" not in self.headers and not chunked
+
     def on_message_complete(self) -> None:
         # Asked now: once the message is over, the parser is ready for the next one.
-        self.status = self.parser.get_status_code()
         self.keep_alive = self.parser.should_keep_alive()
         self.complete = True
 
@@ -375,6 +383,8 @@ def _exchange(
         while not answer.complete:
             data = sock.recv(_RECEIVE_SIZE)
             if not data:
+                if answer.ends_at_close():
+                    return answer  # keep_alive stays False: the connection is closed
                 if received:
                     raise http.client.IncompleteRead(b"".join(answer.body))
                 raise http.client.RemoteDisconnected("Stripe closed the connection")
