@@ -42,7 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -200,8 +200,10 @@ class _Build:
                     documented, entries, needs, stale, renderer, media, writer
                 )
                 fill = self.filler(renderer, entries)
+                feeds = {feed.output: values.feed_value(feed) for feed in lists.feeds}
+                unchanged = cache.unchanged_feeds(feeds)
                 files = collect_files(
-                    self.config, documented, media, fill, lists.feeds, self.image_cache
+                    self.config, documented, media, fill, lists.feeds, self.image_cache, unchanged
                 )
                 writer.stage_all(files)
                 outputs = files.outputs()
@@ -218,7 +220,7 @@ class _Build:
                     raise _strict_failure(warnings)
             writer.commit(outputs, record.files)
         gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, outputs, links_key)
+        cache.remember_documents(documents, values, outputs, links_key, feeds)
         cache.save(self.rendered, gone)
         usage = cache.template_usage(renderer)
         return BuildReport(
@@ -468,12 +470,17 @@ def collect_files(
     fill,
     feeds: Sequence[Feed],
     image_cache: Path,
+    unchanged_feeds: Collection[str] = (),
 ) -> SiteFiles:
     """Every file of the site besides the page documents of ``pages`` (whose paths it
     reserves; aliases' pages too): sitemap/robots/feeds (their references fingerprinted),
     static/ and the files beside pages (fingerprinted; a moved bundle's beside its page),
-    image variants, social cards."""
+    image variants, social cards. The feeds in ``unchanged_feeds`` (by output) are kept as
+    published, not made again."""
     files = SiteFiles()
+    for output in unchanged_feeds:
+        files.keep(output, f"the generated {output}")
+    feeds = [feed for feed in feeds if feed.output not in unchanged_feeds]
     for page in pages:
         files.reserve(page.output, page.source)
     pages = [page for page in pages if not page.redirect_to]

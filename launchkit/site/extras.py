@@ -13,7 +13,6 @@ from html import escape
 
 from ..config import SiteConfig
 from .content import Page
-from .feed_html import feed_html
 from .lists import Feed
 
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -39,7 +38,7 @@ def extra_files(
     }
     entry_html = _EntryHTML(config, rewrite)  # a post in several feeds is made ready once
     for feed, posts in feeds:
-        files[feed.url.lstrip("/")] = atom_feed(config, feed, posts, entry_html)
+        files[feed.output] = atom_feed(config, feed, posts, entry_html)
     return files
 
 
@@ -55,6 +54,9 @@ class _EntryHTML:
     def __call__(self, page: Page) -> str:
         made = self.made.get(page.source)
         if made is None:
+            # Imported here: lxml costs 20 ms, and a rebuild whose feeds are unchanged needs none.
+            from .feed_html import feed_html
+
             html = feed_html(str(page.content), page.absolute_url, page.title, self.product_name)
             made = self.made[page.source] = self.rewrite(html)
         return made
