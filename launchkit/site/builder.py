@@ -62,7 +62,7 @@ from .content import (
 )
 from .context import BuildContext
 from .extras import extra_files
-from .keys import body_key, digest, markdown_key, page_key
+from .keys import body_key, digest, front_key, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
@@ -570,7 +570,9 @@ def _read(state: _ReadState, path: str):
         rendered, warnings, shortcodes = result.to_entry(), result.warnings, result.shortcodes
     # else: not published, not rendered; read again once published (see pages_to_read)
     uses = shortcode_needs(shortcodes, page.source)
-    entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key), warnings, uses)
+    front = front_key(page)
+    shortcodes = "{{<" in body.text
+    entry = PageEntry(None, page, key, shortcodes, front, page_key(front, key), warnings, uses)
     return stamp, entry, stored_as, rendered
 
 

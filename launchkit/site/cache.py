@@ -32,6 +32,7 @@ from .keys import (
     Identities,
     config_table,
     digest,
+    front_key,
     links_key,
     markdown_extension_modules,
     markdown_key,
@@ -63,6 +64,7 @@ class PageEntry(NamedTuple):
     page: Page
     body_key: str  # a hash of the body and its first line
     shortcodes: bool  # whether the body may hold a shortcode (its HTML then needs forms)
+    front: str  # a hash of the page without its body (keys.front_key): what lists show
     key: str  # a hash of all of it: the value of the identity "page:<source>"
     warnings: tuple[tuple[int, str], ...] = ()  # its body's, as (line, message)
     uses: tuple[str, ...] = ()  # what its built-in shortcodes need (refs.shortcode_needs)
@@ -439,11 +441,12 @@ class BuildCache:
 def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:
     """An entry for each generated page (a tag's, a blog's second page), by its path: no
     file, no body; its identity ``page:<source>`` is all it is (its listing included)."""
-    return {
-        page.path: PageEntry(None, page, "", False, page_key(page, ""))
-        for page in pages
-        if page.generated
-    }
+    entries = {}
+    for page in pages:
+        if page.generated:
+            front = front_key(page)
+            entries[page.path] = PageEntry(None, page, "", False, front, page_key(front, ""))
+    return entries
 
 
 def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:

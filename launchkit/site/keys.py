@@ -356,9 +356,14 @@ def body_key(text: str, first_line: int) -> str:
     return digest(str(first_line), text)
 
 
-def page_key(page: Page, body: str) -> str:
-    """Everything a file gave: its place, front matter and body."""
-    return digest(repr(page), body)
+def front_key(page: Page) -> str:
+    """What a file gave besides its body: its place and front matter."""
+    return digest(repr(page))
+
+
+def page_key(front: str, body: str) -> str:
+    """Everything a file gave (``front``: its :func:`front_key`, ``body``: its body's)."""
+    return digest(front, body)
 
 
 def links_key(
@@ -498,7 +503,7 @@ class Identities:
             summary_from_body = not (page.meta.get("summary") or page.description)
             body = entry.body_key if summary_from_body else ""
             forms = self.get("forms") if summary_from_body and entry.shortcodes else ""
-            value = self._listed[source] = digest(repr(page), body, forms)
+            value = self._listed[source] = digest(entry.front, body, forms)
         return value
 
     def feed_value(self, feed: Feed) -> str:
@@ -548,6 +553,7 @@ __all__ = [
     "body_key",
     "config_table",
     "digest",
+    "front_key",
     "links_key",
     "markdown_extension_modules",
     "markdown_key",
