@@ -130,10 +130,12 @@ def _collect_garbage_seldom() -> None:
     A build loads tens of thousands of long-lived cache entries; with the default
     thresholds the collector walked them (and the imported modules) again and again, a
     tenth of a no-change rebuild at 2000 pages. The modules are frozen out of its walks and
-    it runs a hundred times less often; what cycles a build leaves are still collected.
+    its youngest generation is collected a hundred times less often; the older ones keep
+    Python's ratios, so that the cycles page rendering leaves (in worker processes too,
+    which inherit this) are still collected and memory stays as it was.
     """
     gc.freeze()
-    gc.set_threshold(_GC_YOUNG_THRESHOLD, 50, 100)
+    gc.set_threshold(_GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def serve(args: argparse.Namespace) -> int:
