@@ -53,6 +53,7 @@ from .aliases import alias_pages
 from .assets import plan_assets
 from .bundles import follow_bundles
 from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_entries
+from .compiled import compiled_folder
 from .content import (
     Page,
     find_sources,
@@ -317,8 +318,7 @@ class _Build:
             renderer = Renderer(
                 self.config,
                 checkout_endpoint=cache.endpoint,
-                compiled_dir=_compiled(self.config),
-                template_facts=cache.template_facts(),
+                compiled_dir=_compiled(self.config, cache.code["documents"]),
             )
             context.renderer = (key, renderer)
         return context.renderer[1]
@@ -363,6 +363,7 @@ class _Build:
             return _DocumentPayload(
                 self.config,
                 cache.endpoint,
+                cache.code["documents"],
                 list(pages),
                 keys,
                 store,
@@ -581,6 +582,7 @@ class _DocumentPayload:
 
     config: SiteConfig
     endpoint: str
+    code: str  # the documents' code fingerprint: where compiled templates are
     pages: list[Page]
     keys: list[str]
     store: str
@@ -590,7 +592,9 @@ class _DocumentPayload:
 
     def setup(self) -> _DocumentState:
         renderer = Renderer(
-            self.config, checkout_endpoint=self.endpoint, compiled_dir=_compiled(self.config)
+            self.config,
+            checkout_endpoint=self.endpoint,
+            compiled_dir=_compiled(self.config, self.code),
         )
         renderer.env.globals["social_image"] = self.media.social_image
         store = Store(Path(self.store), readonly=True)
@@ -633,9 +637,10 @@ def _no_state(*_: object) -> None:
     return None
 
 
-def _compiled(config: SiteConfig) -> Path:
-    """Where Jinja keeps compiled templates between builds (its own bytecode cache)."""
-    return config.root / CACHE_FOLDER / "templates"
+def _compiled(config: SiteConfig, code: str) -> Path:
+    """Where Jinja keeps templates compiled by ``code`` between builds (its bytecode cache,
+    :func:`.compiled.compiled_folder`)."""
+    return compiled_folder(config.root / CACHE_FOLDER / "templates", code, config.fingerprint())
 
 
 __all__ = ["BuildReport", "build_site", "collect_files"]

@@ -136,7 +136,6 @@ class BuildCache:
         self.fresh_bodies: dict[str, object] = {}
         self.fresh_links: dict[str, Links] = {}
         self.bodies_changed = False
-        self.saved_facts: dict | None = None
         self.last_record = Record()
         self.fresh_pages: dict[str, PageEntry] = {}
         self.gone_pages: set[str] = set()
@@ -251,14 +250,6 @@ class BuildCache:
         self.fresh_links[output] = links
         if len(self.fresh_links) >= _BODIES_IN_MEMORY:
             self.flush()
-
-    def template_facts(self) -> dict:
-        """What each template reads and pulls in, as last found (kept in the cache file)."""
-        if self.context.template_facts is None:
-            stored = None if self.clean else self.store.meta("template facts")
-            self.context.template_facts = stored if isinstance(stored, dict) else {}
-        self.saved_facts = dict(self.context.template_facts)
-        return self.context.template_facts
 
     def template_usage(self, renderer: Renderer) -> TemplateUsage:
         """The page data keys the templates read: the last build's while no template
@@ -400,9 +391,7 @@ class BuildCache:
         if self.bodies_changed:  # the cache keeps the bodies of the pages it knows
             current = {self.markdown_key(e.body_key) for e in self.context.pages.values()}
             self.context.bodies = current
-        facts = self.context.template_facts
         self.store.write(
-            meta={"template facts": facts} if facts != self.saved_facts else None,
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
