@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 import jinja2.meta
 import pytest
-from build_support import ROOT, site_toml, snapshot, write_site
+from build_support import BASE, ROOT, site_toml, snapshot, write_site
 
 from launchkit.config import load_config
 from launchkit.site.builder import build_site
@@ -97,3 +97,21 @@ def test_a_filter_folded_into_the_code_follows_the_config(tmp_path: Path) -> Non
     assert snapshot(root / "public") == snapshot(root / "clean")
     # One folder of compiled templates: the other config's is gone.
     assert len(list((root / ".cache/build/templates").iterdir())) == 1
+
+
+def test_a_link_warning_follows_its_template_line_when_no_page_is_made_again(
+    tmp_path: Path,
+) -> None:
+    """A comment above a broken link in the layout changes no page, but the warning names
+    the link's new line, as a clean build does."""
+    base = BASE.replace("<main>", '<a href="/nowhere/">x</a>\n<main>')
+    root = write_site(tmp_path, {"templates/base.html": base})
+    line = base.splitlines().index('<a href="/nowhere/">x</a>') + 1
+    first = build_site(load_config(root / "site.toml"), root / "public")
+    assert {w.line for w in first.warnings if "nowhere" in w.message} == {line}
+    (root / "templates/base.html").write_text("{# a comment\n#}" + base, encoding="utf-8")
+    again = build_site(load_config(root / "site.toml"), root / "public")
+    clean = build_site(load_config(root / "site.toml"), root / "clean", clean=True)
+    assert again.rendered == 0
+    assert {w.line for w in again.warnings if "nowhere" in w.message} == {line + 1}
+    assert again.warnings == clean.warnings

@@ -207,11 +207,10 @@ class _Build:
                 writer.stage_all(files)
                 outputs = files.outputs()
                 notes = media.assets.image_warnings()
-                links_key = cache.links_key(
-                    outputs, documents, renderer.templates_digest(), published.left_out, notes
-                )
+                links_key = cache.links_key(outputs, documents, published.left_out, notes)
                 rendered = {documented[index].output for index in stale}
-                judged = rendered if links_key == record.links_key else None
+                templates = renderer.templates_digest()
+                judged = cache.pages_to_judge(links_key, templates, rendered)
                 documents, warnings = self.check_links(
                     documented, documents, outputs, judged, published.left_out, notes
                 )
@@ -219,7 +218,7 @@ class _Build:
                     raise _strict_failure(warnings)
             writer.commit(outputs, record.files)
         gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, outputs, links_key)
+        cache.remember_documents(documents, values, outputs, links_key, templates)
         cache.save(self.rendered, gone)
         usage = cache.template_usage(renderer)
         return BuildReport(

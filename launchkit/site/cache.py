@@ -84,13 +84,16 @@ class Record:
     """What the last build into one output folder was made from.
 
     ``values``: each identity's value then; ``outputs``: the page documents; ``files``:
-    every published path (None: unknown); ``links_key``: what the links were checked with.
+    every published path (None: unknown); ``links_key``: what the links were checked with;
+    ``templates``: the digest of the templates the warnings were placed in (a warning may
+    name a template's line).
     """
 
     values: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Output] = field(default_factory=dict)
     files: frozenset[str] | None = None
     links_key: str = ""
+    templates: str = ""
 
 
 class BuildCache:
@@ -350,11 +353,12 @@ class BuildCache:
         values: Identities,
         files: Iterable[str],
         links_key: str,
+        templates: str,
     ) -> None:
         """The record of this build: its documents and the values of what they needed."""
         needed = {name for output in outputs.values() for name in output.needs}
-        record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
-        record.links_key = links_key
+        values_then = {name: values.get(name) for name in needed}
+        record = Record(values_then, outputs, frozenset(files), links_key, templates)
         self.last_record, self.context.records[self.out] = self.record(), record
 
     # --- links -------------------------------------------------------------------------------
@@ -363,13 +367,24 @@ class BuildCache:
         self,
         outputs: Iterable[str],
         documents: Mapping[str, Output],
-        templates: str,
         left_out: Mapping[str, str],
         notes: Mapping[str, str],
     ) -> str:
         """What every page's link warnings were judged against (:func:`.keys.links_key`)."""
         ids = {output: document.ids_key for output, document in documents.items()}
-        return links_key(self.code["links"], self.config, templates, outputs, ids, left_out, notes)
+        return links_key(self.code["links"], self.config, outputs, ids, left_out, notes)
+
+    def pages_to_judge(self, links_key: str, templates: str, rendered: set[str]) -> set[str] | None:
+        """The outputs whose links must be judged again: all (None) when what links are
+        judged against changed; else the documents made in this build and, when a template
+        changed, those with warnings (which may name a line of one; a page without warnings
+        has none to place)."""
+        record = self.record()
+        if links_key != record.links_key:
+            return None
+        if templates == record.templates:
+            return rendered
+        return rendered | {output for output, known in record.outputs.items() if known.warnings}
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
@@ -396,7 +411,10 @@ class BuildCache:
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current,
-            record=(self.out, Record(record.values, {}, record.files, record.links_key)),
+            record=(
+                self.out,
+                Record(record.values, {}, record.files, record.links_key, record.templates),
+            ),
             outputs=(self.out, changed, gone_outputs),
         )
 
