@@ -324,9 +324,13 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
                         builder.stop()
                         builder.start()
             fresh = rng.random() < 0.2
-            incremental.send(out="public", changed=sorted(map(str, changed)), fresh=fresh)
             clean.send(out=str(tmp_path / "clean"), clean=True)
-            ours, theirs = incremental.answer(), clean.answer()
+            if not step:  # the photos' variants and the cards, encoded once for both builds
+                theirs = clean.answer()
+            incremental.send(out="public", changed=sorted(map(str, changed)), fresh=fresh)
+            ours = incremental.answer()
+            if step:
+                theirs = clean.answer()
             where = f"seed {SEED}, step {step}: {history[-3:]}"
             for field in ("ok", "error", "warnings"):
                 assert ours.get(field) == theirs.get(field), where

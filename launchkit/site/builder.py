@@ -639,7 +639,7 @@ def _no_state(*_: object) -> None:
 def _compiled(config: SiteConfig, code: str) -> Path:
     """Where Jinja keeps templates compiled by ``code`` between builds (its bytecode cache,
     :func:`.compiled.compiled_folder`)."""
-    return compiled_folder(config.root / CACHE_FOLDER / "templates", code, config.fingerprint())
+    return compiled_folder(config.root / CACHE_FOLDER / "templates", code)
 
 
 __all__ = ["BuildReport", "build_site", "collect_files"]

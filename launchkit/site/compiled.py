@@ -14,16 +14,19 @@ comment, or space inside a tag, compiles to the same code. Line numbers only say
 error is, and a build that fails records nothing. So the pages of a template whose edit
 changed no code are not made again.
 
-Jinja evaluates a filter on constants while compiling (``{{ "/x/" | absolute }}`` holds the
-base URL in the code), so the compiled code depends on the config as well as on the
-template's text, Python, Jinja and this package's code: :func:`compiled_folder` names the
-bytecode cache's folder by all of them.
+Jinja applies a filter to constants while compiling (``{{ "/x/" | absolute }}`` would hold
+the base URL in the code); launchkit's own filters are added so that it cannot
+(:meth:`FactsEnvironment.add_filters`: they may read the config). The compiled code then
+depends on the template's text, Python, Jinja and this package's code only:
+:func:`compiled_folder` names the bytecode cache's folder by them, and a site.toml edit
+compiles nothing again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -117,6 +120,14 @@ class FactsEnvironment(jinja2.Environment):
     code_generator_class = _FactsGenerator
     template_class = CompiledTemplate
 
+    def add_filters(self, **filters: Callable[..., Any]) -> None:
+        """Add filters that Jinja applies only while rendering, never while compiling
+        (to constants, as it does its own): their result may depend on the config, and the
+        compiled code is kept whatever the config (Jinja does not fold a filter that is
+        given the context)."""
+        for name, function in filters.items():
+            self.filters[name] = _at_render_time(function)
+
     def facts(self, name: str) -> TemplateFacts:
         """The facts of template ``name``, compiling it (or loading it compiled) if need be;
         a missing or broken template's from its text (:meth:`TemplateFacts.of_missing`)."""
@@ -132,6 +143,14 @@ class FactsEnvironment(jinja2.Environment):
             return TemplateFacts.of_missing(source)
 
 
+def _at_render_time(function: Callable[..., Any]) -> Callable[..., Any]:
+    @jinja2.pass_context
+    def run(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return run
+
+
 class _QuietCache(jinja2.FileSystemBytecodeCache):
     """Jinja's bytecode cache, where a file that cannot be written is not an error: the
     template is compiled again next time (a read-only checkout, a folder just removed)."""
@@ -141,15 +160,15 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
-def compiled_folder(cache: Path, code: str, config_fingerprint: str) -> Path:
+def compiled_folder(cache: Path, code: str) -> Path:
     """The folder in ``cache`` for templates compiled by ``code`` (the fingerprint of the
-    code and libraries that render documents) with the config of ``config_fingerprint``."""
-    return cache / digest(code, config_fingerprint)
+    code and libraries that render documents: Python, Jinja, this module)."""
+    return cache / digest(code)
 
 
 def bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
     """Jinja's bytecode cache in ``folder``, with the other folders beside it removed (each
-    a config or a version of the code gone by); none if it cannot be made (read-only)."""
+    a version of the code gone by); none if it cannot be made (read-only)."""
     if folder is None:
         return None
     try:

@@ -199,13 +199,15 @@ class Renderer:
             products=config.products,
             buy_form=self.buy_form,
         )
-        self.env.filters["absolute"] = config.site.absolute
-        self.env.filters["format_date"] = format_date
-        self.env.filters["term_url"] = term_url  # {{ tag | term_url }}: /tags/<slug>/
         # [theme] of site.toml: checked here (a missing logo fails the build), used by templates.
         self.theme = Theme(config)
         self.env.globals.update(self.theme.template_globals())
-        self.env.filters.update(self.theme.template_filters())
+        self.env.add_filters(
+            absolute=config.site.absolute,
+            format_date=format_date,
+            term_url=term_url,  # {{ tag | term_url }}: /tags/<slug>/
+            **self.theme.template_filters(),
+        )
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
         # By name: a renderer lives while no template changes.
