@@ -7,11 +7,14 @@ test (a copy, when a test changes its source). It keeps one
 :class:`~launchkit.site.context.BuildContext` for its life, as the preview does, unless a
 request says ``fresh`` (a new one, as each CLI run makes) or ``clean`` (a clean build with a
 fresh context, into a folder emptied first). The answer: ``{"ok": true, "warnings": [...],
-"rendered": N, "markdown": N}`` or ``{"ok": false, "error": "path:line: message"}``.
+"rendered": N, "markdown": N, "files": {path: digest}}`` or ``{"ok": false, "error":
+"path:line: message"}``. ``files`` (with ``"digests": true`` in the request): a hash of every
+output file's bytes, by path: two processes' outputs are compared while both read their own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -48,9 +51,20 @@ def main() -> None:
                 "rendered": report.rendered,
                 "markdown": report.markdown_rendered,
             }
+            if request.get("digests"):
+                answer["files"] = digests(out)
         except SiteError as exc:
             answer = {"ok": False, "error": str(exc)}
         print(json.dumps(answer), flush=True)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by relative path, with a hash of its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.blake2b(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 if __name__ == "__main__":
