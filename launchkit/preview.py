@@ -26,6 +26,7 @@ folder is its own: nobody else writes there, so its files are not checked for ed
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import os
 import queue
@@ -62,6 +63,9 @@ _SCRIPT = (Path(__file__).parent.joinpath("site", "livereload.js")).read_bytes()
 # Editors write a file in bursts (truncate, write, rename, chmod): wait for this much quiet
 # before rebuilding, so that one save is one build.
 DEBOUNCE_SECONDS = 0.05
+# Where the system reports a file closed after writing (Linux), that close ends a save: the
+# wait is then only for what an editor does in the same instant (a backup, a swap file).
+CLOSED_DEBOUNCE_SECONDS = 0.01
 # An idle event stream sends a comment this often; writing is how a server thread notices
 # that a tab has gone, and each open tab holds one thread.
 KEEPALIVE_SECONDS = 10.0
@@ -312,10 +316,12 @@ def _answer(start_response: Callable[..., Any], status: str, body: bytes, conten
 
 class _Changes(FileSystemEventHandler):
     """Tells ``notify`` which paths of the sources changed (of the config's folder, only the
-    config file)."""
+    config file), or None when the next build must look at every file: a folder created,
+    deleted or moved (the files that come with it are reported late or not at all, and a
+    build trusting the paths would miss them), or events the system dropped."""
 
     def __init__(
-        self, notify: Callable[[set[str]], None], config_file: Path, *, reports_close: bool
+        self, notify: Callable[..., None], config_file: Path, *, reports_close: bool
     ) -> None:
         self.notify = notify
         self.config_file = config_file
@@ -340,29 +346,63 @@ class _Changes(FileSystemEventHandler):
         # The config's folder is watched alone for the config file; .cache/ and the rest of
         # the project are not the site's sources.
         relevant = {str(p) for p in paths if p.parent != folder or p == self.config_file}
-        if relevant:
-            self.notify(relevant)
+        if relevant and event.is_directory:
+            self.notify(None)
+        elif relevant:
+            self.notify(relevant, closed=event.event_type == "closed")
+
+
+class _LostEvents(logging.Handler):
+    """Hears watchdog say that the system dropped file events (Linux's inotify queue
+    overflowed, as a checkout of thousands of files can make it): watchdog's only report of
+    it is this warning, and the next build must look at every file."""
+
+    LOGGER = "watchdog.observers.inotify_c"
+
+    def __init__(self, notify: Callable[[set[str] | None], None]) -> None:
+        super().__init__(logging.WARNING)
+        self.notify = notify
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage():
+            self.notify(None)
+
+
+class _Stop:
+    """What :meth:`Rebuilder._wait_for_quiet` gives when the preview stops."""
+
+
+_STOP = _Stop()
 
 
 class Rebuilder:
     """Rebuilds once per burst of changes, in its own thread, with the paths they touched."""
 
-    def __init__(self, rebuild: Callable[[set[str]], object]) -> None:
+    def __init__(self, rebuild: Callable[[set[str] | None], object]) -> None:
         self._rebuild = rebuild
         self._wake = threading.Condition()
         self._last_change: float | None = None
-        self._changed: set[str] = set()
+        self._changed: set[str] | None = set()  # None: look at every file
+        self._quiet = 0.0  # how long to wait for quiet after this burst's last change
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="launchkit-rebuild", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def changed(self, paths: set[str]) -> None:
-        """Sources changed: rebuild after :data:`DEBOUNCE_SECONDS` without another change."""
+    def changed(self, paths: set[str] | None, *, closed: bool = False) -> None:
+        """Sources changed (None: which ones is not known): rebuild after
+        :data:`DEBOUNCE_SECONDS` without another change (:data:`CLOSED_DEBOUNCE_SECONDS`
+        when every change of the burst was a file ``closed`` after writing)."""
         with self._wake:
+            if self._last_change is None:
+                self._quiet = 0.0
+            self._quiet = max(self._quiet, CLOSED_DEBOUNCE_SECONDS if closed else DEBOUNCE_SECONDS)
             self._last_change = time.monotonic()
-            self._changed |= paths
+            if paths is None or self._changed is None:
+                self._changed = None
+            else:
+                self._changed |= paths
             self._wake.notify()
 
     def stop(self) -> None:
@@ -372,19 +412,20 @@ class Rebuilder:
         self._thread.join()
 
     def _run(self) -> None:
-        while (changed := self._wait_for_quiet()) is not None:
+        while not isinstance(changed := self._wait_for_quiet(), _Stop):
             self._rebuild(changed)
 
-    def _wait_for_quiet(self) -> set[str] | None:
-        """Wait for a change and then for quiet: the paths changed; None when stopping."""
+    def _wait_for_quiet(self) -> set[str] | _Stop | None:
+        """Wait for a change and then for quiet: the paths changed (None: unknown); a
+        :class:`_Stop` when stopping."""
         with self._wake:
             while True:
                 if self._stopping:
-                    return None
+                    return _STOP
                 if self._last_change is None:
                     self._wake.wait()
                     continue
-                quiet_at = self._last_change + DEBOUNCE_SECONDS
+                quiet_at = self._last_change + self._quiet
                 if time.monotonic() >= quiet_at:
                     self._last_change = None
                     changed, self._changed = self._changed, set()
@@ -425,6 +466,7 @@ class Preview:
             target=server.run, name="launchkit-preview", daemon=True
         )
         self._rebuilder = Rebuilder(self.rebuild)
+        self._lost_events = _LostEvents(self._rebuilder.changed)
         self.context = BuildContext()  # what each rebuild reuses of the last one
         self._observer = Observer()
         # Mounted now so that buy buttons work even when the first build fails.
@@ -451,6 +493,7 @@ class Preview:
         for folder in self._watched:
             self._observer.schedule(changes, str(folder), recursive=True)
         self._observer.schedule(changes, str(self.config_file.parent), recursive=False)
+        logging.getLogger(_LostEvents.LOGGER).addHandler(self._lost_events)
         self._observer.start()
         self._rebuilder.start()
         self._server_thread.start()
@@ -470,8 +513,8 @@ class Preview:
                 checkout_endpoint=config.checkout.endpoint_path,
                 context=self.context,
                 changed=changed,
+                published=lambda: self._published(config),
             )
-            checkout = self.mode.app(with_origins(config, self.origins))
         except SiteError as exc:
             self._failed(str(exc), exc.location)
             return False
@@ -480,14 +523,18 @@ class Preview:
                 traceback.print_exc()
             self._failed(f"internal error: {exc!r} (run with --verbose for details)", "")
             return False
-        # Pages and checkout change together: the forms post to the endpoint of this config.
-        self.app.mount_checkout(config.checkout.endpoint_path, checkout)
-        self.app.hub.reload()
         print(
             f"Built {report.pages} pages, {report.files} files in {report.seconds:.2f} s",
             flush=True,  # a terminal, or a log being followed: either way, now
         )
         return True
+
+    def _published(self, config: SiteConfig) -> None:
+        """The new pages are in place: reload the tabs (while the build writes its cache)."""
+        # Pages and checkout change together: the forms post to the endpoint of this config.
+        checkout = self.mode.app(with_origins(config, self.origins))
+        self.app.mount_checkout(config.checkout.endpoint_path, checkout)
+        self.app.hub.reload()
 
     def _failed(self, text: str, location: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -500,6 +547,7 @@ class Preview:
 
     def stop(self) -> None:
         """Stop watching, end the event streams, close every connection, join the threads."""
+        logging.getLogger(_LostEvents.LOGGER).removeHandler(self._lost_events)
         self._observer.stop()
         self._observer.join()
         self._rebuilder.stop()

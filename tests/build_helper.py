@@ -1,12 +1,14 @@
 """A build process for tests: reads one JSON request per line, answers one JSON line each.
 
-    {"out": "public", "changed": ["/abs/path", ...] | null, "clean": false, "fresh": false}
+    {"out": "public", "changed": ["/abs/path", ...] | null, "clean": false, "fresh": false,
+     "preview": false}
 
 Run with the site's folder as working folder and ``PYTHONPATH`` naming the launchkit to
 test (a copy, when a test changes its source). It keeps one
 :class:`~launchkit.site.context.BuildContext` for its life, as the preview does, unless a
 request says ``fresh`` (a new one, as each CLI run makes) or ``clean`` (a clean build with a
-fresh context, into a folder emptied first). The answer: ``{"ok": true, "warnings": [...],
+fresh context, into a folder emptied first); ``preview`` builds as the preview does (future
+pages marked, forms posting to the checkout's path). The answer: ``{"ok": true, "warnings": [...],
 "rendered": N, "markdown": N, "files": {path: digest}}`` or ``{"ok": false, "error":
 "path:line: message"}``. ``files`` (with ``"digests": true`` in the request): a hash of every
 output file's bytes, by path: two processes' outputs are compared while both read their own.
@@ -38,12 +40,16 @@ def main() -> None:
         if request.get("fresh") or request.get("clean"):
             context = BuildContext(codebase=code)
         try:
+            config = load_config("site.toml")
+            preview = bool(request.get("preview"))
             report = build_site(
-                load_config("site.toml"),
+                config,
                 out,
                 clean=bool(request.get("clean")),
                 context=context,
                 changed=request.get("changed"),
+                preview=preview,
+                checkout_endpoint=config.checkout.endpoint_path if preview else None,
             )
             answer = {
                 "ok": True,

@@ -28,6 +28,13 @@ is not checked again, and a file whose bytes did not change is not written
 (:mod:`.publish`). What outlives a build lives in the caller's
 :class:`~launchkit.site.context.BuildContext`.
 
+Between the pages and the documents, everything the build derives from the pages' front
+matter, the config, the templates and the files (published pages, lists and feeds, aliases,
+media, navigation, what each document needs, the output paths) is the site plan
+(:mod:`.siteplan`): when the preview names the changed paths and they are body edits, the
+cache layer hands back the last build's, and only the edited pages' identities, their lists'
+and feeds are made again.
+
 With many pages to read or render, the work is spread over worker processes
 (:mod:`.workers`): each builds its state from a small payload, with any start method.
 
@@ -56,13 +63,13 @@ from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_e
 from .compiled import compiled_folder
 from .content import (
     Page,
-    find_sources,
+    Sources,
     published_pages,
     read_body,
     read_source,
 )
 from .context import BuildContext
-from .extras import extra_files
+from .extras import extra_files, feed_files
 from .keys import body_key, digest, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .lists import Feed, make_lists
@@ -71,8 +78,9 @@ from .media import Media, image_cache_folder, make_media, media_job, plan_media
 from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .refs import PageRefs, shortcode_needs
-from .render import Renderer, templates_digest
+from .render import Renderer
 from .shortcodes import parse_shortcodes
+from .siteplan import SitePlan, feed_key, first_future_date, sources_of
 from .store import CACHE_FOLDER, Store
 from .template_usage import unused_params
 from .workers import NoProgress, Progress, run_jobs
@@ -118,6 +126,7 @@ def build_site(
     workers: int | None = None,
     context: BuildContext | None = None,
     changed: Iterable[str | Path] | None = None,
+    published: Callable[[], object] | None = None,
 ) -> BuildReport:
     """Build the site of ``config`` into ``out_dir``, changing it only if everything worked.
 
@@ -131,6 +140,8 @@ def build_site(
     one per core; 1: none). ``context`` is what the caller keeps between builds (default:
     a new one). ``changed``: the paths changed since the last build with this context (the
     preview's file events), so that nothing else is looked at; None: look at every file.
+    ``published`` is called as soon as the new files are in place, before the build writes
+    what it learnt to the cache file (the preview reloads its tabs then).
     """
     started = time.perf_counter()
     out = check_output_dir(out_dir, config)
@@ -144,15 +155,16 @@ def build_site(
         endpoint=checkout_endpoint or config.checkout.endpoint,
     )
     try:
-        build = _Build(config, cache, workers or os.cpu_count() or 1)
+        build = _Build(config, cache, workers or os.cpu_count() or 1, published)
         with _progress_bar(progress) as bar:
             build.bar = bar
             rules = PublishRules.of_build(drafts=drafts, future=future, now=now, preview=preview)
             return build.run(out, rules=rules, strict=strict, started=started)
     except BaseException:
         # The paths this build was told of may not all have been taken in: the next build
-        # looks at every file instead of trusting a list of changes.
+        # looks at every file instead of trusting a list of changes, and plans the site.
         context.content_files = None
+        context.plan = None
         raise
     finally:
         cache.close()
@@ -161,10 +173,17 @@ def build_site(
 class _Build:
     """One build: the pipeline's steps, each asking the cache layer what to redo."""
 
-    def __init__(self, config: SiteConfig, cache: BuildCache, workers: int) -> None:
+    def __init__(
+        self,
+        config: SiteConfig,
+        cache: BuildCache,
+        workers: int,
+        published: Callable[[], object] | None = None,
+    ) -> None:
         self.config = config
         self.cache = cache
         self.workers = workers
+        self.published = published
         self.image_cache = image_cache_folder(config.root)
         self.bar: Progress = NoProgress()
         self.markdown_rendered = 0
@@ -173,70 +192,163 @@ class _Build:
 
     def run(self, out: Path, *, rules: PublishRules, strict: bool, started: float) -> BuildReport:
         cache = self.cache
-        sources = find_sources(self.config, cache.content_files())
-        cache.remember_content_files([*sources.markdown, *(str(a.path) for a in sources.assets)])
+        sources = cache.sources()
         entries, errors = self.read_pages(sources.markdown, rules)
-        # The pages {{< ref >}} may name: every page read, published or not.
-        refs = PageRefs.of(self.config, [entry.page for entry in entries.values()])
-        published = published_pages([entry.page for entry in entries.values()], rules)
         renderer = self.renderer()
-        lists = make_lists(self.config, published.pages, renderer.paginates)
-        pages = lists.pages
-        redirects, alias_errors = alias_pages(self.config, published.pages)
-        documented = [*pages, *redirects]  # every HTML page: the site's, then the aliases'
-        entries = {**entries, **generated_entries(pages)}
-        media = self.media(published.pages, pages, sources.assets)
+        key = self.plan_key(rules)
+        plan = None
+        if not errors:
+            plan = cache.site_plan(key, rules.now, sources_of(sources.markdown, sources.assets))
+        replanned = plan is None
+        if plan is None:
+            plan = self.plan_site(key, sources, entries, rules, renderer)
+        pages, documented, media = plan.lists.pages, plan.documented, plan.media
+        entries = {**entries, **plan.generated}
         renderer.env.globals["social_image"] = media.social_image
         record = cache.record()
         # Pages that could not be read (and URLs two pages claim) fail the build, after the
         # other pages' shortcodes and templates are checked too: one failed build lists
         # every problem.
         with site_writer(out) as writer:
-            with reported_with([*errors, *published.errors, *lists.errors, *alias_errors]):
-                renderer.use_pages(pages, self.filler(renderer, entries), refs)
+            problems = [*errors, *plan.published.errors, *plan.lists.errors, *plan.alias_errors]
+            with reported_with(problems):
+                renderer.use_pages(pages, self.filler(renderer, entries), plan.refs, plan.links)
                 values = cache.identities(pages, entries, renderer, media.identities())
-                needs = [values.needs(page, entries[page.path]) for page in documented]
-                stale = cache.stale_documents(documented, needs, values)
+                if replanned:
+                    plan.needs = [values.needs(page, entries[page.path]) for page in documented]
+                else:  # body edits: only what the edited pages' bodies feed can differ
+                    edited = [entry.page.source for entry in cache.fresh_pages.values()]
+                    values.keep(record.values, plan.affected(edited))
+                stale = cache.stale_documents(documented, plan.needs, values)
                 documents = self.write_documents(
-                    documented, entries, needs, stale, renderer, media, writer
+                    documented, entries, plan.needs, stale, renderer, media, writer
                 )
-                fill = self.filler(renderer, entries)
-                files = collect_files(
-                    self.config, documented, media, fill, lists.feeds, self.image_cache
-                )
-                writer.stage_all(files)
-                outputs = files.outputs()
+                self.stage_files(plan, entries, self.filler(renderer, entries), writer, replanned)
                 notes = media.assets.image_warnings()
-                links_key = cache.links_key(outputs, documents, published.left_out, notes)
                 rendered = {documented[index].output for index in stale}
+                links_key = record.links_key  # with the plan, only ids can change it
+                if replanned or _ids_changed(documents, record.outputs, rendered):
+                    links_key = cache.links_key(
+                        plan.outputs, documents, plan.published.left_out, notes
+                    )
                 templates = renderer.templates_digest()
                 judged = cache.pages_to_judge(links_key, templates, rendered)
                 documents, warnings = self.check_links(
-                    documented, documents, outputs, judged, published.left_out, notes
+                    documented, documents, plan.outputs, judged, plan.published.left_out, notes
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
-            writer.commit(outputs, record.files)
+            writer.commit(plan.outputs, record.files)
+        if self.published is not None:
+            self.published()
         gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, outputs, links_key, templates)
+        cache.remember_documents(documents, values, plan.outputs, links_key, templates)
         cache.save(self.rendered, gone)
+        cache.keep_plan(plan)
         usage = cache.template_usage(renderer)
         return BuildReport(
             pages=len(documented),
-            files=len(files),
+            files=plan.files,
             seconds=time.perf_counter() - started,
             rendered=len(stale),
             from_cache=len(documented) - len(stale),
             markdown_rendered=self.markdown_rendered,
             warnings=(
                 *renderer.theme.warnings,
-                *lists.warnings,
+                *plan.lists.warnings,
                 *markup_warnings(pages, entries),
                 *warnings,
             ),
             notes=tuple(unused_params(pages, usage.keys)),
             images_processed=self.images_processed,
         )
+
+    # --- the site's shape ------------------------------------------------------------------
+
+    def plan_key(self, rules: PublishRules) -> str:
+        """What a site plan is made from besides the pages: the renderer's key (templates,
+        config, endpoint, code of documents), every step's code, the publishing choices
+        (the clock is the plan's ``valid_until``), the project, the image cache and the
+        working folder."""
+        renderer_key = self.cache.context.renderer[0] if self.cache.context.renderer else ""
+        return digest(
+            renderer_key,
+            *(self.cache.code[step] for step in sorted(self.cache.code)),
+            repr((rules.drafts, rules.future, rules.preview)),
+            str(self.config.root),
+            str(self.image_cache),
+            os.getcwd(),  # the link warnings name files relative to it
+        )
+
+    def plan_site(
+        self,
+        key: str,
+        sources: Sources,
+        entries: dict[str, PageEntry],
+        rules: PublishRules,
+        renderer: Renderer,
+    ) -> SitePlan:
+        """The site's shape from the pages read (:mod:`.siteplan`): what is published, the
+        lists and feeds, the aliases' pages, the media, the navigation."""
+        read = [entry.page for entry in entries.values()]
+        published = published_pages(read, rules)
+        lists = make_lists(self.config, published.pages, renderer.paginates)
+        redirects, alias_errors = alias_pages(self.config, published.pages)
+        return SitePlan(
+            key=key,
+            out=self.cache.out,
+            sources=sources_of(sources.markdown, sources.assets),
+            valid_until=first_future_date(read, rules.now),
+            shapes=dict(entries),
+            # The pages {{< ref >}} may name: every page read, published or not.
+            refs=PageRefs.of(self.config, read),
+            published=published,
+            lists=lists,
+            redirects=redirects,
+            alias_errors=alias_errors,
+            documented=[*lists.pages, *redirects],
+            generated=generated_entries(lists.pages),
+            media=self.media(published.pages, lists.pages, sources.assets),
+            links=renderer.site_links(lists.pages),
+        )
+
+    def stage_files(
+        self,
+        plan: SitePlan,
+        entries: Mapping[str, PageEntry],
+        fill: Callable[[Page], Page],
+        writer: SiteWriter,
+        replanned: bool,
+    ) -> None:
+        """Stage every file besides the page documents (:func:`collect_files`), and keep
+        each feed with the key of its entries. With the plan of the last build, only the
+        feeds whose entries changed are made again: the other files are as it left them."""
+        paths = plan.paths
+        if replanned:
+            files = collect_files(
+                self.config, plan.documented, plan.media, fill, plan.lists.feeds, self.image_cache
+            )
+            writer.stage_all(files)
+            made = dict(files.items())
+            plan.outputs, plan.files = files.outputs(), len(files)
+            for feed in plan.lists.feeds:
+                output = feed.url.lstrip("/")
+                plan.feeds[output] = (feed_key(feed, entries, paths), made[output])
+            return
+        keys = {feed.url.lstrip("/"): feed_key(feed, entries, paths) for feed in plan.lists.feeds}
+        feeds = [
+            feed
+            for feed in plan.lists.feeds
+            if plan.feeds[feed.url.lstrip("/")][0] != keys[feed.url.lstrip("/")]
+        ]
+        if not feeds:
+            return
+        rewrite = plan.media.assets.rewrite_urls
+        made = feed_files(self.config, feeds_with_posts(plan.lists.pages, feeds, fill), rewrite)
+        for output, data in made.items():
+            plan.feeds[output] = (keys[output], data)
+            if writer.stage(output, data)[1]:
+                writer.staged(output)
 
     # --- pages and bodies ------------------------------------------------------------------
 
@@ -308,7 +420,7 @@ class _Build:
         """The Jinja environment of this build: the last one while nothing it holds changed."""
         context, cache = self.cache.context, self.cache
         key = digest(
-            templates_digest(self.config.templates_dir),
+            cache.templates_digest(),
             self.config.fingerprint(),
             cache.endpoint,
             cache.code["documents"],
@@ -457,6 +569,16 @@ class _StoredLinks(Mapping[str, Links]):
         return len(self.cache.record().outputs)
 
 
+def _ids_changed(
+    documents: Mapping[str, Output], last: Mapping[str, Output], outputs: Iterable[str]
+) -> bool:
+    """Whether the ids of one of ``outputs`` differ from the last build's."""
+    return any(
+        output not in last or documents[output].ids_key != last[output].ids_key
+        for output in outputs
+    )
+
+
 def _warnings(stored: tuple) -> tuple[LinkWarning, ...]:
     return tuple(LinkWarning(*warning) for warning in stored) if stored else ()
 
@@ -477,19 +599,27 @@ def collect_files(
     for page in pages:
         files.reserve(page.output, page.source)
     pages = [page for page in pages if not page.redirect_to]
+    with_posts = feeds_with_posts(pages, feeds, fill)
+    for output, data in extra_files(config, pages, with_posts, media.assets.rewrite_urls).items():
+        files.add(output, data, f"the generated {output}")
+    media.add_files(files, pages, image_cache)
+    return files
+
+
+def feeds_with_posts(
+    pages: Sequence[Page], feeds: Sequence[Feed], fill: Callable[[Page], Page]
+) -> list[tuple[Feed, list[Page]]]:
+    """Each feed with its entries' pages, their HTML filled in (a post in several feeds
+    is filled once)."""
     by_source = {page.source: page for page in pages}
-    filled: dict[str, Page] = {}  # a post in several feeds is filled once
+    filled: dict[str, Page] = {}
 
     def entry(source: str) -> Page:
         if source not in filled:
             filled[source] = fill(by_source[source])
         return filled[source]
 
-    with_posts = [(feed, [entry(source) for source in feed.entries]) for feed in feeds]
-    for output, data in extra_files(config, pages, with_posts, media.assets.rewrite_urls).items():
-        files.add(output, data, f"the generated {output}")
-    media.add_files(files, pages, image_cache)
-    return files
+    return [(feed, [entry(source) for source in feed.entries]) for feed in feeds]
 
 
 def markup_warnings(pages: Sequence[Page], entries: Mapping[str, PageEntry]) -> list[LinkWarning]:

@@ -18,6 +18,7 @@ not the one the last build wrote; a new kind of output only has to say what it n
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ from pathlib import Path, PurePath
 from typing import NamedTuple
 
 from ..config import SiteConfig
-from .content import Page, is_hidden, walk_files
+from .content import Page, Sources, find_sources, is_hidden, walk_files
 from .context import BuildContext
 from .keys import (
     Identities,
@@ -42,7 +43,8 @@ from .linkcheck import Links
 from .markup import EXTENSIONS
 from .media import PlanAssets
 from .publishing import PublishRules
-from .render import Renderer
+from .render import Renderer, templates_digest
+from .siteplan import SitePlan, shape
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import TemplateUsage
 
@@ -156,28 +158,46 @@ class BuildCache:
             if entry_scope == scope and isinstance(entry, PageEntry)
         }
 
-    def content_files(self) -> list[str] | None:
-        """The files of ``content/``: from the last build and the changed paths when the
-        preview names them, else None (walk the folder)."""
-        known = self.context.content_files
-        if self.changed is None or known is None:
-            return None
+    def sources(self) -> Sources:
+        """The Markdown files and other files of ``content/`` (:func:`.content.find_sources`):
+        when the preview names what changed, the last build's, updated with those paths
+        (the same object when none of them added or removed a file); else the folder walked."""
+        known, last = self.context.content_files, self.context.sources
+        if self.changed is None or known is None or last is None:
+            sources = find_sources(self.config)
+        elif not self._update_content_files(known):
+            return last
+        else:
+            sources = find_sources(self.config, sorted(known))
+        self.context.content_files = {*sources.markdown, *(str(a.path) for a in sources.assets)}
+        self.context.sources = sources
+        return sources
+
+    def _update_content_files(self, known: set[str]) -> bool:
+        """Take the changed paths into ``known``, the files of ``content/``: whether any
+        file came or went."""
         root = str(self.config.content_dir)
-        for path in self.changed:
+        altered = False
+        for path in self.changed or ():
             if not (path == root or path.startswith(root + os.sep)):
                 continue
-            known.discard(path)
-            known.difference_update([name for name in known if name.startswith(path + os.sep)])
+            inside = [name for name in known if name.startswith(path + os.sep)]
+            if inside:  # a folder moved or deleted
+                known.difference_update(inside)
+                altered = True
             if path != root and is_hidden(PurePath(os.path.relpath(path, root))):
                 continue  # an editor's swap file, a .git folder: not the site's
+            if os.path.isfile(path):
+                altered = altered or path not in known
+                known.add(path)
+                continue
+            if path in known:
+                known.discard(path)
+                altered = True
             if os.path.isdir(path):  # a folder created or moved in: what it holds is new
                 known.update(walk_files(Path(path)))
-            elif os.path.isfile(path):
-                known.add(path)
-        return sorted(known)
-
-    def remember_content_files(self, files: Iterable[str]) -> None:
-        self.context.content_files = set(files)
+                altered = True
+        return altered
 
     def pages_to_read(
         self, paths: Sequence[str], rules: PublishRules
@@ -254,6 +274,17 @@ class BuildCache:
         if len(self.fresh_links) >= _BODIES_IN_MEMORY:
             self.flush()
 
+    def templates_digest(self) -> str:
+        """A hash of the templates (:func:`.render.templates_digest`): the last renderer's
+        when the preview names what changed and no template is among it."""
+        folder = self.config.templates_dir
+        known = self.context.renderer
+        if known is not None and self.changed is not None and known[1].templates_dir == folder:
+            inside = str(folder) + os.sep
+            if not any(path.startswith(inside) or path == str(folder) for path in self.changed):
+                return known[1].templates_digest()
+        return templates_digest(folder)
+
     def template_usage(self, renderer: Renderer) -> TemplateUsage:
         """The page data keys the templates read: the last build's while no template
         changed (kept in the cache file), else found again."""
@@ -266,6 +297,41 @@ class BuildCache:
             self.store.write(meta={"template usage": usage})
         self.context.template_usage = usage
         return usage
+
+    # --- the site's shape -------------------------------------------------------------------
+
+    def site_plan(
+        self, key: str, now: dt.datetime, sources: tuple[tuple[str, ...], ...]
+    ) -> SitePlan | None:
+        """The last good build's plan (:mod:`.siteplan`), when this build may take it as it
+        is: the preview named the changes, all of them in ``content/``, which holds the same
+        files (``sources``), no page read again changed its :func:`.siteplan.shape`, no page
+        came of age, and nothing else of ``key`` changed."""
+        plan = self.context.plan
+        if plan is None or self.changed is None:
+            return None
+        if (plan.key, plan.out, plan.sources) != (key, self.out, sources):
+            return None
+        if plan.valid_until is not None and now >= plan.valid_until:
+            return None
+        root = str(self.config.content_dir) + os.sep
+        files = self.context.content_files or set()
+        for path in self.changed:
+            if not path.startswith(root) or os.path.isdir(path):
+                return None  # a template, static/, the config file, a folder: planned afresh
+            if path in files and path not in self.fresh_pages:
+                return None  # a file beside the pages (published as it is)
+            # else a page read again (below), or no file of the site: an editor's swap
+            # file, a file written and removed again
+        for path, entry in self.fresh_pages.items():
+            known = plan.shapes.get(path)
+            if known is None or shape(known) != shape(entry):
+                return None
+        return plan
+
+    def keep_plan(self, plan: SitePlan | None) -> None:
+        """Keep the plan of a build that worked, for the next."""
+        self.context.plan = plan
 
     # --- media -------------------------------------------------------------------------------
 
@@ -402,15 +468,19 @@ class BuildCache:
             for output, document in record.outputs.items()
             if output in rendered or before.get(output) != document
         }
-        current = None
+        current, gone = None, set()
         if self.bodies_changed:  # the cache keeps the bodies of the pages it knows
             current = {self.markdown_key(e.body_key) for e in self.context.pages.values()}
+            # The context knows every body in the file (it read their keys, or a save
+            # pruned the file to them), but for a clean build's: it prunes to the current.
+            gone = self.context.bodies - current
             self.context.bodies = current
         self.store.write(
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
-            keep_bodies=current,
+            keep_bodies=current if self.clean else None,
+            forget_bodies=() if self.clean else gone,
             record=(
                 self.out,
                 Record(record.values, {}, record.files, record.links_key, record.templates),

@@ -22,8 +22,10 @@ from .keys import PACKAGE_DIR, Codebase
 if TYPE_CHECKING:
     from .assets import Assets
     from .cache import PageEntry, Record
+    from .content import Sources
     from .markup import MarkdownRenderer
     from .render import Renderer
+    from .siteplan import SitePlan
     from .template_usage import TemplateUsage
 
 
@@ -38,6 +40,7 @@ class BuildContext:
     # of content/ it saw, and the key of what read them (code and [site]).
     pages: dict[str, PageEntry] = field(default_factory=dict)
     content_files: set[str] | None = None
+    sources: Sources | None = None  # content_files as the pipeline takes them
     pages_scope: str = ""
     # Rendered bodies known to be in the cache file, by key.
     bodies: set[str] = field(default_factory=set)
@@ -49,6 +52,9 @@ class BuildContext:
     template_usage: TemplateUsage | None = None
     # The published names of static/ and the bundles, by the key of what they were made from.
     assets: tuple[str, Assets] | None = None
+    # The last good build's shape (pages, lists, media, files), for body edits the preview
+    # names (:mod:`.siteplan`).
+    plan: SitePlan | None = None
 
     def code(self) -> Codebase:
         """launchkit's source, read once for this context (it cannot change under it)."""
@@ -59,18 +65,22 @@ class BuildContext:
     def warm_up(self) -> None:
         """Make now what a one-page rebuild needs that a build over worker processes made
         only in them: the Markdown renderer (importing Python-Markdown, its extensions and
-        PyYAML, and setting them up, took half a second of a preview's first edit)."""
+        PyYAML, and setting them up, took half a second of a preview's first edit) and the
+        compiled templates."""
         if self.markdown is None:
             from .frontmatter import warm_up
             from .markup import MarkdownRenderer
 
             warm_up()
             self.markdown = MarkdownRenderer()
+        if self.renderer is not None:
+            self.renderer[1].load_templates()
 
     def forget(self) -> None:
         """Drop everything remembered (the code's fingerprint stays: it is what runs)."""
         self.pages = {}
         self.content_files = None
+        self.sources = None
         self.pages_scope = ""
         self.bodies = set()
         self.records = {}
@@ -78,6 +88,7 @@ class BuildContext:
         self.renderer = None
         self.template_usage = None
         self.assets = None
+        self.plan = None
 
 
 __all__ = ["BuildContext"]

@@ -37,10 +37,19 @@ def extra_files(
         "sitemap.xml": rewrite(sitemap(config, pages).decode()).encode(),
         "robots.txt": rewrite(robots_txt(config).decode()).encode(),
     }
+    return {**files, **feed_files(config, feeds, rewrite)}
+
+
+def feed_files(
+    config: SiteConfig,
+    feeds: Sequence[tuple[Feed, Sequence[Page]]],
+    rewrite: Callable[[str], str],
+) -> dict[str, bytes]:
+    """The Atom feeds of :func:`extra_files` alone, by output path."""
     entry_html = _EntryHTML(config, rewrite)  # a post in several feeds is made ready once
-    for feed, posts in feeds:
-        files[feed.url.lstrip("/")] = atom_feed(config, feed, posts, entry_html)
-    return files
+    return {
+        feed.url.lstrip("/"): atom_feed(config, feed, posts, entry_html) for feed, posts in feeds
+    }
 
 
 class _EntryHTML:
@@ -148,4 +157,4 @@ def _xml(root: ET.Element) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-__all__ = ["atom_feed", "extra_files", "robots_txt", "sitemap"]
+__all__ = ["atom_feed", "extra_files", "feed_files", "robots_txt", "sitemap"]

@@ -422,6 +422,14 @@ class Identities:
         self._lists = {page.source: page.listing for page in pages if page.listing}
         self._listed: dict[str, str] = {}  # listed_value of a page, by source
 
+    def keep(self, known: Mapping[str, str], changed: Iterable[str]) -> None:
+        """Take ``known`` (the last build's values) as this build's, but for the identities
+        named in ``changed``: the caller knows that nothing else can differ (the site plan,
+        :mod:`.siteplan`, after edits of page bodies only)."""
+        self._values.update(known)
+        for name in changed:
+            self._values.pop(name, None)
+
     def get(self, name: str) -> str:
         value = self._values.get(name)
         if value is None:

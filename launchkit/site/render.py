@@ -7,6 +7,7 @@ become a :class:`SiteError` naming the template file and line, and the page bein
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import traceback
@@ -282,18 +283,23 @@ class Renderer:
         return self._snippet
 
     def use_pages(
-        self, pages: Sequence[Page], fill: Callable[[Page], Page], refs: PageRefs
+        self,
+        pages: Sequence[Page],
+        fill: Callable[[Page], Page],
+        refs: PageRefs,
+        links: tuple[list[NavItem], list[NavItem], dict[str, str]] | None = None,
     ) -> None:
         """Set the names that show every page (``pages``, ``nav``, …), before rendering any.
 
         ``fill`` gives a page with its HTML (``content``, ``toc``); listed pages call it
         only when a template reads those, so that no build holds every page's HTML.
         ``refs``: the pages ``{{< ref >}}`` may name (every page read, published or not).
+        ``links``: :meth:`site_links` of ``pages`` when the caller has it already.
         """
         self.refs = refs
         listed = [ListedPage(page, fill) for page in pages]
         self._items = {page.source: ListItem(page, fill) for page in pages}
-        nav, footer_links, parents = self.site_links(pages)
+        nav, footer_links, parents = links or self.site_links(pages)
         self.env.globals.update(
             pages=listed,
             nav=nav,
@@ -345,6 +351,13 @@ class Renderer:
     def paginates(self, template: str) -> bool:
         """Whether a page of ``template`` lists its section's pages: it reads ``paginator``."""
         return "paginator" in self.dependencies(template).names
+
+    def load_templates(self) -> None:
+        """Compile (or load from the bytecode cache) every template now: a build over worker
+        processes never did it here, and a preview's first one-page rebuild would."""
+        for name in self.env.list_templates():
+            with contextlib.suppress(jinja2.TemplateError):  # the next build reports it
+                self.env.get_template(name)
 
     def templates_digest(self) -> str:
         """A hash of every template's name and source (:func:`templates_digest`)."""

@@ -152,13 +152,15 @@ class Store:
         forget_pages: Iterable[str] = (),
         bodies: dict[str, Any] | None = None,
         keep_bodies: Iterable[str] | None = None,
+        forget_bodies: Iterable[str] = (),
         record: tuple[str, Any] | None = None,
         outputs: tuple[str, dict[str, Any], Iterable[str]] | None = None,
         links: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         """Write these entries in one transaction; a failure only costs the next build time.
 
-        ``keep_bodies``: every other body is deleted (the cache holds the current site's).
+        ``keep_bodies``: every other body is deleted (the cache holds the current site's);
+        ``forget_bodies``: these are (the same, when the caller knows which bodies it has).
         ``outputs``: (folder, entry by output, outputs gone); ``links``: (folder, links by
         output), written as documents are made, before their entries.
         """
@@ -181,6 +183,7 @@ class Store:
                 db.execute("DELETE FROM keep")
                 db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", ((k,) for k in keep_bodies))
                 db.execute("DELETE FROM bodies WHERE key NOT IN (SELECT key FROM keep)")
+            db.executemany("DELETE FROM bodies WHERE key = ?", [(k,) for k in forget_bodies])
             if record is not None:
                 folder, entry = record
                 db.execute(
