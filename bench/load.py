@@ -1,13 +1,14 @@
 """Load and attack traffic for bench/checkout_bench.py, on asyncio (one light process).
 
-    python bench/load.py buyers   URL BODY --connections 64 --seconds 10
+    python bench/load.py buyers   URL BODY --connections 64 --seconds 10 [--rate 150]
     python bench/load.py attack   URL BODY --trickle 300 --idle 200 --seconds 30 --buyers 8
     python bench/load.py stampede URL BODY --buyers 100 --timeout 40
 
 Each prints one JSON line of figures. Every loop is bounded in time and count and only
 talks to the URL given (loopback in the benchmark).
 
-buyers    keep-alive connections posting the buy form back to back (throughput, latency)
+buyers    keep-alive connections posting the buy form back to back (throughput, latency), or
+          paced at ``--rate`` checkouts/s (CPU per checkout at the same rate for every server)
 attack    sockets that send headers a byte at a time and sockets that send nothing, each
           reopened when the server drops it, while buyers (a new connection per checkout,
           as browsers arriving) keep buying; reports the buyers' latencies and failures
@@ -85,17 +86,21 @@ class KeepAliveBuyer(asyncio.Protocol):
     stream, task or timer per request, so that the generator's own CPU stays small beside
     the server's on the cores they share."""
 
-    def __init__(self, message: bytes, stop_at: float, figures: Figures) -> None:
+    def __init__(self, message: bytes, stop_at: float, figures: Figures, interval: float) -> None:
         self.message, self.stop_at, self.figures = message, stop_at, figures
+        self.interval = interval  # between the starts of two requests; 0: back to back
         self.buffer = b""
         self.began = 0.0
-        self.done = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()
+        self.done = self.loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         self.send()
 
     def send(self) -> None:
+        if self.transport.is_closing():
+            return
         self.began = time.perf_counter()
         self.transport.write(self.message)
 
@@ -108,7 +113,11 @@ class KeepAliveBuyer(asyncio.Protocol):
             if time.monotonic() >= self.stop_at:
                 self.transport.close()
                 return
-            self.send()
+            wait = self.began + self.interval - time.perf_counter()
+            if wait > 0:
+                self.loop.call_later(wait, self.send)
+            else:
+                self.send()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
@@ -116,23 +125,25 @@ class KeepAliveBuyer(asyncio.Protocol):
 
 
 def _complete_response(buffer: bytes) -> tuple[int, int] | None:
-    """(status, bytes) of the first response in ``buffer`` once it is complete, else None."""
+    """(status, bytes) of the first response in ``buffer`` once it is complete, else None.
+    Parsed where it lies in the buffer, without decoding it: this runs once per checkout on
+    the cores the server uses too."""
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         return None
-    lines = buffer[:end].decode("latin-1").split("\r\n")
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value)
+    head = buffer[: end + 2].lower()  # each header line ends in CRLF, the last one too
+    at = head.find(b"\r\ncontent-length:")
+    length = int(head[at + 17 : head.find(b"\r\n", at + 2)]) if at >= 0 else 0
     size = end + 4 + length
-    return (int(lines[0].split()[1]), size) if len(buffer) >= size else None
+    return (int(head[9:12]), size) if len(buffer) >= size else None
 
 
-async def keepalive_buyer(url, body: str, stop_at: float, figures: Figures) -> None:
+async def keepalive_buyer(
+    url, body: str, stop_at: float, figures: Figures, interval: float = 0.0, start: float = 0.0
+) -> None:
     """A :class:`KeepAliveBuyer` until ``stop_at``, reconnecting whenever it is dropped (a
     drop or a refused connection counts as a failed request)."""
+    await asyncio.sleep(start)  # paced connections take turns, not all at once
     parts = urlsplit(url)
     message = request("POST", parts.netloc, parts.path, body)
     loop = asyncio.get_running_loop()
@@ -140,7 +151,9 @@ async def keepalive_buyer(url, body: str, stop_at: float, figures: Figures) -> N
         began = time.perf_counter()
         try:
             _, buyer = await loop.create_connection(
-                lambda: KeepAliveBuyer(message, stop_at, figures), parts.hostname, parts.port
+                lambda: KeepAliveBuyer(message, stop_at, figures, interval),
+                parts.hostname,
+                parts.port,
             )
         except OSError:
             figures.add(began, None)
@@ -273,11 +286,19 @@ async def stampede(args: argparse.Namespace) -> dict:
 
 
 async def buyers(args: argparse.Namespace) -> dict:
+    # Paced at --rate checkouts a second in all (each connection at its share), or as fast
+    # as the server answers.
+    interval = args.connections / args.rate if args.rate else 0.0
     figures = Figures()
     started = time.monotonic()
     stop_at = started + args.seconds
     await asyncio.gather(
-        *(keepalive_buyer(args.url, args.body, stop_at, figures) for _ in range(args.connections))
+        *(
+            keepalive_buyer(
+                args.url, args.body, stop_at, figures, interval, interval * n / args.connections
+            )
+            for n in range(args.connections)
+        )
     )
     return figures.summary(time.monotonic() - started)
 
@@ -289,6 +310,7 @@ def main() -> None:
     parser.add_argument("body")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=0, help="buyers: checkouts/s (0: max)")
     parser.add_argument("--trickle", type=int, default=300)
     parser.add_argument("--idle", type=int, default=200)
     parser.add_argument("--buyers", type=int, default=8)

@@ -203,25 +203,7 @@ class StripeStub:
             return 400, _error("invalid_request_error", message, param)
         params = request.params
         session_id = "cs_test_" + secrets.token_hex(12)
-        session = _SESSION_DEFAULTS | {
-            "id": session_id,
-            "object": "checkout.session",
-            "created": int(time.time()),
-            "expires_at": int(time.time()) + 86400,
-            "livemode": False,
-            "mode": params["mode"],
-            "status": "open",
-            "url": f"{self.url}/pay/{session_id}",
-            "success_url": params["success_url"],
-            "cancel_url": params.get("cancel_url"),
-            "client_reference_id": params.get("client_reference_id"),
-            "customer_creation": params.get("customer_creation"),
-            "metadata": {
-                name[len("metadata[") : -1]: value
-                for name, value in params.items()
-                if name.startswith("metadata[")
-            },
-        }
+        session = SESSION_DEFAULTS | session_fields(params, session_id, self.url)
         with self._state.lock:
             self._state.sessions.append(params)
             self._state.by_id[session_id] = session
@@ -246,7 +228,7 @@ class StripeStub:
 # The rest of a Checkout Session as Stripe answers it (the fields of its API reference, at
 # the values a new hosted session has): a client pays for parsing all of it, so the
 # benchmark's stand-in answers as much as Stripe does.
-_SESSION_DEFAULTS: dict = {
+SESSION_DEFAULTS: dict = {
     "adaptive_pricing": {"enabled": True},
     "after_expiration": None,
     "allow_promotion_codes": None,
@@ -310,6 +292,30 @@ _SESSION_DEFAULTS: dict = {
     "ui_mode": "hosted",
     "wallet_options": None,
 }
+
+
+def session_fields(params: dict[str, str], session_id: str, base_url: str) -> dict:
+    """The fields of a new Checkout Session that its create request decides (the rest are
+    :data:`SESSION_DEFAULTS`); ``params`` is the decoded form of the request."""
+    return {
+        "id": session_id,
+        "object": "checkout.session",
+        "created": int(time.time()),
+        "expires_at": int(time.time()) + 86400,
+        "livemode": False,
+        "mode": params["mode"],
+        "status": "open",
+        "url": f"{base_url}/pay/{session_id}",
+        "success_url": params["success_url"],
+        "cancel_url": params.get("cancel_url"),
+        "client_reference_id": params.get("client_reference_id"),
+        "customer_creation": params.get("customer_creation"),
+        "metadata": {
+            name[len("metadata[") : -1]: value
+            for name, value in params.items()
+            if name.startswith("metadata[")
+        },
+    }
 
 
 def price(price_id: str, mode: str = "payment", *, active: bool = True) -> dict:

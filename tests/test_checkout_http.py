@@ -510,6 +510,62 @@ class _OneAnswerPerConnection(_LocalServer):
         super().__init__(Handler)
 
 
+@pytest.mark.parametrize(
+    ("framing", "connections"), [("chunked", 1), ("chunked, close", 3), ("until close", 3)]
+)
+def test_answers_in_pieces_are_read_whole_and_connections_kept_as_the_answer_says(
+    framing: str, connections: int
+) -> None:
+    """An answer in several writes, headers in any case (a proxy may send them so), chunked
+    or (as an HTTP/1.0-style proxy answers) without a length until the connection closes,
+    is read whole; the connection is reused unless the answer closes it."""
+    with _PiecewiseAnswers(framing) as api:
+        client = make_stripe_client(StripeSettings(SECRET, api.url), max_network_retries=0)
+        params = {"mode": "payment", "success_url": "https://shop.example/thanks"}
+        sessions = [create_session(client, params) for _ in range(3)]
+    assert [(s.id, s.url, s.request_id) for s in sessions] == [
+        ("cs_test_chunked", "https://pay.example/c", "req_chunked")
+    ] * 3
+    assert api.connections == connections
+
+
+class _PiecewiseAnswers(_LocalServer):
+    """Answers each session in two writes with lower-case headers, framed as ``framing``
+    says: ``chunked``, ``chunked, close`` (and ``Connection: close``) or ``until close``
+    (no length; the connection is closed after the body)."""
+
+    def __init__(self, framing: str) -> None:
+        self.connections = 0
+        outer = self
+
+        class Handler(_QuietHandler):
+            def setup(self) -> None:
+                outer.connections += 1
+                super().setup()
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps({"id": "cs_test_chunked", "url": "https://pay.example/c"})
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("request-id", "req_chunked")
+                chunked = framing.startswith("chunked")
+                if chunked:
+                    self.send_header("transfer-encoding", "chunked")
+                if framing.endswith("close"):
+                    self.send_header("connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                for part in (body[:10], body[10:]):
+                    framed = f"{len(part):x}\r\n{part}\r\n" if chunked else part
+                    self.wfile.write(framed.encode())
+                    self.wfile.flush()
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+
+        super().__init__(Handler)
+
+
 def test_a_non_https_session_url_is_never_a_redirect_target(
     config: SiteConfig, stub: StripeStub
 ) -> None:

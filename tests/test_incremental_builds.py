@@ -181,6 +181,20 @@ def test_hand_edited_output_is_rendered_again(tmp_path: Path) -> None:
     assert (root / "public/index.html").read_bytes() == expected
 
 
+def test_hand_edited_feed_is_made_again(tmp_path: Path) -> None:
+    # A feed whose posts did not change is kept as published, unless its file changed.
+    root = write_site(tmp_path)
+    build(root)
+    feed = root / "public/blog/feed.xml"
+    expected = feed.read_bytes()
+    feed.write_bytes(b"defaced")
+    build(root)
+    assert feed.read_bytes() == expected
+    feed.unlink()
+    build(root)
+    assert feed.read_bytes() == expected
+
+
 def test_drafts_and_endpoint_are_part_of_the_key(tmp_path: Path) -> None:
     root = write_site(tmp_path)
     build(root)

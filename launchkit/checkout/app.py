@@ -176,16 +176,10 @@ def create_app(
             return "dry run: this server shows parameters and serves no buyer\n"
         return "ok\n"
 
-    @app.hook("after_request")
-    def secure() -> None:
-        for name, value in SECURITY_HEADERS.items():
-            bottle.response.set_header(name, value)
-
     def error_page(error: bottle.HTTPError) -> str:
         """Bottle's own errors (404, 405, an unexpected exception): same page, no traceback."""
         if error.status_code >= 500:
             log.error("checkout server error: %r", error.exception, exc_info=error.exception)
-        secure()
         return page(error.status_code, level=logging.ERROR if error.status_code >= 500 else 0)
 
     app.default_error_handler = error_page  # type: ignore[method-assign]
@@ -199,8 +193,13 @@ def note(level: int = 0, **fields: Any) -> None:
     access["fields"].update(fields)
 
 
+# Added to every answer's headers as they are (Bottle would validate each one per request).
+_SECURITY_HEADER_LIST = list(SECURITY_HEADERS.items())
+
+
 class _AccessLog:
-    """The app, and one access line for each request it answers (logged when it is done)."""
+    """The app, the security headers on every answer it gives (Bottle's error pages
+    included), and one access line for each request it answers (logged when it is done)."""
 
     def __init__(self, app: WSGIApp, guard: Guard | None) -> None:
         self.app = app
@@ -218,7 +217,7 @@ class _AccessLog:
         def start(line: str, headers: list, exc_info: Any = None) -> Any:
             nonlocal status
             status = line.split(" ", 1)[0]
-            return start_response(line, headers, exc_info)
+            return start_response(line, headers + _SECURITY_HEADER_LIST, exc_info)
 
         body = self.app(environ, start)
         fields = {

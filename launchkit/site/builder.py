@@ -49,7 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -70,7 +70,7 @@ from .content import (
 )
 from .context import BuildContext
 from .extras import extra_files, feed_files
-from .keys import body_key, digest, markdown_key, page_key
+from .keys import body_key, digest, front_key, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
@@ -80,7 +80,7 @@ from .publishing import PublishRules
 from .refs import PageRefs, shortcode_needs
 from .render import Renderer
 from .shortcodes import parse_shortcodes
-from .siteplan import SitePlan, feed_key, first_future_date, sources_of
+from .siteplan import SitePlan, first_future_date, sources_of
 from .store import CACHE_FOLDER, Store
 from .template_usage import unused_params
 from .workers import NoProgress, Progress, run_jobs
@@ -223,7 +223,9 @@ class _Build:
                 documents = self.write_documents(
                     documented, entries, plan.needs, stale, renderer, media, writer
                 )
-                self.stage_files(plan, entries, self.filler(renderer, entries), writer, replanned)
+                feeds = {feed.output: values.feed_value(feed) for feed in plan.lists.feeds}
+                fill = self.filler(renderer, entries)
+                self.stage_files(plan, fill, writer, replanned, feeds)
                 notes = media.assets.image_warnings()
                 rendered = {documented[index].output for index in stale}
                 links_key = record.links_key  # with the plan, only ids can change it
@@ -242,7 +244,7 @@ class _Build:
         if self.published is not None:
             self.published()
         gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, plan.outputs, links_key, templates)
+        cache.remember_documents(documents, values, plan.outputs, links_key, feeds, templates)
         cache.save(self.rendered, gone)
         cache.keep_plan(plan)
         usage = cache.template_usage(renderer)
@@ -315,38 +317,35 @@ class _Build:
     def stage_files(
         self,
         plan: SitePlan,
-        entries: Mapping[str, PageEntry],
         fill: Callable[[Page], Page],
         writer: SiteWriter,
         replanned: bool,
+        feeds: Mapping[str, str],
     ) -> None:
-        """Stage every file besides the page documents (:func:`collect_files`), and keep
-        each feed with the key of its entries. With the plan of the last build, only the
-        feeds whose entries changed are made again: the other files are as it left them."""
-        paths = plan.paths
+        """Stage every file besides the page documents (:func:`collect_files`). The feeds
+        whose keys (``feeds``, by output) and published files are the last build's are kept
+        as published; with the plan of the last build, only the feeds are looked at: the
+        other files are as it left them."""
+        unchanged = self.cache.unchanged_feeds(feeds)
         if replanned:
             files = collect_files(
-                self.config, plan.documented, plan.media, fill, plan.lists.feeds, self.image_cache
+                self.config,
+                plan.documented,
+                plan.media,
+                fill,
+                plan.lists.feeds,
+                self.image_cache,
+                unchanged,
             )
             writer.stage_all(files)
-            made = dict(files.items())
             plan.outputs, plan.files = files.outputs(), len(files)
-            for feed in plan.lists.feeds:
-                output = feed.url.lstrip("/")
-                plan.feeds[output] = (feed_key(feed, entries, paths), made[output])
             return
-        keys = {feed.url.lstrip("/"): feed_key(feed, entries, paths) for feed in plan.lists.feeds}
-        feeds = [
-            feed
-            for feed in plan.lists.feeds
-            if plan.feeds[feed.url.lstrip("/")][0] != keys[feed.url.lstrip("/")]
-        ]
-        if not feeds:
+        stale = [feed for feed in plan.lists.feeds if feed.output not in unchanged]
+        if not stale:
             return
         rewrite = plan.media.assets.rewrite_urls
-        made = feed_files(self.config, feeds_with_posts(plan.lists.pages, feeds, fill), rewrite)
+        made = feed_files(self.config, feeds_with_posts(plan.lists.pages, stale, fill), rewrite)
         for output, data in made.items():
-            plan.feeds[output] = (keys[output], data)
             if writer.stage(output, data)[1]:
                 writer.staged(output)
 
@@ -590,12 +589,17 @@ def collect_files(
     fill,
     feeds: Sequence[Feed],
     image_cache: Path,
+    unchanged_feeds: Collection[str] = (),
 ) -> SiteFiles:
     """Every file of the site besides the page documents of ``pages`` (whose paths it
     reserves; aliases' pages too): sitemap/robots/feeds (their references fingerprinted),
     static/ and the files beside pages (fingerprinted; a moved bundle's beside its page),
-    image variants, social cards."""
+    image variants, social cards. The feeds in ``unchanged_feeds`` (by output) are kept as
+    published, not made again."""
     files = SiteFiles()
+    for output in unchanged_feeds:
+        files.keep(output, f"the generated {output}")
+    feeds = [feed for feed in feeds if feed.output not in unchanged_feeds]
     for page in pages:
         files.reserve(page.output, page.source)
     pages = [page for page in pages if not page.redirect_to]
@@ -693,7 +697,9 @@ def _read(state: _ReadState, path: str):
         rendered, warnings, shortcodes = result.to_entry(), result.warnings, result.shortcodes
     # else: not published, not rendered; read again once published (see pages_to_read)
     uses = shortcode_needs(shortcodes, page.source)
-    entry = PageEntry(None, page, key, "{{<" in body.text, page_key(page, key), warnings, uses)
+    front = front_key(page)
+    shortcodes = "{{<" in body.text
+    entry = PageEntry(None, page, key, shortcodes, front, page_key(front, key), warnings, uses)
     return stamp, entry, stored_as, rendered
 
 

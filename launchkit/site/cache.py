@@ -22,7 +22,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import NamedTuple
 
@@ -33,6 +33,7 @@ from .keys import (
     Identities,
     config_table,
     digest,
+    front_key,
     links_key,
     markdown_extension_modules,
     markdown_key,
@@ -65,6 +66,7 @@ class PageEntry(NamedTuple):
     page: Page
     body_key: str  # a hash of the body and its first line
     shortcodes: bool  # whether the body may hold a shortcode (its HTML then needs forms)
+    front: str  # a hash of the page without its body (keys.front_key): what lists show
     key: str  # a hash of all of it: the value of the identity "page:<source>"
     warnings: tuple[tuple[int, str], ...] = ()  # its body's, as (line, message)
     uses: tuple[str, ...] = ()  # what its built-in shortcodes need (refs.shortcode_needs)
@@ -87,6 +89,8 @@ class Record:
 
     ``values``: each identity's value then; ``outputs``: the page documents; ``files``:
     every published path (None: unknown); ``links_key``: what the links were checked with;
+    ``feeds``: each Atom feed's key (:meth:`.keys.Identities.feed_value`) and its published
+    file's size and mtime.
     ``templates``: the digest of the templates the warnings were placed in (a warning may
     name a template's line).
     """
@@ -95,6 +99,7 @@ class Record:
     outputs: dict[str, Output] = field(default_factory=dict)
     files: frozenset[str] | None = None
     links_key: str = ""
+    feeds: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     templates: str = ""
 
 
@@ -413,18 +418,36 @@ class BuildCache:
                 stale.append(index)
         return stale
 
+    def unchanged_feeds(self, keys: Mapping[str, str]) -> set[str]:
+        """The feeds (by output; ``keys``: each one's key now) made from what the last
+        build's were, whose published files are still the ones it wrote: not made again."""
+        known = self.record().feeds
+        return {
+            output
+            for output, key in keys.items()
+            if output in known
+            and known[output][0] == key
+            and file_stamp(os.path.join(self.out, output)) == known[output][1:]
+        }
+
     def remember_documents(
         self,
         outputs: dict[str, Output],
         values: Identities,
         files: Iterable[str],
         links_key: str,
+        feeds: Mapping[str, str],
         templates: str,
     ) -> None:
-        """The record of this build: its documents and the values of what they needed."""
+        """The record of this build: its documents and the values of what they needed, and
+        its feeds' keys (``feeds``, by output) with their published files' stamps."""
         needed = {name for output in outputs.values() for name in output.needs}
-        values_then = {name: values.get(name) for name in needed}
-        record = Record(values_then, outputs, frozenset(files), links_key, templates)
+        record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
+        record.links_key, record.templates = links_key, templates
+        for output, key in feeds.items():
+            stamp = file_stamp(os.path.join(self.out, output))
+            if stamp is not None:
+                record.feeds[output] = (key, *stamp)
         self.last_record, self.context.records[self.out] = self.record(), record
 
     # --- links -------------------------------------------------------------------------------
@@ -481,10 +504,7 @@ class BuildCache:
             bodies=self.fresh_bodies,
             keep_bodies=current if self.clean else None,
             forget_bodies=() if self.clean else gone,
-            record=(
-                self.out,
-                Record(record.values, {}, record.files, record.links_key, record.templates),
-            ),
+            record=(self.out, replace(record, outputs={})),  # the outputs have their rows
             outputs=(self.out, changed, gone_outputs),
         )
 
@@ -492,11 +512,12 @@ class BuildCache:
 def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:
     """An entry for each generated page (a tag's, a blog's second page), by its path: no
     file, no body; its identity ``page:<source>`` is all it is (its listing included)."""
-    return {
-        page.path: PageEntry(None, page, "", False, page_key(page, ""))
-        for page in pages
-        if page.generated
-    }
+    entries = {}
+    for page in pages:
+        if page.generated:
+            front = front_key(page)
+            entries[page.path] = PageEntry(None, page, "", False, front, page_key(front, ""))
+    return entries
 
 
 def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:

@@ -13,7 +13,6 @@ from html import escape
 
 from ..config import SiteConfig
 from .content import Page
-from .feed_html import feed_html
 from .lists import Feed
 
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -47,9 +46,7 @@ def feed_files(
 ) -> dict[str, bytes]:
     """The Atom feeds of :func:`extra_files` alone, by output path."""
     entry_html = _EntryHTML(config, rewrite)  # a post in several feeds is made ready once
-    return {
-        feed.url.lstrip("/"): atom_feed(config, feed, posts, entry_html) for feed, posts in feeds
-    }
+    return {feed.output: atom_feed(config, feed, posts, entry_html) for feed, posts in feeds}
 
 
 class _EntryHTML:
@@ -64,6 +61,9 @@ class _EntryHTML:
     def __call__(self, page: Page) -> str:
         made = self.made.get(page.source)
         if made is None:
+            # Imported here: lxml costs 20 ms, and a rebuild whose feeds are unchanged needs none.
+            from .feed_html import feed_html
+
             html = feed_html(str(page.content), page.absolute_url, page.title, self.product_name)
             made = self.made[page.source] = self.rewrite(html)
         return made

@@ -14,7 +14,8 @@ documents     the identities of :meth:`Identities.needs`: the page, its template
               (:mod:`~launchkit.site.compiled`: a comment changes none), the
               config tables its templates read, navigation, listings, buy forms, code;
               a list page also needs ``list:<page>``: what it shows of the pages it lists
-files         (sitemap, robots, feed) their own bytes: cheap to make, compared on write
+files         (sitemap, robots) their own bytes: cheap to make, compared on write; a feed
+              its :meth:`Identities.feed_value`, and its published file's size and mtime
 links         each page's document, every output path and id, the link checker's code,
               the config, the working folder (warnings name files relative to it); a
               page with warnings also the templates (a warning may name a line of one)
@@ -46,6 +47,7 @@ from ..config import SiteConfig
 if TYPE_CHECKING:  # at run time, imported where used: render and content import this module
     from .cache import PageEntry
     from .content import Page
+    from .lists import Feed
     from .render import Renderer
 
 PACKAGE = "launchkit"
@@ -356,9 +358,14 @@ def body_key(text: str, first_line: int) -> str:
     return digest(str(first_line), text)
 
 
-def page_key(page: Page, body: str) -> str:
-    """Everything a file gave: its place, front matter and body."""
-    return digest(repr(page), body)
+def front_key(page: Page) -> str:
+    """What a file gave besides its body: its place and front matter."""
+    return digest(repr(page))
+
+
+def page_key(front: str, body: str) -> str:
+    """Everything a file gave (``front``: its :func:`front_key`, ``body``: its body's)."""
+    return digest(front, body)
 
 
 def links_key(
@@ -505,8 +512,23 @@ class Identities:
             summary_from_body = not (page.meta.get("summary") or page.description)
             body = entry.body_key if summary_from_body else ""
             forms = self.get("forms") if summary_from_body and entry.shortcodes else ""
-            value = self._listed[source] = digest(repr(page), body, forms)
+            value = self._listed[source] = digest(entry.front, body, forms)
         return value
+
+    def feed_value(self, feed: Feed) -> str:
+        """What an Atom feed (:mod:`.extras`) is made from: its place, title and entries,
+        the code, ``[site]``, the catalogue (a buy form becomes "Buy <product>"), the
+        published names of files, and of each entry what its HTML is filled from: its page,
+        and the buy forms and ``ref`` targets its body uses."""
+        parts = [repr(feed)]
+        parts += [self.get(name) for name in ("code:documents", "config:site", "config:products")]
+        parts.append(self.get("assets"))
+        for source in feed.entries:
+            entry = self._by_source[source]
+            parts.append(self.get(f"page:{source}"))
+            parts.append(self.get("forms") if entry.shortcodes else "")
+            parts += [self.get(name) for name in entry.uses]
+        return digest(*parts)
 
     def needs(self, page: Page, entry: PageEntry) -> tuple[str, ...]:
         """The identities the document of ``page`` needs: its page's, then those it shares
@@ -540,6 +562,7 @@ __all__ = [
     "body_key",
     "config_table",
     "digest",
+    "front_key",
     "links_key",
     "markdown_extension_modules",
     "markdown_key",

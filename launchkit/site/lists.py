@@ -51,6 +51,11 @@ class Feed:
     alternate: str
     entries: tuple[str, ...]  # the sources of its pages, newest first
 
+    @property
+    def output(self) -> str:
+        """Its file's path in the output folder."""
+        return self.url.lstrip("/")
+
 
 @dataclass(frozen=True)
 class Lists:

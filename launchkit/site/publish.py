@@ -44,11 +44,18 @@ class SiteFiles:
         self._files: dict[str, FileData] = {}
         self._origins: dict[str, str] = {}
         self._claimed: list[str] = []
+        self._kept = 0
 
     def add(self, output: str, data: FileData, origin: str) -> None:
         """Add a file; ``origin`` (a source path, "sitemap") names it in a collision error."""
         self.reserve(output, origin)
         self._files[output] = data
+
+    def keep(self, output: str, origin: str) -> None:
+        """Add a file whose published bytes stay as they are (the cache layer found its
+        inputs and its file unchanged): claimed and counted, not written."""
+        self.reserve(output, origin)
+        self._kept += 1
 
     def reserve(self, output: str, origin: str) -> None:
         """Claim ``output`` for a file written elsewhere (a page document), refusing clashes."""
@@ -63,7 +70,7 @@ class SiteFiles:
         self._claimed.append(output)
 
     def __len__(self) -> int:
-        return len(self._files)
+        return len(self._files) + self._kept
 
     def outputs(self) -> list[str]:
         """Every claimed output path: the files added and the ones reserved."""

@@ -20,14 +20,13 @@ a CLI build that stats every file) plans the site afresh.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import SiteError
 from .content import Asset, Page, Published
-from .keys import digest
-from .lists import Feed, Lists
+from .lists import Lists
 from .media import Media
 from .refs import PageRefs
 
@@ -57,12 +56,9 @@ class SitePlan:
     needs: list[tuple[str, ...]] = field(default_factory=list)  # by documented page
     outputs: list[str] = field(default_factory=list)  # every published path
     files: int = 0  # how many files besides the page documents
-    feeds: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # output: key, bytes
     listed_in: dict[str, tuple[str, ...]] = field(init=False)  # source: its list pages
-    paths: dict[str, str] = field(init=False)  # each page's path, by source
 
     def __post_init__(self) -> None:
-        self.paths = {page.source: page.path for page in self.lists.pages}
         shown: dict[str, list[str]] = {}
         for page in self.lists.pages:
             if page.listing is not None:
@@ -93,12 +89,6 @@ def first_future_date(pages: Iterable[Page], now: dt.datetime) -> dt.datetime | 
     )
 
 
-def feed_key(feed: Feed, entries: Mapping[str, PageEntry], by_source: Mapping[str, str]) -> str:
-    """What a feed's bytes are made from besides the plan: its entries' pages, bodies
-    included (``by_source``: each source's path)."""
-    return digest(*(entries[by_source[source]].key for source in feed.entries))
-
-
 def sources_of(
     markdown: Sequence[str], assets: Iterable[Asset]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -106,4 +96,4 @@ def sources_of(
     return tuple(markdown), tuple(str(asset.path) for asset in assets)
 
 
-__all__ = ["SitePlan", "feed_key", "first_future_date", "shape", "sources_of"]
+__all__ = ["SitePlan", "first_future_date", "shape", "sources_of"]

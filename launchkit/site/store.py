@@ -32,7 +32,7 @@ from typing import Any
 CACHE_FOLDER = Path(".cache") / "build"
 FILE_NAME = "cache.sqlite3"
 # Bump when a table or an entry changes shape: an older file is then started afresh.
-FORMAT = 5
+FORMAT = 6
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
