@@ -9,11 +9,14 @@ test (a copy, when a test changes its source). It keeps one
 request says ``fresh`` (a new one, as each CLI run makes) or ``clean`` (a clean build with a
 fresh context, into a folder emptied first); ``preview`` builds as the preview does (future
 pages marked, forms posting to the checkout's path). The answer: ``{"ok": true, "warnings": [...],
-"rendered": N, "markdown": N}`` or ``{"ok": false, "error": "path:line: message"}``.
+"rendered": N, "markdown": N, "files": {path: digest}}`` or ``{"ok": false, "error":
+"path:line: message"}``. ``files`` (with ``"digests": true`` in the request): a hash of every
+output file's bytes, by path: two processes' outputs are compared while both read their own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -54,9 +57,20 @@ def main() -> None:
                 "rendered": report.rendered,
                 "markdown": report.markdown_rendered,
             }
+            if request.get("digests"):
+                answer["files"] = digests(out)
         except SiteError as exc:
             answer = {"ok": False, "error": str(exc)}
         print(json.dumps(answer), flush=True)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by relative path, with a hash of its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.blake2b(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 if __name__ == "__main__":

@@ -33,8 +33,9 @@ EDITS = {
     "page title": ({"content/about-us.md": FILES["content/about-us.md"].replace("About", "Us")}, 2),
     # A menu label is in every page's navigation.
     "menu": ({"content/about-us.md": "---\ntitle: About\nslug: team\nmenu: Team\n---\n"}, PAGES),
+    # A comment in page.html compiles to the same code: no page is made again.
+    "template comment": ({"templates/page.html": '{% extends "base.html" %}\n{# edited #}\n'}, 0),
     # page.html: 404, about, buy and index; nothing else.
-    "template": ({"templates/page.html": '{% extends "base.html" %}\n{# edited #}\n'}, 4),
     "template output": (
         {
             "templates/page.html": (

@@ -60,6 +60,7 @@ from .aliases import alias_pages
 from .assets import plan_assets
 from .bundles import follow_bundles
 from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_entries
+from .compiled import compiled_folder
 from .content import (
     Page,
     Sources,
@@ -230,13 +231,10 @@ class _Build:
                 links_key = record.links_key  # with the plan, only ids can change it
                 if replanned or _ids_changed(documents, record.outputs, rendered):
                     links_key = cache.links_key(
-                        plan.outputs,
-                        documents,
-                        renderer.templates_digest(),
-                        plan.published.left_out,
-                        notes,
+                        plan.outputs, documents, plan.published.left_out, notes
                     )
-                judged = rendered if links_key == record.links_key else None
+                templates = renderer.templates_digest()
+                judged = cache.pages_to_judge(links_key, templates, rendered)
                 documents, warnings = self.check_links(
                     documented, documents, plan.outputs, judged, plan.published.left_out, notes
                 )
@@ -246,7 +244,7 @@ class _Build:
         if self.published is not None:
             self.published()
         gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, plan.outputs, links_key, feeds)
+        cache.remember_documents(documents, values, plan.outputs, links_key, feeds, templates)
         cache.save(self.rendered, gone)
         cache.keep_plan(plan)
         usage = cache.template_usage(renderer)
@@ -430,8 +428,7 @@ class _Build:
             renderer = Renderer(
                 self.config,
                 checkout_endpoint=cache.endpoint,
-                compiled_dir=_compiled(self.config),
-                template_facts=cache.template_facts(),
+                compiled_dir=_compiled(self.config, cache.code["documents"]),
             )
             context.renderer = (key, renderer)
         return context.renderer[1]
@@ -476,6 +473,7 @@ class _Build:
             return _DocumentPayload(
                 self.config,
                 cache.endpoint,
+                cache.code["documents"],
                 list(pages),
                 keys,
                 store,
@@ -719,6 +717,7 @@ class _DocumentPayload:
 
     config: SiteConfig
     endpoint: str
+    code: str  # the documents' code fingerprint: where compiled templates are
     pages: list[Page]
     keys: list[str]
     store: str
@@ -728,7 +727,9 @@ class _DocumentPayload:
 
     def setup(self) -> _DocumentState:
         renderer = Renderer(
-            self.config, checkout_endpoint=self.endpoint, compiled_dir=_compiled(self.config)
+            self.config,
+            checkout_endpoint=self.endpoint,
+            compiled_dir=_compiled(self.config, self.code),
         )
         renderer.env.globals["social_image"] = self.media.social_image
         store = Store(Path(self.store), readonly=True)
@@ -771,9 +772,10 @@ def _no_state(*_: object) -> None:
     return None
 
 
-def _compiled(config: SiteConfig) -> Path:
-    """Where Jinja keeps compiled templates between builds (its own bytecode cache)."""
-    return config.root / CACHE_FOLDER / "templates"
+def _compiled(config: SiteConfig, code: str) -> Path:
+    """Where Jinja keeps templates compiled by ``code`` between builds (its bytecode cache,
+    :func:`.compiled.compiled_folder`)."""
+    return compiled_folder(config.root / CACHE_FOLDER / "templates", code)
 
 
 __all__ = ["BuildReport", "build_site", "collect_files"]

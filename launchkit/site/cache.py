@@ -22,7 +22,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import NamedTuple
 
@@ -91,6 +91,8 @@ class Record:
     every published path (None: unknown); ``links_key``: what the links were checked with;
     ``feeds``: each Atom feed's key (:meth:`.keys.Identities.feed_value`) and its published
     file's size and mtime.
+    ``templates``: the digest of the templates the warnings were placed in (a warning may
+    name a template's line).
     """
 
     values: dict[str, str] = field(default_factory=dict)
@@ -98,6 +100,7 @@ class Record:
     files: frozenset[str] | None = None
     links_key: str = ""
     feeds: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    templates: str = ""
 
 
 class BuildCache:
@@ -143,7 +146,6 @@ class BuildCache:
         self.fresh_bodies: dict[str, object] = {}
         self.fresh_links: dict[str, Links] = {}
         self.bodies_changed = False
-        self.saved_facts: dict | None = None
         self.last_record = Record()
         self.fresh_pages: dict[str, PageEntry] = {}
         self.gone_pages: set[str] = set()
@@ -276,14 +278,6 @@ class BuildCache:
         self.fresh_links[output] = links
         if len(self.fresh_links) >= _BODIES_IN_MEMORY:
             self.flush()
-
-    def template_facts(self) -> dict:
-        """What each template reads and pulls in, as last found (kept in the cache file)."""
-        if self.context.template_facts is None:
-            stored = None if self.clean else self.store.meta("template facts")
-            self.context.template_facts = stored if isinstance(stored, dict) else {}
-        self.saved_facts = dict(self.context.template_facts)
-        return self.context.template_facts
 
     def templates_digest(self) -> str:
         """A hash of the templates (:func:`.render.templates_digest`): the last renderer's
@@ -443,12 +437,13 @@ class BuildCache:
         files: Iterable[str],
         links_key: str,
         feeds: Mapping[str, str],
+        templates: str,
     ) -> None:
         """The record of this build: its documents and the values of what they needed, and
         its feeds' keys (``feeds``, by output) with their published files' stamps."""
         needed = {name for output in outputs.values() for name in output.needs}
         record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
-        record.links_key = links_key
+        record.links_key, record.templates = links_key, templates
         for output, key in feeds.items():
             stamp = file_stamp(os.path.join(self.out, output))
             if stamp is not None:
@@ -461,13 +456,24 @@ class BuildCache:
         self,
         outputs: Iterable[str],
         documents: Mapping[str, Output],
-        templates: str,
         left_out: Mapping[str, str],
         notes: Mapping[str, str],
     ) -> str:
         """What every page's link warnings were judged against (:func:`.keys.links_key`)."""
         ids = {output: document.ids_key for output, document in documents.items()}
-        return links_key(self.code["links"], self.config, templates, outputs, ids, left_out, notes)
+        return links_key(self.code["links"], self.config, outputs, ids, left_out, notes)
+
+    def pages_to_judge(self, links_key: str, templates: str, rendered: set[str]) -> set[str] | None:
+        """The outputs whose links must be judged again: all (None) when what links are
+        judged against changed; else the documents made in this build and, when a template
+        changed, those with warnings (which may name a line of one; a page without warnings
+        has none to place)."""
+        record = self.record()
+        if links_key != record.links_key:
+            return None
+        if templates == record.templates:
+            return rendered
+        return rendered | {output for output, known in record.outputs.items() if known.warnings}
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
@@ -492,18 +498,13 @@ class BuildCache:
             # pruned the file to them), but for a clean build's: it prunes to the current.
             gone = self.context.bodies - current
             self.context.bodies = current
-        facts = self.context.template_facts
         self.store.write(
-            meta={"template facts": facts} if facts != self.saved_facts else None,
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current if self.clean else None,
             forget_bodies=() if self.clean else gone,
-            record=(
-                self.out,
-                Record(record.values, {}, record.files, record.links_key, record.feeds),
-            ),
+            record=(self.out, replace(record, outputs={})),  # the outputs have their rows
             outputs=(self.out, changed, gone_outputs),
         )
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .cache import PageEntry, Record
     from .content import Sources
     from .markup import MarkdownRenderer
-    from .render import Renderer, TemplateFacts
+    from .render import Renderer
     from .siteplan import SitePlan
     from .template_usage import TemplateUsage
 
@@ -49,7 +49,6 @@ class BuildContext:
     # Made on first use, kept: building them costs more than a small rebuild.
     markdown: MarkdownRenderer | None = None
     renderer: tuple[str, Renderer] | None = None
-    template_facts: dict[str, TemplateFacts] | None = None
     template_usage: TemplateUsage | None = None
     # The published names of static/ and the bundles, by the key of what they were made from.
     assets: tuple[str, Assets] | None = None
@@ -87,7 +86,6 @@ class BuildContext:
         self.records = {}
         self.markdown = None
         self.renderer = None
-        self.template_facts = None
         self.template_usage = None
         self.assets = None
         self.plan = None

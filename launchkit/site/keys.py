@@ -10,13 +10,15 @@ pages         the file's size and mtime (CLI) or "not reported changed" (preview
 bodies        the body's text and first line, the code of :mod:`~launchkit.site.markup`,
               the versions of Python-Markdown and of every configured extension's
               distribution (:data:`launchkit.site.markup.EXTENSIONS`)
-documents     the identities of :meth:`Identities.needs`: the page, its templates, the
+documents     the identities of :meth:`Identities.needs`: the page, its templates' code
+              (:mod:`~launchkit.site.compiled`: a comment changes none), the
               config tables its templates read, navigation, listings, buy forms, code;
               a list page also needs ``list:<page>``: what it shows of the pages it lists
 files         (sitemap, robots) their own bytes: cheap to make, compared on write; a feed
               its :meth:`Identities.feed_value`, and its published file's size and mtime
 links         each page's document, every output path and id, the link checker's code,
-              the config, the working folder (warnings name files relative to it)
+              the config, the working folder (warnings name files relative to it); a
+              page with warnings also the templates (a warning may name a line of one)
 ============  =====================================================================
 
 "Code" is found, not listed: :class:`Codebase` reads the package's own source and follows
@@ -369,7 +371,6 @@ def page_key(front: str, body: str) -> str:
 def links_key(
     code: str,
     config: SiteConfig,
-    templates: str,
     outputs: Iterable[str],
     ids: Mapping[str, str],
     left_out: Mapping[str, str],
@@ -377,15 +378,15 @@ def links_key(
 ) -> str:
     """What every page's link warnings are judged against (see :mod:`.linkcheck`): the link
     checker's code, ``[site]`` (whose base URL makes links ours), the working folder
-    (warnings name files relative to it), the templates (a warning may point to a line of
-    one), every output path, every page's ids (``ids``: their hash by output), the pages
-    left out with why (``left_out``, by URL: a link to one says why), and the outputs noted
-    with a warning (``notes``: images published without variants)."""
+    (warnings name files relative to it), every output path, every page's ids (``ids``:
+    their hash by output), the pages left out with why (``left_out``, by URL: a link to one
+    says why), and the outputs noted with a warning (``notes``: images published without
+    variants). Where a warning is placed also depends on the templates (it may name a line
+    of one): :meth:`.cache.BuildCache.pages_to_judge`."""
     return digest(
         code,
         config_table(config, "site"),
         os.getcwd(),
-        templates,
         "\n".join(sorted(outputs)),  # paths of files: no line breaks in them
         "\n".join(f"{output} {ids[output]}" for output in sorted(ids)),
         "\n".join(f"{url} {left_out[url]}" for url in sorted(left_out)),

@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import jinja2
-import jinja2.meta
 from markupsafe import Markup
 
 from ..config import SiteConfig
 from ..errors import SiteError
+from .compiled import JINJA_GLOBALS, FactsEnvironment, TemplateFacts, bytecode_cache
 from .content import Listing, Page, display_path, term_url, walk_files
 from .keys import digest
 from .markup import RenderedMarkdown, expand_shortcodes
 from .refs import BUILTIN_SHORTCODES, PageRefs, render_builtin
 from .shortcodes import ShortcodeCall
 from .structured_data import StructuredData, parent_titles
-from .template_usage import page_keys_read, used_keys
+from .template_usage import used_keys
 from .theme import NavItem, Theme, front_matter_line
 
 SNIPPET_TEMPLATE = "partials/rewardful.html"
@@ -71,12 +71,6 @@ def newest_first(pages: Sequence[_P]) -> list[_P]:
     dated.sort(key=lambda page: page.url)
     dated.sort(key=lambda page: page.date, reverse=True)
     return dated
-
-
-# What a template's syntax tree says, found once: its source, the variables it reads (None:
-# not worked out yet), the templates it pulls in, the page data keys it reads (None: computed
-# ones).
-TemplateFacts = tuple[str, frozenset[str] | None, tuple[str, ...], frozenset[str] | None]
 
 
 class ListedPage:
@@ -180,23 +174,21 @@ class Renderer:
         *,
         checkout_endpoint: str | None = None,
         compiled_dir: Path | None = None,
-        template_facts: dict[str, TemplateFacts] | None = None,
     ) -> None:
-        """``compiled_dir`` keeps compiled templates between builds (Jinja's bytecode cache:
-        compiling them anew was most of a one-page rebuild's template time).
-        ``template_facts``: what each template reads and pulls in, by name, as an earlier
-        build found it (taken for a template whose source is the same; parsing every
-        template took a third of a small rebuild); this build's are added to it."""
+        """``compiled_dir`` keeps compiled templates between builds, with what each reads
+        and pulls in (:mod:`.compiled`; :func:`.compiled.compiled_folder` names it): compiling
+        them anew was most of a one-page rebuild's template time, and parsing them to know
+        what they read a third of a small one."""
         self.config = config
         self.templates_dir = config.templates_dir
         # The preview server mounts the checkout locally and passes its own endpoint.
         self.endpoint = checkout_endpoint or config.checkout.endpoint
-        self.env = jinja2.Environment(
+        self.env = FactsEnvironment(
             loader=jinja2.FileSystemLoader(self.templates_dir),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
-            bytecode_cache=_bytecode_cache(compiled_dir),
+            bytecode_cache=bytecode_cache(compiled_dir),
             # One environment per build: no template changes under it, so Jinja need not
             # stat every template again for each of thousands of pages.
             auto_reload=False,
@@ -208,20 +200,19 @@ class Renderer:
             products=config.products,
             buy_form=self.buy_form,
         )
-        self.env.filters["absolute"] = config.site.absolute
-        self.env.filters["format_date"] = format_date
-        self.env.filters["term_url"] = term_url  # {{ tag | term_url }}: /tags/<slug>/
         # [theme] of site.toml: checked here (a missing logo fails the build), used by templates.
         self.theme = Theme(config)
         self.env.globals.update(self.theme.template_globals())
-        self.env.filters.update(self.theme.template_filters())
+        self.env.add_filters(
+            absolute=config.site.absolute,
+            format_date=format_date,
+            term_url=term_url,  # {{ tag | term_url }}: /tags/<slug>/
+            **self.theme.template_filters(),
+        )
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
-        self.template_facts = template_facts if template_facts is not None else {}
+        # By name: a renderer lives while no template changes.
         self._facts: dict[str, TemplateFacts] = {}
-        self._parser: jinja2.Environment | None = None
-        # The templates' syntax trees, by name (a renderer lives while no template changes).
-        self._trees: dict[str, jinja2.nodes.Template] = {}
         self._templates_digest: str | None = None
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
@@ -389,82 +380,44 @@ class Renderer:
         if found is None:
             names = self.shortcode_templates()
             shortcodes = [f"{SHORTCODES_FOLDER}{name}.html" for name in names]
-            found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes], names=False)
+            found = self._find_dependencies([BUY_FORM_TEMPLATE, *shortcodes])
             self._dependencies[BUY_FORM_TEMPLATE] = found
         return found
 
-    def _find_dependencies(self, roots: list[str], names: bool = True) -> TemplateDependencies:
-        """Follow extends/include/import from ``roots`` with ``jinja2.meta``; ``names``: also
-        the variables they read (the buy forms' and shortcodes' are not needed).
+    def _find_dependencies(self, roots: list[str]) -> TemplateDependencies:
+        """Follow extends/include/import from ``roots``: the digest of their compiled code
+        and the variables they read (less Jinja's own globals).
 
         A reference computed at render time (``{% include name %}``) could be any template,
-        so it makes every template a dependency. A template that is missing or does not parse
-        is a dependency by name; rendering reports it properly.
+        so it makes every template a dependency. A template that is missing or does not
+        compile is a dependency by its text; rendering reports it properly.
         """
-        sources: dict[str, str] = {}
+        codes: dict[str, str] = {}
         read: set[str] = set()
         todo = list(roots)
         while todo:
             name = todo.pop()
-            if name in sources:
+            if name in codes:
                 continue
-            sources[name], found, referenced, _ = self._template_facts(name, names=names)
-            read |= found or frozenset()
-            todo += referenced
-        parts = [part for name in sorted(sources) for part in (name, sources[name])]
-        return TemplateDependencies(digest(*parts), frozenset(read))
+            facts = self._template_facts(name)
+            codes[name] = facts.code
+            read |= facts.reads
+            todo += self.env.list_templates() if facts.pulls_in is None else facts.pulls_in
+        parts = [part for name in sorted(codes) for part in (name, codes[name])]
+        return TemplateDependencies(digest(*parts), frozenset(read - JINJA_GLOBALS))
 
     def page_keys(self) -> frozenset[str] | None:
-        """The page data keys the templates read (:mod:`.template_usage`), from the same
-        syntax trees as their dependencies."""
+        """The page data keys the templates read (:mod:`.template_usage`), as compiling
+        them found."""
         names = self.env.list_templates(filter_func=lambda name: name.endswith(".html"))
-        return used_keys(self._template_facts(name)[3] for name in names)
+        return used_keys(self._template_facts(name).page_keys for name in names)
 
-    def _template_facts(self, name: str, *, names: bool = False) -> TemplateFacts:
-        """One template's source, the templates it pulls in (every template for a name
-        computed at render time), the page data keys it reads and, when ``names`` is asked
-        for, the variables it reads (None until then: working them out runs Jinja's code
-        generator). The one place templates are parsed for analysis, once per build, and not
-        at all while its source is the one an earlier build parsed."""
+    def _template_facts(self, name: str) -> TemplateFacts:
+        """What one template reads and pulls in (:class:`.compiled.TemplateFacts`), found
+        when it was compiled, by this build or (Jinja's bytecode cache) an earlier one."""
         facts = self._facts.get(name)
-        if facts is not None and (facts[1] is not None or not names):
-            return facts
-        try:
-            source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
-        except jinja2.TemplateError:
-            source = None
-        known = self.template_facts.get(name)
-        if (
-            known is not None
-            and len(known) == 4
-            and source is not None
-            and known[0] == source
-            and (known[1] is not None or not names)
-        ):
-            self._facts[name] = known
-            return known
-        if self._parser is None:
-            # Without the build's globals: jinja2.meta leaves out names an environment defines.
-            self._parser = jinja2.Environment(loader=self.env.loader, autoescape=True)
-            self._parser.filters, self._parser.tests = self.env.filters, self.env.tests
-        parser = self._parser
-        facts = ("", frozenset(), (), frozenset())
-        try:
-            source = parser.loader.get_source(parser, name)[0]  # type: ignore[union-attr]
-            facts = (source, frozenset(), (), frozenset())
-            tree = self._trees.get(name)
-            if tree is None:
-                tree = self._trees[name] = parser.parse(source)
-            referenced = [
-                [*self.env.list_templates()] if found is None else [found]
-                for found in jinja2.meta.find_referenced_templates(tree)
-            ]
-            read = frozenset(jinja2.meta.find_undeclared_variables(tree)) if names else None
-            pulled_in = tuple(name for group in referenced for name in group)
-            facts = (source, read, pulled_in, page_keys_read(tree))
-        except jinja2.TemplateError:  # missing or broken: rendering says where
-            pass
-        self._facts[name] = self.template_facts[name] = facts
+        if facts is None:
+            facts = self._facts[name] = self.env.facts(name)
         return facts
 
     def _render(self, name: str, *, rendering: Page | None = None, **context: Any) -> str:
@@ -524,17 +477,6 @@ def templates_digest(folder: Path) -> str:
     for name in walk_files(folder):
         parts += [Path(name).relative_to(folder).as_posix(), Path(name).read_bytes()]
     return digest(*parts)
-
-
-def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
-    """A bytecode cache in ``folder``; none if it cannot be made (a read-only checkout)."""
-    if folder is None:
-        return None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def _with_page(error: SiteError, page: Page | None) -> SiteError:
