@@ -344,10 +344,9 @@ class _Build:
         if not stale:
             return
         rewrite = plan.media.assets.rewrite_urls
-        made = feed_files(self.config, feeds_with_posts(plan.lists.pages, stale, fill), rewrite)
-        for output, data in made.items():
-            if writer.stage(output, data)[1]:
-                writer.staged(output)
+        writer.stage_all(
+            feed_files(self.config, feeds_with_posts(plan.lists.pages, stale, fill), rewrite)
+        )
 
     # --- pages and bodies ------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -162,9 +162,9 @@ class SiteWriter:
         """Record that ``output`` was staged (by this process or a worker)."""
         self._pending.add(output)
 
-    def stage_all(self, files: SiteFiles) -> None:
-        """:meth:`stage` every file of ``files``, in sorted order."""
-        for output, data in files.items():
+    def stage_all(self, files: SiteFiles | Mapping[str, FileData]) -> None:
+        """:meth:`stage` every file of ``files`` (by output path), in sorted order."""
+        for output, data in sorted(files.items()):
             if self.stage(output, data)[1]:
                 self.staged(output)
 
