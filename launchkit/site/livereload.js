@@ -4,17 +4,18 @@
 //
 // A tab out of date fetches its page again. When the new page has the same head (the
 // server's digest of everything up to </head> but the title, named meta tags and
-// structured data, which are copied over) and the site's other files are the same generation (only
-// pages changed), the new body replaces the old one in place: the stylesheets, fonts and
-// head scripts stay loaded, the scroll position stays, and the body's scripts run again in
-// document order, as after a reload. Anything else, or anything this script is not sure
-// of, reloads the page.
+// structured data, which are copied over) and the site's other files are of the same
+// generation (only pages changed), the new body replaces the old one in place: the
+// stylesheets, fonts and head scripts stay loaded, the scroll position stays, and the
+// body's scripts run again in document order, as after a reload. Anything else, or
+// anything this script is not sure of, reloads the page.
 (() => {
   "use strict";
   const own = document.currentScript;
   const page = { ...own.dataset }; // build, head, assets: what this tab shows
   const events = new EventSource("/__livereload");
   let overlay = null;
+  let error = null; // the last build's error, shown until a build succeeds
   let latest = page.build;
   let updating = Promise.resolve();
 
@@ -22,9 +23,10 @@
   // including one finished between this page's load and the stream's connection. Updates
   // run one at a time, each for the newest build.
   function updateIfStale(event) {
+    error = null; // a good build, or a new stream, which sends the current error after this
     latest = event.data;
-    updating = updating.then(update).catch((error) => {
-      console.warn("launchkit live reload: reloading the page:", error);
+    updating = updating.then(update).catch((failure) => {
+      console.warn("launchkit live reload: reloading the page:", failure);
       location.reload();
     });
   }
@@ -83,7 +85,10 @@
     const [x, y] = [window.scrollX, window.scrollY];
     const scripts = [...body.querySelectorAll("script")].filter((script) => script !== own);
     document.body.replaceWith(body);
-    overlay = null; // it was in the old body
+    overlay = null; // it was in the old body: a build that failed since is shown again
+    if (error !== null) {
+      showError(error);
+    }
     window.scrollTo(x, y);
     await runScripts(scripts);
   }
@@ -120,10 +125,14 @@
     }
     for (const [target, type, listener] of late) {
       const event = new Event(type);
-      if (typeof listener === "function") {
-        listener.call(target, event);
-      } else {
-        listener.handleEvent(event);
+      try {
+        if (typeof listener === "function") {
+          listener.call(target, event);
+        } else {
+          listener.handleEvent(event);
+        }
+      } catch (failure) {
+        window.reportError(failure); // as an event's listener failing reports it, and goes on
       }
     }
   }
@@ -150,7 +159,8 @@
 
   // A build error, shown over the last good page. textContent only: the message quotes the
   // author's own files, which may hold markup.
-  function showError(error) {
+  function showError(shown) {
+    error = shown;
     if (overlay === null) {
       overlay = document.createElement("div");
       overlay.id = "launchkit-build-error";
@@ -167,7 +177,7 @@
       overlay.append(heading, text);
       document.body.append(overlay);
     }
-    overlay.querySelector("pre").textContent = error.text;
+    overlay.querySelector("pre").textContent = shown.text;
   }
 
   events.addEventListener("hello", updateIfStale);
