@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ from .checkout.stripe_api import environ_over_dotenv, make_stripe_client, stripe
 from .config import SiteConfig, load_config
 from .errors import SiteError
 from .site.builder import build_site
-from .site.content import PAGE_SUFFIXES
+from .site.content import PAGE_SUFFIXES, is_hidden
 from .site.context import BuildContext
 
 EVENTS_PATH = "/__livereload"
@@ -507,13 +507,21 @@ class Rebuilder:
                 self._wake.wait(quiet_at - time.monotonic())
 
 
-def only_pages(changed: set[str] | None, content_dir: Path) -> bool:
-    """Whether every path of ``changed`` is a page's source in ``content_dir``: edits after
-    which the site's other files may only gain new names (a page's new image, a social
+def only_pages(changed: set[str] | None, content_dir: Path, known: Collection[str]) -> bool:
+    """Whether ``changed`` holds only pages' sources in ``content_dir``, and files there that
+    no build reads: hidden ones (an editor's swap file) and ones that came and went since
+    the last build, whose files ``known`` lists (an editor's backup or test file). After
+    such edits the site's other files may gain new names (a page's new image, a social
     card) or change where no tab shows them (feeds, sitemap), never change in place."""
-    return changed is not None and all(
-        path.endswith(PAGE_SUFFIXES) and Path(path).is_relative_to(content_dir) for path in changed
-    )
+
+    def page_or_unread(path: str) -> bool:
+        if not Path(path).is_relative_to(content_dir):
+            return False
+        if path.endswith(PAGE_SUFFIXES) or is_hidden(Path(path).relative_to(content_dir)):
+            return True
+        return path not in known and not os.path.lexists(path)
+
+    return changed is not None and all(page_or_unread(path) for path in changed)
 
 
 # --- the preview as a whole ----------------------------------------------------------------
@@ -590,7 +598,7 @@ class Preview:
 
         ``changed``: the paths changed since the last build (None: look at everything).
         """
-        if not only_pages(changed, self._content_dir):
+        if not only_pages(changed, self._content_dir, self.context.content_files or ()):
             self._assets_changed = True
         try:
             config = load_config(self.config_file)

@@ -28,7 +28,7 @@ from stripe_stub import StripeStub
 from test_front_matter import with_repo_templates
 
 from launchkit.errors import SiteError
-from launchkit.preview import EVENTS_PATH, SCRIPT_PATH, Preview, start_preview
+from launchkit.preview import EVENTS_PATH, SCRIPT_PATH, Preview, only_pages, start_preview
 
 REFERRAL = "0d3f9c2e-5b7a-4e1f-9a6b-2c8d4e6f8a1b"
 TIMEOUT = 10  # seconds: generous for a 2-core machine; no timing is asserted here
@@ -142,6 +142,26 @@ def test_only_a_build_that_may_change_other_files_than_pages_moves_their_generat
     events.wait_for("reload")
     restyled = page(preview, "/blog/second/").find("script", src=SCRIPT_PATH)
     assert restyled["data-assets"] != first["data-assets"]
+
+
+def test_only_page_sources_and_files_no_build_reads_keep_the_other_files(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    (content / "blog").mkdir(parents=True)
+    page, image = content / "blog/a.md", content / "blog/a.png"
+    page.write_text("---\ntitle: A\n---\nA.\n")
+    image.write_bytes(b"\x89PNG")
+    known = {str(page), str(image)}  # what the last build read
+    # vim's save: a swap file (hidden), a backup and a test file that came and went
+    unread = {str(content / "blog/.a.md.swp"), str(content / "blog/a.md~"), str(content / "4913")}
+    assert only_pages({str(page), *unread}, content, known)
+
+    assert not only_pages({str(page), str(image)}, content, known)  # an image changed
+    image.unlink()
+    assert not only_pages({str(image)}, content, known)  # a file the last build published
+    (content / "new.png").write_bytes(b"\x89PNG")
+    assert not only_pages({str(content / "new.png")}, content, known)
+    assert not only_pages({str(tmp_path / "static/css/site.css")}, content, known)
+    assert not only_pages(None, content, known)  # which files changed is not known
 
 
 def test_the_preview_shows_a_future_post_marked_that_a_build_leaves_out(tmp_path: Path) -> None:
