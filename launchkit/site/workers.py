@@ -83,13 +83,17 @@ def run_jobs(
     workers: int,
     bar: Progress | None = None,
     keep: Callable[[Any, Any], Any] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Any]:
     """``[job(state, item) for item in items]``, over ``workers`` processes when worth it.
 
     In workers, the state is ``setup(payload())``. Every item is done: the SiteErrors of
     all that failed are raised together at the end. ``keep(item, result)``, if given, is
     what is kept of each result as it comes (a big result need not wait in memory for all
-    the others).
+    the others). ``meanwhile()``, if given, is other work of the caller that needs none of
+    the results: with workers, this process does it while they work instead of waiting;
+    without, it comes after the jobs. Either way the jobs' failures are raised first, and
+    its own error only if the jobs had none (as if it had run after them).
     """
     keep = keep or _whole
     bar = bar or NoProgress()
@@ -104,8 +108,15 @@ def run_jobs(
                 failures.append(exc)
             bar.update()
         raise_all(failures)
+        if meanwhile is not None:
+            meanwhile()
         return results
-    return _Pool(min(workers, len(items)), setup, payload()).run(job, items, bar, keep)
+    pool = _Pool(min(workers, len(items)), setup, payload())
+    return pool.run(job, items, bar, keep, meanwhile or _nothing)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _whole(item: Any, result: Any) -> Any:
@@ -133,6 +144,7 @@ class _Pool:
         items: Sequence[Any],
         bar: Progress,
         keep: Callable[[Any, Any], Any],
+        meanwhile: Callable[[], object],
     ) -> list:
         method = start_method()
         context = multiprocessing.get_context(method)
@@ -157,6 +169,12 @@ class _Pool:
                 inbox.put(numbered)
             for _ in range(self.size):
                 inbox.put(None)
+            # The workers' results wait in their queues meanwhile.
+            try:
+                meanwhile()
+            except Exception:  # raised after the jobs' own failures, if any
+                self._collect(items, len(chunks), outbox, processes, bar, keep)
+                raise
             return self._collect(items, len(chunks), outbox, processes, bar, keep)
         finally:
             if method == "fork":
