@@ -34,6 +34,9 @@ START_METHOD_ENV = "LAUNCHKIT_START_METHOD"
 PARALLEL_THRESHOLD = 100
 # Items are sent in chunks: fewer messages, and still an even share for each worker.
 _MAX_CHUNK = 32
+# Chunks shrink towards the end so that every worker is busy until about this close to it:
+# a chunk is at most 1/(workers * _TAIL_SHARES) of the items still to be handed out.
+_TAIL_SHARES = 4
 
 
 class Progress(Protocol):
@@ -148,8 +151,7 @@ class _Pool:
     ) -> list:
         method = start_method()
         context = multiprocessing.get_context(method)
-        chunk = max(1, min(_MAX_CHUNK, len(items) // (self.size * 8)))
-        chunks = [(start, items[start : start + chunk]) for start in range(0, len(items), chunk)]
+        chunks = [(start, items[start:end]) for start, end in _chunks(len(items), self.size)]
         inbox, outbox = context.SimpleQueue(), context.Queue()
         if method == "fork":
             # Frozen, the parent's objects are left out of the children's collections,
@@ -200,6 +202,19 @@ class _Pool:
             bar.update(len(chunk_results))
         raise_all(failures)
         return results
+
+
+def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of ``count`` items, smaller as fewer remain (guided
+    scheduling): with equal chunks, one worker could still be busy with a whole chunk
+    while the others have nothing left to do."""
+    bounds = []
+    start = 0
+    while start < count:
+        size = max(1, min(_MAX_CHUNK, (count - start) // (workers * _TAIL_SHARES)))
+        bounds.append((start, start + size))
+        start += size
+    return bounds
 
 
 def _next_result(outbox, processes) -> tuple[int, list]:
