@@ -17,6 +17,7 @@ copy a lock some thread holds). Elsewhere it is the platform's own safe choice.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import os
 import queue
@@ -37,6 +38,9 @@ _MAX_CHUNK = 32
 # Chunks shrink towards the end so that every worker is busy until about this close to it:
 # a chunk is at most 1/(workers * _TAIL_SHARES) of the items still to be handed out.
 _TAIL_SHARES = 4
+# Chunks handed out per worker ahead of the results that come back: enough that no worker
+# waits for its next chunk, few enough that the results flow back as they are made.
+_CHUNKS_AHEAD = 2
 
 
 class Progress(Protocol):
@@ -115,11 +119,7 @@ def run_jobs(
             meanwhile()
         return results
     pool = _Pool(min(workers, len(items)), setup, payload())
-    return pool.run(job, items, bar, keep, meanwhile or _nothing)
-
-
-def _nothing() -> None:
-    return None
+    return pool.run(job, items, bar, keep, meanwhile)
 
 
 def _whole(item: Any, result: Any) -> Any:
@@ -147,7 +147,7 @@ class _Pool:
         items: Sequence[Any],
         bar: Progress,
         keep: Callable[[Any, Any], Any],
-        meanwhile: Callable[[], object],
+        meanwhile: Callable[[], object] | None,
     ) -> list:
         method = start_method()
         context = multiprocessing.get_context(method)
@@ -166,18 +166,7 @@ class _Pool:
         try:
             for process in processes:
                 process.start()
-            # After the start: a pipe holds 64 KiB, and only running workers empty it.
-            for numbered in chunks:
-                inbox.put(numbered)
-            for _ in range(self.size):
-                inbox.put(None)
-            # The workers' results wait in their queues meanwhile.
-            try:
-                meanwhile()
-            except Exception:  # raised after the jobs' own failures, if any
-                self._collect(items, len(chunks), outbox, processes, bar, keep)
-                raise
-            return self._collect(items, len(chunks), outbox, processes, bar, keep)
+            return self._collect(items, chunks, inbox, outbox, processes, bar, keep, meanwhile)
         finally:
             if method == "fork":
                 gc.unfreeze()
@@ -186,12 +175,33 @@ class _Pool:
                     process.terminate()
                 process.join()
 
-    @staticmethod
-    def _collect(items, chunks, outbox, processes, bar, keep) -> list:
+    def _collect(self, items, chunks, inbox, outbox, processes, bar, keep, meanwhile) -> list:
+        """Hand the chunks out a few ahead of their results, and keep each result as it comes.
+
+        Not all chunks at once: a pipe holds 64 KiB, so putting them all would block here
+        until the last were taken, while the workers' results piled up in their memory
+        and then all at once in this process's (at 20000 pages, every rendered body).
+        Except with other work to do ``meanwhile``: the workers are then given every chunk
+        first, to be busy while this process does it, and their results wait in their
+        queues (the jobs with such work return small ones: documents' stats and links).
+        """
         results: list[Any] = [None] * len(items)
         failures: list[SiteError] = []
-        for _ in range(chunks):
+        waiting = iter(chunks)
+        ahead = self.size * _CHUNKS_AHEAD if meanwhile is None else len(chunks)
+        for numbered in itertools.islice(waiting, ahead):
+            inbox.put(numbered)
+        error = None
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except Exception as exc:  # raised after the jobs' own failures, if any
+                error = exc
+        for _ in range(len(chunks)):
             start, chunk_results = _next_result(outbox, processes)
+            following = next(waiting, None)
+            if following is not None:
+                inbox.put(following)
             for offset, result in enumerate(chunk_results):
                 if isinstance(result, _Crash):
                     raise RuntimeError(f"in a worker process: {result.traceback}")
@@ -200,7 +210,11 @@ class _Pool:
                 elif not failures:  # after a failure, nothing more is kept
                     results[start + offset] = keep(items[start + offset], result)
             bar.update(len(chunk_results))
+        for _ in range(self.size):
+            inbox.put(None)  # each worker's signal to stop
         raise_all(failures)
+        if error is not None:
+            raise error
         return results
 
 
