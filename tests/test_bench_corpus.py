@@ -70,3 +70,24 @@ def test_build_py_builds_the_corpus(tmp_path: Path) -> None:
         assert meta["title"] in html.title.get_text(), page
         if "template" not in meta:  # page.html and post.html show the body; others may not
             assert html.find("h2") is not None, page
+
+
+def test_build_stages_prints_each_step_for_both_checkouts() -> None:
+    """bench/build_stages.py as bench/README.md runs it, this checkout as its own baseline."""
+    command = [sys.executable, str(ROOT / "bench" / "build_stages.py"), "--pages", str(PAGES)]
+    result = subprocess.run(
+        [*command, "--repeat", "1", "--baseline", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    tables = result.stdout.split("medians of 1 cold builds")[1:]
+    assert len(tables) == 2
+    for table in tables:
+        for step in ("_Build.read_pages", "_Build.write_documents", "_Build.stage_files"):
+            assert step in table
+        total = next(line for line in table.splitlines() if line.startswith("whole build"))
+        wall, parent_cpu, workers_cpu = (float(word) for word in total.split()[-3:])
+        assert wall > 0 and parent_cpu > 0 and workers_cpu >= 0

@@ -7,7 +7,8 @@ link or a smart quote somewhere, so every test here renders the same text twice,
 renderer and through an untouched ``markdown.Markdown`` with the same extensions, and demands
 the same HTML and table of contents: on the example site, on a generated corpus, and on
 many small fuzzed bodies made of the characters the table is about. The same goes for the
-renderer's memory of Pygments lexers (markdown_extensions.cache_lexer_lookups).
+renderer's memory of Pygments lexers (markdown_extensions.cache_lexer_lookups) and its block
+parsing fast path (markup._speed_up_block_processing).
 """
 
 from __future__ import annotations
@@ -139,6 +140,20 @@ def test_the_fast_path_is_installed_on_every_inline_processor() -> None:
         assert "_InlineProcessor__processPlaceholders" in vars(processor), processor
         # Every pattern of both has its literals: a tree without any is left as it is.
         assert "run" in vars(processor), processor
+
+
+def test_the_block_fast_path_is_installed_with_every_processor_in_order() -> None:
+    """What the comparisons below then check: the parser's frozen processors, and the
+    remembered block-level answers (markup._speed_up_block_processing)."""
+    renderer, plain = MarkdownRenderer()._markdown, _plain_markdown()
+
+    assert isinstance(renderer.parser.blockprocessors, tuple)
+    assert [type(p) for p in renderer.parser.blockprocessors] == [
+        type(p) for p in plain.parser.blockprocessors
+    ]
+    assert "is_block_level" in vars(renderer)
+    for tag in ("div", "DIV", "p/", "span", "pre", "custom-element", "", None):
+        assert renderer.is_block_level(tag) == plain.is_block_level(tag), tag
 
 
 def test_every_table_entry_names_a_registered_pattern() -> None:

@@ -169,3 +169,61 @@ def test_a_file_held_open_elsewhere_is_replaced_once_let_go(
     (root / "content/index.md").write_text("---\ntitle: Home\n---\nNewer.\n", encoding="utf-8")
     with pytest.raises(SiteError, match=r"cannot replace .*index.html: The process cannot access"):
         build_site(config, root / "public")
+
+
+def _fail_on_seven(state: None, item: int) -> int:
+    if item == 7:
+        raise SiteError("job seven failed")
+    return item
+
+
+@pytest.mark.parametrize("count", [5, 150])  # in this process, and over worker processes
+def test_other_work_meanwhile_is_done_and_the_jobs_failures_come_first(count: int) -> None:
+    done = []
+
+    def meanwhile() -> None:
+        done.append(True)
+
+    def failing_meanwhile() -> None:
+        raise SiteError("meanwhile failed")
+
+    def run(job, other):
+        return workers.run_jobs(
+            job,
+            range(count),
+            None,
+            setup=_no_state,
+            payload=lambda: None,
+            workers=2,
+            meanwhile=other,
+        )
+
+    assert run(_identity, meanwhile) == list(range(count))
+    assert done == [True]
+    with pytest.raises(SiteError, match="meanwhile failed"):
+        run(_identity, failing_meanwhile)
+    if count > 7:
+        with pytest.raises(SiteError, match="job seven failed"):
+            run(_fail_on_seven, failing_meanwhile)
+
+
+def _identity(state: None, item: int) -> int:
+    return item
+
+
+def test_image_cache_files_are_linked_into_the_site_not_copied(tmp_path: Path) -> None:
+    """Cards and variants are named by content and written by rename: a link is safe."""
+    root = write_site(tmp_path)
+    config = load_config(root / "site.toml")
+    build_site(config, root / "public")
+    cards = sorted((root / "public/social").iterdir())
+    assert cards
+    for card in cards:
+        assert card.stat().st_nlink >= 2, card
+        assert any(card.samefile(cached) for cached in _image_cache_files()), card
+
+
+def _image_cache_files() -> list[Path]:
+    from launchkit.site.media import IMAGE_CACHE_ENV
+
+    return [path for path in Path(os.environ[IMAGE_CACHE_ENV]).rglob("*") if path.is_file()]

@@ -209,7 +209,8 @@ class _Build:
         # Pages that could not be read (and URLs two pages claim) fail the build, after the
         # other pages' shortcodes and templates are checked too: one failed build lists
         # every problem.
-        with site_writer(out) as writer:
+        # The image cache's files are linked into the site, not copied (SiteWriter).
+        with site_writer(out, linked_from=self.image_cache) as writer:
             problems = [*errors, *plan.published.errors, *plan.lists.errors, *plan.alias_errors]
             with reported_with(problems):
                 renderer.use_pages(pages, self.filler(renderer, entries), plan.refs, plan.links)
@@ -220,12 +221,19 @@ class _Build:
                     edited = [entry.page.source for entry in cache.fresh_pages.values()]
                     values.keep(record.values, plan.affected(edited))
                 stale = cache.stale_documents(documented, plan.needs, values)
-                documents = self.write_documents(
-                    documented, entries, plan.needs, stale, renderer, media, writer
-                )
                 feeds = {feed.output: values.feed_value(feed) for feed in plan.lists.feeds}
                 fill = self.filler(renderer, entries)
-                self.stage_files(plan, fill, writer, replanned, feeds)
+                documents = self.write_documents(
+                    documented,
+                    entries,
+                    plan.needs,
+                    stale,
+                    renderer,
+                    media,
+                    writer,
+                    # Needs no document: done here while worker processes render them.
+                    meanwhile=lambda: self.stage_files(plan, fill, writer, replanned, feeds),
+                )
                 notes = media.assets.image_warnings()
                 rendered = {documented[index].output for index in stale}
                 links_key = record.links_key  # with the plan, only ids can change it
@@ -463,8 +471,10 @@ class _Build:
         renderer: Renderer,
         media: Media,
         writer: SiteWriter,
+        meanwhile: Callable[[], object],
     ) -> dict[str, Output]:
-        """Stage the documents of the ``stale`` pages; the others are the last build's."""
+        """Stage the documents of the ``stale`` pages; the others are the last build's.
+        ``meanwhile()`` is the caller's other work, done while workers render them."""
         cache = self.cache
         record = cache.record()
         documents = {
@@ -474,7 +484,7 @@ class _Build:
         }
         writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
-        state = _DocumentState(renderer, self.filler(renderer, entries), writer, media)
+        state = _DocumentState(pages, renderer, self.filler(renderer, entries), writer, media)
 
         def payload() -> _DocumentPayload:
             keys = [cache.markdown_key(entries[page.path].body_key) for page in pages]
@@ -491,21 +501,22 @@ class _Build:
                 renderer.refs,
             )
 
-        def keep(item: tuple[int, Page], result: tuple) -> tuple:
+        def keep(index: int, result: tuple) -> tuple:
             """All but the links, which go to the cache file (20000 pages' would not fit)."""
             size, mtime_ns, links, ids, changed = result
-            cache.add_links(item[1].output, links)
+            cache.add_links(pages[index].output, links)
             return size, mtime_ns, ids, changed
 
         results = run_jobs(
             _document_job,
-            [(index, pages[index]) for index in stale],
+            stale,  # by index: the workers have the pages from the payload
             state,
             setup=_DocumentPayload.setup,
             payload=payload,
             workers=self.workers,
             bar=self.bar,
             keep=keep,
+            meanwhile=meanwhile,
         )
         cache.flush()
         for index, (size, mtime_ns, ids, changed) in zip(stale, results, strict=True):
@@ -714,6 +725,7 @@ def _read(state: _ReadState, path: str):
 
 @dataclass
 class _DocumentState:
+    pages: Sequence[Page]
     renderer: Renderer
     fill: object
     writer: SiteWriter
@@ -745,12 +757,12 @@ class _DocumentPayload:
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
         fill = _filler(renderer, lambda page: _rendered(store.body(keys[page.path]), page))
         renderer.use_pages([page for page in self.pages if not page.redirect_to], fill, self.refs)
-        return _DocumentState(renderer, fill, SiteWriter(Path(self.out)), self.media)
+        return _DocumentState(self.pages, renderer, fill, SiteWriter(Path(self.out)), self.media)
 
 
-def _document_job(state: _DocumentState, item: tuple[int, Page]):
-    """Render and stage one page's document: (size, mtime, links, ids, changed)."""
-    _, page = item
+def _document_job(state: _DocumentState, index: int):
+    """Render and stage the document of page ``index``: (size, mtime, links, ids, changed)."""
+    page = state.pages[index]
     html = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
     document = state.media.assets.rewrite_document(html.decode("utf-8"), page).encode("utf-8")
     stat, changed = state.writer.stage(page.output, document)

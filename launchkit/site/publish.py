@@ -122,10 +122,16 @@ class SiteWriter:
     Worker processes stage with their own copy (forked after :meth:`expect`, so that a
     rollback in the parent knows what they may have written), and the parent is told which
     outputs changed (:meth:`staged`).
+
+    Source files under ``linked_from`` are hard-linked rather than copied: that folder must
+    hold files the build wrote once and never changes in place (the image cache: named by
+    content, each written through a rename), so a published link can never see them change.
+    A link the file system refuses (another device) is a copy.
     """
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, linked_from: Path | None = None) -> None:
         self.out = out
+        self.linked_from = linked_from
         # Nothing in it yet (a first build, or --clean after removing it): nothing to sweep.
         self._empty = not out.is_dir() or next(out.iterdir(), None) is None
         self._expected: set[str] = set()  # outputs that may have a staged file
@@ -153,10 +159,19 @@ class SiteWriter:
         pending = _pending(Path(target))
         _make_folder(pending.parent)
         if isinstance(data, Path):
-            shutil.copy2(data, pending)
+            self._place(data, pending)
         else:
             pending.write_bytes(data)
         return pending.stat(), True
+
+    def _place(self, source: Path, pending: Path) -> None:
+        """Put ``source``'s bytes at ``pending``: linked from :attr:`linked_from`, else copied
+        with its mtime (which :func:`_same_content` compares)."""
+        if self.linked_from is not None and source.is_relative_to(self.linked_from):
+            with contextlib.suppress(OSError):
+                os.link(source, pending)
+                return
+        shutil.copy2(source, pending)
 
     def staged(self, output: str) -> None:
         """Record that ``output`` was staged (by this process or a worker)."""
@@ -239,9 +254,9 @@ def _make_folder(folder: Path) -> None:
 
 
 @contextmanager
-def site_writer(out: Path) -> Iterator[SiteWriter]:
+def site_writer(out: Path, *, linked_from: Path | None = None) -> Iterator[SiteWriter]:
     """A :class:`SiteWriter` for ``out`` that rolls back if the block fails."""
-    writer = SiteWriter(out)
+    writer = SiteWriter(out, linked_from=linked_from)
     try:
         yield writer
     except BaseException:

@@ -35,6 +35,9 @@ START_METHOD_ENV = "LAUNCHKIT_START_METHOD"
 PARALLEL_THRESHOLD = 100
 # Items are sent in chunks: fewer messages, and still an even share for each worker.
 _MAX_CHUNK = 32
+# Chunks shrink towards the end so that every worker is busy until about this close to it:
+# a chunk is at most 1/(workers * _TAIL_SHARES) of the items still to be handed out.
+_TAIL_SHARES = 4
 # Chunks handed out per worker ahead of the results that come back: enough that no worker
 # waits for its next chunk, few enough that the results flow back as they are made.
 _CHUNKS_AHEAD = 2
@@ -87,13 +90,17 @@ def run_jobs(
     workers: int,
     bar: Progress | None = None,
     keep: Callable[[Any, Any], Any] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Any]:
     """``[job(state, item) for item in items]``, over ``workers`` processes when worth it.
 
     In workers, the state is ``setup(payload())``. Every item is done: the SiteErrors of
     all that failed are raised together at the end. ``keep(item, result)``, if given, is
     what is kept of each result as it comes (a big result need not wait in memory for all
-    the others).
+    the others). ``meanwhile()``, if given, is other work of the caller that needs none of
+    the results: with workers, this process does it while they work instead of waiting;
+    without, it comes after the jobs. Either way the jobs' failures are raised first, and
+    its own error only if the jobs had none (as if it had run after them).
     """
     keep = keep or _whole
     bar = bar or NoProgress()
@@ -108,8 +115,11 @@ def run_jobs(
                 failures.append(exc)
             bar.update()
         raise_all(failures)
+        if meanwhile is not None:
+            meanwhile()
         return results
-    return _Pool(min(workers, len(items)), setup, payload()).run(job, items, bar, keep)
+    pool = _Pool(min(workers, len(items)), setup, payload())
+    return pool.run(job, items, bar, keep, meanwhile)
 
 
 def _whole(item: Any, result: Any) -> Any:
@@ -137,11 +147,11 @@ class _Pool:
         items: Sequence[Any],
         bar: Progress,
         keep: Callable[[Any, Any], Any],
+        meanwhile: Callable[[], object] | None,
     ) -> list:
         method = start_method()
         context = multiprocessing.get_context(method)
-        chunk = max(1, min(_MAX_CHUNK, len(items) // (self.size * 8)))
-        chunks = [(start, items[start : start + chunk]) for start in range(0, len(items), chunk)]
+        chunks = [(start, items[start:end]) for start, end in _chunks(len(items), self.size)]
         inbox, outbox = context.SimpleQueue(), context.Queue()
         if method == "fork":
             # Frozen, the parent's objects are left out of the children's collections,
@@ -156,7 +166,7 @@ class _Pool:
         try:
             for process in processes:
                 process.start()
-            return self._collect(items, chunks, inbox, outbox, processes, bar, keep)
+            return self._collect(items, chunks, inbox, outbox, processes, bar, keep, meanwhile)
         finally:
             if method == "fork":
                 gc.unfreeze()
@@ -165,18 +175,28 @@ class _Pool:
                     process.terminate()
                 process.join()
 
-    def _collect(self, items, chunks, inbox, outbox, processes, bar, keep) -> list:
+    def _collect(self, items, chunks, inbox, outbox, processes, bar, keep, meanwhile) -> list:
         """Hand the chunks out a few ahead of their results, and keep each result as it comes.
 
         Not all chunks at once: a pipe holds 64 KiB, so putting them all would block here
         until the last were taken, while the workers' results piled up in their memory
         and then all at once in this process's (at 20000 pages, every rendered body).
+        Except with other work to do ``meanwhile``: the workers are then given every chunk
+        first, to be busy while this process does it, and their results wait in their
+        queues (the jobs with such work return small ones: documents' stats and links).
         """
         results: list[Any] = [None] * len(items)
         failures: list[SiteError] = []
         waiting = iter(chunks)
-        for numbered in itertools.islice(waiting, self.size * _CHUNKS_AHEAD):
+        ahead = self.size * _CHUNKS_AHEAD if meanwhile is None else len(chunks)
+        for numbered in itertools.islice(waiting, ahead):
             inbox.put(numbered)
+        error = None
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except Exception as exc:  # raised after the jobs' own failures, if any
+                error = exc
         for _ in range(len(chunks)):
             start, chunk_results = _next_result(outbox, processes)
             following = next(waiting, None)
@@ -193,7 +213,22 @@ class _Pool:
         for _ in range(self.size):
             inbox.put(None)  # each worker's signal to stop
         raise_all(failures)
+        if error is not None:
+            raise error
         return results
+
+
+def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of ``count`` items, smaller as fewer remain (guided
+    scheduling): with equal chunks, one worker could still be busy with a whole chunk
+    while the others have nothing left to do."""
+    bounds = []
+    start = 0
+    while start < count:
+        size = max(1, min(_MAX_CHUNK, (count - start) // (workers * _TAIL_SHARES)))
+        bounds.append((start, start + size))
+        start += size
+    return bounds
 
 
 def _next_result(outbox, processes) -> tuple[int, list]:

@@ -1,0 +1,168 @@
+"""Where a cold build's time goes: each pipeline step's wall and CPU seconds, parent and workers.
+
+    .venv/bin/python bench/build_stages.py --pages 2000 [--repeat 3] [--baseline DIR]
+
+Generates the bench corpus (bench/corpus.py), fills the image cache once, then runs
+``build.py --clean`` ``--repeat`` times in a child process that times the steps of
+:class:`launchkit.site.builder._Build` and the cache and writer calls around them. Prints,
+per step, when it started and its wall seconds (medians), the parent's CPU seconds and its
+worker processes' (their rusage, taken when the step's pool has ended); a step run inside
+another (the staging of files while documents render) counts in both. ``--baseline``
+names another checkout (``git worktree add /tmp/base main``) whose code runs alternately
+with this one on the same corpus, so both tables come from the same machine state: on a
+busy machine compare CPU seconds; wall seconds move with the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import resource
+import runpy
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# (module, class, method) timed in the child; a name a checkout lacks is skipped.
+TIMED = (
+    [
+        ("launchkit.site.builder", "_Build", name)
+        for name in (
+            "read_pages",
+            "renderer",
+            "plan_site",
+            "write_documents",
+            "stage_files",
+            "check_links",
+        )
+    ]
+    + [
+        ("launchkit.site.cache", "BuildCache", name)
+        for name in ("identities", "stale_documents", "remember_documents", "save")
+    ]
+    + [("launchkit.site.publish", "SiteWriter", "commit")]
+)
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child(checkout: Path, build_args: list[str]) -> None:
+    """Run ``checkout``'s build.py here with its steps timed; print the timings as JSON."""
+    sys.path.insert(0, str(checkout))
+    import importlib
+
+    started = time.perf_counter()
+    rows: list[tuple[str, float, float, float, float]] = []
+
+    def timed(function, label):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            wall = time.perf_counter()
+            cpu, workers = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                rows.append(
+                    (
+                        label,
+                        wall - started,
+                        time.perf_counter() - wall,
+                        _cpu(resource.RUSAGE_SELF) - cpu,
+                        _cpu(resource.RUSAGE_CHILDREN) - workers,
+                    )
+                )
+
+        return wrapper
+
+    for module_name, class_name, name in TIMED:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        if hasattr(cls, name):
+            setattr(cls, name, timed(getattr(cls, name), f"{class_name}.{name}"))
+    sys.argv = [str(checkout / "build.py"), *build_args]
+    try:
+        runpy.run_path(str(checkout / "build.py"), run_name="__main__")
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    total = (
+        "whole build",
+        0.0,
+        time.perf_counter() - started,
+        _cpu(resource.RUSAGE_SELF),
+        _cpu(resource.RUSAGE_CHILDREN),
+    )
+    print(json.dumps([*rows, total]))
+
+
+def run_once(checkout: Path, site: Path, out: Path) -> list[list]:
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, __file__, "--child", str(checkout), "--"]
+    command += ["--config", str(site / "site.toml"), "--out", str(out), "--clean"]
+    result = subprocess.run(command, cwd=site, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def print_table(name: str, runs: list[list[list]]) -> None:
+    """Medians over runs of each step's start, wall, parent CPU and workers' CPU."""
+    by_step: dict[str, list[list[float]]] = {}
+    for run in runs:
+        summed: dict[str, list[float]] = {}
+        for label, start, wall, cpu, workers in run:
+            if label in summed:  # a step called twice: its times add up
+                previous = summed[label]
+                summed[label] = [previous[0], previous[1] + wall, previous[2] + cpu,
+                                 previous[3] + workers]  # fmt: skip
+            else:
+                summed[label] = [start, wall, cpu, workers]
+        for label, values in summed.items():
+            by_step.setdefault(label, []).append(values)
+    print(f"\n{name}: medians of {len(runs)} cold builds (--clean, image cache kept)")
+    print(f"{'step':34s} {'start s':>8s} {'wall s':>8s} {'parent CPU':>11s} {'workers CPU':>12s}")
+    ordered = sorted(by_step.items(), key=lambda item: (item[0] == "whole build", item[1][0][0]))
+    for label, values in ordered:
+        medians = [statistics.median(column) for column in zip(*values, strict=True)]
+        print(f"{label:34s} {medians[0]:8.2f} {medians[1]:8.2f} {medians[2]:11.2f} "
+              f"{medians[3]:12.2f}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=2000, help="corpus size (default 2000)")
+    parser.add_argument("--repeat", type=int, default=3, help="cold builds per checkout")
+    parser.add_argument("--baseline", type=Path, help="another checkout, run alternately")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("build_args", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        child(args.child, args.build_args)
+        return 0
+    sys.path.insert(0, str(ROOT))
+    from bench.corpus import generate_corpus
+
+    checkouts = {"this checkout": ROOT}
+    if args.baseline is not None:
+        checkouts["baseline"] = args.baseline.resolve()
+    with tempfile.TemporaryDirectory() as work:
+        site = generate_corpus(Path(work) / "site", args.pages).root
+        build = [sys.executable, str(ROOT / "build.py"), "--out", str(Path(work) / "public")]
+        subprocess.run(build, cwd=site, capture_output=True, check=True)  # fills the image cache
+        runs: dict[str, list] = {name: [] for name in checkouts}
+        for _ in range(args.repeat):
+            for name, checkout in checkouts.items():
+                runs[name].append(run_once(checkout, site, Path(work) / "public"))
+    for name, checkout in checkouts.items():
+        print_table(f"{name} ({checkout})", runs[name])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
