@@ -40,8 +40,10 @@ from .store import Store
 if TYPE_CHECKING:
     from .builder import BuildReport
 
-# The cache file's entry (table meta) of the stamp of each output folder.
+# The cache file's entries (table meta) of the stamp of each output folder: what it was made
+# from, and apart (read only when all that is equal), the stamps of the published files.
 _ENTRY = "unchanged:"
+_PUBLISHED = "unchanged, published:"
 
 # Each file by path: its size and mtime (ns), as :func:`.cache.file_stamp` gives them.
 Stamps = dict[str, tuple[int, int] | None]
@@ -49,11 +51,10 @@ Stamps = dict[str, tuple[int, int] | None]
 
 @dataclass(frozen=True)
 class Stamp:
-    """What a build that worked was made from and what it published (see the module)."""
+    """What a build that worked was made from, and its report (see the module)."""
 
     key: str  # code, config, options, folders (.keys.build_key)
     sources: Stamps  # every file of content/, templates/ and static/, and the system fonts
-    published: Stamps  # every file of the output folder the build wrote or kept
     valid_until: dt.datetime | None  # a future page's date: then it is published
     report: BuildReport  # with nothing rendered
 
@@ -96,11 +97,12 @@ class LastBuild:
             return None
         with closing(Store(self.cache_file)) as store:
             last = store.meta(_ENTRY + str(self.out))
-        if not isinstance(last, Stamp) or (last.key, last.sources) != (self.key, self.sources):
-            return None
-        if last.valid_until is not None and now >= last.valid_until:
-            return None
-        if published_stamps(self.out, last.published) != last.published:
+            if not isinstance(last, Stamp) or (last.key, last.sources) != (self.key, self.sources):
+                return None
+            if last.valid_until is not None and now >= last.valid_until:
+                return None
+            published = store.meta(_PUBLISHED + str(self.out))
+        if not isinstance(published, dict) or published_stamps(self.out, published) != published:
             return None
         return last.report
 
@@ -112,9 +114,9 @@ class LastBuild:
         unrendered = dataclasses.replace(
             report, rendered=0, from_cache=report.pages, markdown_rendered=0, images_processed=0
         )
-        stamp = Stamp(self.key, self.sources, published, valid_until, unrendered)
+        stamp = Stamp(self.key, self.sources, valid_until, unrendered)
         with closing(Store(self.cache_file)) as store:
-            store.write(meta={_ENTRY + str(self.out): stamp})
+            store.write(meta={_ENTRY + str(self.out): stamp, _PUBLISHED + str(self.out): published})
 
 
 __all__ = [
