@@ -321,11 +321,10 @@ class _Build:
         known = {output: (doc.size, doc.mtime_ns) for output, doc in record.outputs.items()}
         known.update((output, (size, mtime)) for output, (_, size, mtime) in record.feeds.items())
         known.update(writer.stamps)
+        out = self.cache.out
+        outputs = [*(record.files or ()), MARKER]
         return {
-            output: known[output]
-            if output in known
-            else file_stamp(os.path.join(self.cache.out, output))
-            for output in [*(record.files or ()), MARKER]
+            output: known.get(output) or file_stamp(os.path.join(out, output)) for output in outputs
         }
 
     # --- the site's shape ------------------------------------------------------------------

@@ -130,7 +130,8 @@ class SiteWriter:
         self._empty = not out.is_dir() or next(out.iterdir(), None) is None
         self._expected: set[str] = set()  # outputs that may have a staged file
         self._pending: set[str] = set()
-        # The size and mtime each file staged here will have once published, by output.
+        # By output, the size and mtime each file staged here (or found published with the
+        # same bytes) has once published.
         self.stamps: dict[str, tuple[int, int]] = {}
 
     def expect(self, outputs: Collection[str]) -> None:
