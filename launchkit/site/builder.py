@@ -309,7 +309,7 @@ class _Build:
             notes=tuple(unused_params(pages, usage.keys)),
             images_processed=self.images_processed,
         )
-        if self.last is not None:
+        if self.last is not None and self.last.trusted:
             self.last.keep(report, self.published_stamps(writer), plan.valid_until)
         return report
 

@@ -89,6 +89,7 @@ class LastBuild:
         self.key = key
         # Taken before the build reads any of them (a file changed meanwhile then differs).
         self.sources = source_stamps(config)
+        # Whether they may stand for the files' contents: no file changed moments ago.
         self.trusted = settled(self.sources)
 
     def report_if_unchanged(self, now: dt.datetime) -> BuildReport | None:
@@ -108,7 +109,8 @@ class LastBuild:
 
     def keep(self, report: BuildReport, published: Stamps, valid_until: dt.datetime | None) -> None:
         """Remember a build that worked: its report (as a rebuild would give it, nothing
-        rendered) and the stamps of the files it published (every one, by output path)."""
+        rendered) and the stamps of the files it published (every one, by output path).
+        Only a :attr:`trusted` stamp is kept."""
         if not self.trusted:
             return
         unrendered = dataclasses.replace(
