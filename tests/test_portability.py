@@ -119,6 +119,28 @@ def test_workers_take_big_job_lists_and_uneven_shares(monkeypatch: pytest.Monkey
     assert results == [number + 5000 for number in range(300)]
 
 
+def _finished_at(state: None, item: tuple[int, str]) -> float:
+    time.sleep(0.005)
+    return time.monotonic()  # one clock for every process
+
+
+def test_results_are_kept_as_they_come_not_once_every_job_is_done() -> None:
+    """The parent takes each chunk's results while the workers go on: neither it nor they
+    hold every result at once (at 20000 pages, every rendered body of a cold build)."""
+    items = [(number, "x" * 5000) for number in range(400)]  # far beyond a pipe's 64 KiB
+    kept_at: list[float] = []
+
+    def keep(item: tuple[int, str], finished_at: float) -> float:
+        kept_at.append(time.monotonic())
+        return finished_at
+
+    finished = workers.run_jobs(
+        _finished_at, items, None, setup=_no_state, payload=lambda: None, workers=2, keep=keep
+    )
+    done_before_first_kept = sum(1 for at in finished if at < kept_at[0])
+    assert done_before_first_kept < len(items) // 2
+
+
 def test_a_file_held_open_elsewhere_is_replaced_once_let_go(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

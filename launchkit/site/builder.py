@@ -427,6 +427,18 @@ class _Build:
         payload = (self.config, rules, cache.code["bodies"], cache.known_bodies())
         # Here, the context's Markdown renderer: making one costs more than rendering a page.
         here = _ReadState(*payload, cache.context.markdown)
+
+        def keep(path: str, result):
+            """A rendered body goes to the cache layer (and so to the cache file) as it
+            comes: 20000 pages' bodies would not fit in memory together."""
+            if isinstance(result, SiteError):
+                return result
+            stamp, entry, stored_as, rendered = result
+            if rendered is not None:
+                cache.remember_bodies({stored_as: rendered})
+                self.markdown_rendered += 1
+            return stamp, entry
+
         results = run_jobs(
             _read_job,
             unread,
@@ -435,6 +447,7 @@ class _Build:
             payload=lambda: payload,
             workers=self.workers,
             bar=self.bar,
+            keep=keep,
         )
         cache.context.markdown = here.markdown
         fresh = {}
@@ -443,11 +456,8 @@ class _Build:
             if isinstance(result, SiteError):
                 errors.append(result)
                 continue
-            stamp, entry, stored_as, rendered = result
+            stamp, entry = result
             fresh[path] = cache.read(path, stamp, entry)
-            if rendered is not None:
-                cache.remember_bodies({stored_as: rendered})
-                self.markdown_rendered += 1
         read = {
             path: entry if entry is not None else fresh.get(path)
             for path, entry in zip(paths, entries, strict=True)

@@ -109,15 +109,24 @@ class ListItem(ListedPage):
     says, and its ``summary``: front matter ``summary``, else its ``description``, else the
     text above ``<!--more-->`` or its first paragraph. Not its ``content`` or ``toc``: a
     list page is made again when a listed page's summary changes, not its whole text
-    (the identity ``list:<page>``, :class:`.keys.Identities`)."""
+    (the identity ``list:<page>``, :class:`.keys.Identities`).
 
-    __slots__ = ()
+    Only the summary is kept, not the page with its HTML: a process rendering the lists
+    shows every post, and would otherwise end up holding the whole site's HTML."""
+
+    __slots__ = ("_summary",)
+
+    def __init__(self, page: Page, fill: Callable[[Page], Page]) -> None:
+        super().__init__(page, fill)
+        self._summary: str | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name == "summary":
-            page = self._page
-            own = str(page.meta.get("summary") or "") or page.description
-            return own or self._filled_page().summary
+            if self._summary is None:
+                page = self._page
+                own = str(page.meta.get("summary") or "") or page.description
+                self._summary = own or self._fill(page).summary
+            return self._summary
         if name in ("content", "toc"):
             raise SiteError(
                 f"a list shows a page's summary, not its {name} ({self._page.source})",

@@ -17,6 +17,7 @@ copy a lock some thread holds). Elsewhere it is the platform's own safe choice.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import os
 import queue
@@ -34,6 +35,9 @@ START_METHOD_ENV = "LAUNCHKIT_START_METHOD"
 PARALLEL_THRESHOLD = 100
 # Items are sent in chunks: fewer messages, and still an even share for each worker.
 _MAX_CHUNK = 32
+# Chunks handed out per worker ahead of the results that come back: enough that no worker
+# waits for its next chunk, few enough that the results flow back as they are made.
+_CHUNKS_AHEAD = 2
 
 
 class Progress(Protocol):
@@ -152,12 +156,7 @@ class _Pool:
         try:
             for process in processes:
                 process.start()
-            # After the start: a pipe holds 64 KiB, and only running workers empty it.
-            for numbered in chunks:
-                inbox.put(numbered)
-            for _ in range(self.size):
-                inbox.put(None)
-            return self._collect(items, len(chunks), outbox, processes, bar, keep)
+            return self._collect(items, chunks, inbox, outbox, processes, bar, keep)
         finally:
             if method == "fork":
                 gc.unfreeze()
@@ -166,12 +165,23 @@ class _Pool:
                     process.terminate()
                 process.join()
 
-    @staticmethod
-    def _collect(items, chunks, outbox, processes, bar, keep) -> list:
+    def _collect(self, items, chunks, inbox, outbox, processes, bar, keep) -> list:
+        """Hand the chunks out a few ahead of their results, and keep each result as it comes.
+
+        Not all chunks at once: a pipe holds 64 KiB, so putting them all would block here
+        until the last were taken, while the workers' results piled up in their memory
+        and then all at once in this process's (at 20000 pages, every rendered body).
+        """
         results: list[Any] = [None] * len(items)
         failures: list[SiteError] = []
-        for _ in range(chunks):
+        waiting = iter(chunks)
+        for numbered in itertools.islice(waiting, self.size * _CHUNKS_AHEAD):
+            inbox.put(numbered)
+        for _ in range(len(chunks)):
             start, chunk_results = _next_result(outbox, processes)
+            following = next(waiting, None)
+            if following is not None:
+                inbox.put(following)
             for offset, result in enumerate(chunk_results):
                 if isinstance(result, _Crash):
                     raise RuntimeError(f"in a worker process: {result.traceback}")
@@ -180,6 +190,8 @@ class _Pool:
                 elif not failures:  # after a failure, nothing more is kept
                     results[start + offset] = keep(items[start + offset], result)
             bar.update(len(chunk_results))
+        for _ in range(self.size):
+            inbox.put(None)  # each worker's signal to stop
         raise_all(failures)
         return results
 
