@@ -149,9 +149,13 @@ def serve(args: argparse.Namespace) -> int:
         )
     except SiteError as exc:
         return _fail(str(exc), args.verbose)
-    print(f"Previewing at {preview.url} (checkout: {preview.mode.description})")
-    print(f"Watching {display_path(args.config)} and the site's folders; Ctrl-C stops", flush=True)
+    # Ctrl-C may come as soon as the address is printed: the stop must follow it.
     try:
+        print(f"Previewing at {preview.url} (checkout: {preview.mode.description})")
+        print(
+            f"Watching {display_path(args.config)} and the site's folders; Ctrl-C stops",
+            flush=True,
+        )
         preview.wait()
     except KeyboardInterrupt:
         pass

@@ -9,7 +9,12 @@ One local server (waitress, threaded) answers everything a browser needs while e
   ``x/index.html``, an unknown path is ``404.html`` with status 404;
 * ``/__livereload``: a Server-Sent-Events stream that tells each open tab which build is
   current and sends build errors; HTML responses get a ``<script>`` for it injected as they
-  are served, so no built file ever contains it;
+  are served, so no built file ever contains it. The script names the build, a digest of
+  its document's head and the generation of the site's other files: a tab whose new page
+  has the same head and generation swaps in the new body instead of reloading
+  (``launchkit/site/livereload.js``);
+* the other files with a validator (an ``ETag`` from the file's inode, size and mtime, and
+  ``Cache-Control: no-cache``): a reload revalidates them instead of fetching them again;
 * the checkout app of :mod:`launchkit.checkout.app` at ``[checkout] endpoint``'s path: a dry
   run without ``STRIPE_SECRET_KEY``, Stripe's test mode with a test key, never a live key.
 
@@ -25,6 +30,7 @@ folder is its own: nobody else writes there, so its files are not checked for ed
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import mimetypes
@@ -36,7 +42,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +60,7 @@ from .checkout.stripe_api import environ_over_dotenv, make_stripe_client, stripe
 from .config import SiteConfig, load_config
 from .errors import SiteError
 from .site.builder import build_site
+from .site.content import PAGE_SUFFIXES, is_hidden
 from .site.context import BuildContext
 
 EVENTS_PATH = "/__livereload"
@@ -75,9 +82,21 @@ THREADS = 32
 # and closed unwritten, which the build itself does, and which must not start another one.
 _CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 _BODY_END = re.compile(rb"</body\s*>", re.IGNORECASE)
+_HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
+# What in a head only describes the page (its title, meta tags, structured data): the head's
+# digest leaves it out, and a tab that swaps in a new body copies it from the new head. A
+# page's description is its first paragraph, so an edit there need not reload the page.
+_DESCRIPTIVE = re.compile(
+    rb"<title\b.*?</title\s*>|<meta\s+(?:name|property)=[^>]*>"
+    rb"|<script\s+type=\"application/ld\+json\"\s*>.*?</script\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
 # Text types that need the charset spelled out for a browser to read UTF-8 reliably.
 _CHARSET_TYPES = ("text/", "application/javascript", "application/json", "application/xml")
 _NO_CACHE = ("Cache-Control", "no-store")  # every reload must fetch the new build
+# The other files: kept by the browser, but asked about again (a 304 when unchanged) at
+# each use, so that a reload waits for no stylesheet that did not change.
+_REVALIDATE = ("Cache-Control", "no-cache")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -133,6 +152,16 @@ def with_origins(config: SiteConfig, origins: Iterable[str]) -> SiteConfig:
 # --- live reload: the event stream ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Served:
+    """What the pages being served belong to: the build, and the generation of the site's
+    other files (stylesheets, scripts, images, feeds), which moves with every build that
+    may have changed one of them."""
+
+    build: str
+    assets: str
+
+
 class ReloadHub:
     """The open tabs' event streams, the current build's name and the current build error.
 
@@ -146,16 +175,29 @@ class ReloadHub:
         self._streams: set[queue.SimpleQueue[bytes | None]] = set()
         self._session = secrets.token_hex(4)  # a restarted server's builds are new builds
         self._count = 0
-        self.build = f"{self._session}-0"
+        self._assets = 0
+        # One attribute, replaced whole: a request reads build and generation together.
+        self.served = Served(f"{self._session}-0", f"{self._session}-0")
         self._error: bytes | None = None
 
-    def reload(self) -> None:
-        """A new build is being served: every tab reloads, the error overlay goes."""
+    @property
+    def build(self) -> str:
+        """The name of the build being served."""
+        return self.served.build
+
+    def reload(self, *, assets_changed: bool = True) -> None:
+        """A new build is being served: every tab updates, the error overlay goes.
+
+        ``assets_changed``: whether the build may have changed files other than pages
+        (then the tabs reload rather than swap in their page's new body).
+        """
         with self._lock:
             self._count += 1
-            self.build = f"{self._session}-{self._count}"
+            self._assets += assets_changed
+            build = f"{self._session}-{self._count}"
+            self.served = Served(build, f"{self._session}-{self._assets}")
             self._error = None
-            self._send(_message("reload", self.build))
+            self._send(_message("reload", build))
 
     def error(self, text: str, location: str) -> None:
         """The last build failed: every tab shows ``text`` (which names ``location``)."""
@@ -234,7 +276,7 @@ class PreviewApp:
         return self._site_file(environ, path, start_response)
 
     def _site_file(self, environ: dict[str, Any], path: str, start_response: Callable[..., Any]):
-        build = self.hub.build  # before reading the file: a newer file only reloads once more
+        served = self.hub.served  # before reading the file: a newer file only updates once more
         found = find_file(self.site_dir, path)
         if isinstance(found, _Redirect):
             query = environ.get("QUERY_STRING", "")
@@ -244,14 +286,14 @@ class PreviewApp:
         status = "200 OK"
         if found is None:
             status, found = "404 Not Found", self.site_dir / "404.html"
+        content_type = _content_type(found)
+        if not content_type.startswith("text/html"):
+            return _site_asset(environ, found, content_type, start_response)
         try:
             body = found.read_bytes()
         except OSError:  # no 404.html, or the build swapped the folder while we read
             body = b"<!doctype html><title>Not found</title><body><p>Not found.</p></body>"
-            found = Path("404.html")
-        content_type = _content_type(found)
-        if content_type.startswith("text/html"):
-            body = inject_script(body, build)
+        body = inject_script(body, served)
         if environ["REQUEST_METHOD"] == "HEAD":
             start_response(status, _headers(content_type, len(body)))
             return [b""]
@@ -282,9 +324,41 @@ def find_file(site_dir: Path, url_path: str) -> Path | _Redirect | None:
     return target
 
 
-def inject_script(html: bytes, build: str) -> bytes:
-    """``html`` with the live-reload script before its last ``</body>`` (else at the end)."""
-    tag = f'<script src="{SCRIPT_PATH}" data-build="{build}"></script>'.encode()
+def _site_asset(
+    environ: dict[str, Any], path: Path, content_type: str, start_response: Callable[..., Any]
+):
+    """A built file other than a page, with a validator; 304 when the tab has it already."""
+    try:
+        stat = path.stat()
+        body = b"" if environ["REQUEST_METHOD"] == "HEAD" else path.read_bytes()
+    except OSError:  # the build replaced or removed it meanwhile: the tab asks again
+        return _answer(start_response, "404 Not Found", b"", "text/plain")
+    # The inode too: the build replaces a changed file by renaming a new one over it, and
+    # a copied static file keeps its source's mtime.
+    etag = f'"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+    if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+        start_response("304 Not Modified", [("ETag", etag), _REVALIDATE])
+        return [b""]
+    headers = [("Content-Type", content_type), ("Content-Length", str(stat.st_size))]
+    start_response("200 OK", [*headers, ("ETag", etag), _REVALIDATE])
+    return [body]
+
+
+def inject_script(html: bytes, served: Served) -> bytes:
+    """``html`` with the live-reload script before its last ``</body>`` (else at the end).
+
+    The script names the build, the generation of the other files and a digest of the
+    document up to the end of its ``<head>`` (of all of it when there is none, so that any
+    change of such a page reloads it), descriptive elements left out: what a tab compares
+    to swap in a new body.
+    """
+    head_end = _HEAD_END.search(html)
+    head = _DESCRIPTIVE.sub(b"", html[: head_end.end()]) if head_end else html
+    head_digest = hashlib.blake2b(head, digest_size=12).hexdigest()
+    tag = (
+        f'<script src="{SCRIPT_PATH}" data-build="{served.build}"'
+        f' data-assets="{served.assets}" data-head="{head_digest}"></script>'
+    ).encode()
     ends = list(_BODY_END.finditer(html))
     at = ends[-1].start() if ends else len(html)
     return html[:at] + tag + html[at:]
@@ -433,6 +507,23 @@ class Rebuilder:
                 self._wake.wait(quiet_at - time.monotonic())
 
 
+def only_pages(changed: set[str] | None, content_dir: Path, known: Collection[str]) -> bool:
+    """Whether ``changed`` holds only pages' sources in ``content_dir``, and files there that
+    no build reads: hidden ones (an editor's swap file) and ones that came and went since
+    the last build, whose files ``known`` lists (an editor's backup or test file). After
+    such edits the site's other files may gain new names (a page's new image, a social
+    card) or change where no tab shows them (feeds, sitemap), never change in place."""
+
+    def page_or_unread(path: str) -> bool:
+        if not Path(path).is_relative_to(content_dir):
+            return False
+        if path.endswith(PAGE_SUFFIXES) or is_hidden(Path(path).relative_to(content_dir)):
+            return True
+        return path not in known and not os.path.lexists(path)
+
+    return changed is not None and all(page_or_unread(path) for path in changed)
+
+
 # --- the preview as a whole ----------------------------------------------------------------
 
 HOST = "127.0.0.1"
@@ -478,6 +569,10 @@ class Preview:
             for folder in (config.content_dir, config.templates_dir, config.static_dir)
             if folder.is_dir()
         ]
+        self._content_dir = config.content_dir
+        # Whether a change since the last published build may have changed a file other
+        # than a page (then the tabs reload rather than swap in their page's new body).
+        self._assets_changed = True
 
     @property
     def site_dir(self) -> Path:
@@ -503,6 +598,8 @@ class Preview:
 
         ``changed``: the paths changed since the last build (None: look at everything).
         """
+        if not only_pages(changed, self._content_dir, self.context.content_files or ()):
+            self._assets_changed = True
         try:
             config = load_config(self.config_file)
             report = build_site(
@@ -534,7 +631,8 @@ class Preview:
         # Pages and checkout change together: the forms post to the endpoint of this config.
         checkout = self.mode.app(with_origins(config, self.origins))
         self.app.mount_checkout(config.checkout.endpoint_path, checkout)
-        self.app.hub.reload()
+        self.app.hub.reload(assets_changed=self._assets_changed)
+        self._assets_changed = False
 
     def _failed(self, text: str, location: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -594,9 +692,11 @@ __all__ = [
     "Preview",
     "PreviewApp",
     "ReloadHub",
+    "Served",
     "checkout_mode",
     "find_file",
     "inject_script",
+    "only_pages",
     "start_preview",
     "with_origins",
 ]

@@ -1,7 +1,7 @@
 """A build process for tests: reads one JSON request per line, answers one JSON line each.
 
     {"out": "public", "changed": ["/abs/path", ...] | null, "clean": false, "fresh": false,
-     "preview": false}
+     "preview": false, "digests": false, "discard": false}
 
 Run with the site's folder as working folder and ``PYTHONPATH`` naming the launchkit to
 test (a copy, when a test changes its source). It keeps one
@@ -13,6 +13,8 @@ pages marked, forms posting to the checkout's path). The answer: ``{"ok": true, 
 "rendered": N, "markdown": N, "files": {path: digest}}`` or ``{"ok": false, "error":
 "path:line: message"}``. ``files`` (with ``"digests": true`` in the request): a hash of every
 output file's bytes, by path: two processes' outputs are compared while both read their own.
+``discard``: the output folder is removed after the answer, while the next request is read
+and built (a clean build into a fresh folder each time need not wait for the last one's to go).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hashlib
 import json
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from launchkit.config import load_config
@@ -30,6 +33,12 @@ from launchkit.site.context import BuildContext
 
 
 def main() -> None:
+    with ThreadPoolExecutor(max_workers=1) as remover:
+        serve(remover)
+
+
+def serve(remover: ThreadPoolExecutor) -> None:
+    """Answer the requests of stdin until it closes."""
     context = BuildContext()
     # The fingerprint of the code this process runs: the same for every context it makes.
     code = context.code()
@@ -66,6 +75,8 @@ def main() -> None:
         except SiteError as exc:
             answer = {"ok": False, "error": str(exc)}
         print(json.dumps(answer), flush=True)
+        if request.get("discard"):
+            remover.submit(shutil.rmtree, out, ignore_errors=True)
 
 
 def digests(folder: Path) -> dict[str, str]:

@@ -44,6 +44,12 @@ class Builder:
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(self.package)}
+        # Each code change restarts both processes: with its bytecode cached in the package
+        # copy, a start imports launchkit instead of compiling it. Python checks a module's
+        # bytecode against its source's mtime and size, and every code edit here changes
+        # the size of what was last compiled (a toggle's two texts differ in length, a
+        # comment only lengthens), so no process runs stale code.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.process = subprocess.Popen(
             [sys.executable, str(HELPER)],
             cwd=self.site,
@@ -324,7 +330,9 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
                         builder.stop()
                         builder.start()
             fresh = rng.random() < 0.2
-            clean.send(out=str(tmp_path / "clean"), clean=True, digests=True)
+            # A fresh folder each time: the last one is removed while this one is built.
+            clean_out = tmp_path / "clean" / str(step)
+            clean.send(out=str(clean_out), clean=True, digests=True, discard=True)
             if not step:  # the photos' variants and the cards, encoded once for both builds
                 theirs = clean.answer()
             changes = sorted(map(str, changed))

@@ -41,9 +41,10 @@ def test_an_edit_shows_in_the_open_tab_and_an_error_as_an_overlay(
     main = tab.locator("main")
     expect(main).to_have_text("Welcome.")
 
-    seconds = edit_and_wait(tab, source, HOME.replace("Welcome.", "Edited."), "Edited.")
-    print(f"edit-to-visible: {seconds:.3f} s")
-    record_property("edit_to_visible_seconds", round(seconds, 3))
+    shown = edit_and_wait(tab, source, HOME.replace("Welcome.", "Edited."), "Edited.")
+    print(f"edit-to-visible: {shown.seconds:.3f} s")
+    record_property("edit_to_visible_seconds", round(shown.seconds, 3))
+    assert not shown.reloaded  # only the page's text changed: its new body is swapped in
     expect(main).to_have_text("Edited.")
 
     source.write_text(BROKEN_HOME, encoding="utf-8")

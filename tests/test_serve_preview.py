@@ -28,7 +28,7 @@ from stripe_stub import StripeStub
 from test_front_matter import with_repo_templates
 
 from launchkit.errors import SiteError
-from launchkit.preview import EVENTS_PATH, SCRIPT_PATH, Preview, start_preview
+from launchkit.preview import EVENTS_PATH, SCRIPT_PATH, Preview, only_pages, start_preview
 
 REFERRAL = "0d3f9c2e-5b7a-4e1f-9a6b-2c8d4e6f8a1b"
 TIMEOUT = 10  # seconds: generous for a 2-core machine; no timing is asserted here
@@ -105,6 +105,63 @@ def test_a_page_edit_rebuilds_reloads_the_tabs_and_serves_the_new_page(
     assert main_text(preview, "/") == "Welcome back."
     script = page(preview, "/").find("script", src=SCRIPT_PATH)
     assert script["data-build"] == new_build  # the reloaded tab knows it is up to date
+
+
+def test_only_a_build_that_may_change_other_files_than_pages_moves_their_generation(
+    site: Path, preview: Preview, events: EventStream
+) -> None:
+    """What tells a tab that it may swap in its page's new body (launchkit/site/livereload.js):
+    the head's digest and the generation of the other files, which a page edit keeps and a
+    stylesheet edit moves."""
+    events.wait_for("hello")
+    first = page(preview, "/blog/second/").find("script", src=SCRIPT_PATH)
+
+    (site / "content/blog/second.md").write_text(
+        "---\ntitle: Second <post>\ndate: 2026-03-04\n---\nLess.\n"
+    )
+    events.wait_for("reload")
+    edited = page(preview, "/blog/second/").find("script", src=SCRIPT_PATH)
+    assert edited["data-build"] != first["data-build"]
+    assert (edited["data-head"], edited["data-assets"]) == (
+        first["data-head"],
+        first["data-assets"],
+    )
+
+    (site / "content/blog/second.md").write_text(
+        "---\ntitle: Third\ndate: 2026-03-04\n---\nLess.\n"
+    )
+    events.wait_for("reload")
+    retitled = page(preview, "/blog/second/").find("script", src=SCRIPT_PATH)
+    # The title only describes the page: the tab copies it over, and swaps the body in.
+    assert (retitled["data-head"], retitled["data-assets"]) == (
+        first["data-head"],
+        first["data-assets"],
+    )
+
+    (site / "static/css/site.css").write_text("body { margin: 1px }\n")
+    events.wait_for("reload")
+    restyled = page(preview, "/blog/second/").find("script", src=SCRIPT_PATH)
+    assert restyled["data-assets"] != first["data-assets"]
+
+
+def test_only_page_sources_and_files_no_build_reads_keep_the_other_files(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    (content / "blog").mkdir(parents=True)
+    page, image = content / "blog/a.md", content / "blog/a.png"
+    page.write_text("---\ntitle: A\n---\nA.\n")
+    image.write_bytes(b"\x89PNG")
+    known = {str(page), str(image)}  # what the last build read
+    # vim's save: a swap file (hidden), a backup and a test file that came and went
+    unread = {str(content / "blog/.a.md.swp"), str(content / "blog/a.md~"), str(content / "4913")}
+    assert only_pages({str(page), *unread}, content, known)
+
+    assert not only_pages({str(page), str(image)}, content, known)  # an image changed
+    image.unlink()
+    assert not only_pages({str(image)}, content, known)  # a file the last build published
+    (content / "new.png").write_bytes(b"\x89PNG")
+    assert not only_pages({str(content / "new.png")}, content, known)
+    assert not only_pages({str(tmp_path / "static/css/site.css")}, content, known)
+    assert not only_pages(None, content, known)  # which files changed is not known
 
 
 def test_the_preview_shows_a_future_post_marked_that_a_build_leaves_out(tmp_path: Path) -> None:
@@ -235,6 +292,14 @@ def test_files_are_served_as_a_static_host_serves_them(preview: Preview) -> None
     assert css.status_code == 200
     assert css.headers["Content-Type"] == "text/css; charset=utf-8"
     assert css.text == "body { margin: 0 }\n"
+    # Kept by the browser and revalidated at each use: a reload refetches no stylesheet.
+    assert css.headers["Cache-Control"] == "no-cache"
+    validator = {"If-None-Match": css.headers["ETag"]}
+    again = requests.get(f"{base}/css/{stylesheet.name}", headers=validator, timeout=TIMEOUT)
+    assert (again.status_code, again.content) == (304, b"")
+    (preview.site_dir / "css" / stylesheet.name).write_text("body { margin: 2px }\n")
+    changed = requests.get(f"{base}/css/{stylesheet.name}", headers=validator, timeout=TIMEOUT)
+    assert (changed.status_code, changed.text) == (200, "body { margin: 2px }\n")
 
     assert main_text(preview, "/team/") == "a b 1 2"
     slashless = requests.get(base + "/team?x=1", allow_redirects=False, timeout=TIMEOUT)
@@ -357,6 +422,13 @@ def _clean_env() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not name.startswith("STRIPE_")}
 
 
+# How long the command may take to stop after Ctrl-C: the observer, the rebuilder, the
+# server's threads and the interpreter's exit, on a 2-core machine that other jobs may load
+# to 12 and more. A stop that hangs still fails; no timing is asserted (the stop's seconds
+# are printed).
+STOP_TIMEOUT = 60
+
+
 def test_the_command_serves_until_ctrl_c(site: Path) -> None:
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "build.py"), "--serve", "--port", "0"],
@@ -373,7 +445,14 @@ def test_the_command_serves_until_ctrl_c(site: Path) -> None:
         assert "dry run" in lines[1]
         assert requests.get(url, timeout=TIMEOUT).status_code == 200
         server.send_signal(signal.SIGINT)
-        out, err = server.communicate(timeout=TIMEOUT)
+        asked = time.monotonic()
+        try:
+            out, err = server.communicate(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            out, err = server.communicate()
+            pytest.fail(f"still running {STOP_TIMEOUT} s after Ctrl-C:\n{out}\n{err}")
+        print(f"stopped {time.monotonic() - asked:.2f} s after Ctrl-C")
     finally:
         server.kill()
         server.wait()

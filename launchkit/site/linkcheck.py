@@ -181,19 +181,35 @@ def _locate(
         line = lines.containing(page.path, needle)
         if line is not None:
             return display_path(page.path), line
-    own = templates_dir / f"{page.template}.html"
-    for template in [own, *sorted(templates_dir.rglob("*.html"))]:
-        line = lines.containing(template, url)
-        if line is not None:
-            return display_path(template), line
-    return display_path(own), None
+    return lines.in_templates(templates_dir / f"{page.template}.html", templates_dir, url)
 
 
 class _Lines:
-    """The lines of the files warnings point into, read once per check."""
+    """The lines of the files warnings point into, read once per check, and the templates
+    they may be in, listed once per check (a template's broken link warns on every page)."""
 
     def __init__(self) -> None:
         self._files: dict[str, list[str]] = {}
+        self._templates: dict[Path, list[Path]] = {}
+        self._places: dict[tuple[Path, str], tuple[str, int | None]] = {}
+
+    def in_templates(self, own: Path, folder: Path, url: str) -> tuple[str, int | None]:
+        """The template and line where ``url`` is written: ``own`` first, then every
+        template of ``folder`` in order; failing all, ``own`` without a line. Found once per
+        template and link (a template's broken link warns on every page of it)."""
+        key = (own, url)
+        if key not in self._places:
+            if folder not in self._templates:
+                self._templates[folder] = sorted(folder.rglob("*.html"))
+            self._places[key] = next(
+                (
+                    (display_path(template), line)
+                    for template in [own, *self._templates[folder]]
+                    if (line := self.containing(template, url)) is not None
+                ),
+                (display_path(own), None),
+            )
+        return self._places[key]
 
     def containing(self, path: str | Path, needle: str) -> int | None:
         """The number of the first line of ``path`` holding ``needle``."""
