@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             clean=args.clean,
             strict=args.strict,
             progress=sys.stderr.isatty(),
-            context=BuildContext(),  # one run, one build: what it reuses is on disk
+            context=BuildContext(one_build=True),  # what it reuses is on disk
         )
     except SiteError as exc:
         return _fail(str(exc), args.verbose)

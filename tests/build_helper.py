@@ -6,7 +6,8 @@
 Run with the site's folder as working folder and ``PYTHONPATH`` naming the launchkit to
 test (a copy, when a test changes its source). It keeps one
 :class:`~launchkit.site.context.BuildContext` for its life, as the preview does, unless a
-request says ``fresh`` (a new one, as each CLI run makes) or ``clean`` (a clean build with a
+request says ``fresh`` (a new one made for one build, told of no change, as each CLI run
+makes) or ``clean`` (a clean build with a
 fresh context, into a folder emptied first); ``preview`` builds as the preview does (future
 pages marked, forms posting to the checkout's path). The answer: ``{"ok": true, "warnings": [...],
 "rendered": N, "markdown": N, "files": {path: digest}}`` or ``{"ok": false, "error":
@@ -46,8 +47,11 @@ def serve(remover: ThreadPoolExecutor) -> None:
         out = Path(request["out"])
         if request.get("clean"):
             shutil.rmtree(out, ignore_errors=True)
-        if request.get("fresh") or request.get("clean"):
+        changed = request.get("changed")
+        if request.get("clean"):
             context = BuildContext(codebase=code)
+        elif request.get("fresh"):  # as the CLI: made for this build, told of no change
+            context, changed = BuildContext(codebase=code, one_build=True), None
         try:
             config = load_config("site.toml")
             preview = bool(request.get("preview"))
@@ -56,7 +60,7 @@ def serve(remover: ThreadPoolExecutor) -> None:
                 out,
                 clean=bool(request.get("clean")),
                 context=context,
-                changed=request.get("changed"),
+                changed=changed,
                 preview=preview,
                 checkout_endpoint=config.checkout.endpoint_path if preview else None,
             )

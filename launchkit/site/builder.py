@@ -35,6 +35,11 @@ media, navigation, what each document needs, the output paths) is the site plan
 cache layer hands back the last build's, and only the edited pages' identities, their lists'
 and feeds are made again.
 
+Before all this, a build in a context made for one build (the CLI's) compares the site
+with the stamp of the last build into its folder (:mod:`.unchanged`): when no source file,
+option, code or published file changed, that build's report is the answer, and no step
+runs.
+
 With many pages to read or render, the work is spread over worker processes
 (:mod:`.workers`): each builds its state from a small payload, with any start method.
 
@@ -51,7 +56,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
 from ..config import SiteConfig
@@ -59,7 +64,15 @@ from ..errors import SiteError, attempt, reported_with
 from .aliases import alias_pages
 from .assets import plan_assets
 from .bundles import follow_bundles
-from .cache import BuildCache, Links, Output, PageEntry, file_stamp, generated_entries
+from .cache import (
+    BuildCache,
+    Links,
+    Output,
+    PageEntry,
+    code_keys,
+    file_stamp,
+    generated_entries,
+)
 from .compiled import compiled_folder
 from .content import (
     Page,
@@ -70,19 +83,20 @@ from .content import (
 )
 from .context import BuildContext
 from .extras import extra_files, feed_files
-from .keys import body_key, digest, front_key, markdown_key, page_key
+from .keys import body_key, build_key, digest, front_key, markdown_key, page_key
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
 from .media import Media, image_cache_folder, make_media, media_job, plan_media
-from .publish import SiteFiles, SiteWriter, check_output_dir, site_writer
+from .publish import MARKER, SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .refs import PageRefs, shortcode_needs
 from .render import Renderer
 from .shortcodes import parse_shortcodes
 from .siteplan import SitePlan, first_future_date, sources_of
-from .store import CACHE_FOLDER, Store
+from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import unused_params
+from .unchanged import LastBuild
 from .workers import NoProgress, Progress, run_jobs
 
 # Builds of more pages than this show a progress bar (on a terminal).
@@ -138,27 +152,40 @@ def build_site(
     is rewritten); ``strict`` fails the build on a broken link; ``progress`` allows a
     progress bar on stderr for big sites; ``workers`` caps the worker processes (default:
     one per core; 1: none). ``context`` is what the caller keeps between builds (default:
-    a new one). ``changed``: the paths changed since the last build with this context (the
-    preview's file events), so that nothing else is looked at; None: look at every file.
+    a new one, for this build only: one made so, not told of changes, first compares the
+    site with the stamp of the last build into ``out``, and when nothing changed answers
+    with that build's report, :mod:`.unchanged`). ``changed``: the paths changed since
+    the last build with this context (the preview's file events), so that nothing else is
+    looked at; None: look at every file.
     ``published`` is called as soon as the new files are in place, before the build writes
     what it learnt to the cache file (the preview reloads its tabs then).
     """
     started = time.perf_counter()
     out = check_output_dir(out_dir, config)
-    context = context if context is not None else BuildContext()
+    context = context if context is not None else BuildContext(one_build=True)
+    rules = PublishRules.of_build(drafts=drafts, future=future, now=now, preview=preview)
+    endpoint = checkout_endpoint or config.checkout.endpoint
+    last = None
+    if context.one_build and changed is None:
+        last = _last_build(config, context, out, rules, endpoint, strict)
+        unchanged = None if clean else last.report_if_unchanged(rules.now)
+        if unchanged is not None:
+            if published is not None:
+                published()
+            return replace(unchanged, seconds=time.perf_counter() - started)
     cache = BuildCache(
         context,
         config,
         str(out),
         clean=clean,
         changed=None if changed is None else {os.path.abspath(path) for path in changed},
-        endpoint=checkout_endpoint or config.checkout.endpoint,
+        endpoint=endpoint,
+        stamps=last.sources if last is not None else None,
     )
     try:
-        build = _Build(config, cache, workers or os.cpu_count() or 1, published)
+        build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
         with _progress_bar(progress) as bar:
             build.bar = bar
-            rules = PublishRules.of_build(drafts=drafts, future=future, now=now, preview=preview)
             return build.run(out, rules=rules, strict=strict, started=started)
     except BaseException:
         # The paths this build was told of may not all have been taken in: the next build
@@ -170,6 +197,22 @@ def build_site(
         cache.close()
 
 
+def _last_build(
+    config: SiteConfig,
+    context: BuildContext,
+    out: Path,
+    rules: PublishRules,
+    endpoint: str,
+    strict: bool,
+) -> LastBuild:
+    """The stamp of the last build into ``out`` (:mod:`.unchanged`), with the key of this
+    one: what it is made from besides its files."""
+    options = (rules.drafts, rules.future, rules.preview, endpoint, strict, str(out))
+    code = code_keys(context).values()
+    key = build_key(config, code, *options, str(image_cache_folder(config.root)))
+    return LastBuild(config, config.root / CACHE_FOLDER / FILE_NAME, out, key)
+
+
 class _Build:
     """One build: the pipeline's steps, each asking the cache layer what to redo."""
 
@@ -179,11 +222,13 @@ class _Build:
         cache: BuildCache,
         workers: int,
         published: Callable[[], object] | None = None,
+        last: LastBuild | None = None,
     ) -> None:
         self.config = config
         self.cache = cache
         self.workers = workers
         self.published = published
+        self.last = last  # the stamp to replace once this build worked
         self.image_cache = image_cache_folder(config.root)
         self.bar: Progress = NoProgress()
         self.markdown_rendered = 0
@@ -256,7 +301,7 @@ class _Build:
         cache.save(self.rendered, gone)
         cache.keep_plan(plan)
         usage = cache.template_usage(renderer)
-        return BuildReport(
+        report = BuildReport(
             pages=len(documented),
             files=plan.files,
             seconds=time.perf_counter() - started,
@@ -272,6 +317,23 @@ class _Build:
             notes=tuple(unused_params(pages, usage.keys)),
             images_processed=self.images_processed,
         )
+        if self.last is not None and self.last.trusted:
+            self.last.keep(report, self.published_stamps(writer), plan.valid_until)
+        return report
+
+    def published_stamps(self, writer: SiteWriter) -> dict[str, tuple[int, int] | None]:
+        """The size and mtime of every file this build published, as it learnt them: the
+        documents' and feeds' from its record, the other files' from staging them; a stat
+        only for a file none of these holds (the folder's marker)."""
+        record = self.cache.context.records[self.cache.out]
+        known = {output: (doc.size, doc.mtime_ns) for output, doc in record.outputs.items()}
+        known.update((output, (size, mtime)) for output, (_, size, mtime) in record.feeds.items())
+        known.update(writer.stamps)
+        out = self.cache.out
+        outputs = [*(record.files or ()), MARKER]
+        return {
+            output: known.get(output) or file_stamp(os.path.join(out, output)) for output in outputs
+        }
 
     # --- the site's shape ------------------------------------------------------------------
 

@@ -115,23 +115,19 @@ class BuildCache:
         clean: bool,
         changed: Iterable[str] | None,
         endpoint: str,
+        stamps: Mapping[str, tuple[int, int] | None] | None = None,
     ) -> None:
         if clean:
             context.forget()
         self.context = context
+        # The stamps of the site's files taken as the build began (.unchanged), if it did.
+        self.stamps = stamps or {}
         self.config = config
         self.out = out
         self.clean = clean
         self.endpoint = endpoint
         self.store = Store(config.root / CACHE_FOLDER / FILE_NAME)
-        code = context.code()
-        self.code = {
-            "pages": code.fingerprint("pages"),
-            "bodies": code.fingerprint("bodies", markdown_extension_modules(EXTENSIONS)),
-            "documents": code.fingerprint("documents"),
-            "links": code.fingerprint("links"),
-            "media": code.fingerprint("media"),
-        }
+        self.code = code_keys(context)
         scope = pages_scope(self.code["pages"], config)
         # The preview names what changed; without the last build's reading in memory, or
         # when the code or [site] changed, every file is looked at.
@@ -217,7 +213,7 @@ class BuildCache:
         else:
             for path in paths:
                 entry = known.get(path)
-                if entry is not None and (entry.stamp is None or entry.stamp != file_stamp(path)):
+                if entry is not None and (entry.stamp is None or entry.stamp != self.stamp(path)):
                     entry = None
                 entries.append(entry)
         # A page to publish whose rendered body is no longer cached is read again too.
@@ -228,6 +224,10 @@ class BuildCache:
             if self.markdown_key(entry.body_key) not in bodies:
                 entries[index] = None
         return [path for path, entry in zip(paths, entries, strict=True) if entry is None], entries
+
+    def stamp(self, path: str) -> tuple[int, int] | None:
+        """A file's size and mtime: as the build began, when it took them, else now."""
+        return self.stamps[path] if path in self.stamps else file_stamp(path)
 
     def known_bodies(self) -> set[str]:
         """The keys of the rendered bodies in the cache file (none when clean)."""
@@ -509,6 +509,18 @@ class BuildCache:
         )
 
 
+def code_keys(context: BuildContext) -> dict[str, str]:
+    """The code each step's results are keyed by (:meth:`.keys.Codebase.fingerprint`)."""
+    code = context.code()
+    return {
+        "pages": code.fingerprint("pages"),
+        "bodies": code.fingerprint("bodies", markdown_extension_modules(EXTENSIONS)),
+        "documents": code.fingerprint("documents"),
+        "links": code.fingerprint("links"),
+        "media": code.fingerprint("media"),
+    }
+
+
 def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:
     """An entry for each generated page (a tag's, a blog's second page), by its path: no
     file, no body; its identity ``page:<source>`` is all it is (its listing included)."""
@@ -558,6 +570,7 @@ __all__ = [
     "PageEntry",
     "Record",
     "Warnings",
+    "code_keys",
     "file_stamp",
     "generated_entries",
 ]

@@ -1,6 +1,7 @@
 """The build context: everything a build leaves in memory for the next one, in one object.
 
-    context = BuildContext()                   # the CLI: one per run; the preview: one per life
+    context = BuildContext(one_build=True)     # the CLI: one per run
+    context = BuildContext()                   # the preview: one for its life
     build_site(config, out, context=context)   # again and again, one build at a time
     build_site(config, out, context=context, changed={path, ...})   # the preview's rebuilds
 
@@ -35,6 +36,11 @@ class BuildContext:
     (default: the running package; tests point it at a copy to change it)."""
 
     code_root: Path = PACKAGE_DIR
+    # Made for one build (the CLI's): a build that finds its inputs and published files as
+    # the last build into its folder left them answers with that build's report and fills
+    # nothing in here (:mod:`.unchanged`). A lasting context (the preview's) is filled by
+    # every build, for the next one.
+    one_build: bool = False
     codebase: Codebase | None = None
     # The last build's reading of content/: every Markdown file's entry by path, the files
     # of content/ it saw, and the key of what read them (code and [site]).

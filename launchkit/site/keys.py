@@ -19,6 +19,11 @@ files         (sitemap, robots) their own bytes: cheap to make, compared on writ
 links         each page's document, every output path and id, the link checker's code,
               the config, the working folder (warnings name files relative to it); a
               page with warnings also the templates (a warning may name a line of one)
+a build       (:mod:`~launchkit.site.unchanged`) every file of ``content/``,
+              ``templates/`` and ``static/`` and the system fonts' folder by size and
+              mtime, :func:`build_key` (every step's code, the config, the options, the
+              folders), the clock short of the first future page's date, and every
+              published file by size and mtime
 ============  =====================================================================
 
 "Code" is found, not listed: :class:`Codebase` reads the package's own source and follows
@@ -394,6 +399,13 @@ def links_key(
     )
 
 
+def build_key(config: SiteConfig, code: Iterable[str], *options: object) -> str:
+    """What a whole build is made from besides its files: every step's ``code``, the
+    config, the build's ``options`` (publishing rules, endpoint, strictness, output and
+    image-cache folders) and the working folder (warnings name files relative to it)."""
+    return digest(*code, config.fingerprint(), repr(options), os.getcwd())
+
+
 def pages_scope(code: str, config: SiteConfig) -> str:
     """What reading a page depends on besides its file: the code, ``[site]`` (absolute
     URLs, the default image), ``[permalinks]`` (URLs) and where the project is."""
@@ -560,6 +572,7 @@ __all__ = [
     "Codebase",
     "Identities",
     "body_key",
+    "build_key",
     "config_table",
     "digest",
     "front_key",

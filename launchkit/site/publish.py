@@ -136,6 +136,9 @@ class SiteWriter:
         self._empty = not out.is_dir() or next(out.iterdir(), None) is None
         self._expected: set[str] = set()  # outputs that may have a staged file
         self._pending: set[str] = set()
+        # By output, the size and mtime each file staged here (or found published with the
+        # same bytes) has once published.
+        self.stamps: dict[str, tuple[int, int]] = {}
 
     def expect(self, outputs: Collection[str]) -> None:
         """Note that ``outputs`` may be staged (by worker processes): rollback removes them."""
@@ -144,11 +147,16 @@ class SiteWriter:
     def stage(self, output: str, data: FileData) -> tuple[os.stat_result, bool]:
         """Write ``output`` aside unless its published file already has these bytes.
 
-        Returns the stat of the file as it will be published and whether it changes.
-        Rendered bytes are compared with the published file; a copied source file is taken
-        as unchanged when the published copy has its size and mtime (copy2 keeps the
-        mtime; rsync's own quick check).
+        Returns the stat of the file as it will be published and whether it changes (and
+        keeps its size and mtime in :attr:`stamps`). Rendered bytes are compared with the
+        published file; a copied source file is taken as unchanged when the published copy
+        has its size and mtime (copy2 keeps the mtime; rsync's own quick check).
         """
+        stat, changed = self._stage(output, data)
+        self.stamps[output] = (stat.st_size, stat.st_mtime_ns)
+        return stat, changed
+
+    def _stage(self, output: str, data: FileData) -> tuple[os.stat_result, bool]:
         # os.path rather than pathlib until something is written: this looks at every file
         # of the site (a social card per page) on every build.
         target = os.path.join(self.out, output)

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 SIZE = (1200, 630)
 _MARGIN = 80
-_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+# Where a card's fallback fonts are (Debian's fonts-dejavu-core).
+SYSTEM_FONTS = Path("/usr/share/fonts/truetype/dejavu")
 # The DejaVu face closest to each of the theme's font stacks.
 _FALLBACK_FONTS = {
     "serif": "DejaVuSerif-Bold.ttf",
@@ -145,7 +146,7 @@ def _font_path(config: SiteConfig, family: str) -> str:
             return path
         except OSError:
             pass  # a format this FreeType lacks (WOFF2 without Brotli): DejaVu instead
-    fallback = _DEJAVU / _FALLBACK_FONTS.get(family, _DEFAULT_FONT)
+    fallback = SYSTEM_FONTS / _FALLBACK_FONTS.get(family, _DEFAULT_FONT)
     return str(fallback) if fallback.is_file() else ""
 
 
@@ -226,4 +227,4 @@ def _rgb(hex_color: str) -> tuple[int, int, int]:
     return round(color.red), round(color.green), round(color.blue)
 
 
-__all__ = ["SIZE", "CardSpec", "card_spec", "card_style", "card_url", "draw_card"]
+__all__ = ["SIZE", "SYSTEM_FONTS", "CardSpec", "card_spec", "card_style", "card_url", "draw_card"]
