@@ -77,12 +77,16 @@ class Media:
         static/ and the page bundles (fingerprinted), image variants, social cards."""
         for output, (data, origin) in sorted(self.assets.files.items()):
             files.add(output, data, origin)
+        # os.path rather than pathlib: a social card per page on every build.
+        folder = str(cache)
         for source, variant in self.assets.variants():
-            files.add(variant.output, cache / variant.cached, display_path(source))
+            files.add(variant.output, os.path.join(folder, variant.cached), display_path(source))
         for page in pages:
             card = self.cards[page.url]
             files.add(
-                card.url.lstrip("/"), cache / card.cached, f"the social card of {page.source}"
+                card.url.lstrip("/"),
+                os.path.join(folder, card.cached),
+                f"the social card of {page.source}",
             )
 
 
@@ -111,8 +115,8 @@ def plan_media(
     cards = {}
     for page in pages:
         spec = card_spec(page, style, planned)
-        key = spec.key()
-        cards[page.url] = Card(card_url(page, key, spec), spec, f"cards/{key}.{spec.suffix}")
+        key, suffix = spec.key(), spec.suffix
+        cards[page.url] = Card(card_url(page, key, suffix), spec, f"cards/{key}.{suffix}")
     return Media(planned, cards, config.site.base_url, repr(style))
 
 

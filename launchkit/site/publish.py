@@ -27,8 +27,9 @@ from ..config import SiteConfig
 from ..errors import SiteError
 from .content import display_path
 
-# What a site file is made of: rendered bytes, or a source file to copy as it is.
-FileData = bytes | Path
+# What a site file is made of: rendered bytes, or the path of a source file to copy as it
+# is (a str where a Path per file would cost: a social card per page on every build).
+FileData = bytes | str | Path
 
 # In every build output, so that the next build knows it may replace the folder's contents.
 MARKER = ".launchkit-build"
@@ -166,10 +167,10 @@ class SiteWriter:
         self._expected.add(output)
         pending = _pending(Path(target))
         _make_folder(pending.parent)
-        if isinstance(data, Path):
-            self._place(data, pending)
-        else:
+        if isinstance(data, bytes):
             pending.write_bytes(data)
+        else:
+            self._place(Path(data), pending)
         return pending.stat(), True
 
     def _place(self, source: Path, pending: Path) -> None:
@@ -281,7 +282,7 @@ def _stat(path: str) -> os.stat_result | None:
 
 def _same_content(published: str, stat: os.stat_result, data: FileData) -> bool:
     try:
-        if isinstance(data, Path):
+        if not isinstance(data, bytes):  # a source file's path
             source = os.stat(data)
             return (stat.st_size, stat.st_mtime_ns) == (source.st_size, source.st_mtime_ns)
         if stat.st_size != len(data):

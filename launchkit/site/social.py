@@ -125,10 +125,15 @@ def card_spec(page: Page, style: CardSpec, assets: Assets) -> CardSpec:
     return style.titled(page.title)
 
 
-def card_url(page: Page, key: str, spec: CardSpec) -> str:
-    """``/social/blog-launch.3f2a1c9b.png``: the page's path and the card's hash."""
-    slug = re.sub(r"[^a-z0-9]+", "-", page.url.lower()).strip("-") or "home"
-    return f"/social/{slug}.{key[:8]}.{spec.suffix}"
+# What a card's file name keeps of its page's URL (compiled once: a card per page).
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def card_url(page: Page, key: str, suffix: str) -> str:
+    """``/social/blog-launch.3f2a1c9b.png``: the page's path, the card's hash and ``suffix``
+    (its :attr:`CardSpec.suffix`)."""
+    slug = _NOT_SLUG.sub("-", page.url.lower()).strip("-") or "home"
+    return f"/social/{slug}.{key[:8]}.{suffix}"
 
 
 def _font_path(config: SiteConfig, family: str) -> str:
