@@ -83,7 +83,16 @@ from .content import (
 )
 from .context import BuildContext
 from .extras import extra_files, feed_files
-from .keys import body_key, build_key, digest, front_key, markdown_key, page_key
+from .keys import (
+    body_key,
+    build_key,
+    digest,
+    front_key,
+    markdown_key,
+    page_key,
+    plan_key,
+    shape_key,
+)
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
@@ -123,6 +132,9 @@ class BuildReport:
     warnings: tuple[LinkWarning, ...] = ()
     notes: tuple[str, ...] = ()
     images_processed: int = 0  # image variants and social cards encoded (not cached)
+    # Whether the site's shape was made afresh; else the last good build's was taken (only
+    # page bodies changed: :mod:`.siteplan`), or (an unchanged site) none was needed.
+    planned: bool = True
 
 
 def build_site(
@@ -181,6 +193,7 @@ def build_site(
         changed=None if changed is None else {os.path.abspath(path) for path in changed},
         endpoint=endpoint,
         stamps=last.sources if last is not None else None,
+        settled_before=last.settled_before if last is not None else 0,
     )
     try:
         build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
@@ -263,7 +276,7 @@ class _Build:
                 if replanned:
                     plan.needs = [values.needs(page, entries[page.path]) for page in documented]
                 else:  # body edits: only what the edited pages' bodies feed can differ
-                    edited = [entry.page.source for entry in cache.fresh_pages.values()]
+                    edited = [entries[path].page.source for path in sorted(cache.edited)]
                     values.keep(record.values, plan.affected(edited))
                 stale = cache.stale_documents(documented, plan.needs, values)
                 feeds = {feed.output: values.feed_value(feed) for feed in plan.lists.feeds}
@@ -298,8 +311,8 @@ class _Build:
             self.published()
         gone = set(record.outputs) - set(documents)
         cache.remember_documents(documents, values, plan.outputs, links_key, feeds, templates)
+        cache.keep_plan(plan, new=replanned)
         cache.save(self.rendered, gone)
-        cache.keep_plan(plan)
         usage = cache.template_usage(renderer)
         report = BuildReport(
             pages=len(documented),
@@ -316,18 +329,22 @@ class _Build:
             ),
             notes=tuple(unused_params(pages, usage.keys)),
             images_processed=self.images_processed,
+            planned=replanned,
         )
         if self.last is not None and self.last.trusted:
-            self.last.keep(report, self.published_stamps(writer), plan.valid_until)
+            self.last.keep(report, self.published_stamps(writer, plan), plan.valid_until)
         return report
 
-    def published_stamps(self, writer: SiteWriter) -> dict[str, tuple[int, int] | None]:
+    def published_stamps(
+        self, writer: SiteWriter, plan: SitePlan
+    ) -> dict[str, tuple[int, int] | None]:
         """The size and mtime of every file this build published, as it learnt them: the
-        documents' and feeds' from its record, the other files' from staging them; a stat
-        only for a file none of these holds (the folder's marker)."""
+        documents' and feeds' from its record, the other files' from staging them (in this
+        build or the plan's); a stat only for a file none of these holds (the marker)."""
         record = self.cache.context.records[self.cache.out]
         known = {output: (doc.size, doc.mtime_ns) for output, doc in record.outputs.items()}
         known.update((output, (size, mtime)) for output, (_, size, mtime) in record.feeds.items())
+        known.update(plan.file_stamps)
         known.update(writer.stamps)
         out = self.cache.out
         outputs = [*(record.files or ()), MARKER]
@@ -338,19 +355,11 @@ class _Build:
     # --- the site's shape ------------------------------------------------------------------
 
     def plan_key(self, rules: PublishRules) -> str:
-        """What a site plan is made from besides the pages: the renderer's key (templates,
-        config, endpoint, code of documents), every step's code, the publishing choices
-        (the clock is the plan's ``valid_until``), the project, the image cache and the
-        working folder."""
+        """What a site plan is made from besides the pages (:func:`.keys.plan_key`)."""
         renderer_key = self.cache.context.renderer[0] if self.cache.context.renderer else ""
-        return digest(
-            renderer_key,
-            *(self.cache.code[step] for step in sorted(self.cache.code)),
-            repr((rules.drafts, rules.future, rules.preview)),
-            str(self.config.root),
-            str(self.image_cache),
-            os.getcwd(),  # the link warnings name files relative to it
-        )
+        options = (rules.drafts, rules.future, rules.preview)
+        folders = str(self.config.root), str(self.image_cache)
+        return plan_key(renderer_key, self.cache.code, options, *folders)
 
     def plan_site(
         self,
@@ -370,8 +379,9 @@ class _Build:
             key=key,
             out=self.cache.out,
             sources=sources_of(sources.markdown, sources.assets),
+            made=rules.now,
             valid_until=first_future_date(read, rules.now),
-            shapes=dict(entries),
+            shapes={path: shape_key(entry) for path, entry in entries.items()},
             # The pages {{< ref >}} may name: every page read, published or not.
             refs=PageRefs.of(self.config, read),
             published=published,
@@ -409,6 +419,9 @@ class _Build:
             )
             writer.stage_all(files)
             plan.outputs, plan.files = files.outputs(), len(files)
+            plan.file_stamps = {
+                output: writer.stamps[output] for output, _ in files.items() if output not in feeds
+            }
             return
         stale = [feed for feed in plan.lists.feeds if feed.output not in unchanged]
         if not stale:

@@ -45,7 +45,7 @@ from .markup import EXTENSIONS
 from .media import PlanAssets
 from .publishing import PublishRules
 from .render import Renderer, templates_digest
-from .siteplan import SitePlan, shape
+from .siteplan import KeptPlan, SitePlan, edited_files, trusted_stamps
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import TemplateUsage
 
@@ -116,12 +116,15 @@ class BuildCache:
         changed: Iterable[str] | None,
         endpoint: str,
         stamps: Mapping[str, tuple[int, int] | None] | None = None,
+        settled_before: int = 0,
     ) -> None:
         if clean:
             context.forget()
         self.context = context
-        # The stamps of the site's files taken as the build began (.unchanged), if it did.
+        # The stamps of the site's files taken as the build began (.unchanged), if it did;
+        # files changed at or after ``settled_before`` (ns) then are not trusted by them.
         self.stamps = stamps or {}
+        self.settled_before = settled_before
         self.config = config
         self.out = out
         self.clean = clean
@@ -145,6 +148,10 @@ class BuildCache:
         self.last_record = Record()
         self.fresh_pages: dict[str, PageEntry] = {}
         self.gone_pages: set[str] = set()
+        # The pages edited since the plan this build takes (site_plan), by path.
+        self.edited: set[str] = set()
+        # What save() writes of the plan: (plan, whether it is new), or None.
+        self.plan: tuple[SitePlan, bool] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -309,34 +316,61 @@ class BuildCache:
         self, key: str, now: dt.datetime, sources: tuple[tuple[str, ...], ...]
     ) -> SitePlan | None:
         """The last good build's plan (:mod:`.siteplan`), when this build may take it as it
-        is: the preview named the changes, all of them in ``content/``, which holds the same
-        files (``sources``), no page read again changed its :func:`.siteplan.shape`, no page
-        came of age, and nothing else of ``key`` changed."""
-        plan = self.context.plan
-        if plan is None or self.changed is None:
+        is: what changed since are page files only (the preview's changed paths; the CLI's
+        stamps against the plan's), ``content/`` holds the same files (``sources``), no
+        edited page changed its :func:`.keys.shape_key`, no page came of age, and nothing
+        else of ``key`` changed. :attr:`edited` is then what the pages changed since."""
+        self.edited = set(self.fresh_pages)
+        if self.changed is not None:
+            plan = self._plan_in_memory()
+        elif self.stamps and not self.clean:
+            plan = self._plan_kept(key, now, set(sources[0]))
+        else:
             return None
-        if (plan.key, plan.out, plan.sources) != (key, self.out, sources):
+        if plan is None or (plan.key, plan.out, plan.sources) != (key, self.out, sources):
             return None
-        if plan.valid_until is not None and now >= plan.valid_until:
+        if not plan.holds_at(now) or not plan.same_shapes(self.context.pages, self.edited):
             return None
+        return plan
+
+    def _plan_in_memory(self) -> SitePlan | None:
+        """The preview's: the last build's plan, when the paths it was told of are files of
+        ``content/`` (else: a template, static/, the config file, a folder)."""
         root = str(self.config.content_dir) + os.sep
         files = self.context.content_files or set()
-        for path in self.changed:
+        for path in self.changed or ():
             if not path.startswith(root) or os.path.isdir(path):
-                return None  # a template, static/, the config file, a folder: planned afresh
+                return None
             if path in files and path not in self.fresh_pages:
                 return None  # a file beside the pages (published as it is)
-            # else a page read again (below), or no file of the site: an editor's swap
-            # file, a file written and removed again
-        for path, entry in self.fresh_pages.items():
-            known = plan.shapes.get(path)
-            if known is None or shape(known) != shape(entry):
+            # else a page read again (its shape is compared), or no file of the site: an
+            # editor's swap file, a file written and removed again
+        return self.context.plan
+
+    def _plan_kept(self, key: str, now: dt.datetime, pages: set[str]) -> SitePlan | None:
+        """The CLI's: the plan in the cache file, when the source files whose stamps differ
+        from those its build began with are all pages, and the published files besides
+        page documents and feeds are still the ones it staged (a user may edit them)."""
+        head = self.store.plan_head(self.out)
+        if not isinstance(head, KeptPlan) or head.key != key or not head.holds_at(now):
+            return None
+        edited = edited_files(head.stamps, self.stamps)
+        if edited is None or not edited <= pages:
+            return None
+        self.edited |= edited
+        plan = self.store.plan(self.out)
+        if not isinstance(plan, SitePlan):
+            return None
+        for output, stamp in plan.file_stamps.items():
+            if file_stamp(os.path.join(self.out, output)) != stamp:
                 return None
         return plan
 
-    def keep_plan(self, plan: SitePlan | None) -> None:
-        """Keep the plan of a build that worked, for the next."""
+    def keep_plan(self, plan: SitePlan, new: bool) -> None:
+        """Keep the plan of a build that worked, for the next (``new``: made by it). The
+        CLI's goes to the cache file with the record of the build (save)."""
         self.context.plan = plan
+        self.plan = plan, new
 
     # --- media -------------------------------------------------------------------------------
 
@@ -498,6 +532,7 @@ class BuildCache:
             # pruned the file to them), but for a clean build's: it prunes to the current.
             gone = self.context.bodies - current
             self.context.bodies = current
+        plan = self._plan_row()
         self.store.write(
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
@@ -506,7 +541,20 @@ class BuildCache:
             forget_bodies=() if self.clean else gone,
             record=(self.out, replace(record, outputs={})),  # the outputs have their rows
             outputs=(self.out, changed, gone_outputs),
+            plan=plan,
+            # A plan goes with the record of the build that made or took it, or not at all.
+            forget_plan=self.out if plan is None else None,
         )
+
+    def _plan_row(self) -> tuple[str, KeptPlan, SitePlan | None] | None:
+        """The row of the plan for the cache file (:meth:`.store.Store.write`): the CLI's
+        (a build that took the stamps of the source files); its plan only when new."""
+        if self.plan is None or not self.stamps:
+            return None
+        plan, new = self.plan
+        stamps = trusted_stamps(self.stamps, self.settled_before)
+        head = KeptPlan(plan.key, plan.made, plan.valid_until, stamps)
+        return self.out, head, plan if new else None
 
 
 def code_keys(context: BuildContext) -> dict[str, str]:

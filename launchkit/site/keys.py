@@ -368,6 +368,21 @@ def front_key(page: Page) -> str:
     return digest(repr(page))
 
 
+def shape_key(entry: PageEntry) -> tuple[str, bool, tuple[str, ...]]:
+    """What of a page the site plan (:mod:`.siteplan`) is made from: all but its body (its
+    :func:`front_key`), whether its body may hold a shortcode and what they use."""
+    return entry.front, entry.shortcodes, entry.uses
+
+
+def plan_key(renderer: str, code: Mapping[str, str], options: object, *folders: str) -> str:
+    """What a site plan is made from besides the pages: the ``renderer``'s key (templates,
+    config, endpoint, code of documents), every step's ``code``, the publishing choices
+    (``options``; the clock is the plan's own), the project and image-cache ``folders`` and
+    the working folder (the link warnings name files relative to it)."""
+    steps = (code[step] for step in sorted(code))
+    return digest(renderer, *steps, repr(options), *folders, os.getcwd())
+
+
 def page_key(front: str, body: str) -> str:
     """Everything a file gave (``front``: its :func:`front_key`, ``body``: its body's)."""
     return digest(front, body)
@@ -581,4 +596,6 @@ __all__ = [
     "markdown_key",
     "page_key",
     "pages_scope",
+    "plan_key",
+    "shape_key",
 ]

@@ -11,21 +11,29 @@ and feeds that show it, its document and its links (:mod:`.builder`).
 
 A plan is kept only after a build that worked, and reused only when the cache layer
 (:meth:`.cache.BuildCache.site_plan`) finds the same key (code, config, templates, checkout
-endpoint, publishing rules, output folder), the same files in ``content/``, the clock short
-of the first future page's date, and for each re-read page the same :meth:`shape`. Anything
-else (a template, ``static/``, the config, a page added, moved or deleted, a folder event,
-a CLI build that stats every file) plans the site afresh.
+endpoint, publishing rules, output folder), the same files in ``content/``, the clock
+between the plan's and the first future page's date, and for each edited page the same
+:func:`.keys.shape_key`. Anything else (a template, ``static/``, the config, a page added,
+moved or deleted, a folder event) plans the site afresh.
+
+The preview keeps the plan in memory and names the edited files. The CLI, one process per
+build, finds the plan in the cache file (:class:`KeptPlan`, beside the record of the same
+build) with the stamps of the source files its build began with; the files whose stamps
+differ now are its edits (:func:`edited_files`). The published files besides the page
+documents and feeds are checked by their stamps too (:attr:`SitePlan.file_stamps`): the
+plan's build left them, and a CLI user may have touched them since.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import SiteError
 from .content import Asset, Page, Published
+from .keys import shape_key
 from .lists import Lists
 from .media import Media
 from .refs import PageRefs
@@ -33,6 +41,9 @@ from .refs import PageRefs
 if TYPE_CHECKING:
     from .cache import PageEntry
     from .theme import NavItem
+
+# A file's size and mtime (ns); None: unknown, or changed too recently to stand for its bytes.
+Stamp = tuple[int, int] | None
 
 
 @dataclass
@@ -42,8 +53,9 @@ class SitePlan:
     key: str
     out: str
     sources: tuple[tuple[str, ...], tuple[str, ...]]  # content/'s Markdown files, other files
+    made: dt.datetime  # the clock of the build that made it
     valid_until: dt.datetime | None  # the first date after the build's of a page read
-    shapes: dict[str, PageEntry]  # the entries the plan was made from, by path
+    shapes: dict[str, tuple]  # the pages' keys.shape_key as the plan was made, by path
     refs: PageRefs
     published: Published
     lists: Lists
@@ -56,6 +68,8 @@ class SitePlan:
     needs: list[tuple[str, ...]] = field(default_factory=list)  # by documented page
     outputs: list[str] = field(default_factory=list)  # every published path
     files: int = 0  # how many files besides the page documents
+    # The published files besides page documents and feeds, each one's stamp as staged.
+    file_stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
     listed_in: dict[str, tuple[str, ...]] = field(init=False)  # source: its list pages
 
     def __post_init__(self) -> None:
@@ -65,6 +79,18 @@ class SitePlan:
                 for item in page.listing.items:
                     shown.setdefault(item, []).append(page.source)
         self.listed_in = {source: tuple(pages) for source, pages in shown.items()}
+
+    def holds_at(self, now: dt.datetime) -> bool:
+        """Whether the pages published at ``now`` are the plan's (:func:`holds_between`)."""
+        return holds_between(self.made, self.valid_until, now)
+
+    def same_shapes(self, entries: Mapping[str, PageEntry], paths: Iterable[str]) -> bool:
+        """Whether each page of ``paths`` (read as ``entries``) has its shape in the plan."""
+        for path in paths:
+            entry = entries.get(path)
+            if entry is None or self.shapes.get(path) != shape_key(entry):
+                return False
+        return True
 
     def affected(self, sources: Iterable[str]) -> set[str]:
         """The identities a body edit of ``sources`` may change: each page's own, the list
@@ -76,9 +102,42 @@ class SitePlan:
         return names
 
 
-def shape(entry: PageEntry) -> tuple:
-    """What of a page the plan is made from: all but its body (and the body's warnings)."""
-    return entry.page, entry.shortcodes, entry.uses
+@dataclass(frozen=True)
+class KeptPlan:
+    """What the cache file keeps beside a plan, to judge it without loading it: its key,
+    clock and first future date, and the stamps of the source files (``content/``,
+    ``templates/``, ``static/``, the system fonts) as the build that left it began."""
+
+    key: str
+    made: dt.datetime
+    valid_until: dt.datetime | None
+    stamps: dict[str, Stamp]
+
+    def holds_at(self, now: dt.datetime) -> bool:
+        return holds_between(self.made, self.valid_until, now)
+
+
+def holds_between(made: dt.datetime, valid_until: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a plan made at ``made`` publishes the pages a build at ``now`` would: no
+    page's date lies between the two (``valid_until``: the first after ``made``)."""
+    return made <= now and (valid_until is None or now < valid_until)
+
+
+def edited_files(kept: Mapping[str, Stamp], now: Mapping[str, Stamp]) -> set[str] | None:
+    """The files whose stamps differ between ``kept`` and ``now`` (a file kept without
+    one, too fresh then to be trusted, among them); None when a file came or went."""
+    if kept.keys() != now.keys():
+        return None
+    return {path for path, stamp in now.items() if stamp is None or kept[path] != stamp}
+
+
+def trusted_stamps(stamps: Mapping[str, Stamp], settled_before: int) -> dict[str, Stamp]:
+    """``stamps``, without those of the files changed at or after ``settled_before`` (ns):
+    the same mtime may yet hide another edit (:data:`.cache.SETTLED_NS`)."""
+    return {
+        path: stamp if stamp is not None and stamp[1] < settled_before else None
+        for path, stamp in stamps.items()
+    }
 
 
 def first_future_date(pages: Iterable[Page], now: dt.datetime) -> dt.datetime | None:
@@ -96,4 +155,13 @@ def sources_of(
     return tuple(markdown), tuple(str(asset.path) for asset in assets)
 
 
-__all__ = ["SitePlan", "first_future_date", "shape", "sources_of"]
+__all__ = [
+    "KeptPlan",
+    "SitePlan",
+    "Stamp",
+    "edited_files",
+    "first_future_date",
+    "holds_between",
+    "sources_of",
+    "trusted_stamps",
+]

@@ -13,6 +13,9 @@ worker process reads the bodies it renders from the file itself. Three tables:
 ``outputs``    per output folder and page document, what it needed, its file and ids, and
                apart, its links (read only when the page's links are checked again); a
                rebuild writes the rows of the documents it changed, no more
+``plans``      per output folder, the site plan of the build whose record is in
+               ``records`` (:mod:`launchkit.site.siteplan`), and apart, what it is judged
+               by (read first: the plan is loaded only when it may be taken)
 
 A cache that is missing, from another format or unreadable is an empty one: the build
 renders everything and never fails because of it. Nothing here decides what may be reused:
@@ -32,7 +35,7 @@ from typing import Any
 CACHE_FOLDER = Path(".cache") / "build"
 FILE_NAME = "cache.sqlite3"
 # Bump when a table or an entry changes shape: an older file is then started afresh.
-FORMAT = 6
+FORMAT = 7
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
@@ -41,6 +44,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS records (folder TEXT PRIMARY KEY, entry BLOB)",
     "CREATE TABLE IF NOT EXISTS outputs (folder TEXT, output TEXT, entry BLOB, links BLOB,"
     " PRIMARY KEY (folder, output))",
+    "CREATE TABLE IF NOT EXISTS plans (folder TEXT PRIMARY KEY, head BLOB, plan BLOB)",
 )
 
 
@@ -80,7 +84,7 @@ class Store:
             db.execute(statement)
         row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
         if row is None or row[0] != FORMAT:
-            for table in ("pages", "bodies", "records", "outputs", "meta"):
+            for table in ("pages", "bodies", "records", "outputs", "plans", "meta"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
             db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
         return db
@@ -126,6 +130,16 @@ class Store:
         rows = self._rows(query, marshal.loads, (folder, output))
         return next((entry for _, entry in rows), None)
 
+    def plan_head(self, folder: str) -> Any:
+        """What the plan of ``folder`` is judged by (:class:`.siteplan.KeptPlan`), or None."""
+        query = "SELECT folder, head FROM plans WHERE folder = ?"
+        return next((entry for _, entry in self._rows(query, pickle.loads, (folder,))), None)
+
+    def plan(self, folder: str) -> Any:
+        """The site plan of ``folder``, or None."""
+        query = "SELECT folder, plan FROM plans WHERE folder = ?"
+        return next((entry for _, entry in self._rows(query, pickle.loads, (folder,))), None)
+
     def _rows(self, query: str, decode: Any, args: Iterable[Any] = ()) -> Iterator[tuple[str, Any]]:
         if self._db is None:
             return
@@ -156,13 +170,17 @@ class Store:
         record: tuple[str, Any] | None = None,
         outputs: tuple[str, dict[str, Any], Iterable[str]] | None = None,
         links: tuple[str, dict[str, Any]] | None = None,
+        plan: tuple[str, Any, Any] | None = None,
+        forget_plan: str | None = None,
     ) -> None:
         """Write these entries in one transaction; a failure only costs the next build time.
 
         ``keep_bodies``: every other body is deleted (the cache holds the current site's);
         ``forget_bodies``: these are (the same, when the caller knows which bodies it has).
         ``outputs``: (folder, entry by output, outputs gone); ``links``: (folder, links by
-        output), written as documents are made, before their entries.
+        output), written as documents are made, before their entries. ``plan``: (folder,
+        head, plan), the plan None when it is the one kept already (its head is replaced);
+        ``forget_plan``: a folder whose plan no longer goes with its record.
         """
         if self._db is None:
             return
@@ -205,6 +223,16 @@ class Store:
                     "DELETE FROM outputs WHERE folder = ? AND output = ?",
                     ((folder, o) for o in gone),
                 )
+            if plan is not None:
+                folder, head, whole = plan
+                if whole is None:
+                    query = "UPDATE plans SET head = ? WHERE folder = ?"
+                    db.execute(query, (pickle.dumps(head, 5), folder))
+                else:
+                    query = "INSERT OR REPLACE INTO plans VALUES (?, ?, ?)"
+                    db.execute(query, (folder, pickle.dumps(head, 5), pickle.dumps(whole, 5)))
+            if forget_plan is not None:
+                db.execute("DELETE FROM plans WHERE folder = ?", (forget_plan,))
             db.execute("COMMIT")
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):

@@ -87,7 +87,9 @@ class LastBuild:
         self.cache_file = cache_file
         self.out = out
         self.key = key
-        # Taken before the build reads any of them (a file changed meanwhile then differs).
+        # Taken before the build reads any of them (a file changed meanwhile then differs);
+        # a file changed since ``settled_before`` (ns) may change again unseen.
+        self.settled_before = time.time_ns() - SETTLED_NS
         self.sources = source_stamps(config)
         # Whether they may stand for the files' contents: no file changed moments ago.
         self.trusted = settled(self.sources)
@@ -114,7 +116,12 @@ class LastBuild:
         if not self.trusted:
             return
         unrendered = dataclasses.replace(
-            report, rendered=0, from_cache=report.pages, markdown_rendered=0, images_processed=0
+            report,
+            rendered=0,
+            from_cache=report.pages,
+            markdown_rendered=0,
+            images_processed=0,
+            planned=False,
         )
         stamp = Stamp(self.key, self.sources, valid_until, unrendered)
         with closing(Store(self.cache_file)) as store:

@@ -1,0 +1,182 @@
+"""The CLI takes the last good build's site plan from the cache file only after body edits.
+
+A context made for one build (the CLI's) finds the plan (launchkit.site.siteplan) of the last
+build into its folder in the cache file, with the stamps of the source files that build
+began with. When only pages' bodies changed since, the build takes it (``report.planned`` is
+False); any other change (front matter, a page added or deleted, a template, static/, the
+config, the code, the clock passing a post's date, another output folder, a published file
+touched, a build of another kind in between) plans the site afresh. Either way the output
+and warnings are a clean build's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from build_support import FILES, ROOT, snapshot, write_site
+from test_incremental_builds import EDITS, apply, settle
+
+from launchkit.config import load_config
+from launchkit.site.builder import BuildReport, build_site
+from launchkit.site.context import BuildContext
+
+BODY = "content/blog/first.md"
+
+
+def build(root: Path, out: str = "public", **options) -> BuildReport:
+    """A CLI-like build: a context made for it, told of no change."""
+    context = options.pop("context", None) or BuildContext(one_build=True)
+    return build_site(load_config(root / "site.toml"), root / out, context=context, **options)
+
+
+def edit_body(root: Path, words: str = "More") -> None:
+    """Append a paragraph to a post: its body changes, nothing else."""
+    path = root / BODY
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{words}.\n", encoding="utf-8")
+
+
+def assert_clean(root: Path, report: BuildReport, out: str = "public", **options) -> None:
+    """The output of ``report``'s build, and its warnings, are a clean build's."""
+    clean = build_site(load_config(root / "site.toml"), root / "clean", clean=True, **options)
+    assert snapshot(root / out) == snapshot(root / "clean")
+    assert report.warnings == clean.warnings
+    assert report.notes == clean.notes
+    shutil.rmtree(root / "clean")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """The fixture site, settled and built once (which planned it)."""
+    root = write_site(tmp_path, {"content/broken.md": "---\ntitle: B\n---\n[x](/nowhere/)\n"})
+    settle(root)
+    assert build(root).planned
+    return root
+
+
+def test_a_body_edit_takes_the_kept_plan(root: Path) -> None:
+    edit_body(root)  # fresh: built at once, as a user does
+    report = build(root)
+    assert not report.planned
+    assert report.rendered == 2  # the post and the blog index showing its summary
+    assert_clean(root, report)
+    assert any("/nowhere/" in str(warning) for warning in report.warnings)
+    # The edited file was too fresh to be trusted by its stamp: the next build reads it
+    # again, and still takes the plan.
+    report = build(root)
+    assert not report.planned
+    assert_clean(root, report)
+    edit_body(root, "Again")
+    report = build(root)
+    assert not report.planned
+    assert_clean(root, report)
+
+
+@pytest.mark.parametrize("case", [case for case in EDITS if case != "page body"])
+def test_every_other_edit_plans_the_site(root: Path, case: str) -> None:
+    edit_body(root)  # with a body edit too, which alone would take the plan
+    apply(root, case)
+    date_back(root, EDITS[case][0])  # else too fresh to be trusted: planned again next time
+    report = build(root)
+    assert report.planned, case
+    assert_clean(root, report)
+    edit_body(root, "Then")
+    assert not build(root).planned  # the new plan is kept in turn
+
+
+def date_back(root: Path, files: dict[str, str | None]) -> None:
+    """Date the files an edit wrote a minute back: settled, as an edit made a while ago."""
+    past = time.time_ns() - 60 * 10**9
+    for relative, text in files.items():
+        if text is not None:
+            os.utime(root / relative, ns=(past, past))
+
+
+def test_a_post_coming_of_age_plans_the_site(tmp_path: Path) -> None:
+    later = "---\ntitle: Later\ndate: 2030-01-01\n---\nSoon.\n"
+    root = write_site(tmp_path, {"content/blog/later.md": later})
+    settle(root)
+    before, after = (dt.datetime(2029, 12, d, tzinfo=dt.UTC) for d in (30, 31))
+    assert build(root, now=before).planned
+    edit_body(root)
+    assert not build(root, now=after).planned
+    edit_body(root, "Again")
+    new_year = dt.datetime(2030, 1, 2, tzinfo=dt.UTC)
+    report = build(root, now=new_year)
+    assert report.planned
+    assert (root / "public/blog/later/index.html").is_file()
+    assert_clean(root, report, now=new_year)
+    # A clock set back before the plan's own: the post is not published yet then.
+    edit_body(root, "Back")
+    report = build(root, now=after)
+    assert report.planned
+    assert not (root / "public/blog/later").exists()
+    assert_clean(root, report, now=after)
+
+
+def test_a_code_change_plans_the_site(root: Path, tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    shutil.copytree(ROOT / "launchkit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    edit_body(root)
+    assert not build(root, context=BuildContext(code_root=package, one_build=True)).planned
+    lists = package / "site" / "lists.py"
+    lists.write_text(lists.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    edit_body(root, "Again")
+    assert build(root, context=BuildContext(code_root=package, one_build=True)).planned
+
+
+def test_each_output_folder_has_its_own_plan(root: Path) -> None:
+    edit_body(root)
+    report = build(root, "other")
+    assert report.planned  # no build into it yet
+    assert_clean(root, report, "other")
+    edit_body(root, "Again")
+    report = build(root)  # two body edits since the plan of public/
+    assert not report.planned
+    assert_clean(root, report)
+    assert not build(root, "other").planned
+
+
+def test_published_files_touched_since_are_made_again(root: Path) -> None:
+    (root / "public/sitemap.xml").unlink()
+    edit_body(root)
+    report = build(root)
+    assert report.planned  # the plan's files are not all there: staged again
+    assert_clean(root, report)
+    (root / "public/index.html").write_bytes(b"defaced")  # a page document: checked anyway
+    edit_body(root, "Again")
+    report = build(root)
+    assert not report.planned
+    assert_clean(root, report)
+
+
+def test_a_preview_build_in_between_drops_the_plan(root: Path) -> None:
+    """A build that keeps no plan (the preview's) leaves a record the kept plan does not
+    go with: the title it saw is undone, and no stamp says so against the record."""
+    about = root / "content/about-us.md"
+    preview = BuildContext()
+    build(root, context=preview)
+    about.write_text(FILES["content/about-us.md"].replace("About", "Us"), encoding="utf-8")
+    build(root, context=preview, changed=[about])
+    about.write_text(FILES["content/about-us.md"], encoding="utf-8")
+    edit_body(root)
+    report = build(root)
+    assert report.planned
+    assert_clean(root, report)
+
+
+def test_a_failed_build_keeps_the_last_good_plan(root: Path) -> None:
+    buy = root / "content/buy.md"
+    good = buy.read_text(encoding="utf-8")
+    buy.write_text(good + "\n{{< buy nosuch >}}\n", encoding="utf-8")
+    with pytest.raises(Exception, match="nosuch"):
+        build(root)
+    buy.write_text(good, encoding="utf-8")
+    edit_body(root)
+    report = build(root)
+    assert not report.planned
+    assert_clean(root, report)
