@@ -156,11 +156,11 @@ def test_published_files_touched_since_are_made_again(root: Path) -> None:
 
 def test_a_preview_build_in_between_drops_the_plan(root: Path) -> None:
     """A build that keeps no plan (the preview's) leaves a record the kept plan does not
-    go with: the title it saw is undone, and no stamp says so against the record."""
+    go with: the menu entry it saw is undone, and no stamp says so against the record."""
     about = root / "content/about-us.md"
     preview = BuildContext()
     build(root, context=preview)
-    about.write_text(FILES["content/about-us.md"].replace("About", "Us"), encoding="utf-8")
+    about.write_text(EDITS["menu"][0]["content/about-us.md"], encoding="utf-8")
     build(root, context=preview, changed=[about])
     about.write_text(FILES["content/about-us.md"], encoding="utf-8")
     edit_body(root)
