@@ -31,9 +31,10 @@ is not checked again, and a file whose bytes did not change is not written
 Between the pages and the documents, everything the build derives from the pages' front
 matter, the config, the templates and the files (published pages, lists and feeds, aliases,
 media, navigation, what each document needs, the output paths) is the site plan
-(:mod:`.siteplan`): when the preview names the changed paths and they are body edits, the
-cache layer hands back the last build's, and only the edited pages' identities, their lists'
-and feeds are made again.
+(:mod:`.siteplan`): when what changed since the last build are body edits (the paths the
+preview names; the CLI's stamps of the source files against those the plan was made with),
+the cache layer hands back the last build's, and only the edited pages' identities, their
+lists' and feeds are made again.
 
 Before all this, a build in a context made for one build (the CLI's) compares the site
 with the stamp of the last build into its folder (:mod:`.unchanged`): when no source file,

@@ -45,7 +45,14 @@ from .markup import EXTENSIONS
 from .media import PlanAssets
 from .publishing import PublishRules
 from .render import Renderer, templates_digest
-from .siteplan import KeptPlan, SitePlan, edited_files, trusted_stamps
+from .siteplan import (
+    KeptPlan,
+    SitePlan,
+    edited_files,
+    plan_bytes,
+    plan_from,
+    trusted_stamps,
+)
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import TemplateUsage
 
@@ -358,8 +365,8 @@ class BuildCache:
         if edited is None or not edited <= pages:
             return None
         self.edited |= edited
-        plan = self.store.plan(self.out)
-        if not isinstance(plan, SitePlan):
+        plan = plan_from(self.store.plan(self.out), self.context.pages)
+        if plan is None:
             return None
         for output, stamp in plan.file_stamps.items():
             if file_stamp(os.path.join(self.out, output)) != stamp:
@@ -546,7 +553,7 @@ class BuildCache:
             forget_plan=self.out if plan is None else None,
         )
 
-    def _plan_row(self) -> tuple[str, KeptPlan, SitePlan | None] | None:
+    def _plan_row(self) -> tuple[str, KeptPlan, bytes | None] | None:
         """The row of the plan for the cache file (:meth:`.store.Store.write`): the CLI's
         (a build that took the stamps of the source files); its plan only when new."""
         if self.plan is None or not self.stamps:
@@ -554,7 +561,7 @@ class BuildCache:
         plan, new = self.plan
         stamps = trusted_stamps(self.stamps, self.settled_before)
         head = KeptPlan(plan.key, plan.made, plan.valid_until, stamps)
-        return self.out, head, plan if new else None
+        return self.out, head, plan_bytes(plan, self.context.pages) if new else None
 
 
 def code_keys(context: BuildContext) -> dict[str, str]:

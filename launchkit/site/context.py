@@ -59,7 +59,7 @@ class BuildContext:
     # The published names of static/ and the bundles, by the key of what they were made from.
     assets: tuple[str, Assets] | None = None
     # The last good build's shape (pages, lists, media, files), for body edits the preview
-    # names (:mod:`.siteplan`).
+    # names (:mod:`.siteplan`; the CLI's is in the cache file).
     plan: SitePlan | None = None
 
     def code(self) -> Codebase:

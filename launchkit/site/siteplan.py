@@ -27,6 +27,8 @@ plan's build left them, and a CLI user may have touched them since.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -123,6 +125,52 @@ def holds_between(made: dt.datetime, valid_until: dt.datetime | None, now: dt.da
     return made <= now and (valid_until is None or now < valid_until)
 
 
+class _Pickler(pickle.Pickler):
+    """Pickles a plan with each page that is its entry's (in ``entries``) by its path only:
+    the cache file has the entries already, and a build loads them anyway."""
+
+    def __init__(self, file: io.BytesIO, entries: Mapping[str, PageEntry]) -> None:
+        super().__init__(file, 5)
+        self.entries = entries
+
+    def persistent_id(self, obj: object) -> str | None:
+        if type(obj) is Page:
+            entry = self.entries.get(obj.path)  # type: ignore[attr-defined]
+            # The same object: a page the plan changed (a list's, a scheduled one) is whole.
+            if entry is not None and entry.page is obj:
+                return obj.path  # type: ignore[attr-defined]
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, entries: Mapping[str, PageEntry]) -> None:
+        super().__init__(file)
+        self.entries = entries
+
+    def persistent_load(self, pid: str) -> Page:
+        return self.entries[pid].page
+
+
+def plan_bytes(plan: SitePlan, entries: Mapping[str, PageEntry]) -> bytes:
+    """``plan`` for the cache file, its pages that are ``entries``' by path."""
+    data = io.BytesIO()
+    _Pickler(data, entries).dump(plan)
+    return data.getvalue()
+
+
+def plan_from(data: object, entries: Mapping[str, PageEntry]) -> SitePlan | None:
+    """The plan of :func:`plan_bytes`, its pages taken from ``entries`` (each page as
+    read now: the same as the plan's where the caller compares its :func:`.keys.shape_key`),
+    or None if it cannot be read so."""
+    if not isinstance(data, bytes):
+        return None
+    try:
+        plan = _Unpickler(io.BytesIO(data), entries).load()
+    except Exception:  # an unreadable plan (another format, a page gone) is a missing one
+        return None
+    return plan if isinstance(plan, SitePlan) else None
+
+
 def edited_files(kept: Mapping[str, Stamp], now: Mapping[str, Stamp]) -> set[str] | None:
     """The files whose stamps differ between ``kept`` and ``now`` (a file kept without
     one, too fresh then to be trusted, among them); None when a file came or went."""
@@ -162,6 +210,8 @@ __all__ = [
     "edited_files",
     "first_future_date",
     "holds_between",
+    "plan_bytes",
+    "plan_from",
     "sources_of",
     "trusted_stamps",
 ]

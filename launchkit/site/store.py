@@ -135,10 +135,10 @@ class Store:
         query = "SELECT folder, head FROM plans WHERE folder = ?"
         return next((entry for _, entry in self._rows(query, pickle.loads, (folder,))), None)
 
-    def plan(self, folder: str) -> Any:
-        """The site plan of ``folder``, or None."""
+    def plan(self, folder: str) -> bytes | None:
+        """The site plan of ``folder`` as written (:func:`.siteplan.plan_bytes`), or None."""
         query = "SELECT folder, plan FROM plans WHERE folder = ?"
-        return next((entry for _, entry in self._rows(query, pickle.loads, (folder,))), None)
+        return next((entry for _, entry in self._rows(query, bytes, (folder,))), None)
 
     def _rows(self, query: str, decode: Any, args: Iterable[Any] = ()) -> Iterator[tuple[str, Any]]:
         if self._db is None:
@@ -170,7 +170,7 @@ class Store:
         record: tuple[str, Any] | None = None,
         outputs: tuple[str, dict[str, Any], Iterable[str]] | None = None,
         links: tuple[str, dict[str, Any]] | None = None,
-        plan: tuple[str, Any, Any] | None = None,
+        plan: tuple[str, Any, bytes | None] | None = None,
         forget_plan: str | None = None,
     ) -> None:
         """Write these entries in one transaction; a failure only costs the next build time.
@@ -230,7 +230,7 @@ class Store:
                     db.execute(query, (pickle.dumps(head, 5), folder))
                 else:
                     query = "INSERT OR REPLACE INTO plans VALUES (?, ?, ?)"
-                    db.execute(query, (folder, pickle.dumps(head, 5), pickle.dumps(whole, 5)))
+                    db.execute(query, (folder, pickle.dumps(head, 5), whole))
             if forget_plan is not None:
                 db.execute("DELETE FROM plans WHERE folder = ?", (forget_plan,))
             db.execute("COMMIT")
