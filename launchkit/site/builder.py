@@ -83,7 +83,15 @@ from .content import (
 )
 from .context import BuildContext
 from .extras import extra_files, feed_files
-from .keys import body_key, build_key, digest, front_key, markdown_key, page_key
+from .keys import (
+    body_key,
+    build_key,
+    digest,
+    front_key,
+    markdown_key,
+    page_key,
+    page_links_key,
+)
 from .linkcheck import LinkWarning, all_warnings, check_links, extract_links
 from .lists import Feed, make_lists
 from .markup import MarkdownRenderer, RenderedMarkdown
@@ -91,7 +99,7 @@ from .media import Media, image_cache_folder, make_media, media_job, plan_media
 from .publish import MARKER, SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .refs import PageRefs, shortcode_needs
-from .render import Renderer
+from .render import Renderer, SiteLinks
 from .shortcodes import parse_shortcodes
 from .siteplan import SitePlan, first_future_date, sources_of
 from .store import CACHE_FOLDER, FILE_NAME, Store
@@ -276,6 +284,7 @@ class _Build:
                     renderer,
                     media,
                     writer,
+                    plan.links,
                     # Needs no document: done here while worker processes render them.
                     meanwhile=lambda: self.stage_files(plan, fill, writer, replanned, feeds),
                 )
@@ -287,7 +296,7 @@ class _Build:
                         plan.outputs, documents, plan.published.left_out, notes
                     )
                 templates = renderer.templates_digest()
-                judged = cache.pages_to_judge(links_key, templates, rendered)
+                judged = cache.pages_to_judge(links_key, templates, documents, rendered)
                 documents, warnings = self.check_links(
                     documented, documents, plan.outputs, judged, plan.published.left_out, notes
                 )
@@ -533,10 +542,13 @@ class _Build:
         renderer: Renderer,
         media: Media,
         writer: SiteWriter,
+        links: SiteLinks,
         meanwhile: Callable[[], object],
     ) -> dict[str, Output]:
         """Stage the documents of the ``stale`` pages; the others are the last build's.
-        ``meanwhile()`` is the caller's other work, done while workers render them."""
+        ``links``: the renderer's :meth:`~.render.Renderer.site_links` of the pages (workers
+        need not find them again). ``meanwhile()`` is the caller's other work, done while
+        workers render them."""
         cache = self.cache
         record = cache.record()
         documents = {
@@ -561,13 +573,14 @@ class _Build:
                 out,
                 media.for_documents(),
                 renderer.refs,
+                links,
             )
 
         def keep(index: int, result: tuple) -> tuple:
             """All but the links, which go to the cache file (20000 pages' would not fit)."""
-            size, mtime_ns, links, ids, changed = result
+            size, mtime_ns, links, links_key, ids, changed = result
             cache.add_links(pages[index].output, links)
-            return size, mtime_ns, ids, changed
+            return size, mtime_ns, links_key, ids, changed
 
         results = run_jobs(
             _document_job,
@@ -581,9 +594,10 @@ class _Build:
             meanwhile=meanwhile,
         )
         cache.flush()
-        for index, (size, mtime_ns, ids, changed) in zip(stale, results, strict=True):
+        for index, (size, mtime_ns, links_key, ids, changed) in zip(stale, results, strict=True):
             output = pages[index].output
-            documents[output] = Output(needs[index], size, mtime_ns, ids, digest(*sorted(ids)), ())
+            ids_key = digest(*sorted(ids))
+            documents[output] = Output(needs[index], size, mtime_ns, ids, ids_key, (), links_key)
             self.rendered.add(output)
             if changed:
                 writer.staged(output)
@@ -807,6 +821,7 @@ class _DocumentPayload:
     out: str
     media: Media  # without the published files' bytes (Media.for_documents)
     refs: PageRefs
+    links: SiteLinks  # Renderer.site_links, as the parent found them
 
     def setup(self) -> _DocumentState:
         renderer = Renderer(
@@ -818,18 +833,20 @@ class _DocumentPayload:
         store = Store(Path(self.store), readonly=True)
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
         fill = _filler(renderer, lambda page: _rendered(store.body(keys[page.path]), page))
-        renderer.use_pages([page for page in self.pages if not page.redirect_to], fill, self.refs)
+        listed = [page for page in self.pages if not page.redirect_to]
+        renderer.use_pages(listed, fill, self.refs, self.links)
         return _DocumentState(self.pages, renderer, fill, SiteWriter(Path(self.out)), self.media)
 
 
 def _document_job(state: _DocumentState, index: int):
-    """Render and stage the document of page ``index``: (size, mtime, links, ids, changed)."""
+    """Render and stage the document of page ``index``: (size, mtime, links, the links'
+    key, ids, changed)."""
     page = state.pages[index]
     html = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
     document = state.media.assets.rewrite_document(html.decode("utf-8"), page).encode("utf-8")
     stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
-    return stat.st_size, stat.st_mtime_ns, links, ids, changed
+    return stat.st_size, stat.st_mtime_ns, links, page_links_key(page.url, links), ids, changed
 
 
 def _filler(renderer: Renderer, body: Callable[[Page], RenderedMarkdown]) -> Callable[[Page], Page]:

@@ -73,7 +73,8 @@ class PageEntry(NamedTuple):
 
 
 class Output(NamedTuple):
-    """One page document of the last build: what it needed, its file, its links' targets."""
+    """One page document of the last build: what it needed, its file, its links' targets,
+    its links' warnings and what they were judged from."""
 
     needs: tuple[str, ...]
     size: int
@@ -81,6 +82,7 @@ class Output(NamedTuple):
     ids: frozenset[str]  # the ids other pages' #fragments may point to
     ids_key: str  # a hash of them
     warnings: Warnings
+    links_key: str = ""  # a hash of its links and URL (keys.page_links_key); "": unknown
 
 
 @dataclass
@@ -463,17 +465,30 @@ class BuildCache:
         ids = {output: document.ids_key for output, document in documents.items()}
         return links_key(self.code["links"], self.config, outputs, ids, left_out, notes)
 
-    def pages_to_judge(self, links_key: str, templates: str, rendered: set[str]) -> set[str] | None:
+    def pages_to_judge(
+        self, links_key: str, templates: str, documents: Mapping[str, Output], rendered: set[str]
+    ) -> set[str] | None:
         """The outputs whose links must be judged again: all (None) when what links are
-        judged against changed; else the documents made in this build and, when a template
-        changed, those with warnings (which may name a line of one; a page without warnings
-        has none to place)."""
+        judged against changed; else the documents made in this build (``rendered``) but
+        those whose links are the last build's and had no warnings (they have none again: a
+        template edit that changes every post's text and none of its links judges no post),
+        and, when a template changed, those with warnings (which may name a line of one; a
+        page without warnings has none to place; a page's own line may have moved too)."""
         record = self.record()
         if links_key != record.links_key:
             return None
+        known = record.outputs
+        judged = {
+            output
+            for output in rendered
+            if output not in known
+            or known[output].warnings
+            or not known[output].links_key
+            or known[output].links_key != documents[output].links_key
+        }
         if templates == record.templates:
-            return rendered
-        return rendered | {output for output, known in record.outputs.items() if known.warnings}
+            return judged
+        return judged | {output for output, output_known in known.items() if output_known.warnings}
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""

@@ -399,6 +399,12 @@ def links_key(
     )
 
 
+def page_links_key(url: str, links: Iterable[tuple[str, str]]) -> str:
+    """A hash of one page document's links (url, text) and of its URL, which relative
+    links resolve against: what its link warnings are made from besides :func:`links_key`."""
+    return digest(url, repr(tuple(links)))
+
+
 def build_key(config: SiteConfig, code: Iterable[str], *options: object) -> str:
     """What a whole build is made from besides its files: every step's ``code``, the
     config, the build's ``options`` (publishing rules, endpoint, strictness, output and
@@ -580,5 +586,6 @@ __all__ = [
     "markdown_extension_modules",
     "markdown_key",
     "page_key",
+    "page_links_key",
     "pages_scope",
 ]

@@ -38,6 +38,9 @@ FEED_URL = "/blog/feed.xml"
 FEED_SECTION = "blog"
 
 _P = TypeVar("_P", Page, "ListedPage")
+# What every page may show of the others (Renderer.site_links): the navigation, the footer
+# links, the titles of the pages above others.
+SiteLinks = tuple[list[NavItem], list[NavItem], dict[str, str]]
 
 # English month names, independent of the build machine's locale (byte-identical output).
 _MONTHS = (
@@ -296,7 +299,7 @@ class Renderer:
         pages: Sequence[Page],
         fill: Callable[[Page], Page],
         refs: PageRefs,
-        links: tuple[list[NavItem], list[NavItem], dict[str, str]] | None = None,
+        links: SiteLinks | None = None,
     ) -> None:
         """Set the names that show every page (``pages``, ``nav``, …), before rendering any.
 
@@ -318,9 +321,7 @@ class Renderer:
             structured_data=StructuredData(self.config, self.theme.logo, parents).script,
         )
 
-    def site_links(
-        self, pages: Sequence[Page]
-    ) -> tuple[list[NavItem], list[NavItem], dict[str, str]]:
+    def site_links(self, pages: Sequence[Page]) -> SiteLinks:
         """What every page may show of the others besides ``pages``: the navigation, the
         footer links, the titles of pages above others (breadcrumbs)."""
         nav = self.theme.navigation(pages, navigation(pages))
@@ -543,6 +544,7 @@ __all__ = [
     "NavItem",
     "Paginator",
     "Renderer",
+    "SiteLinks",
     "TemplateDependencies",
     "dated_pages",
     "format_date",
