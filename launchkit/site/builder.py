@@ -259,13 +259,17 @@ class _Build:
             problems = [*errors, *plan.published.errors, *plan.lists.errors, *plan.alias_errors]
             with reported_with(problems):
                 renderer.use_pages(pages, self.filler(renderer, entries), plan.refs, plan.links)
-                values = cache.identities(pages, entries, renderer, media.identities())
+                values = cache.identities(
+                    pages, entries, renderer, media.identities(), plan.by_source
+                )
+                affected = None
                 if replanned:
                     plan.needs = [values.needs(page, entries[page.path]) for page in documented]
                 else:  # body edits: only what the edited pages' bodies feed can differ
                     edited = [entry.page.source for entry in cache.fresh_pages.values()]
-                    values.keep(record.values, plan.affected(edited))
-                stale = cache.stale_documents(documented, plan.needs, values)
+                    affected = plan.affected(edited)
+                    values.keep(record.values, affected)
+                stale = cache.stale_documents(plan, values, affected)
                 feeds = {feed.output: values.feed_value(feed) for feed in plan.lists.feeds}
                 fill = self.filler(renderer, entries)
                 documents = self.write_documents(
@@ -278,6 +282,7 @@ class _Build:
                     writer,
                     # Needs no document: done here while worker processes render them.
                     meanwhile=lambda: self.stage_files(plan, fill, writer, replanned, feeds),
+                    same_pages=not replanned,
                 )
                 notes = media.assets.image_warnings()
                 rendered = {documented[index].output for index in stale}
@@ -293,12 +298,15 @@ class _Build:
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
-            writer.commit(plan.outputs, record.files)
+            # With the last build's plan, the same files: none to delete.
+            writer.commit(plan.outputs, record.files if replanned else ())
         if self.published is not None:
             self.published()
-        gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, plan.outputs, links_key, feeds, templates)
-        cache.save(self.rendered, gone)
+        gone = set(record.outputs) - set(documents) if replanned else set()
+        cache.remember_documents(
+            documents, values, plan.outputs, links_key, feeds, templates, affected
+        )
+        cache.save(self.rendered, gone, None if judged is None else judged | self.rendered)
         cache.keep_plan(plan)
         usage = cache.template_usage(renderer)
         report = BuildReport(
@@ -534,16 +542,22 @@ class _Build:
         media: Media,
         writer: SiteWriter,
         meanwhile: Callable[[], object],
+        same_pages: bool = False,
     ) -> dict[str, Output]:
         """Stage the documents of the ``stale`` pages; the others are the last build's.
-        ``meanwhile()`` is the caller's other work, done while workers render them."""
+        ``meanwhile()`` is the caller's other work, done while workers render them.
+        ``same_pages``: the pages are those of the last build (its plan's), whose record
+        holds their documents and no other."""
         cache = self.cache
         record = cache.record()
-        documents = {
-            page.output: record.outputs[page.output]
-            for index, page in enumerate(pages)
-            if page.output in record.outputs
-        }
+        if same_pages:
+            documents = dict(record.outputs)
+        else:
+            documents = {
+                page.output: record.outputs[page.output]
+                for page in pages
+                if page.output in record.outputs
+            }
         writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
         state = _DocumentState(pages, renderer, self.filler(renderer, entries), writer, media)
@@ -607,31 +621,45 @@ class _Build:
         why) turns a link to a draft or future page into a warning saying so; ``notes``
         (output: warning) one to an image published without variants.
         """
-        known = {}
         if judge is not None:
-            known = {
-                page.output: _warnings(documents[page.output].warnings)
-                for page in pages
-                if page.output not in judge
-            }
+            pages = [page for page in pages if page.output in judge]
         found = check_links(
             pages,
             _StoredLinks(self.cache),
-            {output: document.ids for output, document in documents.items()},
+            _DocumentIds(documents),
             outputs,
             self.config.site.base_url,
             self.config.templates_dir,
-            known,
             left_out,
             notes,
         )
-        judged = {}
-        for output, document in documents.items():
-            warnings = tuple(astuple(warning) for warning in found.get(output, ()))
-            judged[output] = (
-                document if warnings == document.warnings else document._replace(warnings=warnings)
-            )
-        return judged, all_warnings(found)
+        judged = dict(documents)
+        for output, warnings in found.items():
+            stored = tuple(astuple(warning) for warning in warnings)
+            if stored != documents[output].warnings:
+                judged[output] = documents[output]._replace(warnings=stored)
+        kept = {
+            output: _warnings(document.warnings)
+            for output, document in documents.items()
+            if document.warnings and output not in found
+        }
+        return judged, all_warnings({**kept, **found})
+
+
+class _DocumentIds(Mapping[str, frozenset[str]]):
+    """The ids of each page document (what its links' #fragments may name), by output."""
+
+    def __init__(self, documents: Mapping[str, Output]) -> None:
+        self.documents = documents
+
+    def __getitem__(self, output: str) -> frozenset[str]:
+        return self.documents[output].ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.documents)
+
+    def __len__(self) -> int:
+        return len(self.documents)
 
 
 class _StoredLinks(Mapping[str, Links]):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import NamedTuple
@@ -182,8 +182,9 @@ class BuildCache:
         for path in self.changed or ():
             if not (path == root or path.startswith(root + os.sep)):
                 continue
-            inside = [name for name in known if name.startswith(path + os.sep)]
-            if inside:  # a folder moved or deleted
+            # A folder moved or deleted (a known file's path was no folder: nothing inside).
+            inside = [] if path in known else [n for n in known if n.startswith(path + os.sep)]
+            if inside:
                 known.difference_update(inside)
                 altered = True
             if path != root and is_hidden(PurePath(os.path.relpath(path, root))):
@@ -217,11 +218,13 @@ class BuildCache:
                     entry = None
                 entries.append(entry)
         # A page to publish whose rendered body is no longer cached is read again too.
-        bodies = self.known_bodies()
+        bodies, code = self.known_bodies(), self.code["bodies"]
         for index, entry in enumerate(entries):
-            if entry is None or rules.left_out(entry.page) is not None:
-                continue
-            if self.markdown_key(entry.body_key) not in bodies:
+            if (
+                entry is not None
+                and markdown_key(code, entry.body_key) not in bodies
+                and rules.left_out(entry.page) is None
+            ):
                 entries[index] = None
         return [path for path, entry in zip(paths, entries, strict=True) if entry is None], entries
 
@@ -390,22 +393,36 @@ class BuildCache:
         entries: Mapping[str, PageEntry],
         renderer: Renderer,
         media: Mapping[str, str] | None = None,
+        by_source: Mapping[str, Page] | None = None,
     ) -> Identities:
         """The value of every identity in this build (:class:`.keys.Identities`); ``media``:
-        the media step's (:meth:`.media.Media.identities`)."""
-        return Identities(self.config, self.code, self.endpoint, pages, entries, renderer, media)
+        the media step's (:meth:`.media.Media.identities`); ``by_source``: ``pages`` by
+        source, when the caller has it."""
+        return Identities(
+            self.config, self.code, self.endpoint, pages, entries, renderer, media, by_source
+        )
 
     def stale_documents(
-        self, pages: Sequence[Page], needs: Sequence[tuple[str, ...]], values: Identities
+        self, plan: SitePlan, values: Identities, affected: Collection[str] | None = None
     ) -> list[int]:
-        """The indexes of the pages whose documents must be made again.
+        """The indexes of the documented pages of ``plan`` whose documents must be made again.
 
         A document is made again when it is new, needs something else, one of its needs
         changed value, or (the CLI) its file is not the one the last build wrote.
+        ``affected``: with the last build's plan, the only identities that can differ
+        (:meth:`.siteplan.SitePlan.affected`). That build's documents are then this one's,
+        needing what they needed (its record was made from the same plan), so when the
+        preview named the changes, the documents to make are those needing an identity
+        that changed, found from the plan's index rather than by looking at every page.
         """
+        pages, needs = plan.documented, plan.needs
         record = self.record()
-        changed = {name for name, value in record.values.items() if values.get(name) != value}
+        known = record.values
+        names = known if affected is None else [name for name in affected if name in known]
+        changed = {name for name in names if values.get(name) != known[name]}
         check_files = self.changed is None
+        if affected is not None and not check_files:
+            return plan.needing(changed)
         stale = []
         for index, (page, needed) in enumerate(zip(pages, needs, strict=True)):
             known = record.outputs.get(page.output)
@@ -438,17 +455,28 @@ class BuildCache:
         links_key: str,
         feeds: Mapping[str, str],
         templates: str,
+        affected: Collection[str] | None = None,
     ) -> None:
         """The record of this build: its documents and the values of what they needed, and
-        its feeds' keys (``feeds``, by output) with their published files' stamps."""
-        needed = {name for output in outputs.values() for name in output.needs}
-        record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
+        its feeds' keys (``feeds``, by output) with their published files' stamps.
+        ``affected``: with the last build's plan (the same documents, needs and files), the
+        only identities whose values can differ from its record's."""
+        last = self.record()
+        if affected is None:
+            needed = {name for output in outputs.values() for name in output.needs}
+            known = {name: values.get(name) for name in needed}
+            files = frozenset(files)
+        else:
+            known = dict(last.values)
+            known.update((name, values.get(name)) for name in affected if name in known)
+            files = last.files
+        record = Record(known, outputs, files)
         record.links_key, record.templates = links_key, templates
         for output, key in feeds.items():
             stamp = file_stamp(os.path.join(self.out, output))
             if stamp is not None:
                 record.feeds[output] = (key, *stamp)
-        self.last_record, self.context.records[self.out] = self.record(), record
+        self.last_record, self.context.records[self.out] = last, record
 
     # --- links -------------------------------------------------------------------------------
 
@@ -481,15 +509,22 @@ class BuildCache:
 
     # --- the end ---------------------------------------------------------------------------
 
-    def save(self, rendered: set[str], gone_outputs: Iterable[str]) -> None:
-        """Write what this build learnt to the cache file: the rows that changed."""
+    def save(
+        self,
+        rendered: set[str],
+        gone_outputs: Iterable[str],
+        touched: Collection[str] | None = None,
+    ) -> None:
+        """Write what this build learnt to the cache file: the rows that changed.
+        ``touched``: the only documents that may differ from the last build's (None: any)."""
         scope = self.context.pages_scope
         record = self.context.records[self.out]
         before = self.last_record.outputs
+        outputs = record.outputs if touched is None else touched
         changed = {
-            output: tuple(document)
-            for output, document in record.outputs.items()
-            if output in rendered or before.get(output) != document
+            output: tuple(record.outputs[output])
+            for output in outputs
+            if output in rendered or before.get(output) != record.outputs[output]
         }
         current, gone = None, set()
         if self.bodies_changed:  # the cache keeps the bodies of the pages it knows

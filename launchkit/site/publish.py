@@ -208,11 +208,11 @@ class SiteWriter:
                 shutil.rmtree(target)  # a folder of the last build where a file goes now
             _replace(_pending(target), target)
         self._pending.clear()
-        keep = {*outputs, MARKER}
-        if previous is not None:
-            _remove_outputs(self.out, sorted(set(previous) - keep))
-        elif not self._empty:
-            _remove_all_but(self.out, keep)
+        if previous is None:
+            if not self._empty:
+                _remove_all_but(self.out, {*outputs, MARKER})
+        elif previous:  # (a rebuild that knows it publishes the same files passes none)
+            _remove_outputs(self.out, sorted(set(previous) - {*outputs, MARKER}))
 
     def rollback(self) -> None:
         """Remove every staged file and the folders left empty: the last site is intact."""
