@@ -10,6 +10,7 @@ file.
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -101,5 +102,6 @@ def test_listed_pages_behave_as_the_list_they_stand_for() -> None:
     assert (listed[0].title, listed[-1].title) == ("P0", "P4")
     assert [page.title for page in listed[1:3]] == ["P1", "P2"]
     assert listed[2] is listed[2]  # made once: its HTML and summary too
-    assert [page.title for page in listed + [SimpleNamespace(title="X")]][-2:] == ["P4", "X"]
-    assert list(reversed(listed))[0].title == "P4"
+    joined = operator.add(listed, [SimpleNamespace(title="X")])  # {{ pages + [x] }}
+    assert [page.title for page in joined][-2:] == ["P4", "X"]
+    assert next(reversed(listed)).title == "P4"
