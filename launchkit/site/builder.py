@@ -293,8 +293,14 @@ class _Build:
                     )
                 templates = renderer.templates_digest()
                 judged = cache.pages_to_judge(links_key, templates, rendered)
+                if judged is None:
+                    to_judge = documented
+                elif judged == rendered:  # the documents made here (found without a pass)
+                    to_judge = [documented[index] for index in stale]
+                else:
+                    to_judge = [page for page in documented if page.output in judged]
                 documents, warnings = self.check_links(
-                    documented, documents, plan.outputs, judged, plan.published.left_out, notes
+                    to_judge, documents, plan.outputs, plan.published.left_out, notes
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
@@ -475,10 +481,11 @@ class _Build:
             stamp, entry = result
             fresh[path] = cache.read(path, stamp, entry)
         read = {
-            path: entry if entry is not None else fresh.get(path)
+            path: found
             for path, entry in zip(paths, entries, strict=True)
+            if (found := entry if entry is not None else fresh.get(path)) is not None
         }
-        return {path: entry for path, entry in read.items() if entry is not None}, errors
+        return read, errors
 
     # --- media -----------------------------------------------------------------------------
 
@@ -610,19 +617,16 @@ class _Build:
         pages: Sequence[Page],
         documents: dict[str, Output],
         outputs: list[str],
-        judge: set[str] | None,
         left_out: Mapping[str, str],
         notes: Mapping[str, str],
     ) -> tuple[dict[str, Output], list[LinkWarning]]:
         """The built site's broken internal links, and the documents with their warnings.
 
-        Only the pages in ``judge`` are checked (None: all, as what links are checked
-        against changed); the others keep the last build's warnings. ``left_out`` (URL:
-        why) turns a link to a draft or future page into a warning saying so; ``notes``
-        (output: warning) one to an image published without variants.
+        Only the links of ``pages`` are judged (all pages, when what links are judged
+        against changed); the other ``documents`` keep the last build's warnings.
+        ``left_out`` (URL: why) turns a link to a draft or future page into a warning
+        saying so; ``notes`` (output: warning) one to an image published without variants.
         """
-        if judge is not None:
-            pages = [page for page in pages if page.output in judge]
         found = check_links(
             pages,
             _StoredLinks(self.cache),

@@ -37,6 +37,7 @@ from .keys import (
     links_key,
     markdown_extension_modules,
     markdown_key,
+    markdown_prefix,
     page_key,
     pages_scope,
 )
@@ -205,28 +206,29 @@ class BuildCache:
         self, paths: Sequence[str], rules: PublishRules
     ) -> tuple[list[str], list[PageEntry | None]]:
         """For each Markdown file its remembered entry, or None; and the paths to read."""
-        known = self.context.pages
+        known, changed = self.context.pages, self.changed
+        bodies, prefix = self.known_bodies(), markdown_prefix(self.code["bodies"])
         entries: list[PageEntry | None] = []
-        if self.changed is not None:
-            for path in paths:
-                entry = known.get(path)
-                entries.append(None if entry is None or path in self.changed else entry)
-        else:
-            for path in paths:
-                entry = known.get(path)
-                if entry is not None and (entry.stamp is None or entry.stamp != self.stamp(path)):
-                    entry = None
-                entries.append(entry)
-        # A page to publish whose rendered body is no longer cached is read again too.
-        bodies, code = self.known_bodies(), self.code["bodies"]
-        for index, entry in enumerate(entries):
+        unread = []
+        for path in paths:
+            entry = known.get(path)
+            if entry is None:
+                pass
+            elif changed is not None:
+                entry = None if path in changed else entry
+            elif entry.stamp is None or entry.stamp != self.stamp(path):
+                entry = None
+            # A page to publish whose rendered body is no longer cached is read again too.
             if (
                 entry is not None
-                and markdown_key(code, entry.body_key) not in bodies
+                and prefix + entry.body_key not in bodies
                 and rules.left_out(entry.page) is None
             ):
-                entries[index] = None
-        return [path for path, entry in zip(paths, entries, strict=True) if entry is None], entries
+                entry = None
+            entries.append(entry)
+            if entry is None:
+                unread.append(path)
+        return unread, entries
 
     def stamp(self, path: str) -> tuple[int, int] | None:
         """A file's size and mtime: as the build began, when it took them, else now."""
@@ -255,8 +257,7 @@ class BuildCache:
 
     def forget_missing(self, paths: Iterable[str]) -> None:
         """Forget the pages whose files are gone."""
-        present = set(paths)
-        for path in [path for path in self.context.pages if path not in present]:
+        for path in self.context.pages.keys() - set(paths):
             del self.context.pages[path]
             self.gone_pages.add(path)
 
@@ -528,7 +529,8 @@ class BuildCache:
         }
         current, gone = None, set()
         if self.bodies_changed:  # the cache keeps the bodies of the pages it knows
-            current = {self.markdown_key(e.body_key) for e in self.context.pages.values()}
+            prefix = markdown_prefix(self.code["bodies"])
+            current = {prefix + entry.body_key for entry in self.context.pages.values()}
             # The context knows every body in the file (it read their keys, or a save
             # pruned the file to them), but for a clean build's: it prunes to the current.
             gone = self.context.bodies - current

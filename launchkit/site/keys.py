@@ -356,7 +356,13 @@ EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful", "assets")
 
 def markdown_key(code: str, body: str) -> str:
     """The key of a rendered body: two hashes side by side (no need to hash them again)."""
-    return f"{code}:{body}"
+    return markdown_prefix(code) + body
+
+
+def markdown_prefix(code: str) -> str:
+    """What every :func:`markdown_key` of ``code`` starts with, the body's hash following:
+    for the keys of every page at once."""
+    return f"{code}:"
 
 
 def body_key(text: str, first_line: int) -> str:
@@ -585,6 +591,7 @@ __all__ = [
     "links_key",
     "markdown_extension_modules",
     "markdown_key",
+    "markdown_prefix",
     "page_key",
     "pages_scope",
 ]
