@@ -105,3 +105,23 @@ def test_listed_pages_behave_as_the_list_they_stand_for() -> None:
     joined = operator.add(listed, [SimpleNamespace(title="X")])  # {{ pages + [x] }}
     assert [page.title for page in joined][-2:] == ["P4", "X"]
     assert next(reversed(listed)).title == "P4"
+
+
+def test_what_the_bodies_warn_about_follows_each_edit(tmp_path: Path) -> None:
+    """The bodies' warnings (Liquid shown as text) and the notes on unused front matter are
+    the last build's while no page read again warns or did: each edit below must show."""
+    about = "---\ntitle: About\nslug: team\nauthor_x: Ann\n---\n{% include old.html %}\n"
+    root = write_site(tmp_path, {"content/about-us.md": about})
+    context = BuildContext()
+    first = preview_build(root, context)
+    assert [Path(warning.path).name for warning in first.warnings] == ["about-us.md"]
+    assert any("author_x" in note for note in first.notes)
+    for text in (
+        FILES[SECOND] + "\nPlain words.\n",
+        FILES[SECOND] + "\n{% include new.html %}\n",
+        FILES[SECOND],
+    ):
+        report = preview_build(root, context, edit(root, SECOND, text))
+        clean = clean_build(root)
+        assert (report.warnings, report.notes) == (clean.warnings, clean.notes)
+    assert report.warnings == first.warnings

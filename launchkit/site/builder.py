@@ -325,15 +325,39 @@ class _Build:
             warnings=(
                 *renderer.theme.warnings,
                 *plan.lists.warnings,
-                *markup_warnings(pages, entries),
+                *self.markup_warnings(plan, entries, replanned),
                 *warnings,
             ),
-            notes=tuple(unused_params(pages, usage.keys)),
+            notes=self.unused_params(plan, usage.keys),
             images_processed=self.images_processed,
         )
         if self.last is not None and self.last.trusted:
             self.last.keep(report, self.published_stamps(writer), plan.valid_until)
         return report
+
+    def markup_warnings(
+        self, plan: SitePlan, entries: Mapping[str, PageEntry], replanned: bool
+    ) -> list[LinkWarning]:
+        """What rendering the bodies warned about (:func:`markup_warnings`): the last
+        build's with its plan, unless a page read again warns now or did then."""
+        fresh = self.cache.fresh_pages.values()
+        sources = {entry.page.source for entry in fresh}
+        if (
+            replanned
+            or plan.markup is None
+            or any(entry.warnings for entry in fresh)
+            or any(warning.path in sources for warning in plan.markup)
+        ):
+            plan.markup = markup_warnings(plan.lists.pages, entries)
+        return plan.markup
+
+    def unused_params(self, plan: SitePlan, used: frozenset[str] | None) -> tuple[str, ...]:
+        """The front matter keys no template reads (:func:`.template_usage.unused_params`):
+        the last build's with its plan (the same pages' front matter), while the templates
+        read the same keys (``used``)."""
+        if plan.notes is None or plan.notes[0] != used:
+            plan.notes = (used, tuple(unused_params(plan.lists.pages, used)))
+        return plan.notes[1]
 
     def published_stamps(self, writer: SiteWriter) -> dict[str, tuple[int, int] | None]:
         """The size and mtime of every file this build published, as it learnt them: the

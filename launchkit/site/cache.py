@@ -146,6 +146,7 @@ class BuildCache:
         self.last_record = Record()
         self.fresh_pages: dict[str, PageEntry] = {}
         self.gone_pages: set[str] = set()
+        self.same_files = False  # content/ holds the files the last build read (sources)
 
     def close(self) -> None:
         self.store.close()
@@ -168,6 +169,7 @@ class BuildCache:
         if self.changed is None or known is None or last is None:
             sources = find_sources(self.config)
         elif not self._update_content_files(known):
+            self.same_files = True
             return last
         else:
             sources = find_sources(self.config, sorted(known))
@@ -256,7 +258,10 @@ class BuildCache:
         return entry
 
     def forget_missing(self, paths: Iterable[str]) -> None:
-        """Forget the pages whose files are gone."""
+        """Forget the pages whose files are gone (none when the preview named changes that
+        added or removed no file: the last build forgot those of the same files)."""
+        if self.same_files:
+            return
         for path in self.context.pages.keys() - set(paths):
             del self.context.pages[path]
             self.gone_pages.add(path)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import SiteError
+from ..errors import LinkWarning, SiteError
 from .content import Asset, Page, Published
 from .lists import Lists
 from .media import Media
@@ -60,6 +60,12 @@ class SitePlan:
     by_source: dict[str, Page] = field(init=False)  # the pages to build (lists.pages)
     # The documented pages needing each identity, by index (from ``needs``; see needing).
     dependents: dict[str, list[int]] | None = field(default=None, init=False, repr=False)
+    # What the last build with this plan reported of the pages: the bodies' warnings, and
+    # the front matter keys no template reads with the keys the templates read.
+    markup: list[LinkWarning] | None = field(default=None, init=False, repr=False)
+    notes: tuple[frozenset[str] | None, tuple[str, ...]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         shown: dict[str, list[str]] = {}
