@@ -125,3 +125,18 @@ def test_what_the_bodies_warn_about_follows_each_edit(tmp_path: Path) -> None:
         clean = clean_build(root)
         assert (report.warnings, report.notes) == (clean.warnings, clean.notes)
     assert report.warnings == first.warnings
+
+
+def test_the_published_files_row_follows_each_build(tmp_path: Path) -> None:
+    """The list of published files is written again only when it changed: a build in a new
+    context deletes what the last build published, so each change of it must be kept."""
+    root = write_site(tmp_path)
+    config = load_config(root / "site.toml")
+    build_site(config, root / "public", context=BuildContext())
+    edit(root, "content/blog/third.md", "---\ntitle: Third\ndate: 2026-06-01\n---\nNew.\n")
+    build_site(config, root / "public", context=BuildContext())
+    assert (root / "public/blog/third/index.html").is_file()
+    (root / "content/blog/third.md").unlink()
+    build_site(config, root / "public", context=BuildContext())
+    build_site(config, root / "clean", clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")

@@ -390,6 +390,9 @@ class BuildCache:
             record = stored if isinstance(stored, Record) else Record()
             if record.values:
                 record.outputs = _outputs(self.store.outputs(self.out))
+            if stored is record:
+                files = self.store.meta(_published(self.out))
+                record.files = files if isinstance(files, frozenset) else None
             records[self.out] = record
         return records[self.out]
 
@@ -540,13 +543,18 @@ class BuildCache:
             # pruned the file to them), but for a clean build's: it prunes to the current.
             gone = self.context.bodies - current
             self.context.bodies = current
+        # Every published path: a row of its own, written when it changed (an edit of a
+        # page's text publishes the same files, and the record is then a few values).
+        files = record.files
+        published = {} if files == self.last_record.files else {_published(self.out): files}
         self.store.write(
+            meta=published,
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current if self.clean else None,
             forget_bodies=() if self.clean else gone,
-            record=(self.out, replace(record, outputs={})),  # the outputs have their rows
+            record=(self.out, replace(record, outputs={}, files=None)),  # in rows of their own
             outputs=(self.out, changed, gone_outputs),
         )
 
@@ -561,6 +569,11 @@ def code_keys(context: BuildContext) -> dict[str, str]:
         "links": code.fingerprint("links"),
         "media": code.fingerprint("media"),
     }
+
+
+def _published(out: str) -> str:
+    """The name of the cache file's row listing what the last build into ``out`` published."""
+    return f"published files {out}"
 
 
 def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:
