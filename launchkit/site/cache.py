@@ -19,10 +19,12 @@ not the one the last build wrote; a new kind of output only has to say what it n
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress, count
 from pathlib import Path, PurePath
 from typing import NamedTuple
 
@@ -209,16 +211,21 @@ class BuildCache:
     ) -> tuple[list[str], list[PageEntry | None]]:
         """For each Markdown file its remembered entry, or None; and the paths to read."""
         known, changed = self.context.pages, self.changed
+        if changed is not None:
+            # Told what changed: every other page is as the last build left it, its body's
+            # key known (save keeps every known page's; a body the cache file lost since is
+            # rendered where it is needed, builder._rendered). Passes in C: at 20000 pages,
+            # this loop in Python was a third of a rebuild until its files were published.
+            entries: list[PageEntry | None] = list(map(known.get, paths))
+            for index in compress(count(), map(changed.__contains__, paths)):
+                entries[index] = None
+            return list(compress(paths, map(operator.not_, entries))), entries
         bodies, prefix = self.known_bodies(), markdown_prefix(self.code["bodies"])
-        entries: list[PageEntry | None] = []
+        entries = []
         unread = []
         for path in paths:
             entry = known.get(path)
-            if entry is None:
-                pass
-            elif changed is not None:
-                entry = None if path in changed else entry
-            elif entry.stamp is None or entry.stamp != self.stamp(path):
+            if entry is not None and (entry.stamp is None or entry.stamp != self.stamp(path)):
                 entry = None
             # A page to publish whose rendered body is no longer cached is read again too.
             if (
