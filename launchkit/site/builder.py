@@ -268,13 +268,17 @@ class _Build:
             problems = [*errors, *plan.published.errors, *plan.lists.errors, *plan.alias_errors]
             with reported_with(problems):
                 renderer.use_pages(pages, self.filler(renderer, entries), plan.refs, plan.links)
-                values = cache.identities(pages, entries, renderer, media.identities())
+                values = cache.identities(
+                    pages, entries, renderer, media.identities(), plan.by_source
+                )
+                affected = None
                 if replanned:
                     plan.needs = [values.needs(page, entries[page.path]) for page in documented]
                 else:  # body edits: only what the edited pages' bodies feed can differ
                     edited = [entry.page.source for entry in cache.fresh_pages.values()]
-                    values.keep(record.values, plan.affected(edited))
-                stale = cache.stale_documents(documented, plan.needs, values)
+                    affected = plan.affected(edited)
+                    values.keep(record.values, affected)
+                stale = cache.stale_documents(plan, values, affected)
                 feeds = {feed.output: values.feed_value(feed) for feed in plan.lists.feeds}
                 fill = self.filler(renderer, entries)
                 documents = self.write_documents(
@@ -288,6 +292,7 @@ class _Build:
                     plan.links,
                     # Needs no document: done here while worker processes render them.
                     meanwhile=lambda: self.stage_files(plan, fill, writer, replanned, feeds),
+                    same_pages=not replanned,
                 )
                 notes = media.assets.image_warnings()
                 rendered = {documented[index].output for index in stale}
@@ -298,17 +303,26 @@ class _Build:
                     )
                 templates = renderer.templates_digest()
                 judged = cache.pages_to_judge(links_key, templates, documents, rendered)
+                if judged is None:
+                    to_judge = documented
+                elif judged <= rendered:  # among the documents made here: found without a pass
+                    to_judge = [documented[i] for i in stale if documented[i].output in judged]
+                else:
+                    to_judge = [page for page in documented if page.output in judged]
                 documents, warnings = self.check_links(
-                    documented, documents, plan.outputs, judged, plan.published.left_out, notes
+                    to_judge, documents, plan.outputs, plan.published.left_out, notes
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
-            writer.commit(plan.outputs, record.files)
+            # With the last build's plan, the same files: none to delete.
+            writer.commit(plan.outputs, record.files if replanned else ())
         if self.published is not None:
             self.published()
-        gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, plan.outputs, links_key, feeds, templates)
-        cache.save(self.rendered, gone)
+        gone = set(record.outputs) - set(documents) if replanned else set()
+        cache.remember_documents(
+            documents, values, plan.outputs, links_key, feeds, templates, affected
+        )
+        cache.save(self.rendered, gone, None if judged is None else judged | self.rendered)
         cache.keep_plan(plan)
         usage = cache.template_usage(renderer)
         report = BuildReport(
@@ -321,15 +335,39 @@ class _Build:
             warnings=(
                 *renderer.theme.warnings,
                 *plan.lists.warnings,
-                *markup_warnings(pages, entries),
+                *self.markup_warnings(plan, entries, replanned),
                 *warnings,
             ),
-            notes=tuple(unused_params(pages, usage.keys)),
+            notes=self.unused_params(plan, usage.keys),
             images_processed=self.images_processed,
         )
         if self.last is not None and self.last.trusted:
             self.last.keep(report, self.published_stamps(writer), plan.valid_until)
         return report
+
+    def markup_warnings(
+        self, plan: SitePlan, entries: Mapping[str, PageEntry], replanned: bool
+    ) -> list[LinkWarning]:
+        """What rendering the bodies warned about (:func:`markup_warnings`): the last
+        build's with its plan, unless a page read again warns now or did then."""
+        fresh = self.cache.fresh_pages.values()
+        sources = {entry.page.source for entry in fresh}
+        if (
+            replanned
+            or plan.markup is None
+            or any(entry.warnings for entry in fresh)
+            or any(warning.path in sources for warning in plan.markup)
+        ):
+            plan.markup = markup_warnings(plan.lists.pages, entries)
+        return plan.markup
+
+    def unused_params(self, plan: SitePlan, used: frozenset[str] | None) -> tuple[str, ...]:
+        """The front matter keys no template reads (:func:`.template_usage.unused_params`):
+        the last build's with its plan (the same pages' front matter), while the templates
+        read the same keys (``used``)."""
+        if plan.notes is None or plan.notes[0] != used:
+            plan.notes = (used, tuple(unused_params(plan.lists.pages, used)))
+        return plan.notes[1]
 
     def published_stamps(self, writer: SiteWriter) -> dict[str, tuple[int, int] | None]:
         """The size and mtime of every file this build published, as it learnt them: the
@@ -477,10 +515,11 @@ class _Build:
             stamp, entry = result
             fresh[path] = cache.read(path, stamp, entry)
         read = {
-            path: entry if entry is not None else fresh.get(path)
+            path: found
             for path, entry in zip(paths, entries, strict=True)
+            if (found := entry if entry is not None else fresh.get(path)) is not None
         }
-        return {path: entry for path, entry in read.items() if entry is not None}, errors
+        return read, errors
 
     # --- media -----------------------------------------------------------------------------
 
@@ -544,18 +583,23 @@ class _Build:
         writer: SiteWriter,
         links: SiteLinks,
         meanwhile: Callable[[], object],
+        same_pages: bool = False,
     ) -> dict[str, Output]:
         """Stage the documents of the ``stale`` pages; the others are the last build's.
         ``links``: the renderer's :meth:`~.render.Renderer.site_links` of the pages (workers
         need not find them again). ``meanwhile()`` is the caller's other work, done while
-        workers render them."""
+        workers render them. ``same_pages``: the pages are those of the last build (its
+        plan's), whose record holds their documents and no other."""
         cache = self.cache
         record = cache.record()
-        documents = {
-            page.output: record.outputs[page.output]
-            for index, page in enumerate(pages)
-            if page.output in record.outputs
-        }
+        if same_pages:
+            documents = dict(record.outputs)
+        else:
+            documents = {
+                page.output: record.outputs[page.output]
+                for page in pages
+                if page.output in record.outputs
+            }
         writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
         state = _DocumentState(pages, renderer, self.filler(renderer, entries), writer, media)
@@ -610,42 +654,53 @@ class _Build:
         pages: Sequence[Page],
         documents: dict[str, Output],
         outputs: list[str],
-        judge: set[str] | None,
         left_out: Mapping[str, str],
         notes: Mapping[str, str],
     ) -> tuple[dict[str, Output], list[LinkWarning]]:
         """The built site's broken internal links, and the documents with their warnings.
 
-        Only the pages in ``judge`` are checked (None: all, as what links are checked
-        against changed); the others keep the last build's warnings. ``left_out`` (URL:
-        why) turns a link to a draft or future page into a warning saying so; ``notes``
-        (output: warning) one to an image published without variants.
+        Only the links of ``pages`` are judged (all pages, when what links are judged
+        against changed); the other ``documents`` keep the last build's warnings.
+        ``left_out`` (URL: why) turns a link to a draft or future page into a warning
+        saying so; ``notes`` (output: warning) one to an image published without variants.
         """
-        known = {}
-        if judge is not None:
-            known = {
-                page.output: _warnings(documents[page.output].warnings)
-                for page in pages
-                if page.output not in judge
-            }
         found = check_links(
             pages,
             _StoredLinks(self.cache),
-            {output: document.ids for output, document in documents.items()},
+            _DocumentIds(documents),
             outputs,
             self.config.site.base_url,
             self.config.templates_dir,
-            known,
             left_out,
             notes,
         )
-        judged = {}
-        for output, document in documents.items():
-            warnings = tuple(astuple(warning) for warning in found.get(output, ()))
-            judged[output] = (
-                document if warnings == document.warnings else document._replace(warnings=warnings)
-            )
-        return judged, all_warnings(found)
+        judged = dict(documents)
+        for output, warnings in found.items():
+            stored = tuple(astuple(warning) for warning in warnings)
+            if stored != documents[output].warnings:
+                judged[output] = documents[output]._replace(warnings=stored)
+        kept = {
+            output: _warnings(document.warnings)
+            for output, document in documents.items()
+            if document.warnings and output not in found
+        }
+        return judged, all_warnings({**kept, **found})
+
+
+class _DocumentIds(Mapping[str, frozenset[str]]):
+    """The ids of each page document (what its links' #fragments may name), by output."""
+
+    def __init__(self, documents: Mapping[str, Output]) -> None:
+        self.documents = documents
+
+    def __getitem__(self, output: str) -> frozenset[str]:
+        return self.documents[output].ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.documents)
+
+    def __len__(self) -> int:
+        return len(self.documents)
 
 
 class _StoredLinks(Mapping[str, Links]):

@@ -212,11 +212,11 @@ class SiteWriter:
             for _ in renames.map(self._publish, sorted(self._pending)):
                 pass
         self._pending.clear()
-        keep = {*outputs, MARKER}
-        if previous is not None:
-            _remove_outputs(self.out, sorted(set(previous) - keep))
-        elif not self._empty:
-            _remove_all_but(self.out, keep)
+        if previous is None:
+            if not self._empty:
+                _remove_all_but(self.out, {*outputs, MARKER})
+        elif previous:  # (a rebuild that knows it publishes the same files passes none)
+            _remove_outputs(self.out, sorted(set(previous) - {*outputs, MARKER}))
 
     def _publish(self, output: str) -> None:
         """Put the staged file of ``output`` in place."""
