@@ -134,8 +134,9 @@ class Mirror:
     def update(self) -> None:
         for relative in sorted(self.edited):
             source, target = self.site / relative, self.root / relative
-            if source.exists():
+            if source.parent.is_dir():  # a folder made for a page stays when it goes
                 target.parent.mkdir(parents=True, exist_ok=True)
+            if source.exists():
                 shutil.copy2(source, target)
             else:
                 target.unlink(missing_ok=True)
