@@ -9,12 +9,15 @@ output is a clean build's.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from build_support import FILES, run_build, site_toml, snapshot, write_site
+from build_support import FILES, ROOT, run_build, site_toml, snapshot, write_site
 from test_incremental_builds import EDITS, PAGES, apply, settle
 
 from launchkit.config import load_config
@@ -147,3 +150,45 @@ def test_a_config_change_is_built(root: Path) -> None:
     built(root)
     assert "Shop 2" in (root / "public/index.html").read_text(encoding="utf-8")
     assert build(root)[1]
+
+
+# A CLI build in a fresh process, counting the listings (os.scandir, which os.walk and
+# pathlib's globs use) of each folder of the site; printed as JSON.
+_COUNT_LISTINGS = """
+import collections, json, sys
+from pathlib import Path
+listed = collections.Counter()
+sys.addaudithook(lambda event, args: event == "os.scandir" and listed.update([str(args[0])]))
+sys.argv = ["build.py", "--config", "site.toml"]
+import build
+assert build.main() == 0
+print(json.dumps(listed))
+"""
+
+
+def test_a_page_edit_lists_each_source_folder_once(root: Path) -> None:
+    """The stamp's walk is the build's: the scan of content/, the templates' digest (for
+    the cache and the renderer) and static/'s media plan take its lists of files instead of
+    walking again. Jinja lists templates/ once more, for the shortcodes' templates."""
+    page = root / "content/about-us.md"
+    page.write_text(FILES["content/about-us.md"] + "More.\n", encoding="utf-8")
+    found = subprocess.run(
+        [sys.executable, "-c", _COUNT_LISTINGS],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert found.returncode == 0, found.stderr
+    listed = json.loads(found.stdout.splitlines()[-1])
+    by_folder: dict[str, dict[str, int]] = {"content": {}, "templates": {}, "static": {}}
+    for folder, count in listed.items():
+        parts = Path(folder).relative_to(root).parts if Path(folder).is_relative_to(root) else ()
+        if parts and parts[0] in by_folder:
+            by_folder[parts[0]]["/".join(parts)] = count
+    assert {"content", "content/blog"} <= by_folder["content"].keys()
+    assert "static/css" in by_folder["static"]
+    assert set(by_folder["content"].values()) == set(by_folder["static"].values()) == {1}
+    assert set(by_folder["templates"].values()) == {2}, by_folder["templates"]
+    assert "More." in (root / "public/team/index.html").read_text(encoding="utf-8")

@@ -181,6 +181,7 @@ def build_site(
         changed=None if changed is None else {os.path.abspath(path) for path in changed},
         endpoint=endpoint,
         stamps=last.sources if last is not None else None,
+        files=last.files if last is not None else None,
     )
     try:
         build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
@@ -479,7 +480,9 @@ class _Build:
         ``pages``; what the image cache lacks is encoded here, over the worker processes.
         Bundles are the ``published`` pages' of ``content/`` (a generated page has none)."""
         bundles = follow_bundles(published, assets, self.config.content_dir)
-        media = plan_media(self.config, pages, bundles, self.cache.planned_assets(plan_assets))
+        planned = self.cache.planned_assets(plan_assets)
+        static = self.cache.files.get(str(self.config.static_dir))  # as the build's walk found
+        media = plan_media(self.config, pages, bundles, planned, static)
 
         def run(job, items):
             return run_jobs(
@@ -497,17 +500,14 @@ class _Build:
     def renderer(self) -> Renderer:
         """The Jinja environment of this build: the last one while nothing it holds changed."""
         context, cache = self.cache.context, self.cache
-        key = digest(
-            cache.templates_digest(),
-            self.config.fingerprint(),
-            cache.endpoint,
-            cache.code["documents"],
-        )
+        templates = cache.templates_digest()
+        key = digest(templates, self.config.fingerprint(), cache.endpoint, cache.code["documents"])
         if context.renderer is None or context.renderer[0] != key:
             renderer = Renderer(
                 self.config,
                 checkout_endpoint=cache.endpoint,
                 compiled_dir=_compiled(self.config, cache.code["documents"]),
+                templates_digest=templates,
             )
             context.renderer = (key, renderer)
         return context.renderer[1]

@@ -116,12 +116,15 @@ class BuildCache:
         changed: Iterable[str] | None,
         endpoint: str,
         stamps: Mapping[str, tuple[int, int] | None] | None = None,
+        files: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if clean:
             context.forget()
         self.context = context
-        # The stamps of the site's files taken as the build began (.unchanged), if it did.
+        # The stamps of the site's files taken as the build began (.unchanged), if it did,
+        # and the files of its folders as that walk found them: not walked again.
         self.stamps = stamps or {}
+        self.files = files or {}
         self.config = config
         self.out = out
         self.clean = clean
@@ -162,10 +165,12 @@ class BuildCache:
     def sources(self) -> Sources:
         """The Markdown files and other files of ``content/`` (:func:`.content.find_sources`):
         when the preview names what changed, the last build's, updated with those paths
-        (the same object when none of them added or removed a file); else the folder walked."""
+        (the same object when none of them added or removed a file); else the folder as the
+        build's first walk found it, or walked now."""
         known, last = self.context.content_files, self.context.sources
         if self.changed is None or known is None or last is None:
-            sources = find_sources(self.config)
+            walked = self.files.get(str(self.config.content_dir))
+            sources = find_sources(self.config, walked, ordered=walked is not None)
         elif not self._update_content_files(known):
             return last
         else:
@@ -288,7 +293,7 @@ class BuildCache:
             inside = str(folder) + os.sep
             if not any(path.startswith(inside) or path == str(folder) for path in self.changed):
                 return known[1].templates_digest()
-        return templates_digest(folder)
+        return templates_digest(folder, self.files.get(str(folder)))
 
     def template_usage(self, renderer: Renderer) -> TemplateUsage:
         """The page data keys the templates read: the last build's while no template
@@ -347,7 +352,7 @@ class BuildCache:
 
         def cached(config: SiteConfig, sources: Mapping[str, Path], keep: Iterable[str]):
             keep = sorted(set(keep))
-            stamps = [(out, str(path), file_stamp(str(path))) for out, path in sources.items()]
+            stamps = [(out, str(path), self.stamp(str(path))) for out, path in sources.items()]
             settled = time.time_ns() - SETTLED_NS
             trusted = all(stamp is not None and stamp[1] < settled for _, _, stamp in stamps)
             key = digest(

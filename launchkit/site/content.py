@@ -199,11 +199,15 @@ def is_hidden(relative: PurePath) -> bool:
     return any(part.startswith(".") for part in relative.parts)
 
 
-def find_sources(config: SiteConfig, files: Iterable[str] | None = None) -> Sources:
+def find_sources(
+    config: SiteConfig, files: Iterable[str] | None = None, *, ordered: bool = False
+) -> Sources:
     """The Markdown files and the other files of ``content/``.
 
     ``files``: the paths of ``content/`` as the caller knows them (the preview keeps them
-    up to date from file events); by default the folder is walked.
+    up to date from file events; a CLI build walked the folder as it began), sorted here
+    unless ``ordered`` says they are in :func:`walk_files`' order; by default the folder is
+    walked.
     """
     content_dir = config.content_dir
     if not content_dir.is_dir():
@@ -211,7 +215,10 @@ def find_sources(config: SiteConfig, files: Iterable[str] | None = None) -> Sour
     markdown: list[str] = []
     assets: list[Asset] = []
     root = str(content_dir)
-    names = walk_files(content_dir) if files is None else sorted(files, key=_walk_order(root))
+    if files is None:
+        names: Iterable[str] = walk_files(content_dir)
+    else:
+        names = files if ordered else sorted(files, key=_walk_order(root))
     for name in names:
         if name.endswith(PAGE_SUFFIXES):
             markdown.append(name)

@@ -8,8 +8,10 @@ module where it makes its renderer, so its code is part of the rendered bodies' 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import markdown
@@ -17,6 +19,35 @@ from markdown.blockparser import BlockParser
 from markdown.blockprocessors import BlockProcessor
 from markdown.extensions import Extension
 from pygments.style import Style, StyleMeta
+
+
+class NamedExtensionsMarkdown(markdown.Markdown):
+    """Python-Markdown, finding the extensions it is given by name without asking every
+    installed distribution first.
+
+    Upstream's ``build_extension`` looks a name up among the ``markdown.extensions`` entry
+    points before importing it: the first lookup imports :mod:`importlib.metadata` and reads
+    the metadata of every installed distribution (60 ms, most of what setting up Markdown
+    costs a rebuild that renders one page), and PyMdown Extensions asks for
+    ``pymdownx.highlight`` by name while setting up, so every build paid it. Here a dotted
+    name (``module`` or ``module:Class``) is imported as upstream imports one that no entry
+    point claims, and a short name of Python-Markdown's own (``toc``, ``extra`` and its
+    parts) is its module in ``markdown.extensions``, which is what Python-Markdown's own
+    entry points name; only another short name (a distribution's) goes through upstream's
+    lookup. These are the names launchkit's cache keys read the same way
+    (:func:`launchkit.site.keys.markdown_extension_modules`).
+    """
+
+    def build_extension(self, ext_name: str, configs: Mapping[str, Any]) -> Extension:
+        if "." not in ext_name and ":" not in ext_name:
+            if importlib.util.find_spec(f"markdown.extensions.{ext_name}") is None:
+                return super().build_extension(ext_name, configs)
+            ext_name = f"markdown.extensions.{ext_name}"
+        module_name, _, class_name = ext_name.partition(":")
+        module = importlib.import_module(module_name)
+        if class_name:
+            return getattr(module, class_name)(**configs)
+        return module.makeExtension(**configs)
 
 
 class _CssClassesOnlyMeta(StyleMeta):
@@ -112,4 +143,9 @@ class _ListAfterParagraph(BlockProcessor):
         blocks[:0] = [block[: split.start()], block[split.start() + 1 :]]
 
 
-__all__ = ["CssClassesOnly", "ListsAfterParagraphsExtension", "cache_lexer_lookups"]
+__all__ = [
+    "CssClassesOnly",
+    "ListsAfterParagraphsExtension",
+    "NamedExtensionsMarkdown",
+    "cache_lexer_lookups",
+]

@@ -169,11 +169,13 @@ class MarkdownRenderer:
     """One Python-Markdown instance, reset per page (building it costs more than a page)."""
 
     def __init__(self) -> None:
-        import markdown
+        from .markdown_extensions import (
+            CssClassesOnly,
+            NamedExtensionsMarkdown,
+            cache_lexer_lookups,
+        )
 
-        from .markdown_extensions import CssClassesOnly, cache_lexer_lookups
-
-        self._markdown = markdown.Markdown(
+        self._markdown = NamedExtensionsMarkdown(
             extensions=list(EXTENSIONS),
             extension_configs=extension_configs(pygments_style=CssClassesOnly),
             output_format="html",

@@ -99,13 +99,16 @@ def plan_media(
     pages: Sequence[Page],
     assets: Sequence[Asset],
     plan: PlanAssets = plan_assets,
+    static: Iterable[str] | None = None,
 ) -> Media:
-    """The published names of static/ and the page bundles, image variants, cards."""
+    """The published names of static/ and the page bundles, image variants, cards.
+    ``static``: the files of static/ in :func:`.content.walk_files`' order, when the caller
+    walked it already."""
     sources = SiteFiles()  # refuses a static file and a bundle file at one path
     for asset in assets:
         sources.add(asset.output, asset.path, display_path(asset.path))
     if config.static_dir.is_dir():
-        for name in walk_files(config.static_dir):
+        for name in walk_files(config.static_dir) if static is None else static:
             path = Path(name)
             relative = path.relative_to(config.static_dir).as_posix()
             sources.add(relative, path, display_path(path))

@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import re
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -183,11 +183,13 @@ class Renderer:
         *,
         checkout_endpoint: str | None = None,
         compiled_dir: Path | None = None,
+        templates_digest: str | None = None,
     ) -> None:
         """``compiled_dir`` keeps compiled templates between builds, with what each reads
         and pulls in (:mod:`.compiled`; :func:`.compiled.compiled_folder` names it): compiling
         them anew was most of a one-page rebuild's template time, and parsing them to know
-        what they read a third of a small one."""
+        what they read a third of a small one. ``templates_digest``: the templates' digest
+        (:func:`templates_digest`) when the caller took it already (not read again)."""
         self.config = config
         self.templates_dir = config.templates_dir
         # The preview server mounts the checkout locally and passes its own endpoint.
@@ -222,7 +224,7 @@ class Renderer:
         self._dependencies: dict[str, TemplateDependencies] = {}
         # By name: a renderer lives while no template changes.
         self._facts: dict[str, TemplateFacts] = {}
-        self._templates_digest: str | None = None
+        self._templates_digest = templates_digest
         self._forms: dict[tuple[str, str | None], Markup] = {}
         self._shortcode_names: frozenset[str] | None = None
         self.refs = PageRefs({}, "")  # the pages {{< ref >}} finds: set by use_pages
@@ -480,11 +482,16 @@ class Renderer:
         return [name.removesuffix(".html") for name in pages]
 
 
-def templates_digest(folder: Path) -> str:
-    """A hash of every file's name and bytes in the templates folder."""
+def templates_digest(folder: Path, files: Iterable[str] | None = None) -> str:
+    """A hash of every file's name and bytes in the templates folder; ``files``: its
+    files in :func:`.content.walk_files`' order, when the caller walked it already."""
     parts = []
-    for name in walk_files(folder):
-        parts += [Path(name).relative_to(folder).as_posix(), Path(name).read_bytes()]
+    for name in walk_files(folder) if files is None else files:
+        try:
+            data = Path(name).read_bytes()
+        except FileNotFoundError:  # gone since the walk (vim's "4913"): as if walked now
+            continue
+        parts += [Path(name).relative_to(folder).as_posix(), data]
     return digest(*parts)
 
 

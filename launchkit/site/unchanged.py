@@ -9,11 +9,13 @@ them (each file by size and mtime, the rest as one key), with the size and mtime
 file the build published and what its report said.
 
 A build in a context made for one build (the CLI's) first takes the same stamp of what is
-there now. When it equals the last one, every published file is still the one that build
-wrote, and a build would write the same bytes and say the same: its report is the answer,
-and no page entry is unpickled, no template loaded, no list or identity made. Anything
-else, even one published file touched, is a build through the cache layer
-(:mod:`.cache`), which redoes only what changed.
+there now: it walks the three folders once (:func:`source_files`) and stats each file once,
+and a build that goes on takes its lists of files and their stamps from there. When it
+equals the last one, every published file is still the one that build wrote, and a build
+would write the same bytes and say the same: its report is the answer, and no page entry is
+unpickled, no template loaded, no list or identity made. Anything else, even one published
+file touched, is a build through the cache layer (:mod:`.cache`), which redoes only what
+changed.
 
 Files changed within :data:`.cache.SETTLED_NS` of the stamp are not trusted by size and
 mtime (the same edit may follow within the clock's tick): no stamp is kept then.
@@ -25,7 +27,7 @@ import dataclasses
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +61,18 @@ class Stamp:
     report: BuildReport  # with nothing rendered
 
 
-def source_stamps(config: SiteConfig) -> Stamps:
-    """The stamps of every source file (and of the system fonts' folder)."""
+def source_files(config: SiteConfig) -> dict[str, list[str]]:
+    """The files of ``content/``, ``templates/`` and ``static/``, by folder, in
+    :func:`.content.walk_files`' order (none for a missing folder)."""
+    folders = (config.content_dir, config.templates_dir, config.static_dir)
+    return {str(folder): list(walk_files(folder)) for folder in folders}
+
+
+def source_stamps(files: Mapping[str, Iterable[str]]) -> Stamps:
+    """The stamps of the source files ``files`` (by folder) and of the system fonts' folder."""
     stamps: Stamps = {str(SYSTEM_FONTS): file_stamp(str(SYSTEM_FONTS))}
-    for folder in (config.content_dir, config.templates_dir, config.static_dir):
-        for path in walk_files(folder):  # nothing for a missing folder
+    for paths in files.values():
+        for path in paths:
             stamps[path] = file_stamp(path)
     return stamps
 
@@ -87,8 +96,10 @@ class LastBuild:
         self.cache_file = cache_file
         self.out = out
         self.key = key
-        # Taken before the build reads any of them (a file changed meanwhile then differs).
-        self.sources = source_stamps(config)
+        # Taken before the build reads any of them (a file changed meanwhile then differs);
+        # the cache layer's scan takes the same walk (one walk and one stat per file a build).
+        self.files = source_files(config)
+        self.sources = source_stamps(self.files)
         # Whether they may stand for the files' contents: no file changed moments ago.
         self.trusted = settled(self.sources)
 
@@ -127,5 +138,6 @@ __all__ = [
     "Stamps",
     "published_stamps",
     "settled",
+    "source_files",
     "source_stamps",
 ]

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import gc
 import itertools
-import multiprocessing
 import os
-import queue
 import sys
 import threading
 import traceback
@@ -66,6 +64,10 @@ class NoProgress:
 
 def start_method() -> str:
     """The start method for worker processes: :data:`START_METHOD_ENV`, else the safe one."""
+    # Imported where workers start (here and in _Pool): a build of a few pages starts none,
+    # and importing multiprocessing was 2 % of a one-page rebuild.
+    import multiprocessing
+
     available = multiprocessing.get_all_start_methods()
     forced = os.environ.get(START_METHOD_ENV, "").strip()
     if forced:
@@ -149,6 +151,8 @@ class _Pool:
         keep: Callable[[Any, Any], Any],
         meanwhile: Callable[[], object] | None,
     ) -> list:
+        import multiprocessing  # see start_method
+
         method = start_method()
         context = multiprocessing.get_context(method)
         chunks = [(start, items[start:end]) for start, end in _chunks(len(items), self.size)]
@@ -233,6 +237,8 @@ def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
 
 def _next_result(outbox, processes) -> tuple[int, list]:
     """The next chunk's results; an error if a worker died without sending them."""
+    import queue  # with multiprocessing (see start_method)
+
     while True:
         try:
             return outbox.get(timeout=0.5)
