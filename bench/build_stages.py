@@ -1,6 +1,7 @@
-"""Where a cold build's time goes: each pipeline step's wall and CPU seconds, parent and workers.
+"""Where a build's time goes: each pipeline step's wall and CPU seconds, parent and workers.
 
     .venv/bin/python bench/build_stages.py --pages 2000 [--repeat 3] [--baseline DIR]
+                                           [--edit template-output]
 
 Generates the bench corpus (bench/corpus.py), fills the image cache once, then runs
 ``build.py --clean`` ``--repeat`` times in a child process that times the steps of
@@ -11,6 +12,10 @@ another (the staging of files while documents render) counts in both. ``--baseli
 names another checkout (``git worktree add /tmp/base main``) whose code runs alternately
 with this one on the same corpus, so both tables come from the same machine state: on a
 busy machine compare CPU seconds; wall seconds move with the load.
+
+``--edit template-output`` times, instead of cold builds, the rebuild after build_bench's
+"template, output" edit (a comment at the start of the posts' content block, new each time:
+every post changes), each checkout on its own copy of the corpus (the cache is keyed by code).
 """
 
 from __future__ import annotations
@@ -103,15 +108,45 @@ def child(checkout: Path, build_args: list[str]) -> None:
     print(json.dumps([*rows, total]))
 
 
-def run_once(checkout: Path, site: Path, out: Path) -> list[list]:
-    shutil.rmtree(out, ignore_errors=True)
+def run_once(checkout: Path, site: Path, out: Path, *, clean: bool = True) -> list[list]:
+    """One build in a child process, timed: cold (``clean``), else a rebuild into ``out``."""
+    if clean:
+        shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, __file__, "--child", str(checkout), "--"]
-    command += ["--config", str(site / "site.toml"), "--out", str(out), "--clean"]
+    command += ["--config", str(site / "site.toml"), "--out", str(out)]
+    command += ["--clean"] if clean else []
     result = subprocess.run(command, cwd=site, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def print_table(name: str, runs: list[list[list]]) -> None:
+def edit_posts_template(site: Path) -> None:
+    """build_bench's "template, output" edit: a new comment where the posts' content begins."""
+    template = site / "templates" / "post.html"
+    block = "{% block content %}"
+    source = template.read_text(encoding="utf-8")
+    marked = source.replace(block, f"{block}<!-- edit {time.time_ns()} -->", 1)
+    template.write_text(marked, encoding="utf-8")
+
+
+def template_edit_runs(checkouts: dict[str, Path], site: Path, work: Path, repeat: int) -> dict:
+    """Each checkout's rebuilds after the edit, on its own copy of ``site`` (a first edit,
+    untimed, makes its cache its own: the cache is keyed by code)."""
+    copies = {}
+    for number, (name, checkout) in enumerate(checkouts.items()):
+        copies[name] = (work / f"site-{number}", work / f"public-{number}")
+        shutil.copytree(site, copies[name][0], symlinks=True)
+        run_once(checkout, copies[name][0], copies[name][1])
+        edit_posts_template(copies[name][0])
+        run_once(checkout, *copies[name], clean=False)
+    runs: dict[str, list] = {name: [] for name in checkouts}
+    for _ in range(repeat):
+        for name, checkout in checkouts.items():
+            edit_posts_template(copies[name][0])
+            runs[name].append(run_once(checkout, *copies[name], clean=False))
+    return runs
+
+
+def print_table(name: str, runs: list[list[list]], what: str) -> None:
     """Medians over runs of each step's start, wall, parent CPU and workers' CPU."""
     by_step: dict[str, list[list[float]]] = {}
     for run in runs:
@@ -125,7 +160,7 @@ def print_table(name: str, runs: list[list[list]]) -> None:
                 summed[label] = [start, wall, cpu, workers]
         for label, values in summed.items():
             by_step.setdefault(label, []).append(values)
-    print(f"\n{name}: medians of {len(runs)} cold builds (--clean, image cache kept)")
+    print(f"\n{name}: medians of {len(runs)} {what}")
     print(f"{'step':34s} {'start s':>8s} {'wall s':>8s} {'parent CPU':>11s} {'workers CPU':>12s}")
     ordered = sorted(by_step.items(), key=lambda item: (item[0] == "whole build", item[1][0][0]))
     for label, values in ordered:
@@ -139,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=2000, help="corpus size (default 2000)")
     parser.add_argument("--repeat", type=int, default=3, help="cold builds per checkout")
     parser.add_argument("--baseline", type=Path, help="another checkout, run alternately")
+    parser.add_argument(
+        "--edit",
+        choices=["template-output"],
+        help="time the rebuild after this edit instead of cold builds",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("build_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -155,12 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         site = generate_corpus(Path(work) / "site", args.pages).root
         build = [sys.executable, str(ROOT / "build.py"), "--out", str(Path(work) / "public")]
         subprocess.run(build, cwd=site, capture_output=True, check=True)  # fills the image cache
-        runs: dict[str, list] = {name: [] for name in checkouts}
-        for _ in range(args.repeat):
-            for name, checkout in checkouts.items():
-                runs[name].append(run_once(checkout, site, Path(work) / "public"))
+        if args.edit:
+            runs = template_edit_runs(checkouts, site, Path(work), args.repeat)
+            what = "rebuilds after a template edit that changes every post"
+        else:
+            runs = {name: [] for name in checkouts}
+            for _ in range(args.repeat):
+                for name, checkout in checkouts.items():
+                    runs[name].append(run_once(checkout, site, Path(work) / "public"))
+            what = "cold builds (--clean, image cache kept)"
     for name, checkout in checkouts.items():
-        print_table(f"{name} ({checkout})", runs[name])
+        print_table(f"{name} ({checkout})", runs[name], what)
     return 0
 
 

@@ -180,3 +180,18 @@ def test_a_failed_build_keeps_the_last_good_plan(root: Path) -> None:
     report = build(root)
     assert not report.planned
     assert_clean(root, report)
+
+
+def test_the_bodies_warnings_of_the_builds_since_the_plan_are_kept(root: Path) -> None:
+    """A body warning added by a build that took the plan is still reported by the next
+    one, which takes the plan as its own build left it."""
+    about = root / "content/about-us.md"
+    about.write_text(FILES["content/about-us.md"] + "\n{% include signup.html %}\n", "utf-8")
+    first = build(root)
+    assert not first.planned
+    assert any("Liquid" in str(warning) for warning in first.warnings)
+    edit_body(root)
+    report = build(root)
+    assert not report.planned
+    assert report.warnings == first.warnings
+    assert_clean(root, report)

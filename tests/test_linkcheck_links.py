@@ -128,3 +128,39 @@ def test_rebuilds_keep_warnings_and_notice_fixed_targets(tmp_path: Path) -> None
     fixed = build(root)
     assert "content/links.md:8: warning: broken link /gone/: no /gone/ in the built site" in first
     assert shown(root, fixed) == [line for line in first if "/gone/" not in line]
+
+
+def test_text_that_moves_a_broken_link_moves_its_warning(tmp_path: Path) -> None:
+    """The page is made again with the same links: it had warnings, so it is judged again."""
+    root = write_site(tmp_path, {"content/links.md": LINKS_PAGE})
+    first = shown(root, build(root))
+    moved = LINKS_PAGE.replace("Broken:", "A paragraph without links.\n\nBroken:")
+    write_site(root, {"content/links.md": moved})
+    again = build(root)
+    assert again.rendered >= 1
+    assert shown(root, again) == [
+        warning.replace(f":{line}:", f":{line + 2}:") if line > 5 else warning
+        for warning in first
+        for line in [int(warning.split(":")[1])]
+    ]
+    assert shown(root, again) == shown(root, build(root, clean=True))
+
+
+def test_a_template_edit_that_adds_a_broken_link_warns_on_every_post(tmp_path: Path) -> None:
+    """Posts without warnings whose links changed are judged again; the others need not be."""
+    root = write_site(tmp_path)
+    assert build(root).warnings == ()
+    post = (root / "templates/post.html").read_text(encoding="utf-8")
+    edited = post.replace("{% block content %}", '{% block content %}<a href="/gone/">Gone</a>')
+    write_site(root, {"templates/post.html": edited})
+    again = build(root)
+    assert {warning.message for warning in again.warnings} == {
+        "broken link /gone/: no /gone/ in the built site"
+    }
+    assert len(again.warnings) == 1  # one line of one template, for every post
+    assert shown(root, again) == shown(root, build(root, clean=True))
+    write_site(
+        root,
+        {"templates/post.html": post.replace("{% block content %}", "{% block content %}<!-- -->")},
+    )
+    assert build(root).warnings == ()

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from build_support import snapshot
-from test_random_edits import Builder, Site, small_site
+from test_random_edits import Builder, Site, Zygote, small_site
 
 from launchkit.preview import start_preview
 
@@ -107,7 +107,8 @@ def test_the_preview_after_random_edits_is_a_clean_build(tmp_path: Path) -> None
     rng = random.Random(SEED)
     corpus = small_site(tmp_path / "site")
     site = Editor(corpus.root, tmp_path / "unused", rng)
-    clean = Builder(corpus.root, Path(__file__).resolve().parent.parent)
+    zygote = Zygote()
+    clean = Builder(corpus.root, Path(__file__).resolve().parent.parent, zygote)
     clean.start()
     preview = start_preview(corpus.root / "site.toml", port=0, environ={})
     history: list[str] = []
@@ -117,9 +118,10 @@ def test_the_preview_after_random_edits_is_a_clean_build(tmp_path: Path) -> None
             what, _ = rng.choice(kinds)(site)
             history.append(what)
             clean.send(out=str(tmp_path / "clean"), clean=True, preview=True)
-            if clean.answer()["ok"]:  # else the preview shows the error over the last site
-                where = f"seed {SEED}, step {step}: {history[-3:]}"
+            where = f"seed {SEED}, step {step}: {history[-3:]}"
+            if clean.answer(where)["ok"]:  # else the preview shows the error over the last site
                 settled_as(preview.site_dir, snapshot(tmp_path / "clean"), where)
     finally:
         preview.stop()
         clean.stop()
+        zygote.stop()

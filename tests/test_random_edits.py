@@ -9,6 +9,12 @@ preview; sometimes a fresh context, as the CLI) and another, separate process ma
 build of the same tree: the files, their bytes and the link warnings must be the same, and
 a build that fails must fail the same way. The seed is printed on failure;
 ``RANDOM_EDITS_SEED=N`` replays one.
+
+The clean builds are the slow side (a fresh context compiles and renders everything), so
+:data:`CLEAN_PROCESSES` of them take turns, each building its own copy of the tree as it
+was after its step (:class:`Mirror`) while the next steps are edited and built
+incrementally: the machine's cores are kept busy instead of waiting for one clean build at
+a time. Their own copy also keeps their cache folder apart from the incremental side's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -28,53 +35,112 @@ from build_support import ROOT, snapshot
 from bench.corpus import PHOTOS, generate_corpus, photo
 from launchkit.site.context import BuildContext
 from launchkit.site.keys import Codebase
-from launchkit.site.store import Store
+from launchkit.site.store import CACHE_FOLDER, Store
 
 STEPS = int(os.environ.get("RANDOM_EDITS_STEPS", "300"))
 SEED = int(os.environ.get("RANDOM_EDITS_SEED", "20261201"))
+# Clean-build processes taking turns: one builds step n's tree while another builds step
+# n + 1's and the incremental process builds step n + 2.
+CLEAN_PROCESSES = 2
 HELPER = Path(__file__).with_name("build_helper.py")
+
+
+class Zygote:
+    """The process that build processes are forked from (tests/build_helper.py --zygote):
+    it has imported the libraries a build uses, never launchkit."""
+
+    def __init__(self) -> None:
+        self.messages, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # Bytecode is written (and kept in the package copy): a build process started after
+        # a code change imports launchkit instead of compiling it. Python checks a module's
+        # bytecode against its source's mtime and size, and every code edit here changes
+        # the size of what was last compiled (a toggle's two texts differ in length, a
+        # comment only lengthens), so no process runs stale code.
+        env = {**os.environ}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("PYTHONPATH", None)  # launchkit must not be importable in the zygote
+        self.process = subprocess.Popen(
+            [sys.executable, str(HELPER), "--zygote", str(theirs.fileno())],
+            env=env,
+            pass_fds=[theirs.fileno()],
+        )
+        theirs.close()
+
+    def fork(self, site: Path, package: Path) -> socket.socket:
+        """A new build process working in ``site`` with the launchkit in ``package``: the
+        socket that carries its requests and answers."""
+        ours, theirs = socket.socketpair()
+        request = json.dumps({"cwd": str(site), "path": str(package)}).encode()
+        socket.send_fds(self.messages, [request], [theirs.fileno()])
+        theirs.close()
+        return ours
+
+    def stop(self) -> None:
+        self.messages.close()
+        self.process.wait(timeout=30)
 
 
 class Builder:
     """A build process (tests/build_helper.py) running the package copy in ``package``."""
 
-    def __init__(self, site: Path, package: Path) -> None:
-        self.site, self.package = site, package
-        self.process: subprocess.Popen[str] | None = None
+    def __init__(self, site: Path, package: Path, zygote: Zygote) -> None:
+        self.site, self.package, self.zygote = site, package, zygote
+        self.channel: socket.socket | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(self.package)}
-        # Each code change restarts both processes: with its bytecode cached in the package
-        # copy, a start imports launchkit instead of compiling it. Python checks a module's
-        # bytecode against its source's mtime and size, and every code edit here changes
-        # the size of what was last compiled (a toggle's two texts differ in length, a
-        # comment only lengthens), so no process runs stale code.
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        self.process = subprocess.Popen(
-            [sys.executable, str(HELPER)],
-            cwd=self.site,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        self.channel = self.zygote.fork(self.site, self.package)
+        self.requests = self.channel.makefile("w", encoding="utf-8")
+        self.answers = self.channel.makefile("r", encoding="utf-8")
 
     def send(self, **request: object) -> None:
-        assert self.process is not None and self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
+        self.requests.write(json.dumps(request) + "\n")
+        self.requests.flush()
 
-    def answer(self) -> dict:
-        assert self.process is not None and self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, "the build process died"
+    def answer(self, where: str) -> dict:
+        line = self.answers.readline()
+        assert line, f"the build process died ({where})"
         return json.loads(line)
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.stdin.close()  # type: ignore[union-attr]
-            self.process.wait(timeout=30)
-            self.process = None
+        """End the process: it stops at the end of its requests, and its end of the socket
+        closes when it has exited."""
+        if self.channel is not None:
+            self.requests.close()
+            self.channel.shutdown(socket.SHUT_WR)
+            self.answers.read()
+            self.answers.close()
+            self.channel.close()
+            self.channel = None
+
+
+class Mirror:
+    """A copy of the site for a clean-build process, brought up to the site's state just
+    before it builds: the paths edited since are copied again (with their mtimes) or
+    removed. The site's own ``.cache`` and output are not copied: a clean build reads no
+    cache file, and writes its own beside its copy. Except Jinja's compiled templates,
+    which every build reads, clean or not (keyed by the template's text and the code): the
+    copies share the site's, as builds in the site's own folder do, and a template is
+    compiled once for all processes instead of once in each."""
+
+    def __init__(self, site: Path, root: Path) -> None:
+        self.site, self.root = site, root
+        shutil.copytree(site, root, ignore=shutil.ignore_patterns(".cache", "public"))
+        compiled = site / CACHE_FOLDER / "templates"
+        compiled.mkdir(parents=True, exist_ok=True)
+        (root / CACHE_FOLDER).mkdir(parents=True)
+        (root / CACHE_FOLDER / "templates").symlink_to(compiled, target_is_directory=True)
+        self.edited: set[Path] = set()
+
+    def update(self) -> None:
+        for relative in sorted(self.edited):
+            source, target = self.site / relative, self.root / relative
+            if source.parent.is_dir():  # a folder made for a page stays when it goes
+                target.parent.mkdir(parents=True, exist_ok=True)
+            if source.exists():
+                shutil.copy2(source, target)
+            else:
+                target.unlink(missing_ok=True)
+        self.edited = set()
 
 
 class Site:
@@ -286,6 +352,10 @@ EDITS: list[tuple[Callable[[Site], tuple[str, set[Path]]], int]] = [
 ]
 
 
+# The edits of launchkit itself: the processes must be idle before the source changes.
+CODE_EDITS = (Site.code_edit, Site.markdown_setting)
+
+
 def small_site(root: Path):
     """The benchmark's corpus, 16 pages cut to their first 700 characters and its photos to a
     quarter of their width: a clean build then takes a tenth of a second (encoding the full
@@ -313,46 +383,72 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
     )
     corpus = small_site(tmp_path / "site")
     site = Site(corpus.root, package, rng)
-    incremental, clean = Builder(corpus.root, package), Builder(corpus.root, package)
-    incremental.start()
-    clean.start()
+    mirrors = [Mirror(corpus.root, tmp_path / f"mirror{n}") for n in range(CLEAN_PROCESSES)]
+    zygote = Zygote()
+    cleans = [Builder(mirror.root, package, zygote) for mirror in mirrors]
+    incremental = Builder(corpus.root, package, zygote)
+    builders = [incremental, *cleans]
+    for builder in builders:
+        builder.start()
     changed: set[Path] = set()
     history: list[str] = []
     kinds = [edit for edit, weight in EDITS for _ in range(weight)]
+    # By clean process: the step it is building, the incremental build's answer, and the
+    # clean build's once read.
+    pending: dict[int, tuple[str, dict, dict | None]] = {}
+
+    def check(number: int) -> None:
+        """Compare clean process ``number``'s answer with the incremental one of its step."""
+        where, ours, theirs = pending.pop(number)
+        theirs = theirs or cleans[number].answer(where)
+        for field in ("ok", "error", "warnings"):
+            assert ours.get(field) == theirs.get(field), where
+        if ours["ok"]:
+            # Each process hashed its own files' bytes: the same paths, the same hashes.
+            built, expected = ours["files"], theirs["files"]
+            assert sorted(built) == sorted(expected), where
+            different = [name for name in built if built[name] != expected[name]]
+            assert different == [], where
+
     try:
         for step in range(STEPS + 1):
             if step:
-                what, paths = rng.choice(kinds)(site)
+                edit = rng.choice(kinds)
+                if edit in CODE_EDITS:  # no process may be running the code being changed
+                    for number in list(pending):
+                        check(number)
+                what, paths = edit(site)
                 history.append(what)
                 changed |= paths
+                for mirror in mirrors:
+                    mirror.edited |= {path.relative_to(corpus.root) for path in paths}
                 if not paths:  # launchkit itself changed: new processes run the new code
-                    for builder in (incremental, clean):
+                    for builder in builders:
                         builder.stop()
                         builder.start()
             fresh = rng.random() < 0.2
+            where = f"seed {SEED}, step {step}: {history[-3:]}"
+            number = step % CLEAN_PROCESSES
+            if number in pending:
+                check(number)
+            mirrors[number].update()
             # A fresh folder each time: the last one is removed while this one is built.
             clean_out = tmp_path / "clean" / str(step)
-            clean.send(out=str(clean_out), clean=True, digests=True, discard=True)
-            if not step:  # the photos' variants and the cards, encoded once for both builds
-                theirs = clean.answer()
+            cleans[number].send(out=str(clean_out), clean=True, digests=True, discard=True)
+            # The photos' variants and the cards, encoded once for all builds (by this one).
+            theirs = None if step else cleans[number].answer(where)
             changes = sorted(map(str, changed))
             incremental.send(out="public", changed=changes, fresh=fresh, digests=True)
-            ours = incremental.answer()
-            if step:
-                theirs = clean.answer()
-            where = f"seed {SEED}, step {step}: {history[-3:]}"
-            for field in ("ok", "error", "warnings"):
-                assert ours.get(field) == theirs.get(field), where
+            ours = incremental.answer(where)
+            pending[number] = (where, ours, theirs)
             if ours["ok"]:
                 changed = set()
-                # Each process hashed its own files' bytes: the same paths, the same hashes.
-                built, expected = ours["files"], theirs["files"]
-                assert sorted(built) == sorted(expected), where
-                different = [name for name in built if built[name] != expected[name]]
-                assert different == [], where
+        for number in list(pending):
+            check(number)
     finally:
-        incremental.stop()
-        clean.stop()
+        for builder in builders:
+            builder.stop()
+        zygote.stop()
 
 
 def test_two_clean_builds_in_one_process_share_nothing(tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ from .keys import (
     front_key,
     markdown_key,
     page_key,
+    page_links_key,
     plan_key,
     shape_key,
 )
@@ -101,7 +102,7 @@ from .media import Media, image_cache_folder, make_media, media_job, plan_media
 from .publish import MARKER, SiteFiles, SiteWriter, check_output_dir, site_writer
 from .publishing import PublishRules
 from .refs import PageRefs, shortcode_needs
-from .render import Renderer
+from .render import Renderer, SiteLinks
 from .shortcodes import parse_shortcodes
 from .siteplan import SitePlan, first_future_date, sources_of
 from .store import CACHE_FOLDER, FILE_NAME, Store
@@ -274,13 +275,17 @@ class _Build:
             problems = [*errors, *plan.published.errors, *plan.lists.errors, *plan.alias_errors]
             with reported_with(problems):
                 renderer.use_pages(pages, self.filler(renderer, entries), plan.refs, plan.links)
-                values = cache.identities(pages, entries, renderer, media.identities())
+                values = cache.identities(
+                    pages, entries, renderer, media.identities(), plan.by_source
+                )
+                affected = None
                 if replanned:
                     plan.needs = [values.needs(page, entries[page.path]) for page in documented]
                 else:  # body edits: only what the edited pages' bodies feed can differ
                     edited = [entries[path].page.source for path in sorted(cache.edited)]
-                    values.keep(record.values, plan.affected(edited))
-                stale = cache.stale_documents(documented, plan.needs, values)
+                    affected = plan.affected(edited)
+                    values.keep(record.values, affected)
+                stale = cache.stale_documents(plan, values, affected)
                 feeds = {feed.output: values.feed_value(feed) for feed in plan.lists.feeds}
                 fill = self.filler(renderer, entries)
                 documents = self.write_documents(
@@ -291,8 +296,10 @@ class _Build:
                     renderer,
                     media,
                     writer,
+                    plan.links,
                     # Needs no document: done here while worker processes render them.
                     meanwhile=lambda: self.stage_files(plan, fill, writer, replanned, feeds),
+                    same_pages=not replanned,
                 )
                 notes = media.assets.image_warnings()
                 rendered = {documented[index].output for index in stale}
@@ -302,19 +309,28 @@ class _Build:
                         plan.outputs, documents, plan.published.left_out, notes
                     )
                 templates = renderer.templates_digest()
-                judged = cache.pages_to_judge(links_key, templates, rendered)
+                judged = cache.pages_to_judge(links_key, templates, documents, rendered)
+                if judged is None:
+                    to_judge = documented
+                elif judged <= rendered:  # among the documents made here: found without a pass
+                    to_judge = [documented[i] for i in stale if documented[i].output in judged]
+                else:
+                    to_judge = [page for page in documented if page.output in judged]
                 documents, warnings = self.check_links(
-                    documented, documents, plan.outputs, judged, plan.published.left_out, notes
+                    to_judge, documents, plan.outputs, plan.published.left_out, notes
                 )
                 if strict and warnings:
                     raise _strict_failure(warnings)
-            writer.commit(plan.outputs, record.files)
+            # With the last build's plan, the same files: none to delete.
+            writer.commit(plan.outputs, record.files if replanned else ())
         if self.published is not None:
             self.published()
-        gone = set(record.outputs) - set(documents)
-        cache.remember_documents(documents, values, plan.outputs, links_key, feeds, templates)
-        cache.keep_plan(plan, new=replanned)
-        cache.save(self.rendered, gone)
+        gone = set(record.outputs) - set(documents) if replanned else set()
+        cache.remember_documents(
+            documents, values, plan.outputs, links_key, feeds, templates, affected
+        )
+        cache.keep_plan(plan, new=replanned)  # saved with the record (the CLI's)
+        cache.save(self.rendered, gone, None if judged is None else judged | self.rendered)
         usage = cache.template_usage(renderer)
         report = BuildReport(
             pages=len(documented),
@@ -326,16 +342,40 @@ class _Build:
             warnings=(
                 *renderer.theme.warnings,
                 *plan.lists.warnings,
-                *markup_warnings(pages, entries),
+                *self.markup_warnings(plan, entries, replanned),
                 *warnings,
             ),
-            notes=tuple(unused_params(pages, usage.keys)),
+            notes=self.unused_params(plan, usage.keys),
             images_processed=self.images_processed,
             planned=replanned,
         )
         if self.last is not None and self.last.trusted:
             self.last.keep(report, self.published_stamps(writer, plan), plan.valid_until)
         return report
+
+    def markup_warnings(
+        self, plan: SitePlan, entries: Mapping[str, PageEntry], replanned: bool
+    ) -> list[LinkWarning]:
+        """What rendering the bodies warned about (:func:`markup_warnings`): the last
+        build's with its plan, unless a page read again warns now or did then."""
+        fresh = self.cache.fresh_pages.values()
+        sources = {entry.page.source for entry in fresh}
+        if (
+            replanned
+            or plan.markup is None
+            or any(entry.warnings for entry in fresh)
+            or any(warning.path in sources for warning in plan.markup)
+        ):
+            plan.markup = markup_warnings(plan.lists.pages, entries)
+        return plan.markup
+
+    def unused_params(self, plan: SitePlan, used: frozenset[str] | None) -> tuple[str, ...]:
+        """The front matter keys no template reads (:func:`.template_usage.unused_params`):
+        the last build's with its plan (the same pages' front matter), while the templates
+        read the same keys (``used``)."""
+        if plan.notes is None or plan.notes[0] != used:
+            plan.notes = (used, tuple(unused_params(plan.lists.pages, used)))
+        return plan.notes[1]
 
     def published_stamps(
         self, writer: SiteWriter, plan: SitePlan
@@ -482,10 +522,11 @@ class _Build:
             stamp, entry = result
             fresh[path] = cache.read(path, stamp, entry)
         read = {
-            path: entry if entry is not None else fresh.get(path)
+            path: found
             for path, entry in zip(paths, entries, strict=True)
+            if (found := entry if entry is not None else fresh.get(path)) is not None
         }
-        return {path: entry for path, entry in read.items() if entry is not None}, errors
+        return read, errors
 
     # --- media -----------------------------------------------------------------------------
 
@@ -547,17 +588,25 @@ class _Build:
         renderer: Renderer,
         media: Media,
         writer: SiteWriter,
+        links: SiteLinks,
         meanwhile: Callable[[], object],
+        same_pages: bool = False,
     ) -> dict[str, Output]:
         """Stage the documents of the ``stale`` pages; the others are the last build's.
-        ``meanwhile()`` is the caller's other work, done while workers render them."""
+        ``links``: the renderer's :meth:`~.render.Renderer.site_links` of the pages (workers
+        need not find them again). ``meanwhile()`` is the caller's other work, done while
+        workers render them. ``same_pages``: the pages are those of the last build (its
+        plan's), whose record holds their documents and no other."""
         cache = self.cache
         record = cache.record()
-        documents = {
-            page.output: record.outputs[page.output]
-            for index, page in enumerate(pages)
-            if page.output in record.outputs
-        }
+        if same_pages:
+            documents = dict(record.outputs)
+        else:
+            documents = {
+                page.output: record.outputs[page.output]
+                for page in pages
+                if page.output in record.outputs
+            }
         writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
         state = _DocumentState(pages, renderer, self.filler(renderer, entries), writer, media)
@@ -575,13 +624,14 @@ class _Build:
                 out,
                 media.for_documents(),
                 renderer.refs,
+                links,
             )
 
         def keep(index: int, result: tuple) -> tuple:
             """All but the links, which go to the cache file (20000 pages' would not fit)."""
-            size, mtime_ns, links, ids, changed = result
+            size, mtime_ns, links, links_key, ids, changed = result
             cache.add_links(pages[index].output, links)
-            return size, mtime_ns, ids, changed
+            return size, mtime_ns, links_key, ids, changed
 
         results = run_jobs(
             _document_job,
@@ -595,9 +645,10 @@ class _Build:
             meanwhile=meanwhile,
         )
         cache.flush()
-        for index, (size, mtime_ns, ids, changed) in zip(stale, results, strict=True):
+        for index, (size, mtime_ns, links_key, ids, changed) in zip(stale, results, strict=True):
             output = pages[index].output
-            documents[output] = Output(needs[index], size, mtime_ns, ids, digest(*sorted(ids)), ())
+            ids_key = digest(*sorted(ids))
+            documents[output] = Output(needs[index], size, mtime_ns, ids, ids_key, (), links_key)
             self.rendered.add(output)
             if changed:
                 writer.staged(output)
@@ -610,42 +661,53 @@ class _Build:
         pages: Sequence[Page],
         documents: dict[str, Output],
         outputs: list[str],
-        judge: set[str] | None,
         left_out: Mapping[str, str],
         notes: Mapping[str, str],
     ) -> tuple[dict[str, Output], list[LinkWarning]]:
         """The built site's broken internal links, and the documents with their warnings.
 
-        Only the pages in ``judge`` are checked (None: all, as what links are checked
-        against changed); the others keep the last build's warnings. ``left_out`` (URL:
-        why) turns a link to a draft or future page into a warning saying so; ``notes``
-        (output: warning) one to an image published without variants.
+        Only the links of ``pages`` are judged (all pages, when what links are judged
+        against changed); the other ``documents`` keep the last build's warnings.
+        ``left_out`` (URL: why) turns a link to a draft or future page into a warning
+        saying so; ``notes`` (output: warning) one to an image published without variants.
         """
-        known = {}
-        if judge is not None:
-            known = {
-                page.output: _warnings(documents[page.output].warnings)
-                for page in pages
-                if page.output not in judge
-            }
         found = check_links(
             pages,
             _StoredLinks(self.cache),
-            {output: document.ids for output, document in documents.items()},
+            _DocumentIds(documents),
             outputs,
             self.config.site.base_url,
             self.config.templates_dir,
-            known,
             left_out,
             notes,
         )
-        judged = {}
-        for output, document in documents.items():
-            warnings = tuple(astuple(warning) for warning in found.get(output, ()))
-            judged[output] = (
-                document if warnings == document.warnings else document._replace(warnings=warnings)
-            )
-        return judged, all_warnings(found)
+        judged = dict(documents)
+        for output, warnings in found.items():
+            stored = tuple(astuple(warning) for warning in warnings)
+            if stored != documents[output].warnings:
+                judged[output] = documents[output]._replace(warnings=stored)
+        kept = {
+            output: _warnings(document.warnings)
+            for output, document in documents.items()
+            if document.warnings and output not in found
+        }
+        return judged, all_warnings({**kept, **found})
+
+
+class _DocumentIds(Mapping[str, frozenset[str]]):
+    """The ids of each page document (what its links' #fragments may name), by output."""
+
+    def __init__(self, documents: Mapping[str, Output]) -> None:
+        self.documents = documents
+
+    def __getitem__(self, output: str) -> frozenset[str]:
+        return self.documents[output].ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.documents)
+
+    def __len__(self) -> int:
+        return len(self.documents)
 
 
 class _StoredLinks(Mapping[str, Links]):
@@ -821,6 +883,7 @@ class _DocumentPayload:
     out: str
     media: Media  # without the published files' bytes (Media.for_documents)
     refs: PageRefs
+    links: SiteLinks  # Renderer.site_links, as the parent found them
 
     def setup(self) -> _DocumentState:
         renderer = Renderer(
@@ -832,18 +895,20 @@ class _DocumentPayload:
         store = Store(Path(self.store), readonly=True)
         keys = {page.path: key for page, key in zip(self.pages, self.keys, strict=True)}
         fill = _filler(renderer, lambda page: _rendered(store.body(keys[page.path]), page))
-        renderer.use_pages([page for page in self.pages if not page.redirect_to], fill, self.refs)
+        listed = [page for page in self.pages if not page.redirect_to]
+        renderer.use_pages(listed, fill, self.refs, self.links)
         return _DocumentState(self.pages, renderer, fill, SiteWriter(Path(self.out)), self.media)
 
 
 def _document_job(state: _DocumentState, index: int):
-    """Render and stage the document of page ``index``: (size, mtime, links, ids, changed)."""
+    """Render and stage the document of page ``index``: (size, mtime, links, the links'
+    key, ids, changed)."""
     page = state.pages[index]
     html = state.renderer.render_document(state.fill(page))  # type: ignore[operator]
     document = state.media.assets.rewrite_document(html.decode("utf-8"), page).encode("utf-8")
     stat, changed = state.writer.stage(page.output, document)
     links, ids = extract_links(document)
-    return stat.st_size, stat.st_mtime_ns, links, ids, changed
+    return stat.st_size, stat.st_mtime_ns, links, page_links_key(page.url, links), ids, changed
 
 
 def _filler(renderer: Renderer, body: Callable[[Page], RenderedMarkdown]) -> Callable[[Page], Page]:

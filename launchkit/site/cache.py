@@ -19,10 +19,12 @@ not the one the last build wrote; a new kind of output only has to say what it n
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress, count
 from pathlib import Path, PurePath
 from typing import NamedTuple
 
@@ -37,6 +39,7 @@ from .keys import (
     links_key,
     markdown_extension_modules,
     markdown_key,
+    markdown_prefix,
     page_key,
     pages_scope,
 )
@@ -80,7 +83,8 @@ class PageEntry(NamedTuple):
 
 
 class Output(NamedTuple):
-    """One page document of the last build: what it needed, its file, its links' targets."""
+    """One page document of the last build: what it needed, its file, its links' targets,
+    its links' warnings and what they were judged from."""
 
     needs: tuple[str, ...]
     size: int
@@ -88,6 +92,7 @@ class Output(NamedTuple):
     ids: frozenset[str]  # the ids other pages' #fragments may point to
     ids_key: str  # a hash of them
     warnings: Warnings
+    links_key: str = ""  # a hash of its links and URL (keys.page_links_key); "": unknown
 
 
 @dataclass
@@ -158,6 +163,7 @@ class BuildCache:
         self.last_record = Record()
         self.fresh_pages: dict[str, PageEntry] = {}
         self.gone_pages: set[str] = set()
+        self.same_files = False  # content/ holds the files the last build read (sources)
         # The pages edited since the plan this build takes (site_plan), by path.
         self.edited: set[str] = set()
         # What save() writes of the plan: (plan, whether it is new), or None.
@@ -186,6 +192,7 @@ class BuildCache:
             walked = self.files.get(str(self.config.content_dir))
             sources = find_sources(self.config, walked, ordered=walked is not None)
         elif not self._update_content_files(known):
+            self.same_files = True
             return last
         else:
             sources = find_sources(self.config, sorted(known))
@@ -201,8 +208,9 @@ class BuildCache:
         for path in self.changed or ():
             if not (path == root or path.startswith(root + os.sep)):
                 continue
-            inside = [name for name in known if name.startswith(path + os.sep)]
-            if inside:  # a folder moved or deleted
+            # A folder moved or deleted (a known file's path was no folder: nothing inside).
+            inside = [] if path in known else [n for n in known if n.startswith(path + os.sep)]
+            if inside:
                 known.difference_update(inside)
                 altered = True
             if path != root and is_hidden(PurePath(os.path.relpath(path, root))):
@@ -223,26 +231,34 @@ class BuildCache:
         self, paths: Sequence[str], rules: PublishRules
     ) -> tuple[list[str], list[PageEntry | None]]:
         """For each Markdown file its remembered entry, or None; and the paths to read."""
-        known = self.context.pages
-        entries: list[PageEntry | None] = []
-        if self.changed is not None:
-            for path in paths:
-                entry = known.get(path)
-                entries.append(None if entry is None or path in self.changed else entry)
-        else:
-            for path in paths:
-                entry = known.get(path)
-                if entry is not None and (entry.stamp is None or entry.stamp != self.stamp(path)):
-                    entry = None
-                entries.append(entry)
-        # A page to publish whose rendered body is no longer cached is read again too.
-        bodies = self.known_bodies()
-        for index, entry in enumerate(entries):
-            if entry is None or rules.left_out(entry.page) is not None:
-                continue
-            if self.markdown_key(entry.body_key) not in bodies:
+        known, changed = self.context.pages, self.changed
+        if changed is not None:
+            # Told what changed: every other page is as the last build left it, its body's
+            # key known (save keeps every known page's; a body the cache file lost since is
+            # rendered where it is needed, builder._rendered). Passes in C: at 20000 pages,
+            # this loop in Python was a third of a rebuild until its files were published.
+            entries: list[PageEntry | None] = list(map(known.get, paths))
+            for index in compress(count(), map(changed.__contains__, paths)):
                 entries[index] = None
-        return [path for path, entry in zip(paths, entries, strict=True) if entry is None], entries
+            return list(compress(paths, map(operator.not_, entries))), entries
+        bodies, prefix = self.known_bodies(), markdown_prefix(self.code["bodies"])
+        entries = []
+        unread = []
+        for path in paths:
+            entry = known.get(path)
+            if entry is not None and (entry.stamp is None or entry.stamp != self.stamp(path)):
+                entry = None
+            # A page to publish whose rendered body is no longer cached is read again too.
+            if (
+                entry is not None
+                and prefix + entry.body_key not in bodies
+                and rules.left_out(entry.page) is None
+            ):
+                entry = None
+            entries.append(entry)
+            if entry is None:
+                unread.append(path)
+        return unread, entries
 
     def stamp(self, path: str) -> tuple[int, int] | None:
         """A file's size and mtime: as the build began, when it took them, else now."""
@@ -270,9 +286,11 @@ class BuildCache:
         return entry
 
     def forget_missing(self, paths: Iterable[str]) -> None:
-        """Forget the pages whose files are gone."""
-        present = set(paths)
-        for path in [path for path in self.context.pages if path not in present]:
+        """Forget the pages whose files are gone (none when the preview named changes that
+        added or removed no file: the last build forgot those of the same files)."""
+        if self.same_files:
+            return
+        for path in self.context.pages.keys() - set(paths):
             del self.context.pages[path]
             self.gone_pages.add(path)
 
@@ -427,6 +445,9 @@ class BuildCache:
             record = stored if isinstance(stored, Record) else Record()
             if record.values:
                 record.outputs = _outputs(self.store.outputs(self.out))
+            if stored is record:
+                files = self.store.meta(_published(self.out))
+                record.files = files if isinstance(files, frozenset) else None
             records[self.out] = record
         return records[self.out]
 
@@ -436,22 +457,36 @@ class BuildCache:
         entries: Mapping[str, PageEntry],
         renderer: Renderer,
         media: Mapping[str, str] | None = None,
+        by_source: Mapping[str, Page] | None = None,
     ) -> Identities:
         """The value of every identity in this build (:class:`.keys.Identities`); ``media``:
-        the media step's (:meth:`.media.Media.identities`)."""
-        return Identities(self.config, self.code, self.endpoint, pages, entries, renderer, media)
+        the media step's (:meth:`.media.Media.identities`); ``by_source``: ``pages`` by
+        source, when the caller has it."""
+        return Identities(
+            self.config, self.code, self.endpoint, pages, entries, renderer, media, by_source
+        )
 
     def stale_documents(
-        self, pages: Sequence[Page], needs: Sequence[tuple[str, ...]], values: Identities
+        self, plan: SitePlan, values: Identities, affected: Collection[str] | None = None
     ) -> list[int]:
-        """The indexes of the pages whose documents must be made again.
+        """The indexes of the documented pages of ``plan`` whose documents must be made again.
 
         A document is made again when it is new, needs something else, one of its needs
         changed value, or (the CLI) its file is not the one the last build wrote.
+        ``affected``: with the last build's plan, the only identities that can differ
+        (:meth:`.siteplan.SitePlan.affected`). That build's documents are then this one's,
+        needing what they needed (its record was made from the same plan), so when the
+        preview named the changes, the documents to make are those needing an identity
+        that changed, found from the plan's index rather than by looking at every page.
         """
+        pages, needs = plan.documented, plan.needs
         record = self.record()
-        changed = {name for name, value in record.values.items() if values.get(name) != value}
+        known = record.values
+        names = known if affected is None else [name for name in affected if name in known]
+        changed = {name for name in names if values.get(name) != known[name]}
         check_files = self.changed is None
+        if affected is not None and not check_files:
+            return plan.needing(changed)
         stale = []
         for index, (page, needed) in enumerate(zip(pages, needs, strict=True)):
             known = record.outputs.get(page.output)
@@ -484,17 +519,28 @@ class BuildCache:
         links_key: str,
         feeds: Mapping[str, str],
         templates: str,
+        affected: Collection[str] | None = None,
     ) -> None:
         """The record of this build: its documents and the values of what they needed, and
-        its feeds' keys (``feeds``, by output) with their published files' stamps."""
-        needed = {name for output in outputs.values() for name in output.needs}
-        record = Record({name: values.get(name) for name in needed}, outputs, frozenset(files))
+        its feeds' keys (``feeds``, by output) with their published files' stamps.
+        ``affected``: with the last build's plan (the same documents, needs and files), the
+        only identities whose values can differ from its record's."""
+        last = self.record()
+        if affected is None:
+            needed = {name for output in outputs.values() for name in output.needs}
+            known = {name: values.get(name) for name in needed}
+            files = frozenset(files)
+        else:
+            known = dict(last.values)
+            known.update((name, values.get(name)) for name in affected if name in known)
+            files = last.files
+        record = Record(known, outputs, files)
         record.links_key, record.templates = links_key, templates
         for output, key in feeds.items():
             stamp = file_stamp(os.path.join(self.out, output))
             if stamp is not None:
                 record.feeds[output] = (key, *stamp)
-        self.last_record, self.context.records[self.out] = self.record(), record
+        self.last_record, self.context.records[self.out] = last, record
 
     # --- links -------------------------------------------------------------------------------
 
@@ -509,17 +555,30 @@ class BuildCache:
         ids = {output: document.ids_key for output, document in documents.items()}
         return links_key(self.code["links"], self.config, outputs, ids, left_out, notes)
 
-    def pages_to_judge(self, links_key: str, templates: str, rendered: set[str]) -> set[str] | None:
+    def pages_to_judge(
+        self, links_key: str, templates: str, documents: Mapping[str, Output], rendered: set[str]
+    ) -> set[str] | None:
         """The outputs whose links must be judged again: all (None) when what links are
-        judged against changed; else the documents made in this build and, when a template
-        changed, those with warnings (which may name a line of one; a page without warnings
-        has none to place)."""
+        judged against changed; else the documents made in this build (``rendered``) but
+        those whose links are the last build's and had no warnings (they have none again: a
+        template edit that changes every post's text and none of its links judges no post),
+        and, when a template changed, those with warnings (which may name a line of one; a
+        page without warnings has none to place; a page's own line may have moved too)."""
         record = self.record()
         if links_key != record.links_key:
             return None
+        known = record.outputs
+        judged = {
+            output
+            for output in rendered
+            if output not in known
+            or known[output].warnings
+            or not known[output].links_key
+            or known[output].links_key != documents[output].links_key
+        }
         if templates == record.templates:
-            return rendered
-        return rendered | {output for output, known in record.outputs.items() if known.warnings}
+            return judged
+        return judged | {output for output, output_known in known.items() if output_known.warnings}
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
@@ -527,31 +586,44 @@ class BuildCache:
 
     # --- the end ---------------------------------------------------------------------------
 
-    def save(self, rendered: set[str], gone_outputs: Iterable[str]) -> None:
-        """Write what this build learnt to the cache file: the rows that changed."""
+    def save(
+        self,
+        rendered: set[str],
+        gone_outputs: Iterable[str],
+        touched: Collection[str] | None = None,
+    ) -> None:
+        """Write what this build learnt to the cache file: the rows that changed.
+        ``touched``: the only documents that may differ from the last build's (None: any)."""
         scope = self.context.pages_scope
         record = self.context.records[self.out]
         before = self.last_record.outputs
+        outputs = record.outputs if touched is None else touched
         changed = {
-            output: tuple(document)
-            for output, document in record.outputs.items()
-            if output in rendered or before.get(output) != document
+            output: tuple(record.outputs[output])
+            for output in outputs
+            if output in rendered or before.get(output) != record.outputs[output]
         }
         current, gone = None, set()
         if self.bodies_changed:  # the cache keeps the bodies of the pages it knows
-            current = {self.markdown_key(e.body_key) for e in self.context.pages.values()}
+            prefix = markdown_prefix(self.code["bodies"])
+            current = {prefix + entry.body_key for entry in self.context.pages.values()}
             # The context knows every body in the file (it read their keys, or a save
             # pruned the file to them), but for a clean build's: it prunes to the current.
             gone = self.context.bodies - current
             self.context.bodies = current
+        # Every published path: a row of its own, written when it changed (an edit of a
+        # page's text publishes the same files, and the record is then a few values).
+        files = record.files
+        published = {} if files == self.last_record.files else {_published(self.out): files}
         plan = self._plan_row()
         self.store.write(
+            meta=published,
             pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current if self.clean else None,
             forget_bodies=() if self.clean else gone,
-            record=(self.out, replace(record, outputs={})),  # the outputs have their rows
+            record=(self.out, replace(record, outputs={}, files=None)),  # in rows of their own
             outputs=(self.out, changed, gone_outputs),
             plan=plan,
             # A plan goes with the record of the build that made or took it, or not at all.
@@ -579,6 +651,11 @@ def code_keys(context: BuildContext) -> dict[str, str]:
         "links": code.fingerprint("links"),
         "media": code.fingerprint("media"),
     }
+
+
+def _published(out: str) -> str:
+    """The name of the cache file's row listing what the last build into ``out`` published."""
+    return f"published files {out}"
 
 
 def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:

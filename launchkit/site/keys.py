@@ -356,7 +356,13 @@ EVERY_DOCUMENT = ("code:documents", "config:site", "config:rewardful", "assets")
 
 def markdown_key(code: str, body: str) -> str:
     """The key of a rendered body: two hashes side by side (no need to hash them again)."""
-    return f"{code}:{body}"
+    return markdown_prefix(code) + body
+
+
+def markdown_prefix(code: str) -> str:
+    """What every :func:`markdown_key` of ``code`` starts with, the body's hash following:
+    for the keys of every page at once."""
+    return f"{code}:"
 
 
 def body_key(text: str, first_line: int) -> str:
@@ -414,6 +420,12 @@ def links_key(
     )
 
 
+def page_links_key(url: str, links: Iterable[tuple[str, str]]) -> str:
+    """A hash of one page document's links (url, text) and of its URL, which relative
+    links resolve against: what its link warnings are made from besides :func:`links_key`."""
+    return digest(url, repr(tuple(links)))
+
+
 def build_key(config: SiteConfig, code: Iterable[str], *options: object) -> str:
     """What a whole build is made from besides its files: every step's ``code``, the
     config, the build's ``options`` (publishing rules, endpoint, strictness, output and
@@ -441,6 +453,7 @@ class Identities:
         entries: Mapping[str, PageEntry],
         renderer: Renderer,
         media: Mapping[str, str] | None = None,
+        by_source: Mapping[str, Page] | None = None,
     ) -> None:
         self.config = config
         self.media = dict(media or {})  # the media step's identities: assets, social_cards
@@ -451,9 +464,8 @@ class Identities:
         self.renderer = renderer
         self._values: dict[str, str] = {}
         self._shapes: dict[tuple[str, bool], tuple[str, ...]] = {}
-        self._by_source = {page.source: entries[page.path] for page in pages}
-        self._scheduled = {page.source for page in pages if page.scheduled}
-        self._lists = {page.source: page.listing for page in pages if page.listing}
+        # ``pages`` by source (the site plan keeps it: a rebuild then makes none).
+        self._pages = by_source if by_source is not None else {p.source: p for p in pages}
         self._listed: dict[str, str] = {}  # listed_value of a page, by source
 
     def keep(self, known: Mapping[str, str], changed: Iterable[str]) -> None:
@@ -473,10 +485,11 @@ class Identities:
     def _compute(self, name: str) -> str:
         kind, _, rest = name.partition(":")
         if kind == "page":  # what its file gave, and whether the preview marks it as future
-            entry = self._by_source.get(rest)
-            if entry is None:
+            page = self._pages.get(rest)
+            if page is None:
                 return "gone"
-            return digest(entry.key, "scheduled") if rest in self._scheduled else entry.key
+            entry = self._entry(rest)
+            return digest(entry.key, "scheduled") if page.scheduled else entry.key
         if kind == "template":
             return self.renderer.dependencies(rest).digest
         if kind == "config":
@@ -498,8 +511,8 @@ class Identities:
                 self.endpoint,
             )
         if name == "listing":
-            forms = any(self._by_source[page.source].shortcodes for page in self.pages)
-            keys = " ".join(self._by_source[page.source].key for page in self.pages)
+            forms = any(self._entry(page.source).shortcodes for page in self.pages)
+            keys = " ".join(self._entry(page.source).key for page in self.pages)
             return digest(keys, self.get("forms") if forms else "")
         from .render import FEED_SECTION, dated_pages
 
@@ -516,14 +529,19 @@ class Identities:
             ),
         )
 
+    def _entry(self, source: str) -> PageEntry:
+        """What the file of the page ``source`` gave (a generated page's own entry)."""
+        return self.entries[self._pages[source].path]
+
     # --- list pages (the lists step): what they show of the pages they list --------------
 
     def _list_value(self, source: str) -> str:
         """The identity ``list:<source>`` of a list page: its listing (what it lists, in
         which order, its place among its list's pages) and what it shows of each listed
         page (:meth:`listed_value`). A list page is the only one of its source."""
-        listing = self._lists.get(source)
-        if listing is None:  # a list page of the last build this one has not
+        page = self._pages.get(source)
+        listing = page.listing if page is not None else None
+        if not listing:  # a list page of the last build this one has not
             return "gone"
         return digest(repr(listing), *(self.listed_value(item) for item in listing.items))
 
@@ -534,7 +552,7 @@ class Identities:
         of a post's body redoes no list page unless the post's summary is its body's."""
         value = self._listed.get(source)
         if value is None:
-            entry = self._by_source[source]
+            entry = self._entry(source)
             page = entry.page
             summary_from_body = not (page.meta.get("summary") or page.description)
             body = entry.body_key if summary_from_body else ""
@@ -551,7 +569,7 @@ class Identities:
         parts += [self.get(name) for name in ("code:documents", "config:site", "config:products")]
         parts.append(self.get("assets"))
         for source in feed.entries:
-            entry = self._by_source[source]
+            entry = self._entry(source)
             parts.append(self.get(f"page:{source}"))
             parts.append(self.get("forms") if entry.shortcodes else "")
             parts += [self.get(name) for name in entry.uses]
@@ -594,7 +612,9 @@ __all__ = [
     "links_key",
     "markdown_extension_modules",
     "markdown_key",
+    "markdown_prefix",
     "page_key",
+    "page_links_key",
     "pages_scope",
     "plan_key",
     "shape_key",

@@ -8,7 +8,8 @@ where the link is written, else the page's template.
 
 Extraction is a regular expression over our own generated HTML (cheap, and cached per page
 with the page's output): :func:`extract_links` runs once per rendered document. Judging is
-cached too: a page whose links and targets did not change keeps its warnings (``known``).
+cached too: a page whose links and targets did not change keeps its warnings (the builder
+judges only the others).
 """
 
 from __future__ import annotations
@@ -63,18 +64,15 @@ def check_links(
     outputs: Iterable[str],
     base_url: str,
     templates_dir: Path,
-    known: Mapping[str, tuple[LinkWarning, ...]] | None = None,
     left_out: Mapping[str, str] | None = None,
     notes: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[LinkWarning, ...]]:
     """The broken internal links of each page, by output path (``links``/``ids`` likewise).
 
-    Pages in ``known`` are not judged again: their warnings are taken from it. A link to a
-    page this build leaves out (``left_out``: its URL and why) says why it is missing. A link
-    to an output in ``notes`` (output path: a warning) resolves but gets that warning, at the
-    line of the reference (an image published without variants says why).
+    A link to a page this build leaves out (``left_out``: its URL and why) says why it is
+    missing. A link to an output in ``notes`` (output path: a warning) resolves but gets that
+    warning, at the line of the reference (an image published without variants says why).
     """
-    known = known or {}
     left_out = left_out or {}
     notes = notes or {}
     files = set(outputs)
@@ -84,9 +82,6 @@ def check_links(
     judged: dict[tuple[str, str], str | None] = {}
     lines = _Lines()  # each file read once, however many of its links are broken
     for page in pages:
-        if page.output in known:
-            found[page.output] = known[page.output]
-            continue
         warnings = []
         for url, text in links.get(page.output, ()):
             context = "" if url.startswith(("/", "http:", "https:")) else page.url

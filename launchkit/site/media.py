@@ -65,7 +65,8 @@ class Media:
         ``assets`` (published names and image sizes, every document needs it) and
         ``social_cards`` (with a page's own identity, its card's URL: ``social_image``)."""
         style = hashlib.blake2b(self.card_style.encode(), digest_size=16).hexdigest()
-        return {"assets": self.assets.digest, "social_cards": f"{self.assets.digest}:{style}"}
+        assets = self.assets.digest
+        return {"assets": assets, "social_cards": f"{assets}:{style}"}
 
     def for_documents(self) -> Media:
         """What rendering documents needs, for a worker's payload: the published files'

@@ -20,6 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Collection, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,6 +37,10 @@ MARKER = ".launchkit-build"
 _MARKER_TEXT = b"Built by launchkit: the next build replaces this folder's contents.\n"
 # Appended to a file's name while it waits for the build to succeed.
 PENDING = ".launchkit-new"
+# Renames done at once when publishing. A rename over an existing file waits on the file
+# system, not the CPU (ext4 allocates the new file's blocks first: about 1 ms each), so a
+# template edit's thousand pages took a second one after the other, and a tenth in threads.
+_RENAMES_AT_ONCE = 8
 
 
 class SiteFiles:
@@ -202,17 +207,23 @@ class SiteWriter:
         if not (self.out / MARKER).is_file():
             _make_folder(self.out)
             (self.out / MARKER).write_bytes(_MARKER_TEXT)
-        for output in sorted(self._pending):
-            target = self.out / output
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)  # a folder of the last build where a file goes now
-            _replace(_pending(target), target)
+        with ThreadPoolExecutor(_RENAMES_AT_ONCE) as renames:
+            # In order of output, the first error raised (the others are published).
+            for _ in renames.map(self._publish, sorted(self._pending)):
+                pass
         self._pending.clear()
-        keep = {*outputs, MARKER}
-        if previous is not None:
-            _remove_outputs(self.out, sorted(set(previous) - keep))
-        elif not self._empty:
-            _remove_all_but(self.out, keep)
+        if previous is None:
+            if not self._empty:
+                _remove_all_but(self.out, {*outputs, MARKER})
+        elif previous:  # (a rebuild that knows it publishes the same files passes none)
+            _remove_outputs(self.out, sorted(set(previous) - {*outputs, MARKER}))
+
+    def _publish(self, output: str) -> None:
+        """Put the staged file of ``output`` in place."""
+        target = self.out / output
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)  # a folder of the last build where a file goes now
+        _replace(_pending(target), target)
 
     def rollback(self) -> None:
         """Remove every staged file and the folders left empty: the last site is intact."""

@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import re
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +38,9 @@ FEED_URL = "/blog/feed.xml"
 FEED_SECTION = "blog"
 
 _P = TypeVar("_P", Page, "ListedPage")
+# What every page may show of the others (Renderer.site_links): the navigation, the footer
+# links, the titles of the pages above others.
+SiteLinks = tuple[list[NavItem], list[NavItem], dict[str, str]]
 
 # English month names, independent of the build machine's locale (byte-identical output).
 _MONTHS = (
@@ -134,6 +137,55 @@ class ListItem(ListedPage):
                 "the text above <!--more--> or the first paragraph)",
             )
         return super().__getattr__(name)
+
+
+class ListedPages(Sequence[ListedPage]):
+    """The template global ``pages``: every published page as a :class:`ListedPage`, each
+    wrapped when a template first reaches it (and then kept for this build)."""
+
+    def __init__(self, pages: Sequence[Page], fill: Callable[[Page], Page]) -> None:
+        self._pages = pages
+        self._fill = fill
+        self._listed: dict[int, ListedPage] = {}
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[number] for number in range(*index.indices(len(self._pages)))]
+        number = range(len(self._pages))[index]  # a negative index counts from the end
+        listed = self._listed.get(number)
+        if listed is None:
+            listed = self._listed[number] = ListedPage(self._pages[number], self._fill)
+        return listed
+
+    def __iter__(self) -> Iterator[ListedPage]:
+        return (self[number] for number in range(len(self._pages)))
+
+    def __add__(self, other: object) -> list:
+        """``pages + other``, as for the list this once was."""
+        return [*self, *other] if isinstance(other, list | ListedPages) else NotImplemented
+
+    def __radd__(self, other: object) -> list:
+        return [*other, *self] if isinstance(other, list) else NotImplemented
+
+
+class _ListItems(dict[str, ListItem]):
+    """Each page as list pages show it (:class:`ListItem`), by source: made when a list
+    page first shows it, once per build (lists showing the same post share its summary)."""
+
+    def __init__(self, pages: Sequence[Page], fill: Callable[[Page], Page]) -> None:
+        super().__init__()
+        self._pages = pages
+        self._fill = fill
+        self._by_source: dict[str, Page] | None = None
+
+    def __missing__(self, source: str) -> ListItem:
+        if self._by_source is None:
+            self._by_source = {page.source: page for page in self._pages}
+        item = self[source] = ListItem(self._by_source[source], self._fill)
+        return item
 
 
 class Paginator:
@@ -298,7 +350,7 @@ class Renderer:
         pages: Sequence[Page],
         fill: Callable[[Page], Page],
         refs: PageRefs,
-        links: tuple[list[NavItem], list[NavItem], dict[str, str]] | None = None,
+        links: SiteLinks | None = None,
     ) -> None:
         """Set the names that show every page (``pages``, ``nav``, …), before rendering any.
 
@@ -308,21 +360,22 @@ class Renderer:
         ``links``: :meth:`site_links` of ``pages`` when the caller has it already.
         """
         self.refs = refs
-        listed = [ListedPage(page, fill) for page in pages]
-        self._items = {page.source: ListItem(page, fill) for page in pages}
+        # Wrapped when a template first shows them: a one-page rebuild shows a few pages,
+        # and wrapping every page of a big site was most of this step.
+        listed = ListedPages(pages, fill)
+        self._items = _ListItems(pages, fill)
         nav, footer_links, parents = links or self.site_links(pages)
+        feed = any(page.section == FEED_SECTION and page.date is not None for page in pages)
         self.env.globals.update(
             pages=listed,
             nav=nav,
             footer_links=footer_links,
             section_pages=lambda name: dated_pages(listed, name),
-            feed_url=FEED_URL if dated_pages(pages, FEED_SECTION) else None,
+            feed_url=FEED_URL if feed else None,  # whether dated_pages(FEED_SECTION) has one
             structured_data=StructuredData(self.config, self.theme.logo, parents).script,
         )
 
-    def site_links(
-        self, pages: Sequence[Page]
-    ) -> tuple[list[NavItem], list[NavItem], dict[str, str]]:
+    def site_links(self, pages: Sequence[Page]) -> SiteLinks:
         """What every page may show of the others besides ``pages``: the navigation, the
         footer links, the titles of pages above others (breadcrumbs)."""
         nav = self.theme.navigation(pages, navigation(pages))
@@ -550,6 +603,7 @@ __all__ = [
     "NavItem",
     "Paginator",
     "Renderer",
+    "SiteLinks",
     "TemplateDependencies",
     "dated_pages",
     "format_date",

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import SiteError
+from ..errors import LinkWarning, SiteError
 from .content import Asset, Page, Published
 from .keys import shape_key
 from .lists import Lists
@@ -73,6 +73,15 @@ class SitePlan:
     # The published files besides page documents and feeds, each one's stamp as staged.
     file_stamps: dict[str, tuple[int, int]] = field(default_factory=dict)
     listed_in: dict[str, tuple[str, ...]] = field(init=False)  # source: its list pages
+    by_source: dict[str, Page] = field(init=False)  # the pages to build (lists.pages)
+    # The documented pages needing each identity, by index (from ``needs``; see needing).
+    dependents: dict[str, list[int]] | None = field(default=None, init=False, repr=False)
+    # What the last build with this plan reported of the pages: the bodies' warnings, and
+    # the front matter keys no template reads with the keys the templates read.
+    markup: list[LinkWarning] | None = field(default=None, init=False, repr=False)
+    notes: tuple[frozenset[str] | None, tuple[str, ...]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         shown: dict[str, list[str]] = {}
@@ -81,6 +90,7 @@ class SitePlan:
                 for item in page.listing.items:
                     shown.setdefault(item, []).append(page.source)
         self.listed_in = {source: tuple(pages) for source, pages in shown.items()}
+        self.by_source = {page.source: page for page in self.lists.pages}
 
     def holds_at(self, now: dt.datetime) -> bool:
         """Whether the pages published at ``now`` are the plan's (:func:`holds_between`)."""
@@ -97,11 +107,29 @@ class SitePlan:
     def affected(self, sources: Iterable[str]) -> set[str]:
         """The identities a body edit of ``sources`` may change: each page's own, the list
         pages showing it, and those standing for every page (``listing``, ``*``)."""
-        names = {"listing", "*"}
+        names = set(_FOR_EVERY_PAGE)
         for source in sources:
             names.add(f"page:{source}")
             names.update(f"list:{page}" for page in self.listed_in.get(source, ()))
         return names
+
+    def needing(self, names: Iterable[str]) -> list[int]:
+        """The indexes of the documented pages that need one of ``names`` (identities of
+        :meth:`affected`), in order: what depends on what, read the other way (indexed
+        from ``needs`` on first use, for the identities a body edit may change only)."""
+        if self.dependents is None:
+            self.dependents = {}
+            for index, needed in enumerate(self.needs):
+                for name in needed:
+                    if name.startswith(_OF_ONE_PAGE) or name in _FOR_EVERY_PAGE:
+                        self.dependents.setdefault(name, []).append(index)
+        return sorted({index for name in names for index in self.dependents.get(name, ())})
+
+
+# The identities a body edit may change (SitePlan.affected): a page's own and a list page's
+# (by kind), and those standing for every page.
+_OF_ONE_PAGE = ("page:", "list:")
+_FOR_EVERY_PAGE = ("listing", "*")
 
 
 @dataclass(frozen=True)
@@ -168,7 +196,12 @@ def plan_from(data: object, entries: Mapping[str, PageEntry]) -> SitePlan | None
         plan = _Unpickler(io.BytesIO(data), entries).load()
     except Exception:  # an unreadable plan (another format, a page gone) is a missing one
         return None
-    return plan if isinstance(plan, SitePlan) else None
+    if not isinstance(plan, SitePlan):
+        return None
+    # The bodies' warnings it holds are its own build's; later builds with it kept theirs
+    # in memory only: found again from the entries.
+    plan.markup = None
+    return plan
 
 
 def edited_files(kept: Mapping[str, Stamp], now: Mapping[str, Stamp]) -> set[str] | None:

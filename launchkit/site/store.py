@@ -9,7 +9,8 @@ worker process reads the bodies it renders from the file itself. Three tables:
 ``bodies``     rendered Markdown by key (HTML, table of contents, shortcodes)
 ``records``    per output folder, what the last build into it left (see
                :class:`launchkit.site.cache.Record`): the values of what its outputs
-               needed and the files it published, one blob
+               needed, one blob (the files it published are a ``meta`` row, written
+               again only when they change)
 ``outputs``    per output folder and page document, what it needed, its file and ids, and
                apart, its links (read only when the page's links are checked again); a
                rebuild writes the rows of the documents it changed, no more
@@ -35,7 +36,7 @@ from typing import Any
 CACHE_FOLDER = Path(".cache") / "build"
 FILE_NAME = "cache.sqlite3"
 # Bump when a table or an entry changes shape: an older file is then started afresh.
-FORMAT = 7
+FORMAT = 8
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
