@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,21 @@ from test_checkout_params import write_site as write_shop
 from launchkit.config import load_config
 from launchkit.preview import Preview, start_preview
 from launchkit.site.media import IMAGE_CACHE_ENV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_servers() -> None:
+    """Let Ctrl-C reach the servers that tests start and then stop with SIGINT.
+
+    A shell runs a background job (``cmd &`` without job control, as in a script or under
+    ``nohup``) with SIGINT ignored, and an ignored signal stays ignored in every process
+    started from it: the preview and the checkout servers then never saw the tests' SIGINT
+    and were waited for until the tests failed. A handler (unlike "ignored") is reset to the
+    default in a started program, which gives Python its KeyboardInterrupt again.
+    """
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
