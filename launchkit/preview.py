@@ -30,6 +30,7 @@ folder is its own: nobody else writes there, so its files are not checked for ed
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -652,7 +653,12 @@ class Preview:
         self.app.hub.close()
         self._server.task_dispatcher.shutdown(timeout=2)
         # Closing the sockets is the server loop's own business: ask it, then let it end.
-        self._server.trigger.pull_trigger(lambda: waitress.wasyncore.close_all(self._server._map))
+        # EBADF: the loop has closed every socket already, the trigger among them (seen in
+        # the browser tests' teardown); there is nothing left to ask it.
+        with contextlib.suppress(OSError):
+            self._server.trigger.pull_trigger(
+                lambda: waitress.wasyncore.close_all(self._server._map)
+            )
         self._server_thread.join(timeout=5)
 
 
