@@ -51,10 +51,10 @@ from .render import Renderer, templates_digest
 from .siteplan import (
     KeptPlan,
     SitePlan,
+    Stamp,
     edited_files,
     plan_bytes,
     plan_from,
-    trusted_stamps,
 )
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import TemplateUsage
@@ -278,9 +278,7 @@ class BuildCache:
 
     def read(self, path: str, stamp_before: tuple[int, int] | None, entry: PageEntry) -> PageEntry:
         """Remember a page just read (with the stamp its file had before reading)."""
-        settled = time.time_ns() - SETTLED_NS
-        trusted = stamp_before if stamp_before is not None and stamp_before[1] < settled else None
-        entry = entry._replace(stamp=trusted)
+        entry = entry._replace(stamp=trusted_stamp(stamp_before, time.time_ns() - SETTLED_NS))
         self.context.pages[path] = entry
         self.fresh_pages[path] = entry
         return entry
@@ -413,7 +411,7 @@ class BuildCache:
             keep = sorted(set(keep))
             stamps = [(out, str(path), self.stamp(str(path))) for out, path in sources.items()]
             settled = time.time_ns() - SETTLED_NS
-            trusted = all(stamp is not None and stamp[1] < settled for _, _, stamp in stamps)
+            trusted = all(trusted_stamp(stamp, settled) is not None for _, _, stamp in stamps)
             key = digest(
                 self.code["media"],
                 config_table(config, "site"),
@@ -636,7 +634,9 @@ class BuildCache:
         if self.plan is None or not self.stamps:
             return None
         plan, new = self.plan
-        stamps = trusted_stamps(self.stamps, self.settled_before)
+        stamps = {
+            path: trusted_stamp(stamp, self.settled_before) for path, stamp in self.stamps.items()
+        }
         head = KeptPlan(plan.key, plan.made, plan.valid_until, stamps)
         return self.out, head, plan_bytes(plan, self.context.pages) if new else None
 
@@ -682,6 +682,12 @@ def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
     return outputs
 
 
+def trusted_stamp(stamp: Stamp, settled_before: int) -> Stamp:
+    """``stamp``, or None when its file changed at or after ``settled_before`` (ns): the same
+    size and mtime may yet hide another edit (:data:`SETTLED_NS`)."""
+    return stamp if stamp is not None and stamp[1] < settled_before else None
+
+
 def file_stamp(path: str) -> tuple[int, int] | None:
     """A file's size and mtime (ns), or None when it is gone."""
     try:
@@ -710,4 +716,5 @@ __all__ = [
     "code_keys",
     "file_stamp",
     "generated_entries",
+    "trusted_stamp",
 ]

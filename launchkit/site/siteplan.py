@@ -212,15 +212,6 @@ def edited_files(kept: Mapping[str, Stamp], now: Mapping[str, Stamp]) -> set[str
     return {path for path, stamp in now.items() if stamp is None or kept[path] != stamp}
 
 
-def trusted_stamps(stamps: Mapping[str, Stamp], settled_before: int) -> dict[str, Stamp]:
-    """``stamps``, without those of the files changed at or after ``settled_before`` (ns):
-    the same mtime may yet hide another edit (:data:`.cache.SETTLED_NS`)."""
-    return {
-        path: stamp if stamp is not None and stamp[1] < settled_before else None
-        for path, stamp in stamps.items()
-    }
-
-
 def first_future_date(pages: Iterable[Page], now: dt.datetime) -> dt.datetime | None:
     """The first date after ``now`` of ``pages``: then a page changes from future to
     published (or from scheduled to plain), and the plan no longer holds."""
@@ -246,5 +237,4 @@ __all__ = [
     "plan_bytes",
     "plan_from",
     "sources_of",
-    "trusted_stamps",
 ]
