@@ -121,8 +121,9 @@ class Mirror:
     removed. The site's own ``.cache`` and output are not copied: a clean build reads no
     cache file, and writes its own beside its copy. Except Jinja's compiled templates,
     which every build reads, clean or not (keyed by the template's text and the code): the
-    copies share the site's, as builds in the site's own folder do, and a template is
-    compiled once for all processes instead of once in each."""
+    copies' folder is the site's, as for builds in the site's own folder. (Jinja's keys
+    also hold the template file's path, so each copy's processes still compile their own:
+    a code edit compiles every template once in each build process.)"""
 
     def __init__(self, site: Path, root: Path) -> None:
         self.site, self.root = site, root
