@@ -171,7 +171,7 @@ class SiteWriter:
             return published, False
         self._expected.add(output)
         pending = _pending(Path(target))
-        _make_folder(os.path.dirname(target))
+        _make_folder(pending.parent)
         if isinstance(data, bytes):
             pending.write_bytes(data)
         else:
@@ -205,7 +205,7 @@ class SiteWriter:
         build), every file in the folder that is not in ``outputs`` goes, hand-added ones too.
         """
         if not (self.out / MARKER).is_file():
-            _make_folder(str(self.out))
+            _make_folder(self.out)
             (self.out / MARKER).write_bytes(_MARKER_TEXT)
         with ThreadPoolExecutor(_RENAMES_AT_ONCE) as renames:
             # In order of output, the first error raised (the others are published).
@@ -262,25 +262,15 @@ def _replace(pending: Path, target: Path) -> None:
             time.sleep(_REPLACE_PAUSE)
 
 
-def _make_folder(folder: str) -> None:
-    """Make ``folder`` and its parents, removing a file of the last build in the way.
-
-    mkdir comes first, without looking: in a cold build each page's folder is new, and
-    looking first (a folder? a file? a link?) took four system calls where one does."""
-    try:
-        os.mkdir(folder)
+def _make_folder(folder: Path) -> None:
+    """Make ``folder`` and its parents, removing a file of the last build in the way."""
+    if folder.is_dir():
         return
-    except (FileNotFoundError, NotADirectoryError):  # no parent folder, or a file above
-        parent = os.path.dirname(folder)
-        if parent in ("", folder):  # nothing above to make: the error is not ours to mend
-            raise
-        _make_folder(parent)
-    except FileExistsError:
-        if os.path.isdir(folder):  # made already (by a worker process, or a link to one)
-            return
-        os.unlink(folder)
+    _make_folder(folder.parent)
+    if folder.is_file() or folder.is_symlink():
+        folder.unlink()
     with contextlib.suppress(FileExistsError):  # a worker process made it meanwhile
-        os.mkdir(folder)
+        folder.mkdir()
 
 
 @contextmanager
