@@ -108,7 +108,7 @@ from .siteplan import SitePlan, first_future_date, sources_of
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import unused_params
 from .unchanged import LastBuild
-from .workers import NoProgress, Progress, forks, run_jobs
+from .workers import NoProgress, Progress, run_jobs
 
 # Builds of more pages than this show a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 300
@@ -488,10 +488,6 @@ class _Build:
         cache.forget_missing(paths)
         unread, entries = cache.pages_to_read(paths, rules)
         payload = (self.config, rules, cache.code["bodies"], cache.known_bodies())
-        if forks(len(unread), self.workers):
-            # Python-Markdown, its extensions and PyYAML imported here once, before the
-            # fork, rather than by each worker for itself (0.2 CPU s a worker).
-            cache.context.warm_up()
         # Here, the context's Markdown renderer: making one costs more than rendering a page.
         here = _ReadState(*payload, cache.context.markdown)
 

@@ -108,7 +108,7 @@ def run_jobs(
     bar = bar or NoProgress()
     bar.total += len(items)
     bar.refresh()
-    if not _parallel(len(items), workers):
+    if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
         results, failures = [], []
         for item in items:
             try:
@@ -122,16 +122,6 @@ def run_jobs(
         return results
     pool = _Pool(min(workers, len(items)), setup, payload())
     return pool.run(job, items, bar, keep, meanwhile)
-
-
-def forks(count: int, workers: int) -> bool:
-    """Whether :func:`run_jobs` over ``count`` items starts its workers by forking this
-    process: modules this process imports first, they then have without importing them."""
-    return _parallel(count, workers) and start_method() == "fork"
-
-
-def _parallel(count: int, workers: int) -> bool:
-    return workers >= 2 and count > PARALLEL_THRESHOLD
 
 
 def _whole(item: Any, result: Any) -> Any:
@@ -290,7 +280,6 @@ __all__ = [
     "START_METHOD_ENV",
     "NoProgress",
     "Progress",
-    "forks",
     "run_jobs",
     "start_method",
 ]
