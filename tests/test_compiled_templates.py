@@ -224,3 +224,34 @@ def test_a_menu_edit_shows_in_the_footer_of_a_kept_renderer(tmp_path: Path) -> N
     footer = (root / "public/index.html").read_text().split("<footer")[1]
     assert "Who we are" in footer
     assert snapshot(root / "public") == snapshot(root / "clean")
+
+
+# What launchkit gives templates. A reused include skips the calls its render would make, so
+# each must record nothing when called: a pure function of its arguments (or, buy_form,
+# memoised by them), or an object whose attributes templates read. What a page used is found
+# from its output (links, assets, images) and from the compiled templates' facts (names and
+# page keys read), never recorded while rendering. A new name fails the test below until it
+# is checked and added here.
+_PURE_FOR_TEMPLATES = {
+    "globals": {
+        *("balanced_columns", "buy_form", "config", "feed_url", "footer_links"),
+        *("hero_actions", "nav", "pages", "products", "rewardful", "section_pages", "site"),
+        *("social_image", "structured_data", "theme"),
+    },
+    "filters": {"absolute", "format_date", "responsive_tables", "term_url"},
+    "tests": set(),
+}
+
+
+def test_what_templates_can_call_is_known_to_record_nothing(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    context = BuildContext()
+    build_site(load_config(root / "site.toml"), root / "public", context=context)
+    assert context.renderer is not None
+    env = context.renderer[1].env
+    given = {
+        "globals": set(env.globals) - set(jinja2.defaults.DEFAULT_NAMESPACE),
+        "filters": set(env.filters) - set(jinja2.defaults.DEFAULT_FILTERS),
+        "tests": set(env.tests) - set(jinja2.defaults.DEFAULT_TESTS),
+    }
+    assert given == _PURE_FOR_TEMPLATES

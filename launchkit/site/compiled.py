@@ -195,6 +195,11 @@ class FactsEnvironment(jinja2.Environment):
         is the very same object. Held here, the objects stay alive: no other object can
         take the identity of one that was replaced (a preview's next build sets new
         globals). Filters and tests are the environment's own, alike for every page.
+
+        A reused include makes none of the calls its render would: what templates can call
+        must record nothing (what a page used is found from its output and from these
+        facts, never while rendering). ``tests/test_compiled_templates.py`` lists each name
+        launchkit gives templates as checked for that.
         """
         names = self._include_reads.get(template, ())
         if names == ():
