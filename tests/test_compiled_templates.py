@@ -18,6 +18,7 @@ from build_support import BASE, ROOT, site_toml, snapshot, write_site
 from launchkit.config import load_config
 from launchkit.site.builder import build_site
 from launchkit.site.compiled import JINJA_GLOBALS, FactsEnvironment, bytecode_cache
+from launchkit.site.context import BuildContext
 from launchkit.site.render import Renderer
 from launchkit.site.template_usage import page_keys_read
 
@@ -117,3 +118,140 @@ def test_a_link_warning_follows_its_template_line_when_no_page_is_made_again(
     assert again.rendered == 0
     assert {w.line for w in again.warnings if "nowhere" in w.message} == {line + 1}
     assert again.warnings == clean.warnings
+
+
+# --- includes rendered once per environment (FactsEnvironment.included) -------------------
+
+# Each case: templates (page.html is rendered once per page) in which an include's output
+# depends on the page in some way, beside partials that depend on globals only.
+_INCLUDE_CASES = {
+    "reads the page": {"page.html": "{% include 'p.html' %}", "p.html": "{{ page.title }}"},
+    "pulls in one that reads it": {
+        "page.html": "{% include 'p.html' %}",
+        "p.html": "<b>{% include 'q.html' %}</b>{{ site }}",
+        "q.html": "{{ page.title }}",
+    },
+    "imports a macro reading it": {
+        "page.html": "{% include 'p.html' %}",
+        "p.html": "{% from 'm.html' import t with context %}{{ t() }}",
+        "m.html": "{% macro t() %}{{ page.title }}{% endmacro %}",
+    },
+    "a with shadows a global": {
+        "page.html": "{% with site = page.title %}{% include 'p.html' %}{% endwith %}",
+        "p.html": "{{ site }}",
+    },
+    "a set shadows a global": {
+        "page.html": "{% set site = page.title %}{% include 'p.html' %}",
+        "p.html": "{{ site }}",
+    },
+    "a loop variable": {
+        "page.html": "{% for site in [page.title] %}{% include 'p.html' %}{% endfor %}",
+        "p.html": "{{ site }}",
+    },
+    "a function given the context": {
+        "page.html": "{% include 'p.html' %}",
+        "p.html": "{{ title_of() }}",
+    },
+    "a name the includer sets for it": {
+        "page.html": "{% with who = page.title %}{% include 'p.html' %}{% endwith %}"
+        "{% include 'p.html' %}",
+        "p.html": "{{ who | default('nobody') }}{% include 'logo.html' %}",
+        "logo.html": "{{ site }}",
+    },
+    "an expression names the include": {
+        "page.html": "{% include 'p.html' %}",
+        "p.html": "{% include page.partial %}",
+        "a.html": "A{{ site }}",
+        "b.html": "B{{ site }}",
+    },
+}
+
+
+@jinja2.pass_context
+def _title_of(context: jinja2.runtime.Context) -> str:
+    return context["page"]["title"]
+
+
+def _render_pages(env: jinja2.Environment) -> list[str]:
+    env.globals.update(site="Site", title_of=_title_of)
+    pages = [{"title": "One", "partial": "a.html"}, {"title": "Two", "partial": "b.html"}]
+    return [env.get_template("page.html").render(page=page) for page in pages * 2]
+
+
+@pytest.mark.parametrize("case", sorted(_INCLUDE_CASES))
+def test_an_include_that_depends_on_the_page_is_rendered_for_each(case: str) -> None:
+    """Each page's output is what Jinja's own environment renders: an include is given
+    again only when nothing it reads can differ from page to page."""
+    loader = jinja2.DictLoader(_INCLUDE_CASES[case])
+    ours = _render_pages(FactsEnvironment(loader=loader, autoescape=True))
+    assert ours == _render_pages(jinja2.Environment(loader=loader, autoescape=True))
+    assert ours[0] != ours[1]
+
+
+def test_an_include_of_globals_is_rendered_once_until_a_global_changes() -> None:
+    """The footer reads globals only: rendered for the first page, given again for the
+    others; a new value of a global it reads (a preview's next build) renders it again."""
+    rendered = []
+
+    def footer_text(text: str) -> str:
+        rendered.append(text)
+        return text
+
+    templates = {"page.html": "{{ page }}|{% include 'f.html' %}", "f.html": "{{ mark(site) }}"}
+    env = FactsEnvironment(loader=jinja2.DictLoader(templates), autoescape=True)
+    env.globals.update(site="First", mark=footer_text)
+    page = env.get_template("page.html")
+    assert [page.render(page=n) for n in (1, 2, 3)] == ["1|First", "2|First", "3|First"]
+    assert rendered == ["First"]
+    env.globals["site"] = "Second"
+    assert page.render(page=4) == "4|Second"
+    assert rendered == ["First", "Second"]
+
+
+def test_a_menu_edit_shows_in_the_footer_of_a_kept_renderer(tmp_path: Path) -> None:
+    """The preview keeps its renderer (and so its included footers) while the templates
+    and config are the same: a page's new menu label must reach every page's navigation
+    and footer, as in a clean build."""
+    about = "---\ntitle: About\nmenu: About us\n---\nAbout.\n"
+    layout = {f"templates/{name}": (TEMPLATES / name).read_text() for name in shipped()}
+    root = write_site(tmp_path, {**layout, "content/about.md": about})
+    context = BuildContext()
+    config = load_config(root / "site.toml")
+    build_site(config, root / "public", context=context)
+    (root / "content/about.md").write_text(about.replace("About us", "Who we are"))
+    build_site(config, root / "public", context=context, changed=[root / "content/about.md"])
+    build_site(config, root / "clean", clean=True)
+    footer = (root / "public/index.html").read_text().split("<footer")[1]
+    assert "Who we are" in footer
+    assert snapshot(root / "public") == snapshot(root / "clean")
+
+
+# What launchkit gives templates. A reused include skips the calls its render would make, so
+# each must record nothing when called: a pure function of its arguments (or, buy_form,
+# memoised by them), or an object whose attributes templates read. What a page used is found
+# from its output (links, assets, images) and from the compiled templates' facts (names and
+# page keys read), never recorded while rendering. A new name fails the test below until it
+# is checked and added here.
+_PURE_FOR_TEMPLATES = {
+    "globals": {
+        *("balanced_columns", "buy_form", "config", "feed_url", "footer_links"),
+        *("hero_actions", "nav", "pages", "products", "rewardful", "section_pages", "site"),
+        *("social_image", "structured_data", "theme"),
+    },
+    "filters": {"absolute", "format_date", "responsive_tables", "term_url"},
+    "tests": set(),
+}
+
+
+def test_what_templates_can_call_is_known_to_record_nothing(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    context = BuildContext()
+    build_site(load_config(root / "site.toml"), root / "public", context=context)
+    assert context.renderer is not None
+    env = context.renderer[1].env
+    given = {
+        "globals": set(env.globals) - set(jinja2.defaults.DEFAULT_NAMESPACE),
+        "filters": set(env.filters) - set(jinja2.defaults.DEFAULT_FILTERS),
+        "tests": set(env.tests) - set(jinja2.defaults.DEFAULT_TESTS),
+    }
+    assert given == _PURE_FOR_TEMPLATES

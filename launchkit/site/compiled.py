@@ -20,13 +20,19 @@ the base URL in the code); launchkit's own filters are added so that it cannot
 depends on the template's text, Python, Jinja and this package's code only:
 :func:`compiled_folder` names the bytecode cache's folder by them, and a site.toml edit
 compiles nothing again.
+
+An ``{% include %}`` whose output cannot differ from page to page is rendered once per
+environment (:meth:`FactsEnvironment.included`): the names it and what it pulls in read,
+each resolving to the same global object (or to nothing) as when it was rendered, give the
+same output. A base layout's footer, logo, theme styles and scripts were a fifth of the
+time of rendering a post's document again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,6 +43,7 @@ from jinja2.bccache import Bucket
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.idtracking import VAR_LOAD_RESOLVE
+from jinja2.runtime import missing
 
 from .keys import digest
 from .template_usage import page_keys_read
@@ -45,6 +52,8 @@ from .template_usage import page_keys_read
 _FACTS = "launchkit_facts"
 # Jinja's own globals (range, dict, …): reading one depends on nothing of the site.
 JINJA_GLOBALS = frozenset(DEFAULT_NAMESPACE)
+# Globals whose value differs from call to call: an include reading one is never reused.
+_UNSTABLE_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
 
 
 class TemplateFacts(NamedTuple):
@@ -95,6 +104,28 @@ class _FactsGenerator(CodeGenerator):
         facts = (tuple(sorted(self.reads)), pulls_in, keys, digest(code))
         self.writeline(f"{_FACTS} = {facts!r}")
 
+    def visit_Include(self, node: nodes.Include, frame: Frame) -> None:
+        """An include of a template named by a constant, with the context (Jinja's
+        default), goes through :meth:`FactsEnvironment.included`; any other is Jinja's."""
+        named = isinstance(node.template, nodes.Const) and isinstance(node.template.value, str)
+        if not named or not node.with_context or node.ignore_missing or self.environment.is_async:
+            super().visit_Include(node, frame)
+            return
+        self.writeline("template = environment.get_template(", node)
+        self.visit(node.template, frame)
+        self.write(f", {self.name!r})")
+        self.writeline(
+            f"gen = environment.included(template, context, {self.dump_local_context(frame)})"
+        )
+        self.writeline("try:")
+        self.indent()
+        self.writeline("for event in gen:")
+        self.indent()
+        self.simple_write("event", frame)
+        self.outdent()
+        self.outdent()
+        self.writeline("finally: gen.close()")
+
 
 class CompiledTemplate(jinja2.Template):
     """A template with the :class:`TemplateFacts` its compiled module holds."""
@@ -127,6 +158,107 @@ class FactsEnvironment(jinja2.Environment):
         given the context)."""
         for name, function in filters.items():
             self.filters[name] = _at_render_time(function)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # By included template: the names its output depends on (None: it may depend on
+        # anything), and its last output with the values those names had.
+        self._include_reads: dict[jinja2.Template, tuple[str, ...] | None] = {}
+        self._included: dict[jinja2.Template, tuple[tuple[Any, ...], str]] = {}
+        self._loaded: dict[tuple[str, str | None], jinja2.Template] = {}
+
+    def get_template(
+        self,
+        name: str | jinja2.Template,
+        parent: str | None = None,
+        globals: Any = None,
+    ) -> jinja2.Template:
+        """Jinja's, from a dict once loaded when templates are not reloaded: each include
+        asks for its template again, and Jinja's cache (a locked LRU) was a tenth of the time
+        of rendering a document. Jinja gives the same object from its cache then."""
+        if self.auto_reload or globals is not None or not isinstance(name, str):
+            return super().get_template(name, parent, globals)
+        template = self._loaded.get((name, parent))
+        if template is None:
+            template = self._loaded[name, parent] = super().get_template(name, parent)
+        return template
+
+    def included(
+        self, template: jinja2.Template, context: jinja2.runtime.Context, local_vars: dict
+    ) -> Iterator[str]:
+        """The output of ``{% include %}`` of ``template`` (as Jinja renders it, in a new
+        context sharing ``context`` and the include's ``local_vars``).
+
+        When every name that ``template`` and what it pulls in resolve from their context is
+        here either a global or nothing, the output depends on those globals only (and on
+        the templates' code): it is rendered once, and given again while each of those names
+        is the very same object. Held here, the objects stay alive: no other object can
+        take the identity of one that was replaced (a preview's next build sets new
+        globals). Filters and tests are the environment's own, alike for every page.
+
+        A reused include makes none of the calls its render would: what templates can call
+        must record nothing (what a page used is found from its output and from these
+        facts, never while rendering). ``tests/test_compiled_templates.py`` lists each name
+        launchkit gives templates as checked for that.
+        """
+        names = self._include_reads.get(template, ())
+        if names == ():
+            names = self._include_reads[template] = self._reads_of(template)
+        values = None if names is None else self._global_values(names, context, local_vars)
+        if values is None:
+            yield from template.root_render_func(
+                template.new_context(context.get_all(), True, local_vars)
+            )
+            return
+        known = self._included.get(template)
+        if known is None or not all(a is b for a, b in zip(known[0], values, strict=True)):
+            output = self.concat(  # type: ignore[attr-defined]
+                template.root_render_func(template.new_context(context.get_all(), True, local_vars))
+            )
+            known = self._included[template] = (values, output)
+        yield known[1]
+
+    def _reads_of(self, template: jinja2.Template) -> tuple[str, ...] | None:
+        """The names ``template`` and every template it pulls in resolve from their
+        context; None if one is named by an expression or reads a global that gives a new
+        value each time (:data:`_UNSTABLE_GLOBALS`) or is given the context (it may read
+        any name of it)."""
+        reads: set[str] = set()
+        seen: set[str] = set()
+        todo = [template]
+        while todo:
+            facts: TemplateFacts = todo.pop().facts  # type: ignore[attr-defined]
+            if facts.pulls_in is None:
+                return None
+            reads |= facts.reads
+            for name in facts.pulls_in:
+                if name not in seen:
+                    seen.add(name)
+                    try:
+                        todo.append(self.get_template(name))
+                    except jinja2.TemplateError:  # rendering reports it, where it is
+                        return None
+        for name in reads:
+            value = self.globals.get(name)
+            if name in _UNSTABLE_GLOBALS or hasattr(value, "jinja_pass_arg"):
+                return None
+        return tuple(sorted(reads))
+
+    def _global_values(
+        self, names: tuple[str, ...], context: jinja2.runtime.Context, local_vars: dict
+    ) -> tuple[Any, ...] | None:
+        """The values ``names`` take in the included template's context, if each is the
+        environment's global of that name or is nowhere (then what the template pulls in
+        is given it by the template, or does without); else None."""
+        values = []
+        for name in names:
+            value = local_vars.get(name, missing)
+            if value is missing:
+                value = context.resolve_or_missing(name)
+            if value is not self.globals.get(name, missing):
+                return None
+            values.append(value)
+        return tuple(values)
 
     def facts(self, name: str) -> TemplateFacts:
         """The facts of template ``name``, compiling it (or loading it compiled) if need be;
