@@ -90,7 +90,12 @@ _SHOWN = """([marker, origin]) => {
 
 
 def edit_and_wait(
-    page: Page, source: Path, text: str, marker: str, sent: list[float], timeout: float = 10
+    page: Page,
+    source: Path,
+    text: str,
+    marker: str,
+    timeout: float = 10,
+    sent: list[float] | None = None,
 ) -> Shown:
     """Write ``text`` to ``source``; the seconds until ``page`` shows ``marker``.
 
@@ -98,9 +103,11 @@ def edit_and_wait(
     write's): in the open document, the frame after the one that draws the marker (an
     observer sees the text arrive); in a reloaded document, its first contentful paint.
     Playwright's own polling would add its round trips to the figure, so it is only used to
-    wait. ``sent``: the times the preview sent reload events (:func:`note_reloads`).
+    wait. ``sent``: where the preview notes the times it sent reload events
+    (:func:`note_reloads`), for the server's part of the figure.
     """
     origin = page.evaluate(_WATCH_FOR_MARKER, marker)
+    sent = [] if sent is None else sent
     sent.clear()
     started = time.time()
     source.write_text(text, encoding="utf-8")
@@ -192,7 +199,7 @@ def measure(edits: int, pages: int | None, site: Path | None) -> tuple[list[Show
                     marker = f"Latency marker number {number}."
                     text = f"{original}\n{marker}\n"
                     cpu_before = time.process_time()
-                    shown.append(edit_and_wait(page, source, text, marker, sent))
+                    shown.append(edit_and_wait(page, source, text, marker, sent=sent))
                     time.sleep(0.3)  # let the updated tab settle, as between two saves
                     cpu.append(time.process_time() - cpu_before)
                     how = "reloaded" if shown[-1].reloaded else "swapped"
