@@ -13,6 +13,12 @@ names another checkout (``git worktree add /tmp/base main``) whose code runs alt
 with this one on the same corpus, so both tables come from the same machine state: on a
 busy machine compare CPU seconds; wall seconds move with the load.
 
+After cold builds it prints where their CPU goes against issue 9's target: the Python-Markdown
+floor (build_bench's, extra+toc, one process) and this checkout's own Markdown renderer over
+the same bodies, both timed here once, and each checkout's whole-build CPU split into that
+Markdown and the rest, with the best cold build those seconds allow on this machine's cores
+(all of them busy from start to end) as a multiple of the floor.
+
 ``--edit template-output`` times, instead of cold builds, the rebuild after build_bench's
 "template, output" edit (a comment at the start of the posts' content block, new each time:
 every post changes), each checkout on its own copy of the corpus (the cache is keyed by code).
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import resource
 import runpy
 import shutil
@@ -169,6 +176,35 @@ def print_table(name: str, runs: list[list[list]], what: str) -> None:
               f"{medians[3]:12.2f}")  # fmt: skip
 
 
+def renderer_cpu(bodies: list[str]) -> float:
+    """CPU seconds of this checkout's Markdown renderer over ``bodies``, in this process:
+    the part of a cold build that no other change to the build can take away."""
+    from launchkit.site.markup import MarkdownRenderer
+
+    renderer = MarkdownRenderer()
+    started = time.process_time()
+    for number, body in enumerate(bodies):
+        renderer.render(body, source=f"body {number}", first_line=1)
+    return time.process_time() - started
+
+
+def print_markdown_share(floor_cpu: float, markdown_cpu: float, runs: dict[str, list]) -> None:
+    """Each checkout's whole-build CPU (medians) as Markdown and the rest, and the best cold
+    build it allows on this machine's cores, against the floor and issue 9's target."""
+    from bench.build_bench import COLD_VS_FLOOR
+
+    cores = os.cpu_count() or 1
+    share = markdown_cpu / floor_cpu
+    print(f"\nMarkdown in one process: the floor (extra+toc) {floor_cpu:.2f} CPU s; this "
+          f"checkout's renderer {markdown_cpu:.2f} CPU s = {share:.2f} x floor")  # fmt: skip
+    for name, name_runs in runs.items():
+        whole = statistics.median(run[-1][3] + run[-1][4] for run in name_runs)  # parent + workers
+        best = whole / cores
+        print(f"{name}: {whole:.2f} CPU s = Markdown {markdown_cpu:.2f} + the rest "
+              f"{whole - markdown_cpu:.2f}; on {cores} cores at best {best:.2f} s = "
+              f"{best / floor_cpu:.2f} x floor (target <= {COLD_VS_FLOOR} x)")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2000, help="corpus size (default 2000)")
@@ -186,13 +222,15 @@ def main(argv: list[str] | None = None) -> int:
         child(args.child, args.build_args)
         return 0
     sys.path.insert(0, str(ROOT))
-    from bench.corpus import generate_corpus
+    from bench.build_bench import FLOOR_EXTENSIONS, measure_floor
+    from bench.corpus import generate_corpus, split_front_matter
 
     checkouts = {"this checkout": ROOT}
     if args.baseline is not None:
         checkouts["baseline"] = args.baseline.resolve()
     with tempfile.TemporaryDirectory() as work:
-        site = generate_corpus(Path(work) / "site", args.pages).root
+        corpus = generate_corpus(Path(work) / "site", args.pages)
+        site = corpus.root
         build = [sys.executable, str(ROOT / "build.py"), "--out", str(Path(work) / "public")]
         subprocess.run(build, cwd=site, capture_output=True, check=True)  # fills the image cache
         if args.edit:
@@ -204,8 +242,15 @@ def main(argv: list[str] | None = None) -> int:
                 for name, checkout in checkouts.items():
                     runs[name].append(run_once(checkout, site, Path(work) / "public"))
             what = "cold builds (--clean, image cache kept)"
+            floor_cpu = measure_floor(corpus, 1, FLOOR_EXTENSIONS).cpu_seconds
+            bodies = [
+                split_front_matter(page.read_text(encoding="utf-8"))[1] for page in corpus.pages
+            ]
+            markdown_cpu = renderer_cpu(bodies)
     for name, checkout in checkouts.items():
         print_table(f"{name} ({checkout})", runs[name], what)
+    if not args.edit:
+        print_markdown_share(floor_cpu, markdown_cpu, runs)
     return 0
 
 

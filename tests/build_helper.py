@@ -10,9 +10,10 @@ request says ``fresh`` (a new one made for one build, told of no change, as each
 makes) or ``clean`` (a clean build with a
 fresh context, into a folder emptied first); ``preview`` builds as the preview does (future
 pages marked, forms posting to the checkout's path). The answer: ``{"ok": true, "warnings": [...],
-"rendered": N, "markdown": N, "files": {path: digest}}`` or ``{"ok": false, "error":
-"path:line: message"}``. ``files`` (with ``"digests": true`` in the request): a hash of every
-output file's bytes, by path: two processes' outputs are compared while both read their own.
+"rendered": N, "markdown": N, "files": {path: digest}, "cpu": seconds}`` or ``{"ok": false,
+"error": "path:line: message"}``. ``files`` (with ``"digests": true`` in the request): a hash
+of every output file's bytes, by path: two processes' outputs are compared while both read
+their own. ``cpu``: this process's CPU seconds for the build and the hashes.
 ``discard``: the output folder is removed after the answer, while the next request is read
 and built (a clean build into a fresh folder each time need not wait for the last one's to go).
 
@@ -37,6 +38,7 @@ import pkgutil
 import shutil
 import socket
 import sys
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -88,6 +90,7 @@ def _serve(requests: TextIO, answers: TextIO, remover: ThreadPoolExecutor) -> No
     from launchkit.site.context import BuildContext
 
     context = BuildContext()
+    linked: dict[tuple[int, ...], str] = {}  # digests of hard-linked files, see digests()
     # The fingerprint of the code this process runs: the same for every context it makes.
     code = context.code()
     for line in requests:
@@ -100,6 +103,7 @@ def _serve(requests: TextIO, answers: TextIO, remover: ThreadPoolExecutor) -> No
             context = BuildContext(codebase=code)
         elif request.get("fresh"):  # as the CLI: made for this build, told of no change
             context, changed = BuildContext(codebase=code, one_build=True), None
+        started = time.process_time()
         try:
             config = load_config("site.toml")
             preview = bool(request.get("preview"))
@@ -119,7 +123,8 @@ def _serve(requests: TextIO, answers: TextIO, remover: ThreadPoolExecutor) -> No
                 "markdown": report.markdown_rendered,
             }
             if request.get("digests"):
-                answer["files"] = digests(out)
+                answer["files"] = digests(out, linked)
+            answer["cpu"] = time.process_time() - started
         except SiteError as exc:
             answer = {"ok": False, "error": str(exc)}
         print(json.dumps(answer), file=answers, flush=True)
@@ -188,15 +193,27 @@ def preload() -> None:
     sys.modules["PIL.Image"].init()
 
 
-def digests(folder: Path) -> dict[str, str]:
+def digests(folder: Path, linked: dict[tuple[int, ...], str]) -> dict[str, str]:
     """Every file under ``folder`` by relative path, with a hash of its bytes (os.walk and
-    plain strings: pathlib's globbing and joins were half of it for a small site)."""
+    plain strings: pathlib's globbing and joins were half of it for a small site).
+
+    A file with other hard links (an image variant or card linked from the image cache into
+    every build's folder) is hashed once per process: ``linked`` keeps its hash by inode,
+    size and modification time, which any write to its bytes changes. Its name in each
+    build's folder is still looked at, and each process still hashes its own files."""
     found = {}
     for parent, _, names in os.walk(folder):
         for name in names:
             path = os.path.join(parent, name)
             with open(path, "rb") as file:
-                found[os.path.relpath(path, folder)] = hashlib.blake2b(file.read()).hexdigest()
+                status = os.fstat(file.fileno())
+                identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+                known = linked.get(identity) if status.st_nlink > 1 else None
+                if known is None:
+                    known = hashlib.blake2b(file.read()).hexdigest()
+                    if status.st_nlink > 1:
+                        linked[identity] = known
+            found[os.path.relpath(path, folder)] = known
     return found
 
 
