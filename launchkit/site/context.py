@@ -69,18 +69,45 @@ class BuildContext:
         return self.codebase
 
     def warm_up(self) -> None:
-        """Make now what a one-page rebuild needs that a build over worker processes made
-        only in them: the Markdown renderer (importing Python-Markdown, its extensions and
-        PyYAML, and setting them up, took half a second of a preview's first edit) and the
-        compiled templates."""
+        """Make now, while nobody edits, what the next one-page rebuild would otherwise make
+        first (the preview calls it after each build, in its rebuild thread):
+
+        * the Markdown renderer (importing Python-Markdown, its extensions and PyYAML and
+          setting them up took half a second of a preview's first edit), used once on the
+          page saved last: the regular expressions the extensions compile on first use and
+          the Pygments lexers its code blocks name, loaded by module, are then ready for
+          the page most likely to be saved next;
+        * the compiled templates (a build over worker processes made them only there);
+        * the plan's index of which documents need what (:meth:`.siteplan.SitePlan.index`),
+          which a body edit reads and a new plan lacks.
+        """
         if self.markdown is None:
             from .frontmatter import warm_up
             from .markup import MarkdownRenderer
 
             warm_up()
             self.markdown = MarkdownRenderer()
+            self._rehearse(self.markdown)
         if self.renderer is not None:
             self.renderer[1].load_templates()
+        if self.plan is not None:
+            self.plan.index()
+
+    def _rehearse(self, markdown: MarkdownRenderer) -> None:
+        """Render the body of the page saved last (by the stamps read), and forget it."""
+        from ..errors import SiteError
+        from .content import read_body
+
+        stamped = [(entry.stamp[1], path) for path, entry in self.pages.items() if entry.stamp]
+        if not stamped:
+            return
+        _, path = max(stamped)
+        try:
+            body = read_body(Path(path))
+            source = self.pages[path].page.source
+            markdown.render(body.text, source=source, first_line=body.first_line)
+        except (OSError, SiteError):  # gone or broken since: the next build says so
+            pass
 
     def forget(self) -> None:
         """Drop everything remembered (the code's fingerprint stays: it is what runs)."""

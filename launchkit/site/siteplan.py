@@ -115,15 +115,21 @@ class SitePlan:
 
     def needing(self, names: Iterable[str]) -> list[int]:
         """The indexes of the documented pages that need one of ``names`` (identities of
-        :meth:`affected`), in order: what depends on what, read the other way (indexed
-        from ``needs`` on first use, for the identities a body edit may change only)."""
+        :meth:`affected`), in order: what depends on what, read the other way."""
+        dependents = self.index()
+        return sorted({index for name in names for index in dependents.get(name, ())})
+
+    def index(self) -> dict[str, list[int]]:
+        """The documented pages needing each identity a body edit may change, by index:
+        made from ``needs`` on first use (a plan the CLI makes and keeps never needs it; the
+        preview makes it while nobody edits, :meth:`.context.BuildContext.warm_up`)."""
         if self.dependents is None:
             self.dependents = {}
             for index, needed in enumerate(self.needs):
                 for name in needed:
                     if name.startswith(_OF_ONE_PAGE) or name in _FOR_EVERY_PAGE:
                         self.dependents.setdefault(name, []).append(index)
-        return sorted({index for name in names for index in self.dependents.get(name, ())})
+        return self.dependents
 
 
 # The identities a body edit may change (SitePlan.affected): a page's own and a list page's
