@@ -201,9 +201,9 @@ class FactsEnvironment(jinja2.Environment):
         facts, never while rendering). ``tests/test_compiled_templates.py`` lists each name
         launchkit gives templates as checked for that.
         """
-        names = self._include_reads.get(template, ())
-        if names == ():
-            names = self._include_reads[template] = self._reads_of(template)
+        if template not in self._include_reads:  # () is an answer: it reads no name
+            self._include_reads[template] = self._reads_of(template)
+        names = self._include_reads[template]
         values = None if names is None else self._global_values(names, context, local_vars)
         if values is None:
             yield from template.root_render_func(
