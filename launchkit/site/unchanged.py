@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import SiteConfig
-from .cache import SETTLED_NS, file_stamp
+from .cache import SETTLED_NS, file_stamp, trusted_stamp
 from .content import walk_files
 from .social import SYSTEM_FONTS
 from .store import Store
@@ -77,10 +77,11 @@ def source_stamps(files: Mapping[str, Iterable[str]]) -> Stamps:
     return stamps
 
 
-def settled(stamps: Stamps) -> bool:
-    """Whether no file of ``stamps`` changed too recently to be trusted by its stamp."""
-    since = time.time_ns() - SETTLED_NS
-    return all(stamp is None or stamp[1] < since for stamp in stamps.values())
+def settled(stamps: Stamps, since: int) -> bool:
+    """Whether no file of ``stamps`` changed at or after ``since`` (ns), too recently to be
+    trusted by its stamp (:func:`.cache.trusted_stamp`); a gone file (None) has no stamp to
+    distrust."""
+    return all(stamp is None or trusted_stamp(stamp, since) for stamp in stamps.values())
 
 
 def published_stamps(out: Path, outputs: Iterable[str]) -> Stamps:
@@ -98,12 +99,13 @@ class LastBuild:
         self.key = key
         # Taken before the build reads any of them (a file changed meanwhile then differs);
         # the cache layer's scan takes the same walk (one walk and one stat per file a build).
-        # A file changed since ``settled_before`` (ns) may change again unseen.
-        self.settled_before = time.time_ns() - SETTLED_NS
         self.files = source_files(config)
         self.sources = source_stamps(self.files)
+        # A file changed since ``settled_before`` (ns) may change again unseen: the moment
+        # is taken after the stamps, as late as the walk that read them.
+        self.settled_before = time.time_ns() - SETTLED_NS
         # Whether they may stand for the files' contents: no file changed moments ago.
-        self.trusted = settled(self.sources)
+        self.trusted = settled(self.sources, self.settled_before)
 
     def report_if_unchanged(self, now: dt.datetime) -> BuildReport | None:
         """The last build's report when nothing it was made from or wrote has changed."""
