@@ -107,7 +107,7 @@ from .shortcodes import parse_shortcodes
 from .siteplan import SitePlan, first_future_date, sources_of
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import unused_params
-from .unchanged import LastBuild
+from .unchanged import LastBuild, Stamps
 from .workers import NoProgress, Progress, run_jobs
 
 # Builds of more pages than this show a progress bar (on a terminal).
@@ -377,9 +377,7 @@ class _Build:
             plan.notes = (used, tuple(unused_params(plan.lists.pages, used)))
         return plan.notes[1]
 
-    def published_stamps(
-        self, writer: SiteWriter, plan: SitePlan
-    ) -> dict[str, tuple[int, int] | None]:
+    def published_stamps(self, writer: SiteWriter, plan: SitePlan) -> Stamps:
         """The size and mtime of every file this build published, as it learnt them: the
         documents' and feeds' from its record, the other files' from staging them (in this
         build or the plan's); a stat only for a file none of these holds (the marker)."""

@@ -49,9 +49,9 @@ from .media import PlanAssets
 from .publishing import PublishRules
 from .render import Renderer, templates_digest
 from .siteplan import (
+    FileStamp,
     KeptPlan,
     SitePlan,
-    Stamp,
     edited_files,
     plan_bytes,
     plan_from,
@@ -72,7 +72,7 @@ Warnings = tuple[tuple[str, int | None, str], ...]
 class PageEntry(NamedTuple):
     """What one Markdown file gave when last read."""
 
-    stamp: tuple[int, int] | None  # its size and mtime then; None: too fresh to trust
+    stamp: FileStamp  # its size and mtime then; None: too fresh to trust
     page: Page
     body_key: str  # a hash of the body and its first line
     shortcodes: bool  # whether the body may hold a shortcode (its HTML then needs forms)
@@ -127,7 +127,7 @@ class BuildCache:
         clean: bool,
         changed: Iterable[str] | None,
         endpoint: str,
-        stamps: Mapping[str, tuple[int, int] | None] | None = None,
+        stamps: Mapping[str, FileStamp] | None = None,
         settled_before: int = 0,
         files: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
@@ -260,7 +260,7 @@ class BuildCache:
                 unread.append(path)
         return unread, entries
 
-    def stamp(self, path: str) -> tuple[int, int] | None:
+    def stamp(self, path: str) -> FileStamp:
         """A file's size and mtime: as the build began, when it took them, else now."""
         return self.stamps[path] if path in self.stamps else file_stamp(path)
 
@@ -276,7 +276,7 @@ class BuildCache:
         """The key of a rendered body: its text and the Markdown code and settings."""
         return markdown_key(self.code["bodies"], key)
 
-    def read(self, path: str, stamp_before: tuple[int, int] | None, entry: PageEntry) -> PageEntry:
+    def read(self, path: str, stamp_before: FileStamp, entry: PageEntry) -> PageEntry:
         """Remember a page just read (with the stamp its file had before reading)."""
         entry = entry._replace(stamp=trusted_stamp(stamp_before, time.time_ns() - SETTLED_NS))
         self.context.pages[path] = entry
@@ -682,13 +682,13 @@ def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
     return outputs
 
 
-def trusted_stamp(stamp: Stamp, settled_before: int) -> Stamp:
+def trusted_stamp(stamp: FileStamp, settled_before: int) -> FileStamp:
     """``stamp``, or None when its file changed at or after ``settled_before`` (ns): the same
     size and mtime may yet hide another edit (:data:`SETTLED_NS`)."""
     return stamp if stamp is not None and stamp[1] < settled_before else None
 
 
-def file_stamp(path: str) -> tuple[int, int] | None:
+def file_stamp(path: str) -> FileStamp:
     """A file's size and mtime (ns), or None when it is gone."""
     try:
         stat = os.stat(path)

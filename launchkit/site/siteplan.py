@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .theme import NavItem
 
 # A file's size and mtime (ns); None: unknown, or changed too recently to stand for its bytes.
-Stamp = tuple[int, int] | None
+FileStamp = tuple[int, int] | None
 
 
 @dataclass
@@ -147,7 +147,7 @@ class KeptPlan:
     key: str
     made: dt.datetime
     valid_until: dt.datetime | None
-    stamps: dict[str, Stamp]
+    stamps: dict[str, FileStamp]
 
     def holds_at(self, now: dt.datetime) -> bool:
         return holds_between(self.made, self.valid_until, now)
@@ -210,7 +210,7 @@ def plan_from(data: object, entries: Mapping[str, PageEntry]) -> SitePlan | None
     return plan
 
 
-def edited_files(kept: Mapping[str, Stamp], now: Mapping[str, Stamp]) -> set[str] | None:
+def edited_files(kept: Mapping[str, FileStamp], now: Mapping[str, FileStamp]) -> set[str] | None:
     """The files whose stamps differ between ``kept`` and ``now`` (a file kept without
     one, too fresh then to be trusted, among them); None when a file came or went."""
     if kept.keys() != now.keys():
@@ -234,9 +234,9 @@ def sources_of(
 
 
 __all__ = [
+    "FileStamp",
     "KeptPlan",
     "SitePlan",
-    "Stamp",
     "edited_files",
     "first_future_date",
     "holds_between",

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from ..config import SiteConfig
 from .cache import SETTLED_NS, file_stamp, trusted_stamp
 from .content import walk_files
+from .siteplan import FileStamp
 from .social import SYSTEM_FONTS
 from .store import Store
 
@@ -48,7 +49,7 @@ _ENTRY = "unchanged:"
 _PUBLISHED = "unchanged, published:"
 
 # Each file by path: its size and mtime (ns), as :func:`.cache.file_stamp` gives them.
-Stamps = dict[str, tuple[int, int] | None]
+Stamps = dict[str, FileStamp]
 
 
 @dataclass(frozen=True)
