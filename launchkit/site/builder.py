@@ -260,6 +260,11 @@ class _Build:
         plan = None
         if not errors:
             plan = cache.site_plan(key, rules.now, sources_of(sources.markdown, sources.assets))
+        # The cache file's entries come without their pages: the plan taken has them.
+        entries, lost = cache.with_pages(entries, plan)
+        if lost:  # pages the cache file could not give: read again, the site planned afresh
+            plan = None
+            entries, errors = self.read_pages(sources.markdown, rules)
         replanned = plan is None
         if plan is None:
             plan = self.plan_site(key, sources, entries, rules, renderer)
@@ -430,6 +435,7 @@ class _Build:
             alias_errors=alias_errors,
             documented=[*lists.pages, *redirects],
             generated=generated_entries(lists.pages),
+            read={path: entry.page for path, entry in entries.items()},
             media=self.media(published.pages, lists.pages, sources.assets),
             links=renderer.site_links(lists.pages),
         )
@@ -672,7 +678,7 @@ class _Build:
         found = check_links(
             pages,
             _StoredLinks(self.cache),
-            _DocumentIds(documents),
+            _DocumentIds(documents, self.cache),
             outputs,
             self.config.site.base_url,
             self.config.templates_dir,
@@ -693,13 +699,16 @@ class _Build:
 
 
 class _DocumentIds(Mapping[str, frozenset[str]]):
-    """The ids of each page document (what its links' #fragments may name), by output."""
+    """The ids of each page document (what its links' #fragments may name), by output:
+    those of the last build's documents read from the cache file when the checker asks."""
 
-    def __init__(self, documents: Mapping[str, Output]) -> None:
+    def __init__(self, documents: Mapping[str, Output], cache: BuildCache) -> None:
         self.documents = documents
+        self.cache = cache
 
     def __getitem__(self, output: str) -> frozenset[str]:
-        return self.documents[output].ids
+        ids = self.documents[output].ids
+        return ids if ids is not None else self.cache.ids_of(output)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.documents)

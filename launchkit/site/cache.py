@@ -70,7 +70,9 @@ Warnings = tuple[tuple[str, int | None, str], ...]
 
 
 class PageEntry(NamedTuple):
-    """What one Markdown file gave when last read."""
+    """What one Markdown file gave when last read. Its ``page`` is None in an entry just
+    loaded from the cache file, until :meth:`BuildCache.with_pages` fills it in (the rest
+    is plain values, cheap to load; the pages come from the plan taken, if one is)."""
 
     stamp: FileStamp  # its size and mtime then; None: too fresh to trust
     page: Page
@@ -89,7 +91,9 @@ class Output(NamedTuple):
     needs: tuple[str, ...]
     size: int
     mtime_ns: int
-    ids: frozenset[str]  # the ids other pages' #fragments may point to
+    # The ids other pages' #fragments may point to; None: in the cache file, read when a
+    # link to the page is judged (BuildCache.ids_of: most builds judge a few pages' links).
+    ids: frozenset[str] | None
     ids_key: str  # a hash of them
     warnings: Warnings
     links_key: str = ""  # a hash of its links and URL (keys.page_links_key); "": unknown
@@ -175,12 +179,42 @@ class BuildCache:
     # --- content/ ------------------------------------------------------------------------
 
     def _stored_pages(self, scope: str) -> dict[str, PageEntry]:
-        stored = self.store.pages()
-        return {
-            path: entry
-            for path, (entry_scope, entry) in stored.items()
-            if entry_scope == scope and isinstance(entry, PageEntry)
-        }
+        """The entries of the cache file, without their pages (:meth:`with_pages`)."""
+        entries = {}
+        for path, head in self.store.page_heads(scope).items():
+            try:
+                entries[path] = _entry_of(head)
+            except (TypeError, ValueError):
+                continue  # not a row of this format: the page is read again
+        return entries
+
+    def with_pages(
+        self, entries: dict[str, PageEntry], plan: SitePlan | None
+    ) -> tuple[dict[str, PageEntry], list[str]]:
+        """``entries`` (read_pages') with every page in: those of the cache file's entries
+        from ``plan``, the plan this build takes (it holds every page it was made from,
+        each the same as the file's entry: a page edited since was read again), else
+        unpickled from the cache file; and the paths whose page could not be loaded so
+        (their entries forgotten: to be read again)."""
+        missing = [path for path, entry in entries.items() if entry.page is None]
+        if not missing:
+            return entries, []
+        known = plan.read if plan is not None else {}
+        stored = self.store.page_objects(
+            self.context.pages_scope, [path for path in missing if path not in known]
+        )
+        lost = []
+        pages = self.context.pages
+        for path in missing:
+            page = known.get(path) or stored.get(path)
+            if not isinstance(page, Page):
+                lost.append(path)
+                del entries[path]
+                pages.pop(path, None)
+                continue
+            entry = entries[path]
+            entries[path] = pages[path] = PageEntry(entry.stamp, page, *entry[2:])
+        return entries, lost
 
     def sources(self) -> Sources:
         """The Markdown files and other files of ``content/`` (:func:`.content.find_sources`):
@@ -244,20 +278,26 @@ class BuildCache:
         bodies, prefix = self.known_bodies(), markdown_prefix(self.code["bodies"])
         entries = []
         unread = []
+        unrendered = []
         for path in paths:
             entry = known.get(path)
             if entry is not None and (entry.stamp is None or entry.stamp != self.stamp(path)):
                 entry = None
-            # A page to publish whose rendered body is no longer cached is read again too.
-            if (
-                entry is not None
-                and prefix + entry.body_key not in bodies
-                and rules.left_out(entry.page) is None
-            ):
-                entry = None
+            if entry is not None and prefix + entry.body_key not in bodies:
+                unrendered.append(len(entries))
             entries.append(entry)
             if entry is None:
                 unread.append(path)
+        # A page to publish whose rendered body is no longer cached is read again too (a
+        # page not published is not rendered: its page tells).
+        if unrendered:
+            lacking = [paths[index] for index in unrendered if entries[index].page is None]
+            pages = self.store.page_objects(self.context.pages_scope, lacking)
+            for index in unrendered:
+                page = entries[index].page or pages.get(paths[index])
+                if page is None or rules.left_out(page) is None:
+                    entries[index] = None
+            unread = [path for path, entry in zip(paths, entries, strict=True) if entry is None]
         return unread, entries
 
     def stamp(self, path: str) -> FileStamp:
@@ -386,7 +426,7 @@ class BuildCache:
         if edited is None or not edited <= pages:
             return None
         self.edited |= edited
-        plan = plan_from(self.store.plan(self.out), self.context.pages)
+        plan = plan_from(self.store.plan(self.out))
         if plan is None:
             return None
         for output, stamp in plan.file_stamps.items():
@@ -578,6 +618,11 @@ class BuildCache:
             return judged
         return judged | {output for output, output_known in known.items() if output_known.warnings}
 
+    def ids_of(self, output: str) -> frozenset[str]:
+        """The ids of a page document the last build made, from the cache file."""
+        ids = self.store.ids(self.out, output)
+        return frozenset(ids) if isinstance(ids, frozenset) else frozenset()
+
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
         return tuple(tuple(link) for link in self.store.links(self.out, output) or ())
@@ -597,7 +642,7 @@ class BuildCache:
         before = self.last_record.outputs
         outputs = record.outputs if touched is None else touched
         changed = {
-            output: tuple(record.outputs[output])
+            output: _output_row(record.outputs[output])
             for output in outputs
             if output in rendered or before.get(output) != record.outputs[output]
         }
@@ -616,7 +661,7 @@ class BuildCache:
         plan = self._plan_row()
         self.store.write(
             meta=published,
-            pages={path: (scope, entry) for path, entry in self.fresh_pages.items()},
+            pages={path: _page_row(scope, entry) for path, entry in self.fresh_pages.items()},
             forget_pages=self.gone_pages,
             bodies=self.fresh_bodies,
             keep_bodies=current if self.clean else None,
@@ -638,7 +683,7 @@ class BuildCache:
             path: trusted_stamp(stamp, self.settled_before) for path, stamp in self.stamps.items()
         }
         head = KeptPlan(plan.key, plan.made, plan.valid_until, stamps)
-        return self.out, head, plan_bytes(plan, self.context.pages) if new else None
+        return self.out, head, plan_bytes(plan) if new else None
 
 
 def code_keys(context: BuildContext) -> dict[str, str]:
@@ -669,15 +714,36 @@ def generated_entries(pages: Iterable[Page]) -> dict[str, PageEntry]:
     return entries
 
 
+def _page_row(scope: str, entry: PageEntry) -> tuple[str, tuple, Page]:
+    """An entry for the cache file (:meth:`.store.Store.write`): its scope, its plain
+    values (all but the page, :func:`_entry_of` reads them back) and its page."""
+    return scope, (entry.stamp, *entry[2:]), entry.page
+
+
+def _entry_of(head: tuple) -> PageEntry:
+    """An entry from its plain values in the cache file (:func:`_page_row`), no page yet."""
+    stamp, body_key, shortcodes, front, key, warnings, uses = head
+    return PageEntry(stamp, None, body_key, shortcodes, front, key, warnings, uses)  # type: ignore[arg-type]
+
+
+def _output_row(output: Output) -> tuple[tuple, frozenset[str] | None]:
+    """A document's row for the cache file: all but its ids, and its ids (None: they are
+    the stored ones, not read)."""
+    needs, size, mtime_ns, ids, ids_key, warnings, links_key = output
+    return (needs, size, mtime_ns, ids_key, warnings, links_key), ids
+
+
 def _outputs(stored: dict[str, tuple]) -> dict[str, Output]:
-    """The stored rows as :class:`Output` records, sharing equal ``needs`` tuples."""
+    """The stored rows as :class:`Output` records (ids left in the cache file), sharing
+    equal ``needs`` tuples."""
     shapes: dict[tuple, tuple] = {}
     outputs = {}
     for output, fields in stored.items():
         try:
-            needs = shapes.setdefault(fields[0], fields[0])
-            outputs[output] = Output(needs, *fields[1:])
-        except (TypeError, IndexError):
+            needs, size, mtime_ns, ids_key, warnings, links_key = fields
+            needs = shapes.setdefault(needs, needs)
+            outputs[output] = Output(needs, size, mtime_ns, None, ids_key, warnings, links_key)
+        except (TypeError, ValueError):
             continue  # not a row of this format: that output is made again
     return outputs
 

@@ -26,10 +26,12 @@ plan's build left them, and a CLI user may have touched them since.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
-import io
+import marshal
 import pickle
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,8 +39,9 @@ from ..errors import LinkWarning, SiteError
 from .content import Asset, Page, Published
 from .keys import shape_key
 from .lists import Lists
-from .media import Media
+from .media import Card, Media
 from .refs import PageRefs
+from .social import CardSpec
 
 if TYPE_CHECKING:
     from .cache import PageEntry
@@ -65,6 +68,9 @@ class SitePlan:
     alias_errors: list[SiteError]
     documented: list[Page]  # every HTML page: the site's, then the aliases'
     generated: dict[str, PageEntry]  # the generated pages' entries
+    # Every page read (published or not) as read, by file path: the cache file's entries
+    # of the pages come without them, and a build taking the plan takes its pages from here.
+    read: dict[str, Page]
     media: Media
     links: tuple[list[NavItem], list[NavItem], dict[str, str]]  # Renderer.site_links
     needs: list[tuple[str, ...]] = field(default_factory=list)  # by documented page
@@ -159,48 +165,23 @@ def holds_between(made: dt.datetime, valid_until: dt.datetime | None, now: dt.da
     return made <= now and (valid_until is None or now < valid_until)
 
 
-class _Pickler(pickle.Pickler):
-    """Pickles a plan with each page that is its entry's (in ``entries``) by its path only:
-    the cache file has the entries already, and a build loads them anyway."""
-
-    def __init__(self, file: io.BytesIO, entries: Mapping[str, PageEntry]) -> None:
-        super().__init__(file, 5)
-        self.entries = entries
-
-    def persistent_id(self, obj: object) -> str | None:
-        if type(obj) is Page:
-            entry = self.entries.get(obj.path)  # type: ignore[attr-defined]
-            # The same object: a page the plan changed (a list's, a scheduled one) is whole.
-            if entry is not None and entry.page is obj:
-                return obj.path  # type: ignore[attr-defined]
-        return None
+def plan_bytes(plan: SitePlan) -> bytes:
+    """``plan`` for the cache file: with its pages (one pickle: the pages are shared by
+    its lists, documents and reading, and a build taking the plan reads no other copy),
+    its social cards as plain values (:class:`_StoredCards`)."""
+    kept = copy.copy(plan)
+    media = plan.media
+    kept.media = dataclasses.replace(media, cards=_StoredCards(_card_rows(media.cards)))
+    return pickle.dumps(kept, 5)
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, entries: Mapping[str, PageEntry]) -> None:
-        super().__init__(file)
-        self.entries = entries
-
-    def persistent_load(self, pid: str) -> Page:
-        return self.entries[pid].page
-
-
-def plan_bytes(plan: SitePlan, entries: Mapping[str, PageEntry]) -> bytes:
-    """``plan`` for the cache file, its pages that are ``entries``' by path."""
-    data = io.BytesIO()
-    _Pickler(data, entries).dump(plan)
-    return data.getvalue()
-
-
-def plan_from(data: object, entries: Mapping[str, PageEntry]) -> SitePlan | None:
-    """The plan of :func:`plan_bytes`, its pages taken from ``entries`` (each page as
-    read now: the same as the plan's where the caller compares its :func:`.keys.shape_key`),
-    or None if it cannot be read so."""
+def plan_from(data: object) -> SitePlan | None:
+    """The plan of :func:`plan_bytes`, or None if it cannot be read so."""
     if not isinstance(data, bytes):
         return None
     try:
-        plan = _Unpickler(io.BytesIO(data), entries).load()
-    except Exception:  # an unreadable plan (another format, a page gone) is a missing one
+        plan = pickle.loads(data)  # noqa: S301 - the build's own cache file
+    except Exception:  # an unreadable plan (another format) is a missing one
         return None
     if not isinstance(plan, SitePlan):
         return None
@@ -208,6 +189,50 @@ def plan_from(data: object, entries: Mapping[str, PageEntry]) -> SitePlan | None
     # in memory only: found again from the entries.
     plan.markup = None
     return plan
+
+
+class _StoredCards(Mapping[str, Card]):
+    """A kept plan's social cards (:attr:`.media.Media.cards`), each made when asked for:
+    a build taking the plan shows the cards of the few documents it makes, and unpickling
+    every card was half the plan's load. ``rows``: :func:`_card_rows`."""
+
+    def __init__(self, rows: bytes) -> None:
+        self.rows = rows
+        self._table: dict[str, tuple[str, str, tuple[str, ...]]] | None = None
+        self._cards: dict[str, Card] = {}
+
+    def table(self) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+        if self._table is None:
+            self._table = marshal.loads(self.rows)  # noqa: S302 - the plan's own bytes
+        return self._table
+
+    def __getitem__(self, url: str) -> Card:
+        card = self._cards.get(url)
+        if card is None:
+            link, cached, spec = self.table()[url]
+            card = self._cards[url] = Card(link, CardSpec(*spec), cached)
+        return card
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table())
+
+    def __len__(self) -> int:
+        return len(self.table())
+
+    def __reduce__(self) -> tuple[type, tuple[bytes]]:
+        return _StoredCards, (self.rows,)
+
+
+_SPEC_FIELDS = tuple(spec_field.name for spec_field in dataclasses.fields(CardSpec))
+
+
+def _card_rows(cards: Mapping[str, Card]) -> bytes:
+    """Social cards by page URL as plain values (each one's URL, file, spec's fields)."""
+    rows = {
+        url: (card.url, card.cached, tuple(map(card.spec.__dict__.__getitem__, _SPEC_FIELDS)))
+        for url, card in cards.items()
+    }
+    return marshal.dumps(rows)
 
 
 def edited_files(kept: Mapping[str, FileStamp], now: Mapping[str, FileStamp]) -> set[str] | None:

@@ -4,16 +4,20 @@ SQLite, not one pickle per kind, because a build reads only the entries it needs
 of one page reads one rendered body, not the 140 MB of them a 20000-page site has, and a
 worker process reads the bodies it renders from the file itself. Three tables:
 
-``pages``      what each Markdown file gave when last read (its size and mtime, the page's
-               front matter, the key of its body), for the code and config that read it
+``pages``      what each Markdown file gave when last read, for the code and config that
+               read it (its scope): apart, the page (its front matter, place and title,
+               pickled) and the rest (its size and mtime, the keys of its body and of
+               all of it, its warnings: plain values, read by every build), so that a
+               build taking the kept plan, which holds the pages, never unpickles them
 ``bodies``     rendered Markdown by key (HTML, table of contents, shortcodes)
 ``records``    per output folder, what the last build into it left (see
                :class:`launchkit.site.cache.Record`): the values of what its outputs
                needed, one blob (the files it published are a ``meta`` row, written
                again only when they change)
-``outputs``    per output folder and page document, what it needed, its file and ids, and
-               apart, its links (read only when the page's links are checked again); a
-               rebuild writes the rows of the documents it changed, no more
+``outputs``    per output folder and page document, what it needed and its file, and
+               apart its ids and its links (each read only for the pages whose links are
+               checked again, or that they point to); a rebuild writes the rows of the
+               documents it changed, no more
 ``plans``      per output folder, the site plan of the build whose record is in
                ``records`` (:mod:`launchkit.site.siteplan`), and apart, what it is judged
                by (read first: the plan is loaded only when it may be taken)
@@ -36,15 +40,15 @@ from typing import Any
 CACHE_FOLDER = Path(".cache") / "build"
 FILE_NAME = "cache.sqlite3"
 # Bump when a table or an entry changes shape: an older file is then started afresh.
-FORMAT = 8
+FORMAT = 9
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
-    "CREATE TABLE IF NOT EXISTS pages (path TEXT PRIMARY KEY, entry BLOB)",
+    "CREATE TABLE IF NOT EXISTS pages (path TEXT PRIMARY KEY, scope TEXT, head BLOB, page BLOB)",
     "CREATE TABLE IF NOT EXISTS bodies (key TEXT PRIMARY KEY, entry BLOB)",
     "CREATE TABLE IF NOT EXISTS records (folder TEXT PRIMARY KEY, entry BLOB)",
-    "CREATE TABLE IF NOT EXISTS outputs (folder TEXT, output TEXT, entry BLOB, links BLOB,"
-    " PRIMARY KEY (folder, output))",
+    "CREATE TABLE IF NOT EXISTS outputs (folder TEXT, output TEXT, entry BLOB, ids BLOB,"
+    " links BLOB, PRIMARY KEY (folder, output))",
     "CREATE TABLE IF NOT EXISTS plans (folder TEXT PRIMARY KEY, head BLOB, plan BLOB)",
 )
 
@@ -83,10 +87,14 @@ class Store:
         db.execute("PRAGMA synchronous = OFF")
         for statement in _SCHEMA:
             db.execute(statement)
-        row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        row = _format(db)
         if row is None or row[0] != FORMAT:
+            # Tables of another shape are made again (an older file's ``pages`` has other
+            # columns), the rest emptied.
             for table in ("pages", "bodies", "records", "outputs", "plans", "meta"):
-                db.execute(f"DELETE FROM {table}")  # noqa: S608 - our own table names
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _SCHEMA:
+                db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
         return db
 
@@ -97,9 +105,21 @@ class Store:
 
     # --- reading --------------------------------------------------------------------------
 
-    def pages(self) -> dict[str, Any]:
-        """Every page entry by file path."""
-        return dict(self._rows("SELECT path, entry FROM pages", pickle.loads))
+    def page_heads(self, scope: str) -> dict[str, Any]:
+        """What each page of ``scope`` gave besides its page (plain values), by file path."""
+        query = "SELECT path, head FROM pages WHERE scope = ?"
+        return dict(self._rows(query, marshal.loads, (scope,)))
+
+    def page_objects(self, scope: str, paths: Iterable[str]) -> dict[str, Any]:
+        """The pages of ``paths`` (of ``scope``; unpickled), by file path."""
+        wanted = set(paths)
+        if len(wanted) > 50:  # most of them: one pass, the others left as bytes
+            rows = self._rows("SELECT path, page FROM pages WHERE scope = ?", _same, (scope,))
+            found = [(path, data) for path, data in rows if path in wanted]
+        else:
+            query = "SELECT path, page FROM pages WHERE scope = ? AND path = ?"
+            found = [row for path in wanted for row in self._rows(query, _same, (scope, path))]
+        return dict(self._decoded(found, pickle.loads))
 
     def body(self, key: str) -> Any:
         """One rendered body, or None."""
@@ -122,9 +142,16 @@ class Store:
         return next((entry for _, entry in rows), None)
 
     def outputs(self, folder: str) -> dict[str, Any]:
-        """Every output's entry of a folder, by output path."""
+        """Every output's entry of a folder (without its ids), by output path."""
         query = "SELECT output, entry FROM outputs WHERE folder = ?"
         return dict(self._rows(query, marshal.loads, (folder,)))
+
+    def ids(self, folder: str, output: str) -> Any:
+        """The ids of one output of a folder, or None."""
+        query = "SELECT output, ids FROM outputs WHERE folder = ? AND output = ?"
+        return next(
+            (entry for _, entry in self._rows(query, marshal.loads, (folder, output))), None
+        )
 
     def links(self, folder: str, output: str) -> Any:
         query = "SELECT output, links FROM outputs WHERE folder = ? AND output = ?"
@@ -143,11 +170,15 @@ class Store:
 
     def _rows(self, query: str, decode: Any, args: Iterable[Any] = ()) -> Iterator[tuple[str, Any]]:
         if self._db is None:
-            return
+            return iter(())
         try:
             rows = self._db.execute(query, tuple(args)).fetchall()
         except sqlite3.Error:
-            return
+            return iter(())
+        return self._decoded(rows, decode)
+
+    @staticmethod
+    def _decoded(rows: Iterable[tuple[str, Any]], decode: Any) -> Iterator[tuple[str, Any]]:
         for name, entry in rows:
             if decode is None:
                 yield name, None
@@ -178,8 +209,9 @@ class Store:
 
         ``keep_bodies``: every other body is deleted (the cache holds the current site's);
         ``forget_bodies``: these are (the same, when the caller knows which bodies it has).
-        ``outputs``: (folder, entry by output, outputs gone); ``links``: (folder, links by
-        output), written as documents are made, before their entries. ``plan``: (folder,
+        ``pages``: (scope, head, page) by path. ``outputs``: (folder, (entry, ids or None:
+        as stored) by output, outputs gone); ``links``: (folder, links by output), written
+        as documents are made, before their entries. ``plan``: (folder,
         head, plan), the plan None when it is the one kept already (its head is replaced);
         ``forget_plan``: a folder whose plan no longer goes with its record.
         """
@@ -193,8 +225,11 @@ class Store:
             # Rows made as SQLite takes them: a cold build's 20000 pickled entries at once
             # were the biggest step of its memory.
             if pages:
-                rows = ((path, pickle.dumps(entry, 5)) for path, entry in pages.items())
-                db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?)", rows)
+                rows = (
+                    (path, scope, marshal.dumps(head), pickle.dumps(page, 5))
+                    for path, (scope, head, page) in pages.items()
+                )
+                db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)", rows)
             db.executemany("DELETE FROM pages WHERE path = ?", [(p,) for p in forget_pages])
             if bodies:
                 rows = ((key, marshal.dumps(entry)) for key, entry in bodies.items())
@@ -212,13 +247,23 @@ class Store:
                 )
             if links is not None:  # a new document's row, its entry to come
                 folder, found = links
-                rows = ((folder, out, None, marshal.dumps(entry)) for out, entry in found.items())
-                db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)", rows)
+                rows = (
+                    (folder, out, None, None, marshal.dumps(entry)) for out, entry in found.items()
+                )
+                db.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?)", rows)
             if outputs is not None:
                 folder, entries, gone = outputs
                 db.executemany(
                     "UPDATE outputs SET entry = ? WHERE folder = ? AND output = ?",
-                    ((marshal.dumps(entry), folder, out) for out, entry in entries.items()),
+                    ((marshal.dumps(entry), folder, out) for out, (entry, _) in entries.items()),
+                )
+                db.executemany(  # the ids when known (a document made here)
+                    "UPDATE outputs SET ids = ? WHERE folder = ? AND output = ?",
+                    (
+                        (marshal.dumps(ids), folder, out)
+                        for out, (_, ids) in entries.items()
+                        if ids is not None
+                    ),
                 )
                 db.executemany(
                     "DELETE FROM outputs WHERE folder = ? AND output = ?",
@@ -238,6 +283,18 @@ class Store:
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _format(db: sqlite3.Connection) -> tuple[Any] | None:
+    """The row of the file's format (None: no such row, or no table ``meta``)."""
+    try:
+        return db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+    except sqlite3.OperationalError:
+        return None
 
 
 __all__ = ["CACHE_FOLDER", "FILE_NAME", "FORMAT", "Store"]
