@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -195,4 +197,51 @@ def test_the_bodies_warnings_of_the_builds_since_the_plan_are_kept(root: Path) -
     report = build(root)
     assert not report.planned
     assert report.warnings == first.warnings
+    assert_clean(root, report)
+
+
+def spoil_pages(root: Path) -> None:
+    """Make every page row's page unreadable in the cache file (the rest of each row, and
+    the plan, stay as they are)."""
+    with closing(sqlite3.connect(root / ".cache/build/cache.sqlite3")) as db, db:
+        db.execute("UPDATE pages SET page = x'00'")
+
+
+def test_a_build_taking_the_plan_takes_its_pages_from_it(root: Path) -> None:
+    """The cache file's page entries come without their pages: a build taking the plan
+    takes them from the plan, which holds every page it was made from. One planning the
+    site unpickles them, and reads again a page whose row it cannot read."""
+    spoil_pages(root)
+    edit_body(root)
+    report = build(root)
+    assert not report.planned
+    assert_clean(root, report)  # (its clean build writes the rows again)
+    spoil_pages(root)
+    apply(root, "page title")
+    report = build(root)
+    assert report.planned
+    assert_clean(root, report)
+    edit_body(root, "Then")
+    assert not build(root).planned
+
+
+def test_a_cache_file_of_an_older_format_is_started_afresh(tmp_path: Path) -> None:
+    """A cache file of format 8 (its page entries one pickle each): its tables are made
+    anew, the build reads and renders everything, and the next edit takes its plan."""
+    root = write_site(tmp_path)
+    settle(root)
+    folder = root / ".cache/build"
+    folder.mkdir(parents=True)
+    with closing(sqlite3.connect(folder / "cache.sqlite3")) as db, db:
+        db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB)")
+        db.execute("CREATE TABLE pages (path TEXT PRIMARY KEY, entry BLOB)")
+        db.execute("INSERT INTO meta VALUES ('format', 8)")
+        db.execute("INSERT INTO pages VALUES (?, ?)", (str(root / BODY), b"an old entry"))
+    report = build(root)
+    assert report.planned
+    assert report.rendered == report.pages
+    assert_clean(root, report)
+    edit_body(root)
+    report = build(root)
+    assert not report.planned
     assert_clean(root, report)
