@@ -2,7 +2,7 @@
 
 SQLite, not one pickle per kind, because a build reads only the entries it needs: a rebuild
 of one page reads one rendered body, not the 140 MB of them a 20000-page site has, and a
-worker process reads the bodies it renders from the file itself. Three tables:
+worker process reads the bodies it renders from the file itself. Its tables:
 
 ``pages``      what each Markdown file gave when last read, for the code and config that
                read it (its scope): apart, the page (its front matter, place and title,
@@ -19,8 +19,10 @@ worker process reads the bodies it renders from the file itself. Three tables:
                checked again, or that they point to); a rebuild writes the rows of the
                documents it changed, no more
 ``plans``      per output folder, the site plan of the build whose record is in
-               ``records`` (:mod:`launchkit.site.siteplan`), and apart, what it is judged
-               by (read first: the plan is loaded only when it may be taken)
+               ``records`` (:mod:`launchkit.site.siteplan`)
+``plan_heads`` and apart, what it is judged by (read first: the plan is loaded only when it
+               may be taken), replaced by every build that takes the plan: a row of its
+               own, as SQLite writes a whole row again (20 MB of plan at 20000 pages)
 
 A cache that is missing, from another format or unreadable is an empty one: the build
 renders everything and never fails because of it. Nothing here decides what may be reused:
@@ -49,7 +51,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS records (folder TEXT PRIMARY KEY, entry BLOB)",
     "CREATE TABLE IF NOT EXISTS outputs (folder TEXT, output TEXT, entry BLOB, ids BLOB,"
     " links BLOB, PRIMARY KEY (folder, output))",
-    "CREATE TABLE IF NOT EXISTS plans (folder TEXT PRIMARY KEY, head BLOB, plan BLOB)",
+    "CREATE TABLE IF NOT EXISTS plans (folder TEXT PRIMARY KEY, plan BLOB)",
+    "CREATE TABLE IF NOT EXISTS plan_heads (folder TEXT PRIMARY KEY, head BLOB)",
 )
 
 
@@ -91,7 +94,7 @@ class Store:
         if row is None or row[0] != FORMAT:
             # Tables of another shape are made again (an older file's ``pages`` has other
             # columns), the rest emptied.
-            for table in ("pages", "bodies", "records", "outputs", "plans", "meta"):
+            for table in ("pages", "bodies", "records", "outputs", "plans", "plan_heads", "meta"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -160,7 +163,7 @@ class Store:
 
     def plan_head(self, folder: str) -> Any:
         """What the plan of ``folder`` is judged by (:class:`.siteplan.KeptPlan`), or None."""
-        query = "SELECT folder, head FROM plans WHERE folder = ?"
+        query = "SELECT folder, head FROM plan_heads WHERE folder = ?"
         return next((entry for _, entry in self._rows(query, pickle.loads, (folder,))), None)
 
     def plan(self, folder: str) -> bytes | None:
@@ -272,13 +275,15 @@ class Store:
             if plan is not None:
                 folder, head, whole = plan
                 if whole is None:
-                    query = "UPDATE plans SET head = ? WHERE folder = ?"
+                    query = "UPDATE plan_heads SET head = ? WHERE folder = ?"
                     db.execute(query, (pickle.dumps(head, 5), folder))
                 else:
-                    query = "INSERT OR REPLACE INTO plans VALUES (?, ?, ?)"
-                    db.execute(query, (folder, pickle.dumps(head, 5), whole))
+                    db.execute("INSERT OR REPLACE INTO plans VALUES (?, ?)", (folder, whole))
+                    query = "INSERT OR REPLACE INTO plan_heads VALUES (?, ?)"
+                    db.execute(query, (folder, pickle.dumps(head, 5)))
             if forget_plan is not None:
                 db.execute("DELETE FROM plans WHERE folder = ?", (forget_plan,))
+                db.execute("DELETE FROM plan_heads WHERE folder = ?", (forget_plan,))
             db.execute("COMMIT")
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
