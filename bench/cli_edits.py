@@ -74,6 +74,7 @@ def main() -> None:
     for step in range(args.rounds):
         for name, (code, site) in sides.items():
             edit(site, args.kind, step)
+            time.sleep(2.5)
             for what in (args.kind, "no change"):
                 cpu, peak, line = build(code, site)
                 figures.setdefault((name, what), []).append((cpu, peak))
