@@ -112,6 +112,9 @@ from .workers import NoProgress, Progress, run_jobs
 
 # Builds of more pages than this show a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 300
+# Judging the links of more pages than this, the ids of the last build's documents are read
+# from the cache file at once (one query), else only those the links point to.
+_FEW_PAGES = 50
 
 
 @dataclass(frozen=True)
@@ -678,7 +681,7 @@ class _Build:
         found = check_links(
             pages,
             _StoredLinks(self.cache),
-            _DocumentIds(documents, self.cache),
+            _DocumentIds(documents, self.cache, many=len(pages) > _FEW_PAGES),
             outputs,
             self.config.site.base_url,
             self.config.templates_dir,
@@ -700,15 +703,23 @@ class _Build:
 
 class _DocumentIds(Mapping[str, frozenset[str]]):
     """The ids of each page document (what its links' #fragments may name), by output:
-    those of the last build's documents read from the cache file when the checker asks."""
+    those of the last build's documents read from the cache file when the checker asks,
+    all at once when it judges many pages' links (``many``), else one by one."""
 
-    def __init__(self, documents: Mapping[str, Output], cache: BuildCache) -> None:
+    def __init__(self, documents: Mapping[str, Output], cache: BuildCache, many: bool) -> None:
         self.documents = documents
         self.cache = cache
+        self.many = many
+        self.stored: Mapping[str, frozenset[str]] | None = None
 
     def __getitem__(self, output: str) -> frozenset[str]:
         ids = self.documents[output].ids
-        return ids if ids is not None else self.cache.ids_of(output)
+        if ids is not None:
+            return ids
+        if self.stored is None:
+            self.stored = self.cache.stored_ids() if self.many else {}
+        found = self.stored.get(output)
+        return found if found is not None else self.cache.ids_of(output)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.documents)

@@ -618,6 +618,14 @@ class BuildCache:
             return judged
         return judged | {output for output, output_known in known.items() if output_known.warnings}
 
+    def stored_ids(self) -> dict[str, frozenset[str]]:
+        """The ids of every page document the last build made, from the cache file."""
+        return {
+            output: ids
+            for output, ids in self.store.all_ids(self.out).items()
+            if isinstance(ids, frozenset)
+        }
+
     def ids_of(self, output: str) -> frozenset[str]:
         """The ids of a page document the last build made, from the cache file."""
         ids = self.store.ids(self.out, output)

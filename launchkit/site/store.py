@@ -156,6 +156,11 @@ class Store:
             (entry for _, entry in self._rows(query, marshal.loads, (folder, output))), None
         )
 
+    def all_ids(self, folder: str) -> dict[str, Any]:
+        """The ids of every output of a folder, by output path."""
+        query = "SELECT output, ids FROM outputs WHERE folder = ? AND ids IS NOT NULL"
+        return dict(self._rows(query, marshal.loads, (folder,)))
+
     def links(self, folder: str, output: str) -> Any:
         query = "SELECT output, links FROM outputs WHERE folder = ? AND output = ?"
         rows = self._rows(query, marshal.loads, (folder, output))
