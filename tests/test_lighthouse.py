@@ -132,6 +132,8 @@ def describe(run: dict[str, object]) -> str:
     text = f"{run['preset']:<7} {run['url']}  " + "  ".join(
         f"{name} {score}" for name, score in scores.items()
     )
+    if run["tbt"] is not None:  # the metric that moves with the machine's load
+        text += f"  TBT {run['tbt']:.0f} ms"
     text += f"  ({run['seconds']:.0f} s)"
     for audit in run["failed"]:  # type: ignore[attr-defined]
         shown = f" {audit['displayValue']}" if audit["displayValue"] else ""
@@ -188,7 +190,8 @@ def test_every_page_scores_on_phone_and_desktop(
                     best = runs[preset, run["url"]]  # type: ignore[index]
                     if run["scores"]["performance"] > best["scores"]["performance"]:  # type: ignore[index]
                         runs[preset, run["url"]] = run  # type: ignore[index]
-        print(f"Lighthouse: {time.monotonic() - started:.0f} s")
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"Lighthouse: {time.monotonic() - started:.0f} s (load average {load})")
     assert len(runs) == len(pages) * len(PRESETS)
     problems = [problem for run in runs.values() for problem in below_bar(run)]
     assert not problems, "below the bar:\n" + "\n".join(problems)

@@ -4,8 +4,8 @@
 //
 // PLAN: {"port": <Chromium's remote-debugging port>, "blocked": [url patterns],
 //        "pages": [{"url": ..., "skipAudits": [...]}], "presets": ["mobile", "desktop"]}
-// Each line: {"url", "preset", "scores": {category: 0..100}, "failed": [{category, id,
-// title, score, displayValue}], "seconds"}. Chromium is started and stopped by the caller.
+// Each line: {"url", "preset", "scores": {category: 0..100}, "tbt": Total Blocking Time in ms,
+// "failed": [{category, id, title, score, displayValue}], "seconds"}. Chromium is started and stopped by the caller.
 import {readFileSync} from 'node:fs';
 
 import lighthouse from 'lighthouse';
@@ -56,6 +56,7 @@ for (const preset of plan.presets) {
       url: page.url,
       preset,
       scores,
+      tbt: lhr.audits['total-blocking-time']?.numericValue ?? null,
       failed: failedAudits(lhr),
       runtimeError: lhr.runtimeError ? lhr.runtimeError.message : null,
       seconds: (Date.now() - started) / 1000,
