@@ -3,9 +3,11 @@
 //   node tests/lighthouse/run.mjs PLAN.json
 //
 // PLAN: {"port": <Chromium's remote-debugging port>, "blocked": [url patterns],
-//        "pages": [{"url": ..., "skipAudits": [...]}], "presets": ["mobile", "desktop"]}
+//        "pages": [{"url": ..., "skipAudits": [...]}], "presets": ["mobile", "desktop"],
+//        "categories": [...] (optional: only these categories; default all)}
 // Each line: {"url", "preset", "scores": {category: 0..100}, "tbt": Total Blocking Time in ms,
-// "failed": [{category, id, title, score, displayValue}], "seconds"}. Chromium is started and stopped by the caller.
+// "failed": [{category, id, title, score, displayValue}], "seconds"}. Chromium is started and
+// stopped by the caller.
 import {readFileSync} from 'node:fs';
 
 import lighthouse from 'lighthouse';
@@ -45,6 +47,7 @@ for (const preset of plan.presets) {
       skipAudits: page.skipAudits,
       // The full-page screenshot is for the HTML report only: seconds a run, no score.
       disableFullPageScreenshot: true,
+      onlyCategories: plan.categories,
     };
     const result = await lighthouse(page.url, flags, configs[preset]);
     const lhr = result.lhr;
