@@ -207,10 +207,17 @@ class SiteWriter:
         if not (self.out / MARKER).is_file():
             _make_folder(self.out)
             (self.out / MARKER).write_bytes(_MARKER_TEXT)
-        with ThreadPoolExecutor(_RENAMES_AT_ONCE) as renames:
-            # In order of output, the first error raised (the others are published).
-            for _ in renames.map(self._publish, sorted(self._pending)):
-                pass
+        pending = sorted(self._pending)
+        if self._empty or len(pending) <= _RENAMES_AT_ONCE:
+            # Nothing replaced (a first or clean build), or a few files: threads would cost
+            # more to start than the renames wait.
+            for output in pending:
+                self._publish(output)
+        else:
+            with ThreadPoolExecutor(_RENAMES_AT_ONCE) as renames:
+                # In order of output, the first error raised (the others are published).
+                for _ in renames.map(self._publish, pending):
+                    pass
         self._pending.clear()
         if previous is None:
             if not self._empty:
