@@ -36,7 +36,7 @@ from build_support import ROOT, snapshot
 
 from bench.corpus import PHOTOS, generate_corpus, photo
 from launchkit.site.context import BuildContext
-from launchkit.site.keys import Codebase
+from launchkit.site.keys import COMPILER, Codebase
 from launchkit.site.store import CACHE_FOLDER, Store
 
 STEPS = int(os.environ.get("RANDOM_EDITS_STEPS", "300"))
@@ -533,3 +533,21 @@ def test_the_code_fingerprint_follows_imports(tmp_path: Path) -> None:
         assert after.fingerprint(step) == before.fingerprint(step), step
     (package / "site" / "helper.py").write_text("X = 2\n", encoding="utf-8")
     assert Codebase(package).fingerprint("links") != after.fingerprint("links")
+
+
+def test_compiled_templates_are_keyed_by_the_compiler_alone(tmp_path: Path) -> None:
+    """A change of launchkit's renderer or steps keeps the compiled templates (Jinja's
+    bytecode cache); a change of the compiler or of what it imports compiles them again."""
+    package = tmp_path / "launchkit"
+    shutil.copytree(ROOT / "launchkit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = Codebase(package).module_fingerprint(COMPILER)
+    for module in ("render", "builder", "keys", "markup", "content"):
+        path = package / "site" / f"{module}.py"
+        path.write_text(path.read_text(encoding="utf-8") + "\nX = 1\n", encoding="utf-8")
+    assert Codebase(package).module_fingerprint(COMPILER) == before
+    for module in ("compiled", "template_usage", "hashing"):
+        path = package / "site" / f"{module}.py"
+        path.write_text(path.read_text(encoding="utf-8") + "\nX = 1\n", encoding="utf-8")
+        changed = Codebase(package).module_fingerprint(COMPILER)
+        assert changed != before, module
+        before = changed
