@@ -3,10 +3,21 @@
 The example site is built and served locally (the ``e2e_site`` fixture); Lighthouse, the npm
 package pinned in ``package-lock.json`` (``npm ci`` installs it), drives Debian's Chromium
 through ``tests/lighthouse/run.mjs`` with Rewardful's script blocked. Every score and every
-audit that lowered one is printed. The bar: 100 in accessibility, best practices and SEO,
-whose audits are deterministic, and 95 in performance, whose simulated timings move a
-little with the machine's load: a run that misses only the performance bar is run again, up to
-``PERFORMANCE_RETRIES`` times, and the best run counts (every run is printed).
+audit that lowered one is printed, with each run's Total Blocking Time. The bar: 100 in
+accessibility, best practices and SEO, whose audits are deterministic, and 95 in performance.
+
+Performance moves with the machine's load, one way only. The example's pages cost about 0.1
+CPU s of main-thread work, but Lighthouse takes each task's wall time from the trace and
+multiplies it by 4 on the phone preset. On a busy 2-core machine the renderer waits for a
+core, its largest tasks last 2-4 times their CPU time, and Total Blocking Time reads
+150-1500 ms on pages of every kind where the tasks' CPU time would give 20-90 ms. Load never
+makes a page faster, so the best of a few runs is the fair estimate; Lighthouse's
+variability guide (docs/variability.md, "Run Lighthouse multiple times") names min/max among
+the aggregates to judge by. A run that misses only the performance bar is run again,
+performance alone (the other categories were judged on the first run), up to
+``PERFORMANCE_RETRIES`` times, and the best counts. Runs are never made in parallel: the
+same guide says concurrent runs skew each other's results. Only the audits that weigh in a
+score run (``run.mjs``), so the scores are those of a full run.
 
 Pages marked ``noindex`` (thanks, canceled, 404) ask search engines not to index them, which
 Lighthouse's ``is-crawlable`` audit counts against SEO: on those pages, and only there, that
@@ -132,6 +143,8 @@ def describe(run: dict[str, object]) -> str:
     text = f"{run['preset']:<7} {run['url']}  " + "  ".join(
         f"{name} {score}" for name, score in scores.items()
     )
+    if run["tbt"] is not None:  # the metric that moves with the machine's load
+        text += f"  TBT {run['tbt']:.0f} ms"
     text += f"  ({run['seconds']:.0f} s)"
     for audit in run["failed"]:  # type: ignore[attr-defined]
         shown = f" {audit['displayValue']}" if audit["displayValue"] else ""
@@ -155,6 +168,21 @@ def only_slow(run: dict[str, object]) -> bool:
     """Whether the run missed the bar in performance alone (timings move with load)."""
     problems = below_bar(run)
     return bool(problems) and all(": performance " in problem for problem in problems)
+
+
+def with_performance_of(run: dict[str, object], retry: dict[str, object]) -> dict[str, object]:
+    """``run`` with a performance-only ``retry``'s performance, if the retry scored higher."""
+    scores, again = run["scores"], retry["scores"]
+    assert isinstance(scores, dict) and isinstance(again, dict)
+    if (again.get("performance") or 0) <= (scores.get("performance") or 0):
+        return run
+    failed = [a for a in run["failed"] if a["category"] != "performance"]  # type: ignore[attr-defined]
+    return {
+        **run,
+        "scores": {**scores, "performance": again["performance"]},
+        "tbt": retry["tbt"],
+        "failed": failed + retry["failed"],  # type: ignore[operator]
+    }
 
 
 # A phone run on a busy 2-core machine lost up to 7 points of Total Blocking Time, twice in a row.
@@ -182,13 +210,19 @@ def test_every_page_scores_on_phone_and_desktop(
                 again = [page for page in pages if only_slow(runs[preset, page["url"]])]
                 if not again:
                     continue
-                print(f"Lighthouse: {len(again)} {preset} run(s) below 95 in performance, again")
-                for run in run_lighthouse({**plan, "presets": [preset], "pages": again}, tmp_path):
-                    print(describe(run), flush=True)
-                    best = runs[preset, run["url"]]  # type: ignore[index]
-                    if run["scores"]["performance"] > best["scores"]["performance"]:  # type: ignore[index]
-                        runs[preset, run["url"]] = run  # type: ignore[index]
-        print(f"Lighthouse: {time.monotonic() - started:.0f} s")
+                print(f"Lighthouse: {len(again)} {preset} run(s) below 95, performance again")
+                retry_plan = {
+                    **plan,
+                    "presets": [preset],
+                    "pages": again,
+                    "categories": ["performance"],
+                }
+                for retry in run_lighthouse(retry_plan, tmp_path):
+                    print(describe(retry), flush=True)
+                    key = preset, retry["url"]
+                    runs[key] = with_performance_of(runs[key], retry)  # type: ignore[index]
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"Lighthouse: {time.monotonic() - started:.0f} s (load average {load})")
     assert len(runs) == len(pages) * len(PRESETS)
     problems = [problem for run in runs.values() for problem in below_bar(run)]
     assert not problems, "below the bar:\n" + "\n".join(problems)
