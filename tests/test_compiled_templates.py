@@ -17,7 +17,12 @@ from build_support import BASE, ROOT, site_toml, snapshot, write_site
 
 from launchkit.config import load_config
 from launchkit.site.builder import build_site
-from launchkit.site.compiled import JINJA_GLOBALS, FactsEnvironment, bytecode_cache
+from launchkit.site.compiled import (
+    JINJA_GLOBALS,
+    FactsEnvironment,
+    bytecode_cache,
+    compiled_folder,
+)
 from launchkit.site.context import BuildContext
 from launchkit.site.render import Renderer
 from launchkit.site.template_usage import page_keys_read
@@ -255,3 +260,19 @@ def test_what_templates_can_call_is_known_to_record_nothing(tmp_path: Path) -> N
         "tests": set(env.tests) - set(jinja2.defaults.DEFAULT_TESTS),
     }
     assert given == _PURE_FOR_TEMPLATES
+
+
+def test_the_compiled_folder_follows_what_the_compiler_reads(tmp_path: Path) -> None:
+    """Templates compiled in an environment with other filters or syntax go elsewhere: Jinja
+    checks filter names and passes while compiling (and folds its own filters); the same
+    settings give the same folder in every process."""
+    environment = FactsEnvironment(autoescape=True)
+    first = compiled_folder(tmp_path, "code", environment)
+    assert compiled_folder(tmp_path, "code", FactsEnvironment(autoescape=True)) == first
+    assert compiled_folder(tmp_path, "other code", environment) != first
+    environment.add_filters(shout=str.upper)
+    with_filter = compiled_folder(tmp_path, "code", environment)
+    assert with_filter != first
+    environment.trim_blocks = True
+    assert compiled_folder(tmp_path, "code", environment) not in (first, with_filter)
+    assert compiled_folder(tmp_path, "code", FactsEnvironment(autoescape=False)) != first

@@ -36,7 +36,7 @@ from build_support import ROOT, snapshot
 
 from bench.corpus import PHOTOS, generate_corpus, photo
 from launchkit.site.context import BuildContext
-from launchkit.site.keys import Codebase
+from launchkit.site.keys import COMPILER, Codebase
 from launchkit.site.store import CACHE_FOLDER, Store
 
 STEPS = int(os.environ.get("RANDOM_EDITS_STEPS", "300"))
@@ -77,15 +77,44 @@ class Zygote:
         theirs.close()
         return ours
 
+    def with_code(self, package: Path) -> CodeZygote:
+        """A zygote forked from this one that has imported the launchkit in ``package``:
+        the build processes of one version of the code share that import."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        request = json.dumps({"path": str(package)}).encode()
+        socket.send_fds(self.messages, [request], [theirs.fileno()])
+        theirs.close()
+        return CodeZygote(ours, package)
+
     def stop(self) -> None:
         self.messages.close()
         self.process.wait(timeout=30)
 
 
+class CodeZygote:
+    """The zygote of one version of launchkit (:meth:`Zygote.with_code`)."""
+
+    def __init__(self, messages: socket.socket, package: Path) -> None:
+        self.messages, self.package = messages, package
+
+    def fork(self, site: Path, package: Path) -> socket.socket:
+        """As :meth:`Zygote.fork`, for this zygote's own launchkit only."""
+        assert package == self.package
+        ours, theirs = socket.socketpair()
+        request = json.dumps({"cwd": str(site)}).encode()
+        socket.send_fds(self.messages, [request], [theirs.fileno()])
+        theirs.close()
+        return ours
+
+    def stop(self) -> None:
+        """Fork no more: it ends when the build processes forked from it have."""
+        self.messages.close()
+
+
 class Builder:
     """A build process (tests/build_helper.py) running the package copy in ``package``."""
 
-    def __init__(self, site: Path, package: Path, zygote: Zygote) -> None:
+    def __init__(self, site: Path, package: Path, zygote: Zygote | CodeZygote) -> None:
         self.site, self.package, self.zygote = site, package, zygote
         self.channel: socket.socket | None = None
 
@@ -399,8 +428,9 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
     site = Site(corpus.root, package, rng)
     mirrors = [Mirror(corpus.root, tmp_path / f"mirror{n}") for n in range(CLEAN_PROCESSES)]
     zygote = Zygote()
-    cleans = [Builder(mirror.root, package, zygote) for mirror in mirrors]
-    incremental = Builder(corpus.root, package, zygote)
+    code = zygote.with_code(package)
+    cleans = [Builder(mirror.root, package, code) for mirror in mirrors]
+    incremental = Builder(corpus.root, package, code)
     builders = [incremental, *cleans]
     for builder in builders:
         builder.start()
@@ -442,6 +472,10 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
                 if not paths:  # launchkit itself changed: new processes run the new code
                     for builder in builders:
                         builder.stop()
+                    code.stop()
+                    code = zygote.with_code(package)
+                    for builder in builders:
+                        builder.zygote = code
                         builder.start()
             fresh = rng.random() < 0.2
             where = f"seed {SEED}, step {step}: {history[-3:]}"
@@ -466,6 +500,7 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
     finally:
         for builder in builders:
             builder.stop()
+        code.stop()
         zygote.stop()
     # Where the time goes (pytest -s shows it): the rest of the build processes' CPU time
     # is starting them and importing launchkit.
@@ -533,3 +568,21 @@ def test_the_code_fingerprint_follows_imports(tmp_path: Path) -> None:
         assert after.fingerprint(step) == before.fingerprint(step), step
     (package / "site" / "helper.py").write_text("X = 2\n", encoding="utf-8")
     assert Codebase(package).fingerprint("links") != after.fingerprint("links")
+
+
+def test_compiled_templates_are_keyed_by_the_compiler_alone(tmp_path: Path) -> None:
+    """A change of launchkit's renderer or steps keeps the compiled templates (Jinja's
+    bytecode cache); a change of the compiler or of what it imports compiles them again."""
+    package = tmp_path / "launchkit"
+    shutil.copytree(ROOT / "launchkit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = Codebase(package).module_fingerprint(COMPILER)
+    for module in ("render", "builder", "keys", "markup", "content"):
+        path = package / "site" / f"{module}.py"
+        path.write_text(path.read_text(encoding="utf-8") + "\nX = 1\n", encoding="utf-8")
+    assert Codebase(package).module_fingerprint(COMPILER) == before
+    for module in ("compiled", "template_usage", "hashing"):
+        path = package / "site" / f"{module}.py"
+        path.write_text(path.read_text(encoding="utf-8") + "\nX = 1\n", encoding="utf-8")
+        changed = Codebase(package).module_fingerprint(COMPILER)
+        assert changed != before, module
+        before = changed

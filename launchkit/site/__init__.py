@@ -14,6 +14,7 @@ and around the steps, which know nothing of it, the cache layer:
 
     cache     what a build may reuse: one record of what each output was made from
     keys      every ingredient of every cache key (code and library versions included)
+    hashing   the one hash every key is made with
     compiled  templates compiled once, each knowing what it reads (in Jinja's bytecode cache)
     context   BuildContext: what the caller keeps between builds (no module state)
     store     the cache file (SQLite), read per entry

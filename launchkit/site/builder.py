@@ -74,7 +74,6 @@ from .cache import (
     file_stamp,
     generated_entries,
 )
-from .compiled import compiled_folder
 from .content import (
     Page,
     Sources,
@@ -568,7 +567,8 @@ class _Build:
             renderer = Renderer(
                 self.config,
                 checkout_endpoint=cache.endpoint,
-                compiled_dir=_compiled(self.config, cache.code["documents"]),
+                compiled_dir=_compiled(self.config),
+                compiler_code=cache.code["templates"],
                 templates_digest=templates,
             )
             context.renderer = (key, renderer)
@@ -624,7 +624,7 @@ class _Build:
             return _DocumentPayload(
                 self.config,
                 cache.endpoint,
-                cache.code["documents"],
+                cache.code["templates"],
                 list(pages),
                 keys,
                 store,
@@ -894,7 +894,7 @@ class _DocumentPayload:
 
     config: SiteConfig
     endpoint: str
-    code: str  # the documents' code fingerprint: where compiled templates are
+    code: str  # the template compiler's code fingerprint: where compiled templates are
     pages: list[Page]
     keys: list[str]
     store: str
@@ -907,7 +907,8 @@ class _DocumentPayload:
         renderer = Renderer(
             self.config,
             checkout_endpoint=self.endpoint,
-            compiled_dir=_compiled(self.config, self.code),
+            compiled_dir=_compiled(self.config),
+            compiler_code=self.code,
         )
         renderer.env.globals["social_image"] = self.media.social_image
         store = Store(Path(self.store), readonly=True)
@@ -952,10 +953,10 @@ def _no_state(*_: object) -> None:
     return None
 
 
-def _compiled(config: SiteConfig, code: str) -> Path:
-    """Where Jinja keeps templates compiled by ``code`` between builds (its bytecode cache,
-    :func:`.compiled.compiled_folder`)."""
-    return compiled_folder(config.root / CACHE_FOLDER / "templates", code)
+def _compiled(config: SiteConfig) -> Path:
+    """Where Jinja keeps compiled templates between builds (its bytecode cache, in a folder
+    named by the compiler's code and settings: :func:`.compiled.compiled_folder`)."""
+    return config.root / CACHE_FOLDER / "templates"
 
 
 __all__ = ["BuildReport", "build_site", "collect_files"]

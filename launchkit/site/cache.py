@@ -32,6 +32,7 @@ from ..config import SiteConfig
 from .content import Page, Sources, find_sources, is_hidden, walk_files
 from .context import BuildContext
 from .keys import (
+    COMPILER,
     Identities,
     config_table,
     digest,
@@ -701,6 +702,7 @@ def code_keys(context: BuildContext) -> dict[str, str]:
         "pages": code.fingerprint("pages"),
         "bodies": code.fingerprint("bodies", markdown_extension_modules(EXTENSIONS)),
         "documents": code.fingerprint("documents"),
+        "templates": code.module_fingerprint(COMPILER),  # compiled templates (:mod:`.compiled`)
         "links": code.fingerprint("links"),
         "media": code.fingerprint("media"),
     }

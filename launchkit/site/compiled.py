@@ -17,8 +17,10 @@ changed no code are not made again.
 Jinja applies a filter to constants while compiling (``{{ "/x/" | absolute }}`` would hold
 the base URL in the code); launchkit's own filters are added so that it cannot
 (:meth:`FactsEnvironment.add_filters`: they may read the config). The compiled code then
-depends on the template's text, Python, Jinja and this package's code only:
-:func:`compiled_folder` names the bytecode cache's folder by them, and a site.toml edit
+depends on the template's text, Python, Jinja, this module's code (with what it imports,
+:data:`.keys.COMPILER`) and the environment's settings (syntax, options, the names of the
+filters and tests) only: :func:`compiled_folder` names the bytecode cache's folder by them,
+so a site.toml edit, or a change of launchkit's code elsewhere (the renderer, the steps),
 compiles nothing again.
 
 An ``{% include %}`` whose output cannot differ from page to page is rendered once per
@@ -45,7 +47,7 @@ from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.runtime import missing
 
-from .keys import digest
+from .hashing import digest
 from .template_usage import page_keys_read
 
 # The name of the facts in a compiled template's module.
@@ -158,6 +160,32 @@ class FactsEnvironment(jinja2.Environment):
         given the context)."""
         for name, function in filters.items():
             self.filters[name] = _at_render_time(function)
+
+    def compile_settings(self) -> str:
+        """What Jinja's compiler reads of this environment besides a template's text: its
+        syntax and options, its extensions, and its filters and tests by name and by what
+        they are passed. Their code is not: Jinja's own are its version's, and launchkit's
+        are applied only while rendering (:meth:`add_filters`), never folded into the code."""
+        options = [
+            repr(getattr(self, name))
+            for name in (
+                *("block_start_string", "block_end_string", "variable_start_string"),
+                *("variable_end_string", "comment_start_string", "comment_end_string"),
+                *("line_statement_prefix", "line_comment_prefix", "trim_blocks"),
+                *("lstrip_blocks", "newline_sequence", "keep_trailing_newline"),
+                *("optimized", "is_async"),
+            )
+        ]
+        for name in ("autoescape", "finalize"):
+            value = getattr(self, name)
+            options.append(_qualified(value) if callable(value) else repr(value))
+        options += sorted(self.extensions)
+        for kind, functions in (("filter", self.filters), ("test", self.tests)):
+            options += [
+                f"{kind} {name} {getattr(function, 'jinja_pass_arg', None)}"
+                for name, function in sorted(functions.items())
+            ]
+        return "\n".join(options)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -275,6 +303,10 @@ class FactsEnvironment(jinja2.Environment):
             return TemplateFacts.of_missing(source)
 
 
+def _qualified(function: Callable[..., Any]) -> str:
+    return f"{function.__module__}.{function.__qualname__}"
+
+
 def _at_render_time(function: Callable[..., Any]) -> Callable[..., Any]:
     @jinja2.pass_context
     def run(context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
@@ -292,10 +324,11 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
-def compiled_folder(cache: Path, code: str) -> Path:
-    """The folder in ``cache`` for templates compiled by ``code`` (the fingerprint of the
-    code and libraries that render documents: Python, Jinja, this module)."""
-    return cache / digest(code)
+def compiled_folder(cache: Path, code: str, environment: FactsEnvironment) -> Path:
+    """The folder in ``cache`` for templates compiled by ``code`` (the fingerprint of this
+    module's code and what it imports: Python, Jinja, :data:`.keys.COMPILER`) in
+    ``environment`` (:meth:`FactsEnvironment.compile_settings`)."""
+    return cache / digest(code, environment.compile_settings())
 
 
 def bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:

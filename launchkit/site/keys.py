@@ -35,7 +35,6 @@ from :mod:`importlib.metadata`, named by the steps' own imports.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from ..config import SiteConfig
+from .hashing import digest
 
 if TYPE_CHECKING:  # at run time, imported where used: render and content import this module
     from .cache import PageEntry
@@ -76,6 +76,9 @@ STEPS = {
     "links": ("launchkit.site.linkcheck",),
 }
 ENGINE = "launchkit.site.builder"  # with what it imports, less the step modules
+# What turns a template into the code Jinja keeps (with the facts written into it): its
+# output depends on this closure only, not on the engine or the steps (:mod:`.compiled`).
+COMPILER = "launchkit.site.compiled"
 
 _IMPORT = re.compile(
     r"^[ \t]*(?:from[ \t]+(?P<source>\.+[\w.]*|\w[\w.]*)[ \t]+import[ \t]+"
@@ -85,16 +88,6 @@ _IMPORT = re.compile(
 
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-
-
-def digest(*parts: str | bytes) -> str:
-    """A short, stable hash of ``parts`` (each length-prefixed, so boundaries count)."""
-    hasher = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
-        hasher.update(len(data).to_bytes(8, "little"))
-        hasher.update(data)
-    return hasher.hexdigest()
 
 
 @dataclass
@@ -171,6 +164,16 @@ class Codebase:
             parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
             found = digest(*parts, self.libraries(modules, libraries))
             self._fingerprints[step, tuple(libraries)] = found
+        return found
+
+    def module_fingerprint(self, module: str) -> str:
+        """The source of ``module``'s closure alone and the versions of what it imports:
+        the key of what that code makes by itself (:data:`COMPILER`'s compiled templates)."""
+        found = self._fingerprints.get((module, ()))
+        if found is None:
+            modules = self.closure(module)
+            parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
+            found = self._fingerprints[module, ()] = digest(*parts, self.libraries(modules))
         return found
 
     def libraries(self, modules: Iterable[str], extra: Iterable[str] = ()) -> str:
@@ -598,6 +601,7 @@ class Identities:
 
 
 __all__ = [
+    "COMPILER",
     "CONFIG_TABLES",
     "EVERY_DOCUMENT",
     "NAME_NEEDS",

@@ -142,6 +142,7 @@ class SiteWriter:
         self._empty = not out.is_dir() or next(out.iterdir(), None) is None
         self._expected: set[str] = set()  # outputs that may have a staged file
         self._pending: set[str] = set()
+        self._folders: set[str] = set()  # folders this writer staged into: they exist
         # By output, the size and mtime each file staged here (or found published with the
         # same bytes) has once published.
         self.stamps: dict[str, tuple[int, int]] = {}
@@ -163,20 +164,24 @@ class SiteWriter:
         return stat, changed
 
     def _stage(self, output: str, data: FileData) -> tuple[os.stat_result, bool]:
-        # os.path rather than pathlib until something is written: this looks at every file
-        # of the site (a social card per page) on every build.
+        # os.path rather than pathlib: this looks at every file of the site (a social card
+        # per page) on every build, and writes each one of a clean build.
         target = os.path.join(self.out, output)
         published = _stat(target)
         if published is not None and _same_content(target, published, data):
             return published, False
         self._expected.add(output)
-        pending = _pending(Path(target))
-        _make_folder(pending.parent)
+        pending = target + PENDING
+        folder = os.path.dirname(pending)
+        if folder not in self._folders:
+            _make_folder(folder)
+            self._folders.add(folder)
         if isinstance(data, bytes):
-            pending.write_bytes(data)
+            with open(pending, "wb") as file:
+                file.write(data)
         else:
-            self._place(Path(data), pending)
-        return pending.stat(), True
+            self._place(Path(data), Path(pending))
+        return os.stat(pending), True
 
     def _place(self, source: Path, pending: Path) -> None:
         """Put ``source``'s bytes at ``pending``: linked from :attr:`linked_from`, else copied
@@ -205,12 +210,19 @@ class SiteWriter:
         build), every file in the folder that is not in ``outputs`` goes, hand-added ones too.
         """
         if not (self.out / MARKER).is_file():
-            _make_folder(self.out)
+            _make_folder(str(self.out))
             (self.out / MARKER).write_bytes(_MARKER_TEXT)
-        with ThreadPoolExecutor(_RENAMES_AT_ONCE) as renames:
-            # In order of output, the first error raised (the others are published).
-            for _ in renames.map(self._publish, sorted(self._pending)):
-                pass
+        pending = sorted(self._pending)
+        if self._empty or len(pending) <= _RENAMES_AT_ONCE:
+            # Nothing replaced (a first or clean build), or a few files: threads would cost
+            # more to start than the renames wait.
+            for output in pending:
+                self._publish(output)
+        else:
+            with ThreadPoolExecutor(_RENAMES_AT_ONCE) as renames:
+                # In order of output, the first error raised (the others are published).
+                for _ in renames.map(self._publish, pending):
+                    pass
         self._pending.clear()
         if previous is None:
             if not self._empty:
@@ -262,15 +274,16 @@ def _replace(pending: Path, target: Path) -> None:
             time.sleep(_REPLACE_PAUSE)
 
 
-def _make_folder(folder: Path) -> None:
-    """Make ``folder`` and its parents, removing a file of the last build in the way."""
-    if folder.is_dir():
+def _make_folder(folder: str) -> None:
+    """Make ``folder`` and its parents, removing a file of the last build in the way (os.path:
+    this runs for every file staged)."""
+    if not folder or os.path.isdir(folder):
         return
-    _make_folder(folder.parent)
-    if folder.is_file() or folder.is_symlink():
-        folder.unlink()
+    _make_folder(os.path.dirname(folder))
+    if os.path.isfile(folder) or os.path.islink(folder):
+        os.unlink(folder)
     with contextlib.suppress(FileExistsError):  # a worker process made it meanwhile
-        folder.mkdir()
+        os.mkdir(folder)
 
 
 @contextmanager

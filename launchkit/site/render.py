@@ -21,7 +21,13 @@ from markupsafe import Markup
 
 from ..config import SiteConfig
 from ..errors import SiteError
-from .compiled import JINJA_GLOBALS, FactsEnvironment, TemplateFacts, bytecode_cache
+from .compiled import (
+    JINJA_GLOBALS,
+    FactsEnvironment,
+    TemplateFacts,
+    bytecode_cache,
+    compiled_folder,
+)
 from .content import Listing, Page, display_path, term_url, walk_files
 from .keys import digest
 from .markup import RenderedMarkdown, expand_shortcodes
@@ -235,12 +241,14 @@ class Renderer:
         *,
         checkout_endpoint: str | None = None,
         compiled_dir: Path | None = None,
+        compiler_code: str = "",
         templates_digest: str | None = None,
     ) -> None:
         """``compiled_dir`` keeps compiled templates between builds, with what each reads
-        and pulls in (:mod:`.compiled`; :func:`.compiled.compiled_folder` names it): compiling
-        them anew was most of a one-page rebuild's template time, and parsing them to know
-        what they read a third of a small one. ``templates_digest``: the templates' digest
+        and pulls in (:mod:`.compiled`), in a folder named by the code that compiled them
+        (``compiler_code``) and the environment's settings (:func:`.compiled.compiled_folder`):
+        compiling them anew was most of a one-page rebuild's template time, and parsing them
+        to know what they read a third of a small one. ``templates_digest``: the templates' digest
         (:func:`templates_digest`) when the caller took it already (not read again)."""
         self.config = config
         self.templates_dir = config.templates_dir
@@ -251,7 +259,6 @@ class Renderer:
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
-            bytecode_cache=bytecode_cache(compiled_dir),
             # One environment per build: no template changes under it, so Jinja need not
             # stat every template again for each of thousands of pages.
             auto_reload=False,
@@ -272,6 +279,9 @@ class Renderer:
             term_url=term_url,  # {{ tag | term_url }}: /tags/<slug>/
             **self.theme.template_filters(),
         )
+        if compiled_dir is not None:  # named by the settings, complete only now
+            folder = compiled_folder(compiled_dir, compiler_code, self.env)
+            self.env.bytecode_cache = bytecode_cache(folder)
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
         # By name: a renderer lives while no template changes.
