@@ -116,6 +116,15 @@ class Assets:
     urls: dict[str, str] = field(default_factory=dict)  # "/css/site.css" -> hashed URL
     images: dict[str, SiteImage] = field(default_factory=dict)  # by their un-hashed URL
     files: dict[str, tuple[bytes | Path, str]] = field(default_factory=dict)  # output -> data
+    # The markup of <img> tags that is the same on every page (_img): this object's alone
+    # (dataclasses.replace, as Media.for_documents does, starts an empty one).
+    _markup: dict[tuple[str, bool, bool, bool], str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __getstate__(self) -> dict:
+        """Pickled (to workers, in the kept plan) without the markup this object remembered."""
+        return {**self.__dict__, "_markup": {}}
 
     @property
     def digest(self) -> str:
@@ -199,20 +208,40 @@ class Assets:
             if tag == "<main":
                 in_main = True
                 continue
-            attributes = _attributes(match[0])
-            image = self._image_of(attributes.get("src", ""), page)
-            if image is None and not in_main:
+            content_images += in_main
+            # Below the first screen (in <main>, after its first image): let the browser wait.
+            lazy = in_main and content_images > 1
+            markup = self._img(match[0], page, in_main, lazy, wrap=not in_picture)
+            if markup is None:
                 continue
-            if in_main:
-                content_images += 1
-                if content_images > 1:  # below the first screen: let the browser wait
-                    attributes.setdefault("loading", "lazy")
-                    attributes.setdefault("decoding", "async")
             parts.append(document[position : match.start()])
             position = match.end()
-            parts.append(self._img_markup(attributes, image, wrap=not in_picture))
+            parts.append(markup)
         parts.append(document[position:])
         return "".join(parts)
+
+    def _img(self, tag: str, page: Page, in_main: bool, lazy: bool, *, wrap: bool) -> str | None:
+        """The markup of an ``<img>`` tag (:meth:`_img_markup`), ``lazy`` or not; None to
+        leave it as it is (not a site image, outside ``<main>``). Remembered for a tag whose
+        ``src`` does not depend on the page's URL (root-relative or absolute): the logo in
+        every page's header and footer is worked out once, not parsed, looked up and written
+        again for every document. An image that cannot be used raises each time, at its
+        page's line."""
+        key = (tag, in_main, lazy, wrap)
+        if key in self._markup:
+            return self._markup[key]
+        attributes = _attributes(tag)
+        src = attributes.get("src", "")
+        image = self._image_of(src, page)
+        markup = None
+        if image is not None or in_main:
+            if lazy:
+                attributes.setdefault("loading", "lazy")
+                attributes.setdefault("decoding", "async")
+            markup = self._img_markup(attributes, image, wrap=wrap)
+        if html.unescape(src).startswith("/"):  # the same on every page
+            self._markup[key] = markup
+        return markup
 
     def _image_of(self, src: str, page: Page) -> SiteImage | None:
         """The site image an ``<img src>`` shows, or None (another site's, or unknown: the
