@@ -47,9 +47,10 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 # What the zygote imports: the libraries that builds use, never launchkit (a missing or
 # new one is only imported later, in the build process).
@@ -171,17 +172,13 @@ def forks(control: int, child) -> None:
 def code_zygote(request: dict, control: int) -> None:
     """The zygote of the launchkit in ``request["path"]``: import it, then fork a build
     process for each message on the socket ``control``, then exit."""
-    status = 0
-    try:
+
+    def work() -> None:
         use_package(request["path"])
         importlib.import_module("launchkit.site.builder")
         forks(control, build_process)
-    except BaseException:
-        traceback.print_exc()
-        status = 1
-    finally:
-        sys.stderr.flush()
-        os._exit(status)
+
+    run_then_exit(work)
 
 
 def use_package(path: str) -> None:
@@ -200,8 +197,8 @@ def reap(options: int) -> None:
 
 def build_process(request: dict, connection: int) -> None:
     """The forked build process: serve the socket ``connection``, then exit."""
-    status = 0
-    try:
+
+    def work() -> None:
         os.chdir(request["cwd"])
         if "path" in request:  # else forked from the zygote of its launchkit
             use_package(request["path"])
@@ -211,6 +208,16 @@ def build_process(request: dict, connection: int) -> None:
             channel.makefile("w", encoding="utf-8") as answers,
         ):
             serve(requests, answers)
+
+    run_then_exit(work)
+
+
+def run_then_exit(work: Callable[[], None]) -> NoReturn:
+    """Run ``work`` in a forked process, then end the process at once (its parent's
+    cleanups are not its own): status 1, with the traceback on stderr, if it raised."""
+    status = 0
+    try:
+        work()
     except BaseException:
         traceback.print_exc()
         status = 1

@@ -71,20 +71,13 @@ class Zygote:
     def fork(self, site: Path, package: Path) -> socket.socket:
         """A new build process working in ``site`` with the launchkit in ``package``: the
         socket that carries its requests and answers."""
-        ours, theirs = socket.socketpair()
-        request = json.dumps({"cwd": str(site), "path": str(package)}).encode()
-        socket.send_fds(self.messages, [request], [theirs.fileno()])
-        theirs.close()
-        return ours
+        return _send(self.messages, {"cwd": str(site), "path": str(package)})
 
     def with_code(self, package: Path) -> CodeZygote:
         """A zygote forked from this one that has imported the launchkit in ``package``:
         the build processes of one version of the code share that import."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        request = json.dumps({"path": str(package)}).encode()
-        socket.send_fds(self.messages, [request], [theirs.fileno()])
-        theirs.close()
-        return CodeZygote(ours, package)
+        messages = _send(self.messages, {"path": str(package)}, socket.SOCK_SEQPACKET)
+        return CodeZygote(messages, package)
 
     def stop(self) -> None:
         self.messages.close()
@@ -100,15 +93,20 @@ class CodeZygote:
     def fork(self, site: Path, package: Path) -> socket.socket:
         """As :meth:`Zygote.fork`, for this zygote's own launchkit only."""
         assert package == self.package
-        ours, theirs = socket.socketpair()
-        request = json.dumps({"cwd": str(site)}).encode()
-        socket.send_fds(self.messages, [request], [theirs.fileno()])
-        theirs.close()
-        return ours
+        return _send(self.messages, {"cwd": str(site)})
 
     def stop(self) -> None:
         """Fork no more: it ends when the build processes forked from it have."""
         self.messages.close()
+
+
+def _send(messages: socket.socket, request: dict, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    """Send a zygote ``request`` with one end of a new socket pair of ``kind``, for the
+    process it forks: the other end, ours."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
+    socket.send_fds(messages, [json.dumps(request).encode()], [theirs.fileno()])
+    theirs.close()
+    return ours
 
 
 class Builder:
