@@ -161,9 +161,7 @@ class Codebase:
             modules = set(engine)
             for module in STEPS[step]:
                 modules |= self.closure(module, stop=engine)
-            parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
-            found = digest(*parts, self.libraries(modules, libraries))
-            self._fingerprints[step, tuple(libraries)] = found
+            found = self._fingerprints[step, tuple(libraries)] = self._digest(modules, libraries)
         return found
 
     def module_fingerprint(self, module: str) -> str:
@@ -171,10 +169,14 @@ class Codebase:
         the key of what that code makes by itself (:data:`COMPILER`'s compiled templates)."""
         found = self._fingerprints.get((module, ()))
         if found is None:
-            modules = self.closure(module)
-            parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
-            found = self._fingerprints[module, ()] = digest(*parts, self.libraries(modules))
+            found = self._fingerprints[module, ()] = self._digest(self.closure(module))
         return found
+
+    def _digest(self, modules: Iterable[str], libraries: Iterable[str] = ()) -> str:
+        """A hash of ``modules``' names and sources and of the versions :meth:`libraries`
+        gives for them (and ``libraries``)."""
+        parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
+        return digest(*parts, self.libraries(modules, libraries))
 
     def libraries(self, modules: Iterable[str], extra: Iterable[str] = ()) -> str:
         """The Python version and the installed versions of the distributions ``modules``
