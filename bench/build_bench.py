@@ -80,6 +80,7 @@ class Run:
     cpu_seconds: float  # user + system, of the child and its workers
     peak_mib: float
     images: int | None = None  # images the build encoded, from its summary line
+    summary: str = ""  # its summary line ("Built 2000 pages (…) in 0.45 s -> public/")
 
 
 @dataclass(frozen=True)
@@ -137,12 +138,14 @@ def run_child(command: list[str], cwd: Path, env: dict[str, str] | None = None) 
         if child.returncode != 0:
             raise BenchError(f"{' '.join(command)} exited {child.returncode}:\n{tail}")
     cpu_seconds = usage.ru_utime + usage.ru_stime
-    encoded = _IMAGES_ENCODED.search(tail)
+    summary = (_SUMMARY.findall(tail) or [""])[-1]
+    encoded = _IMAGES_ENCODED.search(summary)
     images = int(encoded[1]) if encoded else None
-    return Run(seconds, cpu_seconds, usage.ru_maxrss / 1024, images)  # ru_maxrss: KiB
+    return Run(seconds, cpu_seconds, usage.ru_maxrss / 1024, images, summary)  # maxrss: KiB
 
 
 # build.py's summary line: "Built 2000 pages (…), 2400 files (0 images encoded) in 0.45 s".
+_SUMMARY = re.compile(r"^Built .*$", re.MULTILINE)
 _IMAGES_ENCODED = re.compile(r"\((\d+) images encoded\)")
 
 

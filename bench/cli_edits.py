@@ -10,7 +10,7 @@ the cache file is keyed by code. Each round, for this checkout then the baseline
 appended to one blog post (``--kind title``: a word added to its title, which plans the site
 afresh) and ``build.py`` run; then, 2.5 s later (a build trusts only files settled for 2 s),
 a build with nothing changed. Each build's CPU seconds (user + system of the build and its
-worker processes, ``/usr/bin/time -v``), its largest process's peak memory, and its report
+worker processes, as ``os.wait4`` gives them), its largest process's peak memory, and its report
 line are printed as they come, then the medians. Both sites get the same edits, so their
 output folders can be compared with ``diff -r`` afterwards.
 
@@ -23,30 +23,23 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: make `bench` importable
+
+from bench.build_bench import Run, run_child  # noqa: E402
 
 
-def build(code: Path, site: Path) -> tuple[float, float, str]:
-    """One ``build.py`` run of ``code`` on ``site``: CPU seconds, peak MiB, report line."""
-    command = ["/usr/bin/time", "-v", sys.executable, str(code / "build.py")]
+def build(code: Path, site: Path) -> Run:
+    """One ``build.py`` run of ``code`` on ``site`` (:func:`.build_bench.run_child`)."""
+    command = [sys.executable, str(code / "build.py")]
     command += ["--config", str(site / "site.toml"), "--out", str(site / "out")]
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user runs it: bytecode cached
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode:
-        sys.exit(f"build failed:\n{done.stdout}\n{done.stderr}")
-
-    def field(name: str) -> float:
-        return float(re.search(rf"{name}: ([\d.]+)", done.stderr)[1])  # type: ignore[index]
-
-    cpu = field(r"User time \(seconds\)") + field(r"System time \(seconds\)")
-    peak = field(r"Maximum resident set size \(kbytes\)") / 1024
-    return cpu, peak, (done.stdout.strip().splitlines() or ["?"])[-1]
+    return run_child(command, Path.cwd(), env)
 
 
 def edit(site: Path, kind: str, step: int) -> None:
@@ -76,9 +69,13 @@ def main() -> None:
             edit(site, args.kind, step)
             time.sleep(2.5)
             for what in (args.kind, "no change"):
-                cpu, peak, line = build(code, site)
+                run = build(code, site)
+                cpu, peak = run.cpu_seconds, run.peak_mib
                 figures.setdefault((name, what), []).append((cpu, peak))
-                print(f"{name:8} {what:9} {cpu:6.2f} CPU s {peak:6.0f} MiB | {line}", flush=True)
+                print(
+                    f"{name:8} {what:9} {cpu:6.2f} CPU s {peak:6.0f} MiB | {run.summary}",
+                    flush=True,
+                )
                 time.sleep(2.5)
     print(f"load average {os.getloadavg()[0]:.1f}; medians:")
     for (name, what), runs in figures.items():
