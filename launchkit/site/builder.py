@@ -955,7 +955,7 @@ def _no_state(*_: object) -> None:
 
 def _compiled(config: SiteConfig) -> Path:
     """Where Jinja keeps compiled templates between builds (its bytecode cache, in a folder
-    named by the compiler's code and settings: :func:`.compiled.compiled_folder`)."""
+    named by the compiler's code: :func:`.compiled.compiled_folder`)."""
     return config.root / CACHE_FOLDER / "templates"
 
 
