@@ -296,7 +296,7 @@ def check_front_matter(front: dict[Any, Any], front_text: str, shown: str) -> Fr
         check = SCHEMA.get(name)
         if check is None:
             meant = known_key_meant(name)
-            if meant is not None:
+            if meant is not None and (name.lower() == meant or _takes(meant, value)):
                 failed.add(meant)  # 'Title: x' is no missing title too
                 errors.append(_near_miss(locate, name, meant))
             else:
@@ -334,6 +334,20 @@ def known_key_meant(key: str) -> str | None:
     candidates = [name for name in SCHEMA if abs(len(name) - len(lower)) <= _NEAR_MISS_LENGTH]
     close = difflib.get_close_matches(lower, candidates, n=1, cutoff=_NEAR_MISS_RATIO)
     return close[0] if close else None
+
+
+def _takes(key: str, value: Any) -> bool:
+    """Whether known ``key`` takes ``value``: only then is a near miss of it taken for a typo.
+    A value it cannot take is a field of the author's own (Hugo's docs mark glossary terms
+    'alias: true', beside 'aliases', a list of URLs); a template that reads none of it is
+    noted, as for any field of their own."""
+    if value is None:
+        return True
+    try:
+        SCHEMA[key](key, value)
+    except _Invalid:
+        return False
+    return True
 
 
 def _near_miss(locate: KeyLocator, key: str, meant: str) -> SiteError:
