@@ -25,6 +25,8 @@ from ..errors import SiteError, raise_all
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+# Hugo's 'url:': a path on the site, each part of URL-safe characters, no '.' or '..' part.
+_SITE_PATH = re.compile(r"^/(?:(?!\.{1,2}(?:/|$))[A-Za-z0-9._~%+-]+/?)*$")
 # Close enough to a known key to be a typo of it (difflib's ratio; 'drafts' -> 'draft' is 0.91),
 # and at most this many letters longer or shorter ('og_description' is a key of its own).
 _NEAR_MISS_RATIO = 0.8
@@ -162,6 +164,12 @@ SCHEMA: dict[str, Callable[[str, Any], Any]] = {
         "letters, digits, '.', '-' or '_' (no '/')",
         "the last part of the URL only: 'slug: spring-sale'",
     ),
+    # Hugo's: the page's URL, over [permalinks] and 'slug' (launchkit.site.permalinks).
+    "url": _text_matching(
+        _SITE_PATH,
+        "a path on the site such as /blog/2021/11/launch/",
+        "start it with '/'; letters, digits and '.', '_', '-', '~', '%', '+' between the '/'",
+    ),
     "menu": _menu_label,
     "menu_order": _whole_number,
     "image": _text,
@@ -179,7 +187,7 @@ SCHEMA: dict[str, Callable[[str, Any], Any]] = {
 # ('images' is Hugo's list of social images, not a misspelt 'image'). Compared in lower case.
 FOREIGN_KEYS = frozenset(
     {
-        *("images", "author", "authors", "keywords", "weight", "type", "layout", "url"),
+        *("images", "author", "authors", "keywords", "weight", "type", "layout"),
         *("linktitle", "publishdate", "expirydate", "outputs", "resources", "cascade"),
         *("headless", "build", "markup", "translationkey", "series", "toc", "sitemap"),
         *("excerpt", "excerpt_separator", "permalink", "redirect_from"),
@@ -199,6 +207,7 @@ class FrontMatter:
     date: dt.datetime | None = None
     lastmod: dt.datetime | None = None
     slug: str | None = None
+    url: str | None = None
     menu: str | None = None
     menu_order: int | None = None
     image: str = ""
