@@ -57,6 +57,14 @@ from .template_usage import page_keys_read
 _FACTS = "launchkit_facts"
 # Jinja's own globals (range, dict, …): reading one depends on nothing of the site.
 JINJA_GLOBALS = frozenset(DEFAULT_NAMESPACE)
+# The options of an environment that Jinja's compiler reads (FactsEnvironment.compile_settings).
+_COMPILER_OPTIONS = (
+    *("block_start_string", "block_end_string", "variable_start_string"),
+    *("variable_end_string", "comment_start_string", "comment_end_string"),
+    *("line_statement_prefix", "line_comment_prefix", "trim_blocks"),
+    *("lstrip_blocks", "newline_sequence", "keep_trailing_newline"),
+    *("optimized", "is_async", "autoescape", "finalize"),
+)
 # Globals whose value differs from call to call: an include reading one is never reused.
 _UNSTABLE_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
 
@@ -170,21 +178,28 @@ class FactsEnvironment(jinja2.Environment):
         are passed and by the function's name (a filter that is not given the context is
         applied to constants while compiling). Their code is not: Jinja's own are its
         version's, and launchkit's are applied only while rendering (:meth:`add_filters`),
-        never folded into the code. Read afresh for each template loaded or compiled
-        (:class:`_CompiledCache`)."""
+        never folded into the code. Asked for each template loaded or compiled
+        (:class:`_CompiledCache`); written again only when what it reads changed."""
+        state = self._compiler_state()
+        if self._settings is None or self._settings[0] != state:
+            self._settings = (state, self._settings_text())
+        return self._settings[1]
+
+    def _compiler_state(self) -> tuple[Any, ...]:
+        """The values :meth:`compile_settings` reads, compared by identity or equality: a
+        few microseconds, where writing the settings out takes a third of a millisecond."""
+        return (
+            *(getattr(self, name) for name in _COMPILER_OPTIONS),
+            tuple(self.extensions.items()),
+            tuple(self.filters.items()),
+            tuple(self.tests.items()),
+        )
+
+    def _settings_text(self) -> str:
         options = [
-            repr(getattr(self, name))
-            for name in (
-                *("block_start_string", "block_end_string", "variable_start_string"),
-                *("variable_end_string", "comment_start_string", "comment_end_string"),
-                *("line_statement_prefix", "line_comment_prefix", "trim_blocks"),
-                *("lstrip_blocks", "newline_sequence", "keep_trailing_newline"),
-                *("optimized", "is_async"),
-            )
+            _qualified(value) if callable(value) else repr(value)
+            for value in (getattr(self, name) for name in _COMPILER_OPTIONS)
         ]
-        for name in ("autoescape", "finalize"):
-            value = getattr(self, name)
-            options.append(_qualified(value) if callable(value) else repr(value))
         options += sorted(self.extensions)
         for kind, functions in (("filter", self.filters), ("test", self.tests)):
             options += [
@@ -195,6 +210,8 @@ class FactsEnvironment(jinja2.Environment):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # What compile_settings last read, and what it wrote of it.
+        self._settings: tuple[tuple[Any, ...], str] | None = None
         # By included template: the names its output depends on (None: it may depend on
         # anything), and its last output with the values those names had.
         self._include_reads: dict[jinja2.Template, tuple[str, ...] | None] = {}
