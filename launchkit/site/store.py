@@ -26,9 +26,10 @@ worker process reads the bodies it renders from the file itself. Its tables:
 
 A cache that is missing, from another format or unreadable is an empty one: the build
 renders everything and never fails because of it. The tables' layout is itself checked at
-open (:func:`_tables`, against the ``CREATE`` statements below): a file whose tables were
-made by other statements is started afresh, once, with no number for a developer to bump.
-(Its writes would otherwise fail and roll back, and every build render everything.)
+open (:func:`_layout`, against the ``CREATE`` statements below): a file whose tables or
+indexes were made by other statements is started afresh, once, with no number for a
+developer to bump. (Its writes would otherwise fail and roll back, and every build render
+everything.)
 
 Nothing here decides what may be reused: that is :mod:`launchkit.site.cache`.
 """
@@ -304,34 +305,35 @@ def _format(db: sqlite3.Connection) -> Any:
     return None if row is None else row[0]
 
 
-def _tables(db: sqlite3.Connection) -> dict[str, str]:
-    """The ``CREATE`` statement of each table of ``db``, by name, as SQLite keeps it."""
-    query = "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    return dict(db.execute(query).fetchall())
+def _layout(db: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """The ``CREATE`` statement of each table and index of ``db``, by kind and name, as
+    SQLite keeps it (not those SQLite makes itself, for a primary key: they have none)."""
+    query = "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+    return {(kind, name): sql for kind, name, sql in db.execute(query).fetchall()}
 
 
-def _schema_tables() -> dict[str, str]:
-    """The tables :data:`_SCHEMA` makes, as SQLite keeps them: made in memory and read back,
-    so that they compare with a file's whatever SQLite's spelling of them."""
+def _schema_layout() -> dict[tuple[str, str], str]:
+    """The tables and indexes :data:`_SCHEMA` makes, as SQLite keeps them: made in memory
+    and read back, so that they compare with a file's whatever SQLite's spelling of them."""
     with contextlib.closing(sqlite3.connect(":memory:")) as db:
         for statement in _SCHEMA:
             db.execute(statement)
-        return _tables(db)
+        return _layout(db)
 
 
 def _current(db: sqlite3.Connection) -> bool:
-    """Whether the file's tables are those of :data:`_SCHEMA` and its entries of :data:`FORMAT`."""
-    return _tables(db) == _schema_tables() and _format(db) == FORMAT
+    """Whether the file's layout is :data:`_SCHEMA`'s and its entries of :data:`FORMAT`."""
+    return _layout(db) == _schema_layout() and _format(db) == FORMAT
 
 
 def _start_afresh(db: sqlite3.Connection) -> None:
-    """Drop every table of the file (whatever made it) and make those of :data:`_SCHEMA`, in
+    """Drop every table and index of the file (whatever made it), make :data:`_SCHEMA`'s, in
     one transaction: of two processes opening an old file at once, the second finds it new."""
     db.execute("BEGIN IMMEDIATE")
     try:
         if not _current(db):
-            for table in _tables(db):
-                db.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for kind, name in _layout(db):  # a table, index, view or trigger
+                db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
             for statement in _SCHEMA:
                 db.execute(statement)
             db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
