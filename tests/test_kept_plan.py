@@ -29,6 +29,7 @@ from test_incremental_builds import EDITS, apply, settle
 from launchkit.config import load_config
 from launchkit.site.builder import BuildReport, build_site
 from launchkit.site.context import BuildContext
+from launchkit.site.store import Store
 
 BODY = "content/blog/first.md"
 IGNORED = shutil.ignore_patterns("__pycache__")
@@ -304,3 +305,19 @@ def records_layout(root: Path) -> str:
     """The ``CREATE`` statement of the cache file's ``records`` table."""
     with closing(sqlite3.connect(root / ".cache/build/cache.sqlite3")) as db:
         return db.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()[0]
+
+
+def test_a_cache_file_with_an_index_of_its_own_is_started_afresh_once(tmp_path: Path) -> None:
+    """The layout compared at open is every table and index: a file with an index that
+    launchkit's statements do not make is another layout, started afresh once."""
+    path = tmp_path / "cache.sqlite3"
+    body = {"key": ("<p>Body</p>", "", ())}
+    with closing(Store(path)) as store:
+        store.write(bodies=body)
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE INDEX by_entry ON bodies (entry)")
+    with closing(Store(path)) as store:
+        assert store.body_keys() == set()
+        store.write(bodies=body)
+    with closing(Store(path)) as store:
+        assert store.body_keys() == {"key"}
