@@ -240,14 +240,14 @@ class SiteWriter:
     def _publish(self, output: str) -> None:
         """Put the staged file of ``output`` in place (its folder made now, not when it was
         staged: a failed build leaves no new folder in the site)."""
-        target = self.out / output
+        target = os.path.join(self.out, output)  # (os.path: a template edit's every post)
         folder = os.path.dirname(target)
         if folder not in self._folders:
             _make_folder(folder)
             self._folders.add(folder)
-        if target.is_dir() and not target.is_symlink():
+        if os.path.isdir(target) and not os.path.islink(target):
             shutil.rmtree(target)  # a folder of the last build where a file goes now
-        _replace(Path(self._staged_path(output)), target)
+        _replace(self._staged_path(output), target)
 
     def rollback(self) -> None:
         """Remove the staging folder: the last site is intact."""
@@ -264,7 +264,7 @@ _REPLACE_TRIES = 10
 _REPLACE_PAUSE = 0.1
 
 
-def _replace(pending: Path, target: Path) -> None:
+def _replace(pending: str, target: str) -> None:
     """Rename ``pending`` over ``target``, waiting out a short hold on ``target``."""
     for attempt in range(1, _REPLACE_TRIES + 1):
         try:
