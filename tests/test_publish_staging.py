@@ -86,3 +86,23 @@ def test_documents_staged_by_worker_processes_are_published(tmp_path: Path) -> N
     assert snapshot(root / "public") == snapshot(root / "clean")
     assert "<!-- edited -->" in (root / "public/blog/post-007/index.html").read_text()
     assert not (root / "public" / STAGING).exists()
+
+
+def test_a_file_of_the_last_build_becomes_a_folder_of_many_pages(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {"content/guide": "a file beside the pages\n"})
+    _build(root)
+    assert (root / "public/guide").is_file()
+    # More new files than are renamed one after the other: the renames run in threads,
+    # several of them into the folder that replaces the file.
+    (root / "content/guide").unlink()
+    write_site(
+        root,
+        {
+            f"content/guide/step-{number}.md": f"---\ntitle: Step {number}\n---\nDo {number}.\n"
+            for number in range(12)
+        },
+    )
+    _build(root)
+    _build(root, "clean", clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")
+    assert (root / "public/guide/step-11/index.html").is_file()

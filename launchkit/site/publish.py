@@ -283,13 +283,14 @@ def _replace(pending: str, target: str) -> None:
 
 def _make_folder(folder: str) -> None:
     """Make ``folder`` and its parents, removing a file of the last build in the way (os.path:
-    this runs for every file staged)."""
+    this runs for every folder published into)."""
     if not folder or os.path.isdir(folder):
         return
     _make_folder(os.path.dirname(folder))
     if os.path.isfile(folder) or os.path.islink(folder):
-        os.unlink(folder)
-    with contextlib.suppress(FileExistsError):  # a worker process made it meanwhile
+        with contextlib.suppress(FileNotFoundError):  # another rename thread removed it
+            os.unlink(folder)
+    with contextlib.suppress(FileExistsError):  # another rename thread made it meanwhile
         os.mkdir(folder)
 
 
