@@ -614,7 +614,6 @@ class _Build:
                 for page in pages
                 if page.output in record.outputs
             }
-        writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
         state = _DocumentState(pages, renderer, self.filler(renderer, entries), writer, media)
 
