@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # Python-Markdown is imported when a body is rendered: a rebu
     from xml.etree.ElementTree import Element
 
     import markdown
+    from markdown.blockparser import BlockParser
+    from markdown.blockprocessors import BlockProcessor
     from markdown.treeprocessors import InlineProcessor
     from markdown.util import Registry
 
@@ -105,6 +107,23 @@ _REQUIRED_LITERALS: dict[str, tuple[str, ...]] = {
     "magic-mail": ("@",),
     "delimiter": ("~",),  # tilde's DelimiterProcessor, "~" its only delimiter here
 }
+# Block processors, by class, whose ``test`` is false for a block lacking every one of these
+# literals, or (the "always true" ones) whose ``run`` then finds no match, puts the block back
+# as it was and returns False: read off each class's regexes in the Python-Markdown version
+# below (a table needs a "|" in its header row; footnote, abbreviation and reference
+# definitions need "[^", "*[" and "]:"; a setext underline starts a line with "=" or "-").
+# A subclass is not its class: it is always tried.
+_BLOCK_REQUIRED_LITERALS: dict[str, tuple[str, ...]] = {
+    "markdown.extensions.tables.TableProcessor": ("|",),
+    "markdown.blockprocessors.HashHeaderProcessor": ("#",),
+    "markdown.blockprocessors.SetextHeaderProcessor": ("\n=", "\n-"),
+    "markdown.blockprocessors.HRProcessor": ("-", "_", "*"),
+    "markdown.extensions.def_list.DefListProcessor": (":",),
+    "markdown.blockprocessors.BlockQuoteProcessor": (">",),
+    "markdown.extensions.footnotes.FootnoteBlockProcessor": ("[^",),
+    "markdown.extensions.abbr.AbbrBlockprocessor": ("*[",),
+    "markdown.blockprocessors.ReferenceProcessor": ("]:",),
+}
 # The table is a fact about these regexes, and what a name means changes between versions
 # (older ones match "_" emphasis in a separate "em_strong2", "em_strong" being "*" only): any
 # other version renders the plain way until each entry has been checked against it again.
@@ -127,6 +146,14 @@ def inline_fast_path_possible() -> bool:
         and hasattr(InlineProcessor, "_InlineProcessor__applyPattern")
         and hasattr(InlineProcessor, "_InlineProcessor__processPlaceholders")
     )
+
+
+def block_fast_path_possible() -> bool:
+    """Whether this Python-Markdown is the one :data:`_BLOCK_REQUIRED_LITERALS` was checked
+    against (its block processors' regexes, and the ``parseBlocks`` loop the skip repeats)."""
+    import markdown
+
+    return markdown.__version_info__[:2] == _REQUIRED_LITERALS_CHECKED_FOR
 
 
 # A rendered body as the marshal-based cache stores it (see RenderedMarkdown.to_entry).
@@ -248,6 +275,66 @@ def _speed_up_block_processing(md: markdown.Markdown) -> None:
         return answer
 
     md.is_block_level = is_block_level  # type: ignore[method-assign]
+    if block_fast_path_possible():
+        _skip_hopeless_block_processors(md.parser)
+
+
+def _block_required_literals(processors: Sequence[BlockProcessor]) -> list[tuple[str, ...]]:
+    """For each processor, by index, the literals one of which a block needs for it to take
+    the block; () for "always try" (a class not in the table)."""
+    return [
+        _BLOCK_REQUIRED_LITERALS.get(f"{type(p).__module__}.{type(p).__qualname__}", ())
+        for p in processors
+    ]
+
+
+def _skip_hopeless_block_processors(parser: BlockParser) -> None:
+    """Give ``parser`` a ``parseBlocks`` that tries no processor on a block lacking its literals.
+
+    Every block goes through the processors in order until one takes it. Most blocks are
+    paragraphs, which every processor above "paragraph" is tried on first: the "always true"
+    definition processors each pop the block, search it and put it back. A processor none of
+    whose literals (:data:`_BLOCK_REQUIRED_LITERALS`) is in the block would not take it, and
+    leaves the parser and the blocks as it found them: passing it over is exact, and worth a
+    sixth of the render time. Which literals the block holds is looked up once per block,
+    and again when a processor that declined put another block first (upstream tests each
+    processor on ``blocks[0]`` as it is then). Otherwise this is upstream's loop; nested
+    blocks (list items, quotes) come back through ``parser.parseBlocks``, which is this one.
+    """
+    processors = tuple(parser.blockprocessors)
+    required = _block_required_literals(processors)
+    literals = sorted({literal for needed in required for literal in needed})
+    candidates: dict[tuple[frozenset[str], int], tuple[int, ...]] = {}
+
+    def worth_trying(block: str, first: int) -> tuple[int, ...]:
+        present = frozenset(literal for literal in literals if literal in block)
+        found = candidates.get((present, first))
+        if found is None:
+            found = tuple(
+                index
+                for index in range(first, len(processors))
+                if not required[index] or not present.isdisjoint(required[index])
+            )
+            candidates[present, first] = found
+        return found
+
+    def parse_blocks(parent: Element, blocks: list[str]) -> None:
+        while blocks:
+            block = blocks[0]
+            trying, position = worth_trying(block, 0), 0
+            while position < len(trying):
+                index = trying[position]
+                position += 1
+                processor = processors[index]
+                if processor.test(parent, blocks[0]):
+                    if processor.run(parent, blocks) is not False:
+                        break  # taken: on to the next block
+                    if blocks and blocks[0] is not block:  # declined, but put another first
+                        block = blocks[0]
+                        trying, position = worth_trying(block, index + 1), 0
+
+    # Upstream's recursion calls self.parser.parseBlocks: the instance attribute is found.
+    parser.parseBlocks = parse_blocks  # type: ignore[method-assign]
 
 
 def _required_literals(patterns: Registry) -> list[tuple[str, ...]]:
