@@ -302,21 +302,7 @@ def _skip_hopeless_block_processors(parser: BlockParser) -> None:
     blocks (list items, quotes) come back through ``parser.parseBlocks``, which is this one.
     """
     processors = tuple(parser.blockprocessors)
-    required = _block_required_literals(processors)
-    literals = sorted({literal for needed in required for literal in needed})
-    candidates: dict[tuple[frozenset[str], int], tuple[int, ...]] = {}
-
-    def worth_trying(block: str, first: int) -> tuple[int, ...]:
-        present = frozenset(literal for literal in literals if literal in block)
-        found = candidates.get((present, first))
-        if found is None:
-            found = tuple(
-                index
-                for index in range(first, len(processors))
-                if not required[index] or not present.isdisjoint(required[index])
-            )
-            candidates[present, first] = found
-        return found
+    worth_trying = _worth_trying(_block_required_literals(processors))
 
     def parse_blocks(parent: Element, blocks: list[str]) -> None:
         while blocks:
@@ -363,26 +349,12 @@ def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str
     from markdown.util import AtomicString
 
     apply_pattern = processor._InlineProcessor__applyPattern  # type: ignore[attr-defined]
-    literals = sorted({literal for needed in required for literal in needed})
-    # The patterns worth trying from an index on, by the set of literals a text holds.
-    candidates: dict[tuple[frozenset[str], int], tuple[int, ...]] = {}
-
-    def worth_trying(present: frozenset[str], first: int) -> tuple[int, ...]:
-        found = candidates.get((present, first))
-        if found is None:
-            found = tuple(
-                index
-                for index in range(first, len(patterns))
-                if not required[index] or not present.isdisjoint(required[index])
-            )
-            candidates[present, first] = found
-        return found
+    worth_trying = _worth_trying(required)
 
     def handle_inline(data: str, pattern_index: int = 0) -> str:
         if isinstance(data, AtomicString):
             return data
-        present = frozenset(literal for literal in literals if literal in data)
-        for index in worth_trying(present, pattern_index):
+        for index in worth_trying(data, pattern_index):
             start_index = 0
             matched = True
             while matched:  # a pattern is tried again after each of its matches
@@ -393,6 +365,28 @@ def _skip_hopeless_patterns(processor: InlineProcessor, required: list[tuple[str
 
     # Upstream calls self.__handleInline: the instance attribute takes precedence.
     processor._InlineProcessor__handleInline = handle_inline  # type: ignore[attr-defined]
+
+
+def _worth_trying(required: Sequence[tuple[str, ...]]) -> Callable[[str, int], tuple[int, ...]]:
+    """A function giving, for a text and a first index, the indices from there on of the
+    processors or patterns worth trying on it: those with no ``required`` literals, and those
+    one of whose literals the text holds. The answer is remembered per set of literals held."""
+    literals = sorted({literal for needed in required for literal in needed})
+    candidates: dict[tuple[frozenset[str], int], tuple[int, ...]] = {}
+
+    def worth_trying(text: str, first: int) -> tuple[int, ...]:
+        present = frozenset(literal for literal in literals if literal in text)
+        found = candidates.get((present, first))
+        if found is None:
+            found = tuple(
+                index
+                for index in range(first, len(required))
+                if not required[index] or not present.isdisjoint(required[index])
+            )
+            candidates[present, first] = found
+        return found
+
+    return worth_trying
 
 
 def _link_plain_text_at_once(processor: InlineProcessor) -> None:
