@@ -55,6 +55,11 @@ FUZZ_TOKENS = (
     "https://beacon.example/a_b?q='x'--y", "www.example.com", "WwW.Example.org", "WWW.",
     "HTTP://UP.CASE/x", "ftp://files.example", "(https://in.paren)", "://", "//", ":",
     "sales@beacon.example", "a@b", "@", "~~gone~~", "~~", "~", "~5 min", "~one~", "~~a ~ b~~",
+    # link targets that upstream's walk reads character by character (markup._quick_link)
+    "[a](/b)", "[a]( /b )", "[a](/b(c))", "[a](/b 'T')", '[a](/b "T")', "[a](/b\\))",
+    "[a](<b c> 'd')", '[a](/b"c)', "[a](/b'c\"d')", "[[n]](/x)", "[a]]", "](", "(", ")",
+    # the block table's literals (markup._BLOCK_REQUIRED_LITERALS), also starting a line
+    "|", "#", "=", "\n=", "\n-", ">", "\n>", ":", "\n: ", "]:", "[^", "*[", "\n#",
 )  # fmt: skip
 FUZZ_BLOCKS = (
     "",
@@ -240,6 +245,27 @@ def test_a_wrong_block_entry_changes_the_html(monkeypatch) -> None:
     )
 
     assert _differences(_fuzz_bodies(200)) != []
+
+
+def test_link_text_and_target_are_read_as_upstream_reads_them() -> None:
+    """markup._link_text and _quick_link against upstream's getText and getLink, from every
+    position of fuzzed texts full of brackets, parentheses and quotes."""
+    from markdown.inlinepatterns import LinkInlineProcessor
+
+    plain = _plain_markdown()
+    plain.convert("[a](/b)")  # links unescape what the inline processor's last run stashed
+    inline = plain.treeprocessors["inline"]
+    pattern = next(p for p in inline.inlinePatterns if type(p) is LinkInlineProcessor)  # type: ignore[attr-defined]
+    quick_link = markup._quick_link(pattern)
+    rng = random.Random(5)
+    pieces = ("[", "]", "(", ")", "'", '"', "<", ">", " ", "\\", "a", "/b", "\n", "](", ")[")
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 24))) for _ in range(3000)]
+
+    for text in texts:
+        for index in range(len(text) + 1):
+            expected = LinkInlineProcessor.getText(pattern, text, index)
+            assert markup._link_text(text, index) == expected, (text, index)
+            assert quick_link(text, index) == pattern.getLink(text, index), (text, index)
 
 
 def test_example_site_renders_as_plain_python_markdown() -> None:
