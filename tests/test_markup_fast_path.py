@@ -8,7 +8,9 @@ renderer and through an untouched ``markdown.Markdown`` with the same extensions
 the same HTML and table of contents: on the example site, on a generated corpus, and on
 many small fuzzed bodies made of the characters the table is about. The same goes for the
 renderer's memory of Pygments lexers (markdown_extensions.cache_lexer_lookups) and its block
-parsing fast path (markup._speed_up_block_processing), and for its extensions found by
+parsing fast path (markup._speed_up_block_processing, which also skips each block processor
+whose required literal is absent from the block: _BLOCK_REQUIRED_LITERALS, whose entries are
+also checked one by one), and for its extensions found by
 module rather than through Python-Markdown's entry-point lookup
 (markdown_extensions.NamedExtensionsMarkdown).
 """
@@ -20,6 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from xml.etree import ElementTree as etree
 
 import markdown
 from markdown.treeprocessors import InlineProcessor
@@ -52,6 +55,11 @@ FUZZ_TOKENS = (
     "https://beacon.example/a_b?q='x'--y", "www.example.com", "WwW.Example.org", "WWW.",
     "HTTP://UP.CASE/x", "ftp://files.example", "(https://in.paren)", "://", "//", ":",
     "sales@beacon.example", "a@b", "@", "~~gone~~", "~~", "~", "~5 min", "~one~", "~~a ~ b~~",
+    # link targets that upstream's walk reads character by character (markup._quick_link)
+    "[a](/b)", "[a]( /b )", "[a](/b(c))", "[a](/b 'T')", '[a](/b "T")', "[a](/b\\))",
+    "[a](<b c> 'd')", '[a](/b"c)', "[a](/b'c\"d')", "[[n]](/x)", "[a]]", "](", "(", ")",
+    # the block table's literals (markup._BLOCK_REQUIRED_LITERALS), also starting a line
+    "|", "#", "=", "\n=", "\n-", ">", "\n>", ":", "\n: ", "]:", "[^", "*[", "\n#",
 )  # fmt: skip
 FUZZ_BLOCKS = (
     "",
@@ -72,7 +80,14 @@ FUZZ_BLOCKS = (
     "{}\n1. {}\n2. {}",
     "1. {}\n    ```sh\n    {} -- 'x'\n    ```\n2. {}",  # fenced code in a list item
     "```text {{class=disable-copy}}\n{} -- ...\n```",
-)
+    # around the block table (markup._BLOCK_REQUIRED_LITERALS): headers, rules, quotes,
+    # tables, definitions, each also as a near miss
+    "{}\n===", "{}\n---", "{}\n= x", "{}\n-x", "* * *", "___", "- - -", "--", "**",
+    "#{}", "{} # {}", "###### {} ###", "####### {}", "> {}\n{}", "{}\n> {}", "{} > {}",
+    "{} | {}\n--- | ---", "{} | {}\n{}", "`a|b` {}\n---|---", "|{}|\n|-|",
+    "Term\n: {}", "{} : {}", "[x]: /x\n{}", "{}\n[y]: /y 'Y'", "[x] : {}",
+    "{}\n[^3]: {}", "[^4] {}", "*[ABC]: {}", "*[ {}",
+)  # fmt: skip
 FUZZ_DEFINITIONS = (
     "[r]: /ref \"Ref 'title'\"",
     "[i]: /i.png",
@@ -174,6 +189,83 @@ def test_every_table_entry_names_a_registered_pattern() -> None:
         if not any(name in registry for registry in registries)
     ]
     assert unknown == []
+
+
+def test_the_block_skip_is_installed_and_names_registered_processors() -> None:
+    assert markup.block_fast_path_possible(), (
+        "Python-Markdown changed: check each entry of markup._BLOCK_REQUIRED_LITERALS against "
+        "its block processor's regexes, then update _REQUIRED_LITERALS_CHECKED_FOR"
+    )
+    assert "parseBlocks" in vars(MarkdownRenderer()._markdown.parser)
+    registered = {_class_name(p) for p in _plain_markdown().parser.blockprocessors}
+
+    # A misspelt or moved class would quietly stop skipping its processor.
+    assert set(markup._BLOCK_REQUIRED_LITERALS) - registered == set()
+
+
+def _class_name(processor: object) -> str:
+    return f"{type(processor).__module__}.{type(processor).__qualname__}"
+
+
+def _without(text: str, literals: Iterable[str]) -> str:
+    """``text`` with every occurrence of ``literals`` blanked out, until none is left."""
+    while any(literal in text for literal in literals):
+        for literal in literals:
+            text = text.replace(literal, " ")
+    return text
+
+
+def test_each_listed_block_processor_declines_blocks_lacking_its_literals() -> None:
+    """The block table's facts themselves: each processor it names, given fuzzed blocks with
+    its literals blanked out, takes none of them and leaves the blocks and tree untouched
+    (what makes skipping it exact)."""
+    blocks = [block for body in _fuzz_bodies(400, seed=7) for block in body.split("\n\n")]
+    plain = _plain_markdown()
+    checked = set()
+    for processor in plain.parser.blockprocessors:
+        literals = markup._BLOCK_REQUIRED_LITERALS.get(_class_name(processor))
+        if literals is None:
+            continue
+        for block in {_without(block, literals) for block in blocks}:
+            plain.reset()
+            parent, queue = etree.Element("div"), [block, "next"]
+            if processor.test(parent, block):
+                assert processor.run(parent, queue) is False, (_class_name(processor), block)
+            assert queue == [block, "next"] and len(parent) == 0 and parent.text is None
+        checked.add(_class_name(processor))
+
+    assert checked == set(markup._BLOCK_REQUIRED_LITERALS)
+
+
+def test_a_wrong_block_entry_changes_the_html(monkeypatch) -> None:
+    """The comparisons below can fail: a table entry that skips the table processor on blocks
+    holding a "|" leaves tables unparsed in the fuzzed bodies."""
+    monkeypatch.setitem(
+        markup._BLOCK_REQUIRED_LITERALS, "markdown.extensions.tables.TableProcessor", ("@@",)
+    )
+
+    assert _differences(_fuzz_bodies(200)) != []
+
+
+def test_link_text_and_target_are_read_as_upstream_reads_them() -> None:
+    """markup._link_text and _quick_link against upstream's getText and getLink, from every
+    position of fuzzed texts full of brackets, parentheses and quotes."""
+    from markdown.inlinepatterns import LinkInlineProcessor
+
+    plain = _plain_markdown()
+    plain.convert("[a](/b)")  # links unescape what the inline processor's last run stashed
+    inline = plain.treeprocessors["inline"]
+    pattern = next(p for p in inline.inlinePatterns if type(p) is LinkInlineProcessor)  # type: ignore[attr-defined]
+    quick_link = markup._quick_link(pattern)
+    rng = random.Random(5)
+    pieces = ("[", "]", "(", ")", "'", '"', "<", ">", " ", "\\", "a", "/b", "\n", "](", ")[")
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 24))) for _ in range(3000)]
+
+    for text in texts:
+        for index in range(len(text) + 1):
+            expected = LinkInlineProcessor.getText(pattern, text, index)
+            assert markup._link_text(text, index) == expected, (text, index)
+            assert quick_link(text, index) == pattern.getLink(text, index), (text, index)
 
 
 def test_example_site_renders_as_plain_python_markdown() -> None:
