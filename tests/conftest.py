@@ -17,18 +17,6 @@ from launchkit.preview import Preview, start_preview
 from launchkit.site.media import IMAGE_CACHE_ENV
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the tests marked ``starts_first`` first, the others keeping their order.
-
-    pytest-xdist hands tests to its workers in this order, a run of them to each at the start
-    and more as a worker's queue empties. The 300-step random-edit sequence is the suite's
-    longest test by far (a minute or more, four times the next): in its alphabetical place
-    it was handed out three quarters through, and the tests queued behind it on its worker
-    waited for it however late the other worker ran out of tests. Longest first, the other
-    worker takes everything else meanwhile."""
-    items.sort(key=lambda item: item.get_closest_marker("starts_first") is None)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def ctrl_c_reaches_servers() -> None:
     """Let Ctrl-C reach the servers that tests start and then stop with SIGINT.

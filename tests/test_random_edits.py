@@ -32,7 +32,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from build_support import ROOT, snapshot
 
 from bench.corpus import PHOTOS, generate_corpus, photo
@@ -419,7 +418,6 @@ def small_site(root: Path):
     return corpus
 
 
-@pytest.mark.starts_first
 def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
     started, own, children = time.perf_counter(), time.process_time(), _children_cpu()
     rng = random.Random(SEED)
