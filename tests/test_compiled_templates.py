@@ -262,17 +262,72 @@ def test_what_templates_can_call_is_known_to_record_nothing(tmp_path: Path) -> N
     assert given == _PURE_FOR_TEMPLATES
 
 
-def test_the_compiled_folder_follows_what_the_compiler_reads(tmp_path: Path) -> None:
-    """Templates compiled in an environment with other filters or syntax go elsewhere: Jinja
-    checks filter names and passes while compiling (and folds its own filters); the same
-    settings give the same folder in every process."""
-    environment = FactsEnvironment(autoescape=True)
-    first = compiled_folder(tmp_path, "code", environment)
-    assert compiled_folder(tmp_path, "code", FactsEnvironment(autoescape=True)) == first
-    assert compiled_folder(tmp_path, "other code", environment) != first
-    environment.add_filters(shout=str.upper)
-    with_filter = compiled_folder(tmp_path, "code", environment)
-    assert with_filter != first
+def test_the_compiled_folder_follows_the_compilers_code(tmp_path: Path) -> None:
+    """The same code gives the same folder in every process; other code another."""
+    first = compiled_folder(tmp_path, "code")
+    assert compiled_folder(tmp_path, "code") == first
+    assert compiled_folder(tmp_path, "other code") != first
+
+
+def _plain() -> FactsEnvironment:
+    return FactsEnvironment(autoescape=True)
+
+
+def _trimmed() -> FactsEnvironment:
+    environment = _plain()
     environment.trim_blocks = True
-    assert compiled_folder(tmp_path, "code", environment) not in (first, with_filter)
-    assert compiled_folder(tmp_path, "code", FactsEnvironment(autoescape=False)) != first
+    return environment
+
+
+def _unescaped() -> FactsEnvironment:
+    return FactsEnvironment(autoescape=False)
+
+
+def _with_filter() -> FactsEnvironment:
+    environment = _plain()
+    environment.add_filters(shout=str.upper)
+    return environment
+
+
+def _with_filter_put_straight() -> FactsEnvironment:
+    environment = _plain()
+    environment.filters["shout"] = str.upper
+    return environment
+
+
+@pytest.mark.parametrize("other", [_trimmed, _unescaped, _with_filter, _with_filter_put_straight])
+def test_a_template_is_compiled_again_in_other_settings(tmp_path: Path, other) -> None:
+    """A template compiled in one environment is loaded from the cache by one of the same
+    settings, and compiled again by one of other syntax, options or filters (Jinja checks
+    filter names and passes while compiling, and folds the filters not given the context),
+    however they were set: the settings are read when the template is loaded."""
+    loader = jinja2.DictLoader({"t.html": "{% if 1 %}\n{{ site }}{% endif %}"})
+
+    def parsed_in(environment: FactsEnvironment) -> bool:
+        environment.loader = loader
+        environment.bytecode_cache = bytecode_cache(compiled_folder(tmp_path, "code"))
+        parsed = []
+        original = environment._parse
+        environment._parse = lambda *args: parsed.append(args) or original(*args)  # type: ignore[method-assign]
+        environment.get_template("t.html")
+        return bool(parsed)
+
+    assert parsed_in(_plain())
+    assert not parsed_in(_plain())
+    assert parsed_in(other())
+    assert not parsed_in(other())
+
+
+def test_a_filter_put_straight_into_the_environment_is_in_the_key(tmp_path: Path) -> None:
+    """A filter put into ``env.filters`` directly, after the renderer set its compiled
+    templates' cache: Jinja folds it into the code (``"abc" | shout`` compiles to a
+    constant), so a renderer whose ``shout`` is another function compiles the template
+    again rather than loading the other's constant."""
+    root = write_site(tmp_path / "site", {"templates/shout.html": '{{ "abc" | shout }}'})
+    config = load_config(root / "site.toml")
+    outputs = []
+    for function in (str.upper, str.lower, str.upper):
+        renderer = Renderer(config, compiled_dir=tmp_path / "compiled", compiler_code="code")
+        renderer.env.filters["shout"] = function
+        outputs.append(renderer.env.get_template("shout.html").render())
+    assert outputs == ["ABC", "abc", "ABC"]

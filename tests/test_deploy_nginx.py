@@ -35,6 +35,8 @@ from e2e_support import (
 from playwright.sync_api import Browser
 from stripe_stub import StripeStub, catalogue_prices
 
+from launchkit.site.publish import STAGING
+
 pytest_plugins = ["e2e.fixtures"]
 
 CONFIG = ROOT / "deploy" / "nginx.conf"
@@ -266,6 +268,18 @@ def test_static_answers_carry_security_and_cache_headers(
 def test_the_build_marker_exists_but_is_never_served(deployment: Deployment) -> None:
     assert (deployment.public / ".launchkit-build").exists()
     assert deployment.get(SITE_HOST, "/.launchkit-build").status_code == 404
+
+
+def test_files_a_running_build_stages_are_never_served(deployment: Deployment) -> None:
+    """A build writes its changed files into a dot-folder of the output folder until it has
+    worked: a visitor meanwhile gets the last good site, never a file in waiting."""
+    staging = deployment.public / STAGING
+    staging.mkdir()
+    try:
+        (staging / "waiting").write_text("<html>not published yet</html>", encoding="utf-8")
+        assert deployment.get(SITE_HOST, f"/{STAGING}/waiting").status_code == 404
+    finally:
+        shutil.rmtree(staging)
 
 
 def test_plain_http_redirects_to_https(deployment: Deployment) -> None:

@@ -80,6 +80,18 @@ def test_near_miss_of_a_known_key_is_an_error_naming_the_key_meant(
     assert "hint: " in text
 
 
+@pytest.mark.parametrize("line", ["alias: true", "drafts: {by: me}", "titel: [a, b]"])
+def test_a_near_miss_with_a_value_the_key_cannot_take_is_a_field_of_ones_own(
+    tmp_path: Path, line: str
+) -> None:
+    """Hugo's own docs mark glossary terms 'alias: true' (aliases are URLs): a field of the
+    author's, kept in the page's params, noted as read by no template; not a typo."""
+    root = write_site(tmp_path, {"content/blog/launch.md": post(f"date: 2026-02-01\n{line}\n")})
+    report, _ = build(root)
+    key = line.split(":")[0]
+    assert any(f"`{key}` in 1 file is used by no template" in note for note in report.notes)
+
+
 def test_drafts_typo_publishes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = write_site(tmp_path)
     build(root)

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -26,8 +29,10 @@ from test_incremental_builds import EDITS, apply, settle
 from launchkit.config import load_config
 from launchkit.site.builder import BuildReport, build_site
 from launchkit.site.context import BuildContext
+from launchkit.site.store import Store
 
 BODY = "content/blog/first.md"
+IGNORED = shutil.ignore_patterns("__pycache__")
 
 
 def build(root: Path, out: str = "public", **options) -> BuildReport:
@@ -245,3 +250,74 @@ def test_a_cache_file_of_an_older_format_is_started_afresh(tmp_path: Path) -> No
     report = build(root)
     assert not report.planned
     assert_clean(root, report)
+
+
+def built(root: Path, code: Path) -> tuple[int, int]:
+    """Build the site with ``code``'s build.py and launchkit in a process of its own, as a
+    user would after a change of launchkit; the pages built and rendered."""
+    done = subprocess.run(
+        [sys.executable, str(code / "build.py"), "--config", "site.toml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = re.search(r"Built (\d+) pages \((\d+) rendered", done.stdout)
+    assert found is not None, done.stdout + done.stderr
+    return int(found[1]), int(found[2])
+
+
+def test_a_changed_table_layout_starts_the_cache_afresh_once(tmp_path: Path) -> None:
+    """A launchkit whose ``records`` table has one more column, FORMAT untouched: its first
+    build starts the cache file afresh (every write would fail on the old table, roll back,
+    and every build render everything); the next builds are incremental again. Going back to the
+    shipped code starts it afresh once more."""
+    root = write_site(tmp_path / "site")
+    settle(root)
+    shipped, changed = tmp_path / "shipped", tmp_path / "changed"
+    for code in (shipped, changed):
+        shutil.copytree(ROOT / "launchkit", code / "launchkit", ignore=IGNORED)
+        shutil.copy(ROOT / "build.py", code)
+    store = changed / "launchkit/site/store.py"
+    text = store.read_text(encoding="utf-8")
+    for old, new in (
+        (
+            "records (folder TEXT PRIMARY KEY, entry BLOB)",
+            "records (folder TEXT PRIMARY KEY, entry BLOB, note TEXT)",
+        ),
+        ("INTO records VALUES (?, ?)", "INTO records VALUES (?, ?, NULL)"),  # and writes it
+    ):
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    store.write_text(text, encoding="utf-8")
+    pages, rendered = built(root, shipped)
+    assert rendered == pages
+    for code, has_note in ((changed, True), (shipped, False)):
+        assert built(root, code) == (pages, pages)  # new code, and a cache of another layout
+        edit_body(root, f"After {code.name}")
+        assert built(root, code) == (pages, 2)  # the post and the blog index
+        assert built(root, code) == (pages, 0)
+        assert ("note TEXT" in records_layout(root)) is has_note
+
+
+def records_layout(root: Path) -> str:
+    """The ``CREATE`` statement of the cache file's ``records`` table."""
+    with closing(sqlite3.connect(root / ".cache/build/cache.sqlite3")) as db:
+        return db.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()[0]
+
+
+def test_a_cache_file_with_an_index_of_its_own_is_started_afresh_once(tmp_path: Path) -> None:
+    """The layout compared at open is every table and index: a file with an index that
+    launchkit's statements do not make is another layout, started afresh once."""
+    path = tmp_path / "cache.sqlite3"
+    body = {"key": ("<p>Body</p>", "", ())}
+    with closing(Store(path)) as store:
+        store.write(bodies=body)
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE INDEX by_entry ON bodies (entry)")
+    with closing(Store(path)) as store:
+        assert store.body_keys() == set()
+        store.write(bodies=body)
+    with closing(Store(path)) as store:
+        assert store.body_keys() == {"key"}

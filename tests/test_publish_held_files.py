@@ -67,4 +67,4 @@ def test_a_file_held_for_good_is_an_error_naming_it(
         "  hint: close the program that has it open"
     )
     assert snapshot(root / "public")[HELD] == before[HELD]  # the old page is still served
-    assert not list((root / "public").rglob(f"*{publish.PENDING}"))  # nothing left staged
+    assert not (root / "public" / publish.STAGING).exists()  # nothing left staged

@@ -198,6 +198,48 @@ def test_permalinks_place_a_sections_pages_by_date_and_slug(
     ]
 
 
+def test_a_pages_own_url_places_it_over_permalinks_and_slug(tmp_path: Path) -> None:
+    """Flux's posts: a bundle whose 'url:' is its real URL, its old file-named URL an alias;
+    its image goes with it, and another post links to it by that URL."""
+    changes = with_config(
+        PERMALINKS,
+        {
+            "content/blog/2021-11-10-audit/index.md": post(
+                "date: 2021-11-10\nslug: ignored\nurl: /blog/2021/11/audit\n"
+                "aliases: [/blog/2021-11-10-audit/]\n",
+                "![Report](report.png)\n",
+            ),
+            "content/blog/2021-12-01-next.md": post(
+                "date: 2021-12-01\nurl: /blog/next.html\n",
+                "After [the audit](/blog/2021/11/audit/).\n",
+            ),
+        },
+    )
+    root = write_site(tmp_path, changes)
+    write_bytes(
+        root / "content/blog/2021-11-10-audit/report.png", photo(64, 48, image_format="PNG")
+    )
+    report, files = build(root)
+    assert {"blog/2021/11/audit/index.html", "blog/next.html"} <= set(files)
+    page = html(files, "blog/2021/11/audit/index.html")
+    assert page.main.img["src"].startswith("/blog/2021/11/audit/report.")
+    redirect = html(files, "blog/2021-11-10-audit/index.html")
+    assert redirect.find("link", rel="canonical")["href"].endswith("/blog/2021/11/audit/")
+    assert "https://shop.example/blog/next.html" in sitemap_urls(files)
+    assert not [w for w in report.warnings if "audit" in str(w)]
+
+
+@pytest.mark.parametrize("url", ["blog/x/", "/blog/../x/", "/blog x/", "/blog/?page=2"])
+def test_a_url_that_is_no_path_on_the_site_is_an_error_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    root = write_site(tmp_path, {"content/blog/x.md": post(f"date: 2021-01-01\nurl: '{url}'\n")})
+    assert error_of(root, monkeypatch).startswith(
+        f"content/blog/x.md:4: 'url' must be a path on the site such as /blog/2021/11/launch/, "
+        f"got {url!r}"
+    )
+
+
 def test_hugos_permalinks_page_table_and_filename_tokens(tmp_path: Path) -> None:
     config = '\n[permalinks.page]\nblog = "/:section/:filename/"\ndocs = "/d/:slugorfilename"\n'
     changes = with_config(

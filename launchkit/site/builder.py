@@ -614,7 +614,6 @@ class _Build:
                 for page in pages
                 if page.output in record.outputs
             }
-        writer.expect([pages[index].output for index in stale])
         cache.flush()  # workers read the fresh bodies from the cache file
         state = _DocumentState(pages, renderer, self.filler(renderer, entries), writer, media)
 
@@ -955,7 +954,7 @@ def _no_state(*_: object) -> None:
 
 def _compiled(config: SiteConfig) -> Path:
     """Where Jinja keeps compiled templates between builds (its bytecode cache, in a folder
-    named by the compiler's code and settings: :func:`.compiled.compiled_folder`)."""
+    named by the compiler's code: :func:`.compiled.compiled_folder`)."""
     return config.root / CACHE_FOLDER / "templates"
 
 

@@ -18,9 +18,12 @@ Jinja applies a filter to constants while compiling (``{{ "/x/" | absolute }}`` 
 the base URL in the code); launchkit's own filters are added so that it cannot
 (:meth:`FactsEnvironment.add_filters`: they may read the config). The compiled code then
 depends on the template's text, Python, Jinja, this module's code (with what it imports,
-:data:`.keys.COMPILER`) and the environment's settings (syntax, options, the names of the
-filters and tests) only: :func:`compiled_folder` names the bytecode cache's folder by them,
-so a site.toml edit, or a change of launchkit's code elsewhere (the renderer, the steps),
+:data:`.keys.COMPILER`) and the environment's settings (syntax, options, the filters and
+tests) only: :func:`compiled_folder` names the bytecode cache's folder by the code, and each
+template's checksum in it covers the settings as they are when it is loaded or compiled
+(:class:`_CompiledCache`), however they were reached: a filter put straight into
+``env.filters`` after the cache was set counts as one given to the constructor. So a
+site.toml edit, or a change of launchkit's code elsewhere (the renderer, the steps),
 compiles nothing again.
 
 An ``{% include %}`` whose output cannot differ from page to page is rendered once per
@@ -54,6 +57,14 @@ from .template_usage import page_keys_read
 _FACTS = "launchkit_facts"
 # Jinja's own globals (range, dict, …): reading one depends on nothing of the site.
 JINJA_GLOBALS = frozenset(DEFAULT_NAMESPACE)
+# The options of an environment that Jinja's compiler reads (FactsEnvironment.compile_settings).
+_COMPILER_OPTIONS = (
+    *("block_start_string", "block_end_string", "variable_start_string"),
+    *("variable_end_string", "comment_start_string", "comment_end_string"),
+    *("line_statement_prefix", "line_comment_prefix", "trim_blocks"),
+    *("lstrip_blocks", "newline_sequence", "keep_trailing_newline"),
+    *("optimized", "is_async", "autoescape", "finalize"),
+)
 # Globals whose value differs from call to call: an include reading one is never reused.
 _UNSTABLE_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
 
@@ -163,32 +174,44 @@ class FactsEnvironment(jinja2.Environment):
 
     def compile_settings(self) -> str:
         """What Jinja's compiler reads of this environment besides a template's text: its
-        syntax and options, its extensions, and its filters and tests by name and by what
-        they are passed. Their code is not: Jinja's own are its version's, and launchkit's
-        are applied only while rendering (:meth:`add_filters`), never folded into the code."""
+        syntax and options, its extensions, and its filters and tests by name, by what they
+        are passed and by the function's name (a filter that is not given the context is
+        applied to constants while compiling). Their code is not: Jinja's own are its
+        version's, and launchkit's are applied only while rendering (:meth:`add_filters`),
+        never folded into the code. Asked for each template loaded or compiled
+        (:class:`_CompiledCache`); written again only when what it reads changed."""
+        state = self._compiler_state()
+        if self._settings is None or self._settings[0] != state:
+            self._settings = (state, self._settings_text())
+        return self._settings[1]
+
+    def _compiler_state(self) -> tuple[Any, ...]:
+        """The values :meth:`compile_settings` reads, compared by identity or equality: a
+        few microseconds, where writing the settings out takes a third of a millisecond."""
+        return (
+            *(getattr(self, name) for name in _COMPILER_OPTIONS),
+            tuple(self.extensions.items()),
+            tuple(self.filters.items()),
+            tuple(self.tests.items()),
+        )
+
+    def _settings_text(self) -> str:
         options = [
-            repr(getattr(self, name))
-            for name in (
-                *("block_start_string", "block_end_string", "variable_start_string"),
-                *("variable_end_string", "comment_start_string", "comment_end_string"),
-                *("line_statement_prefix", "line_comment_prefix", "trim_blocks"),
-                *("lstrip_blocks", "newline_sequence", "keep_trailing_newline"),
-                *("optimized", "is_async"),
-            )
+            _qualified(value) if callable(value) else repr(value)
+            for value in (getattr(self, name) for name in _COMPILER_OPTIONS)
         ]
-        for name in ("autoescape", "finalize"):
-            value = getattr(self, name)
-            options.append(_qualified(value) if callable(value) else repr(value))
         options += sorted(self.extensions)
         for kind, functions in (("filter", self.filters), ("test", self.tests)):
             options += [
-                f"{kind} {name} {getattr(function, 'jinja_pass_arg', None)}"
+                f"{kind} {name} {getattr(function, 'jinja_pass_arg', None)} {_qualified(function)}"
                 for name, function in sorted(functions.items())
             ]
         return "\n".join(options)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # What compile_settings last read, and what it wrote of it.
+        self._settings: tuple[tuple[Any, ...], str] | None = None
         # By included template: the names its output depends on (None: it may depend on
         # anything), and its last output with the values those names had.
         self._include_reads: dict[jinja2.Template, tuple[str, ...] | None] = {}
@@ -304,7 +327,9 @@ class FactsEnvironment(jinja2.Environment):
 
 
 def _qualified(function: Callable[..., Any]) -> str:
-    return f"{function.__module__}.{function.__qualname__}"
+    """The module and name of ``function`` (or of its type: a ``functools.partial`` has none)."""
+    named = function if hasattr(function, "__qualname__") else type(function)
+    return f"{getattr(named, '__module__', None)}.{named.__qualname__}"
 
 
 def _at_render_time(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -315,20 +340,39 @@ def _at_render_time(function: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-class _QuietCache(jinja2.FileSystemBytecodeCache):
-    """Jinja's bytecode cache, where a file that cannot be written is not an error: the
-    template is compiled again next time (a read-only checkout, a folder just removed)."""
+class _CompiledCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's bytecode cache, where a template's checksum covers the environment's
+    settings as they are when it is loaded or compiled, and a file that cannot be written
+    is not an error: the template is compiled again next time (a read-only checkout, a
+    folder just removed)."""
+
+    def get_bucket(
+        self, environment: jinja2.Environment, name: str, filename: str | None, source: str
+    ) -> Bucket:
+        """Jinja's (``jinja2.BytecodeCache.get_bucket``), the settings beside the source in
+        the checksum: Jinja loads, or compiles and stores, the template right after, in the
+        environment as it is now, so no filter added since the cache was set escapes it."""
+        settings = (
+            environment.compile_settings() if isinstance(environment, FactsEnvironment) else ""
+        )
+        bucket = Bucket(
+            environment,
+            self.get_cache_key(name, filename),
+            self.get_source_checksum(f"{settings}\0{source}"),
+        )
+        self.load_bytecode(bucket)
+        return bucket
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         with contextlib.suppress(OSError):
             super().dump_bytecode(bucket)
 
 
-def compiled_folder(cache: Path, code: str, environment: FactsEnvironment) -> Path:
+def compiled_folder(cache: Path, code: str) -> Path:
     """The folder in ``cache`` for templates compiled by ``code`` (the fingerprint of this
-    module's code and what it imports: Python, Jinja, :data:`.keys.COMPILER`) in
-    ``environment`` (:meth:`FactsEnvironment.compile_settings`)."""
-    return cache / digest(code, environment.compile_settings())
+    module's code and what it imports: Python, Jinja, :data:`.keys.COMPILER`); the
+    environment's settings are in each template's checksum (:class:`_CompiledCache`)."""
+    return cache / digest(code)
 
 
 def bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
@@ -343,7 +387,7 @@ def bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
     for other in folder.parent.iterdir():
         if other != folder:
             _remove(other)
-    return _QuietCache(str(folder))
+    return _CompiledCache(str(folder))
 
 
 def _remove(path: Path) -> None:

@@ -25,7 +25,7 @@ from ..config import SiteConfig
 from ..errors import SiteError
 from ..sourcetext import read_text
 from .frontmatter import check_front_matter, date_in_file_name, load_toml, load_yaml
-from .permalinks import permalink
+from .permalinks import fixed_url, permalink
 from .publishing import PublishRules
 from .summary import summarize
 
@@ -291,7 +291,9 @@ def read_source(path: Path, config: SiteConfig) -> tuple[Page, Body]:
     # Jekyll's posts may be dated by their file name alone: 2013-05-06-released.md.
     moment = checked.date or date_in_file_name(relative)
     pattern = config.permalinks.get(section) if _is_regular(relative) else None
-    if pattern is None:
+    if checked.url is not None:
+        url, output = fixed_url(checked.url)
+    elif pattern is None:
         url, output = page_url(relative, checked.slug)
     else:
         url = permalink(

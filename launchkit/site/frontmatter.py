@@ -25,6 +25,8 @@ from ..errors import SiteError, raise_all
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+# Hugo's 'url:': a path on the site, each part of URL-safe characters, no '.' or '..' part.
+_SITE_PATH = re.compile(r"^/(?:(?!\.{1,2}(?:/|$))[A-Za-z0-9._~%+-]+/?)*$")
 # Close enough to a known key to be a typo of it (difflib's ratio; 'drafts' -> 'draft' is 0.91),
 # and at most this many letters longer or shorter ('og_description' is a key of its own).
 _NEAR_MISS_RATIO = 0.8
@@ -162,6 +164,12 @@ SCHEMA: dict[str, Callable[[str, Any], Any]] = {
         "letters, digits, '.', '-' or '_' (no '/')",
         "the last part of the URL only: 'slug: spring-sale'",
     ),
+    # Hugo's: the page's URL, over [permalinks] and 'slug' (launchkit.site.permalinks).
+    "url": _text_matching(
+        _SITE_PATH,
+        "a path on the site such as /blog/2021/11/launch/",
+        "start it with '/'; letters, digits and '.', '_', '-', '~', '%', '+' between the '/'",
+    ),
     "menu": _menu_label,
     "menu_order": _whole_number,
     "image": _text,
@@ -179,7 +187,7 @@ SCHEMA: dict[str, Callable[[str, Any], Any]] = {
 # ('images' is Hugo's list of social images, not a misspelt 'image'). Compared in lower case.
 FOREIGN_KEYS = frozenset(
     {
-        *("images", "author", "authors", "keywords", "weight", "type", "layout", "url"),
+        *("images", "author", "authors", "keywords", "weight", "type", "layout"),
         *("linktitle", "publishdate", "expirydate", "outputs", "resources", "cascade"),
         *("headless", "build", "markup", "translationkey", "series", "toc", "sitemap"),
         *("excerpt", "excerpt_separator", "permalink", "redirect_from"),
@@ -199,6 +207,7 @@ class FrontMatter:
     date: dt.datetime | None = None
     lastmod: dt.datetime | None = None
     slug: str | None = None
+    url: str | None = None
     menu: str | None = None
     menu_order: int | None = None
     image: str = ""
@@ -296,7 +305,7 @@ def check_front_matter(front: dict[Any, Any], front_text: str, shown: str) -> Fr
         check = SCHEMA.get(name)
         if check is None:
             meant = known_key_meant(name)
-            if meant is not None:
+            if meant is not None and (name.lower() == meant or _takes(meant, value)):
                 failed.add(meant)  # 'Title: x' is no missing title too
                 errors.append(_near_miss(locate, name, meant))
             else:
@@ -334,6 +343,20 @@ def known_key_meant(key: str) -> str | None:
     candidates = [name for name in SCHEMA if abs(len(name) - len(lower)) <= _NEAR_MISS_LENGTH]
     close = difflib.get_close_matches(lower, candidates, n=1, cutoff=_NEAR_MISS_RATIO)
     return close[0] if close else None
+
+
+def _takes(key: str, value: Any) -> bool:
+    """Whether known ``key`` takes ``value``: only then is a near miss of it taken for a typo.
+    A value it cannot take is a field of the author's own (Hugo's docs mark glossary terms
+    'alias: true', beside 'aliases', a list of URLs); a template that reads none of it is
+    noted, as for any field of their own."""
+    if value is None:
+        return True
+    try:
+        SCHEMA[key](key, value)
+    except _Invalid:
+        return False
+    return True
 
 
 def _near_miss(locate: KeyLocator, key: str, meant: str) -> SiteError:

@@ -12,6 +12,9 @@ is read, :data:`launchkit.config.PERMALINK_TOKENS`) are Hugo's: ``:year`` ``:mon
 ``:filename`` (a bundle's folder name for its ``index.md``) and ``:slugorfilename``. Text
 becomes a URL part as Hugo's ``urlize`` makes it: lower case, spaces as ``-``, only letters,
 digits, ``.``, ``_`` and ``-``. A section's own page (``_index.md``) keeps its folder's URL.
+
+A page's own ``url:`` (Hugo's front matter key) places it over any pattern and ``slug``:
+:func:`fixed_url`.
 """
 
 from __future__ import annotations
@@ -67,6 +70,19 @@ def permalink(
     return path if path.endswith("/") else path + "/"
 
 
+def fixed_url(path: str) -> tuple[str, str]:
+    """The URL and output path of a page whose front matter says its ``url`` (a path on the
+    site, checked by :mod:`.frontmatter`), as Hugo publishes it: ``/blog/2021/11/audit`` ->
+    ``/blog/2021/11/audit/`` in ``blog/2021/11/audit/index.html``; ``/old.html`` -> that
+    file; ``/`` -> the home page."""
+    folder = path.rstrip("/")
+    if not folder:
+        return "/", "index.html"
+    if folder.lower().endswith((".html", ".htm")):
+        return folder, folder.lstrip("/")
+    return f"{folder}/", f"{folder.lstrip('/')}/index.html"
+
+
 def urlize(text: str) -> str:
     """``text`` as a part of a URL, as Hugo's ``urlize``: "Slow Cooker: Load testing" ->
     "slow-cooker-load-testing"."""
@@ -79,4 +95,4 @@ def urlize(text: str) -> str:
     return "".join(kept).lower()
 
 
-__all__ = ["permalink", "urlize"]
+__all__ = ["fixed_url", "permalink", "urlize"]

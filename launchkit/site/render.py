@@ -246,7 +246,8 @@ class Renderer:
     ) -> None:
         """``compiled_dir`` keeps compiled templates between builds, with what each reads
         and pulls in (:mod:`.compiled`), in a folder named by the code that compiled them
-        (``compiler_code``) and the environment's settings (:func:`.compiled.compiled_folder`):
+        (``compiler_code``; :func:`.compiled.compiled_folder`), each checked against the
+        environment's settings when loaded (:meth:`.compiled.FactsEnvironment.compile_settings`):
         compiling them anew was most of a one-page rebuild's template time, and parsing them
         to know what they read a third of a small one. ``templates_digest``: the templates' digest
         (:func:`templates_digest`) when the caller took it already (not read again)."""
@@ -254,6 +255,7 @@ class Renderer:
         self.templates_dir = config.templates_dir
         # The preview server mounts the checkout locally and passes its own endpoint.
         self.endpoint = checkout_endpoint or config.checkout.endpoint
+        compiled = None if compiled_dir is None else compiled_folder(compiled_dir, compiler_code)
         self.env = FactsEnvironment(
             loader=jinja2.FileSystemLoader(self.templates_dir),
             autoescape=True,
@@ -262,6 +264,7 @@ class Renderer:
             # One environment per build: no template changes under it, so Jinja need not
             # stat every template again for each of thousands of pages.
             auto_reload=False,
+            bytecode_cache=bytecode_cache(compiled),
         )
         self.env.globals.update(
             site=config.site,
@@ -279,9 +282,6 @@ class Renderer:
             term_url=term_url,  # {{ tag | term_url }}: /tags/<slug>/
             **self.theme.template_filters(),
         )
-        if compiled_dir is not None:  # named by the settings, complete only now
-            folder = compiled_folder(compiled_dir, compiler_code, self.env)
-            self.env.bytecode_cache = bytecode_cache(folder)
         self._snippet: str | None = None
         self._dependencies: dict[str, TemplateDependencies] = {}
         # By name: a renderer lives while no template changes.

@@ -25,8 +25,13 @@ worker process reads the bodies it renders from the file itself. Its tables:
                own, as SQLite writes a whole row again (20 MB of plan at 20000 pages)
 
 A cache that is missing, from another format or unreadable is an empty one: the build
-renders everything and never fails because of it. Nothing here decides what may be reused:
-that is :mod:`launchkit.site.cache`.
+renders everything and never fails because of it. The tables' layout is itself checked at
+open (:func:`_layout`, against the ``CREATE`` statements below): a file whose tables or
+indexes were made by other statements is started afresh, once, with no number for a
+developer to bump. (Its writes would otherwise fail and roll back, and every build render
+everything.)
+
+Nothing here decides what may be reused: that is :mod:`launchkit.site.cache`.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from typing import Any
 
 CACHE_FOLDER = Path(".cache") / "build"
 FILE_NAME = "cache.sqlite3"
-# Bump when a table or an entry changes shape: an older file is then started afresh.
+# Bump when what an entry's blob holds changes shape: an older file is then started afresh.
+# A table's layout needs no bump: the file's tables are compared with _SCHEMA at open.
 FORMAT = 9
 
 _SCHEMA = (
@@ -88,17 +94,8 @@ class Store:
         # A cache: losing the last writes to a power cut only costs a rebuild of them.
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = OFF")
-        for statement in _SCHEMA:
-            db.execute(statement)
-        row = _format(db)
-        if row is None or row[0] != FORMAT:
-            # Tables of another shape are made again (an older file's ``pages`` has other
-            # columns), the rest emptied.
-            for table in ("pages", "bodies", "records", "outputs", "plans", "plan_heads", "meta"):
-                db.execute(f"DROP TABLE IF EXISTS {table}")
-            for statement in _SCHEMA:
-                db.execute(statement)
-            db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+        if not _current(db):
+            _start_afresh(db)
         return db
 
     def close(self) -> None:
@@ -299,12 +296,52 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _format(db: sqlite3.Connection) -> tuple[Any] | None:
-    """The row of the file's format (None: no such row, or no table ``meta``)."""
+def _format(db: sqlite3.Connection) -> Any:
+    """The file's format (None: no such row, or no table ``meta``)."""
     try:
-        return db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+        row = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
     except sqlite3.OperationalError:
         return None
+    return None if row is None else row[0]
+
+
+def _layout(db: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """The ``CREATE`` statement of each table and index of ``db``, by kind and name, as
+    SQLite keeps it (not those SQLite makes itself, for a primary key: they have none)."""
+    query = "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL"
+    return {(kind, name): sql for kind, name, sql in db.execute(query).fetchall()}
+
+
+def _schema_layout() -> dict[tuple[str, str], str]:
+    """The tables and indexes :data:`_SCHEMA` makes, as SQLite keeps them: made in memory
+    and read back, so that they compare with a file's whatever SQLite's spelling of them."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        for statement in _SCHEMA:
+            db.execute(statement)
+        return _layout(db)
+
+
+def _current(db: sqlite3.Connection) -> bool:
+    """Whether the file's layout is :data:`_SCHEMA`'s and its entries of :data:`FORMAT`."""
+    return _layout(db) == _schema_layout() and _format(db) == FORMAT
+
+
+def _start_afresh(db: sqlite3.Connection) -> None:
+    """Drop every table and index of the file (whatever made it), make :data:`_SCHEMA`'s, in
+    one transaction: of two processes opening an old file at once, the second finds it new."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not _current(db):
+            for kind, name in _layout(db):  # a table, index, view or trigger
+                db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+        db.execute("COMMIT")
+    except sqlite3.Error:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
 
 
 __all__ = ["CACHE_FOLDER", "FILE_NAME", "FORMAT", "Store"]

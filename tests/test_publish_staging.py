@@ -1,0 +1,108 @@
+"""The staging folder: files wait in one folder of the output folder until the build worked.
+
+What can go wrong with it: a failed build leaving it (or a new page's folder) in the site,
+a killed build's staging read by the next one, a first build killed before it published
+anything making its output folder look like someone else's, and files staged by worker
+processes not found by the parent that publishes them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from build_support import snapshot, write_site
+
+from launchkit.config import load_config
+from launchkit.errors import SiteError
+from launchkit.site.builder import build_site
+from launchkit.site.publish import STAGING
+from launchkit.site.workers import PARALLEL_THRESHOLD
+
+BROKEN = "---\ntitle: Broken\n---\n[x](/nowhere/)\n"
+
+
+def _build(root: Path, out: str = "public", **options) -> None:
+    build_site(load_config(root / "site.toml"), root / out, workers=1, **options)
+
+
+def _folders(folder: Path) -> list[str]:
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_dir()
+    )
+
+
+def test_a_failed_build_leaves_no_staging_and_no_new_folder(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    _build(root)
+    files, folders = snapshot(root / "public"), _folders(root / "public")
+    # A new page in a folder of its own is staged; the broken link then fails the build.
+    write_site(root, {"content/guide/setup.md": "---\ntitle: Setup\n---\nSteps.\n"})
+    write_site(root, {"content/zz-broken.md": BROKEN})
+    with pytest.raises(SiteError, match="--strict"):
+        _build(root, strict=True)
+    assert snapshot(root / "public") == files
+    assert _folders(root / "public") == folders  # no guide/setup/, no staging folder
+
+
+def test_what_a_killed_build_staged_is_not_published(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    _build(root)
+    stale = root / "public" / STAGING
+    stale.mkdir()
+    (stale / "leftover").write_bytes(b"from a build killed before it published")
+    (root / "content/about-us.md").write_text("---\ntitle: About\n---\nEdited.\n")
+    _build(root)
+    _build(root, "clean", clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")
+    assert not stale.exists()
+
+
+def test_a_first_build_killed_before_publishing_does_not_lock_its_folder(tmp_path: Path) -> None:
+    root = write_site(tmp_path)
+    (root / "public" / STAGING).mkdir(parents=True)  # all that such a build leaves
+    _build(root)
+    _build(root, "clean", clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")
+
+
+def test_documents_staged_by_worker_processes_are_published(tmp_path: Path) -> None:
+    posts = {
+        f"content/blog/post-{number:03}.md": (
+            f"---\ntitle: Post {number}\ndate: 2026-01-02\n---\nText {number}.\n"
+        )
+        for number in range(PARALLEL_THRESHOLD + 20)
+    }
+    root = write_site(tmp_path, posts)
+    config = load_config(root / "site.toml")
+    build_site(config, root / "public", workers=2)
+    (root / "templates/post.html").write_text(
+        (root / "templates/post.html")
+        .read_text()
+        .replace("{% block content %}", "{% block content %}<!-- edited -->", 1)
+    )
+    build_site(config, root / "public", workers=2)  # every post again, in two workers
+    build_site(config, root / "clean", workers=1, clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")
+    assert "<!-- edited -->" in (root / "public/blog/post-007/index.html").read_text()
+    assert not (root / "public" / STAGING).exists()
+
+
+def test_a_file_of_the_last_build_becomes_a_folder_of_many_pages(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {"content/guide": "a file beside the pages\n"})
+    _build(root)
+    assert (root / "public/guide").is_file()
+    # More new files than are renamed one after the other: the renames run in threads,
+    # several of them into the folder that replaces the file.
+    (root / "content/guide").unlink()
+    write_site(
+        root,
+        {
+            f"content/guide/step-{number}.md": f"---\ntitle: Step {number}\n---\nDo {number}.\n"
+            for number in range(12)
+        },
+    )
+    _build(root)
+    _build(root, "clean", clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")
+    assert (root / "public/guide/step-11/index.html").is_file()
