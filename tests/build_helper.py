@@ -26,12 +26,14 @@ source, as a new interpreter would) and answers requests on that socket. A test 
 changes launchkit's source restarts its build processes often: forked so, a restart costs
 launchkit's import and not the libraries' too (half of a process's start).
 
-A message ``{"path": ...}`` instead (with a Unix socket of the same kind passed along) forks
-a zygote for that launchkit: it imports launchkit from ``path`` once, then forks a build
-process for each ``{"cwd": ...}`` on that socket, as the first does. The build processes of
-one version of the code then share its import (it was a third of each restart's CPU time),
-and each still starts with nothing of any build in memory: the import runs no build, and
-launchkit keeps no state in its modules.
+A message ``{"path": ..., "site": ...}`` instead (with a Unix socket of the same kind passed
+along) forks a zygote for that launchkit: it imports launchkit from ``path`` once, reads its
+source for the fingerprints and renders the Markdown of ``site``'s pages once (:func:`rehearse`),
+then forks a build process for each ``{"cwd": ...}`` on that socket, as the first does. The
+build processes of one version of the code then share its import (it was a third of each
+restart's CPU time) and the warm libraries (a process's first build cost 2.5 times the next
+ones), and each still starts with nothing of any build in memory: the import and the rehearsal
+run no build, and launchkit keeps no state in its modules.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+if TYPE_CHECKING:  # never imported here at run time: see _serve
+    from launchkit.site.keys import Codebase
 
 # What the zygote imports: the libraries that builds use, never launchkit (a missing or
 # new one is only imported later, in the build process).
@@ -84,20 +89,22 @@ def main() -> None:
         serve(sys.stdin, sys.stdout)
 
 
-def serve(requests: TextIO, answers: TextIO) -> None:
+def serve(requests: TextIO, answers: TextIO, code: Codebase | None = None) -> None:
     """Answer the lines of ``requests`` on ``answers`` until ``requests`` closes."""
     with ThreadPoolExecutor(max_workers=1) as remover:
-        _serve(requests, answers, remover)
+        _serve(requests, answers, remover, code)
 
 
-def _serve(requests: TextIO, answers: TextIO, remover: ThreadPoolExecutor) -> None:
+def _serve(
+    requests: TextIO, answers: TextIO, remover: ThreadPoolExecutor, code: Codebase | None
+) -> None:
     # Imported here, never in the zygote: each build process imports the current source.
     from launchkit.config import load_config
     from launchkit.errors import SiteError
     from launchkit.site.builder import build_site
     from launchkit.site.context import BuildContext
 
-    context = BuildContext()
+    context = BuildContext(codebase=code)
     linked: dict[tuple[int, ...], str] = {}  # digests of hard-linked files, see digests()
     # The fingerprint of the code this process runs: the same for every context it makes.
     code = context.code()
@@ -170,15 +177,50 @@ def forks(control: int, child) -> None:
 
 
 def code_zygote(request: dict, control: int) -> None:
-    """The zygote of the launchkit in ``request["path"]``: import it, then fork a build
+    """The zygote of the launchkit in ``request["path"]``: import it, read its source for
+    the fingerprints and rehearse the site's Markdown (:func:`rehearse`), then fork a build
     process for each message on the socket ``control``, then exit."""
 
     def work() -> None:
         use_package(request["path"])
-        importlib.import_module("launchkit.site.builder")
-        forks(control, build_process)
+        from launchkit.site.context import BuildContext
+
+        code = BuildContext().code()
+        fingerprint(code)
+        if "site" in request:
+            rehearse(Path(request["site"]))
+        forks(control, lambda request, connection: build_process(request, connection, code))
 
     run_then_exit(work)
+
+
+def fingerprint(code: Codebase) -> None:
+    """Work out every fingerprint a build asks ``code`` for, once for the processes forked
+    from here: they run this very source, so each would find the same values."""
+    from launchkit.site.cache import code_keys
+    from launchkit.site.context import BuildContext
+
+    code_keys(BuildContext(codebase=code))
+
+
+def rehearse(site: Path) -> None:
+    """Render the Markdown of ``site``'s pages once, with a renderer then thrown away.
+
+    A new process's first build otherwise pays twice what the next ones pay: setting up
+    Python-Markdown compiles some hundred regular expressions and the first code block of a
+    language loads its Pygments lexer and compiles its rules. Those land in caches of
+    Python's ``re`` and of the lexer classes, the same whatever text was rendered, which the
+    processes forked from here inherit. Nothing of launchkit's is kept: no build ran, the
+    renderer is gone, and launchkit keeps no state in its modules."""
+    from launchkit.errors import SiteError
+    from launchkit.site.content import read_body
+    from launchkit.site.markup import MarkdownRenderer
+
+    renderer = MarkdownRenderer()
+    for path in sorted((site / "content").rglob("*.md")):
+        with contextlib.suppress(SiteError):
+            body = read_body(path)
+            renderer.render(body.text, source=str(path), first_line=body.first_line)
 
 
 def use_package(path: str) -> None:
@@ -195,8 +237,9 @@ def reap(options: int) -> None:
             pass
 
 
-def build_process(request: dict, connection: int) -> None:
-    """The forked build process: serve the socket ``connection``, then exit."""
+def build_process(request: dict, connection: int, code: Codebase | None = None) -> None:
+    """The forked build process: serve the socket ``connection``, then exit. ``code``: the
+    fingerprints of its launchkit, if its zygote had them."""
 
     def work() -> None:
         os.chdir(request["cwd"])
@@ -207,7 +250,7 @@ def build_process(request: dict, connection: int) -> None:
             channel.makefile("r", encoding="utf-8") as requests,
             channel.makefile("w", encoding="utf-8") as answers,
         ):
-            serve(requests, answers)
+            serve(requests, answers, code)
 
     run_then_exit(work)
 

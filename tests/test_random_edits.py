@@ -73,10 +73,13 @@ class Zygote:
         socket that carries its requests and answers."""
         return _send(self.messages, {"cwd": str(site), "path": str(package)})
 
-    def with_code(self, package: Path) -> CodeZygote:
+    def with_code(self, package: Path, site: Path) -> CodeZygote:
         """A zygote forked from this one that has imported the launchkit in ``package``:
-        the build processes of one version of the code share that import."""
-        messages = _send(self.messages, {"path": str(package)}, socket.SOCK_SEQPACKET)
+        the build processes of one version of the code share that import, its fingerprints
+        and the warm-up of Python-Markdown and Pygments on ``site``'s pages (the libraries'
+        own caches: no build runs there, see tests/build_helper.py ``rehearse``)."""
+        request = {"path": str(package), "site": str(site)}
+        messages = _send(self.messages, request, socket.SOCK_SEQPACKET)
         return CodeZygote(messages, package)
 
     def stop(self) -> None:
@@ -426,7 +429,7 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
     site = Site(corpus.root, package, rng)
     mirrors = [Mirror(corpus.root, tmp_path / f"mirror{n}") for n in range(CLEAN_PROCESSES)]
     zygote = Zygote()
-    code = zygote.with_code(package)
+    code = zygote.with_code(package, corpus.root)
     cleans = [Builder(mirror.root, package, code) for mirror in mirrors]
     incremental = Builder(corpus.root, package, code)
     builders = [incremental, *cleans]
@@ -471,7 +474,7 @@ def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
                     for builder in builders:
                         builder.stop()
                     code.stop()
-                    code = zygote.with_code(package)
+                    code = zygote.with_code(package, corpus.root)
                     for builder in builders:
                         builder.zygote = code
                         builder.start()
