@@ -92,7 +92,11 @@ def test_the_ceiling_sheds_load_before_stripe_would(
     assert sorted(set(statuses)) == [303, 503] and statuses.count(303) >= 4
     arrivals = [request.at for request in stripe.requests if request.method == "POST"]
     assert len(arrivals) == statuses.count(303) == len(stripe.sessions)
-    assert all(later - first > 0.8 for first, later in zip(arrivals, arrivals[4:], strict=False))
+    # The moving window admits a fifth checkout a full second after the first; at Stripe each
+    # arrives later by its own trip through the server, which the twelve requests landing at
+    # once stretch for the first ones on a loaded machine (a CI run saw more than 0.2 s).
+    gaps = [later - first for first, later in zip(arrivals, arrivals[4:], strict=False)]
+    assert all(gap > 0.5 for gap in gaps), gaps
     busy = next(answer for answer in answers if status_of(answer) == 503)
     assert b"\r\nRetry-After: 1\r\n" in busy
     assert b"taking a lot of orders" in busy
