@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from build_support import ROOT, snapshot
 
 from bench.corpus import PHOTOS, generate_corpus, photo
@@ -418,6 +419,7 @@ def small_site(root: Path):
     return corpus
 
 
+@pytest.mark.runs_last
 def test_random_edit_sequences_build_as_clean_builds(tmp_path: Path) -> None:
     started, own, children = time.perf_counter(), time.process_time(), _children_cpu()
     rng = random.Random(SEED)
