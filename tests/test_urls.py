@@ -229,7 +229,17 @@ def test_a_pages_own_url_places_it_over_permalinks_and_slug(tmp_path: Path) -> N
     assert not [w for w in report.warnings if "audit" in str(w)]
 
 
-@pytest.mark.parametrize("url", ["blog/x/", "/blog/../x/", "/blog x/", "/blog/?page=2"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "blog/x/",
+        "/blog/../x/",
+        "/blog x/",
+        "/blog/?page=2",
+        "/.launchkit-staging/x/",
+        "/.launchkit-build",
+    ],
+)
 def test_a_url_that_is_no_path_on_the_site_is_an_error_at_its_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:

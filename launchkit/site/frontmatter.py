@@ -25,8 +25,10 @@ from ..errors import SiteError, raise_all
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
-# Hugo's 'url:': a path on the site, each part of URL-safe characters, no '.' or '..' part.
-_SITE_PATH = re.compile(r"^/(?:(?!\.{1,2}(?:/|$))[A-Za-z0-9._~%+-]+/?)*$")
+# Hugo's 'url:': a path on the site, each part of URL-safe characters, no '.' or '..' part,
+# and none of the build's own names ('.launchkit-build', '.launchkit-staging': a page there
+# would replace the output's marker or be removed with the staged files, launchkit.site.publish).
+_SITE_PATH = re.compile(r"^/(?:(?!\.{1,2}(?:/|$)|\.launchkit)[A-Za-z0-9._~%+-]+/?)*$")
 # Close enough to a known key to be a typo of it (difflib's ratio; 'drafts' -> 'draft' is 0.91),
 # and at most this many letters longer or shorter ('og_description' is a key of its own).
 _NEAR_MISS_RATIO = 0.8
@@ -168,7 +170,8 @@ SCHEMA: dict[str, Callable[[str, Any], Any]] = {
     "url": _text_matching(
         _SITE_PATH,
         "a path on the site such as /blog/2021/11/launch/",
-        "start it with '/'; letters, digits and '.', '_', '-', '~', '%', '+' between the '/'",
+        "start it with '/'; letters, digits and '.', '_', '-', '~', '%', '+' between the '/' "
+        "(no part named '.launchkit…': the build's own)",
     ),
     "menu": _menu_label,
     "menu_order": _whole_number,
