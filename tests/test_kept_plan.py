@@ -2,11 +2,13 @@
 
 A context made for one build (the CLI's) finds the plan (launchkit.site.siteplan) of the last
 build into its folder in the cache file, with the stamps of the source files that build
-began with. When only pages' bodies changed since, the build takes it (``report.planned`` is
-False); any other change (front matter, a page added or deleted, a template, static/, the
-config, the code, the clock passing a post's date, another output folder, a published file
-touched, a build of another kind in between) plans the site afresh. Either way the output
-and warnings are a clean build's.
+began with. When only pages' bodies and templates changed since, the build takes it
+(``report.planned`` is False), unless a template edit changed what the plan read of the
+templates (which files there are, whether a section's index template paginates); any other
+change (front matter, a page added or deleted, static/, the config, the code, the clock
+passing a post's date, another output folder, a published file touched, a build of another
+kind in between) plans the site afresh. Either way the output and warnings are a clean
+build's. The preview, told what changed, keeps its plan in memory by the same rules.
 """
 
 from __future__ import annotations
@@ -83,7 +85,28 @@ def test_a_body_edit_takes_the_kept_plan(root: Path) -> None:
     assert_clean(root, report)
 
 
-@pytest.mark.parametrize("case", [case for case in EDITS if case != "page body"])
+# The edits of templates only (their text: no file added or removed, no pagination changed).
+TEMPLATE_EDITS = ("template comment", "template output", "partial")
+
+
+@pytest.mark.parametrize("case", TEMPLATE_EDITS)
+def test_a_template_edit_takes_the_kept_plan(root: Path, case: str) -> None:
+    edit_body(root)
+    apply(root, case)
+    date_back(root, EDITS[case][0])
+    report = build(root)
+    assert not report.planned, case
+    assert_clean(root, report)
+    edit_body(root, "Then")
+    report = build(root)
+    assert not report.planned
+    assert report.rendered == 2  # the post and the blog index: the plan's needs are current
+    assert_clean(root, report)
+
+
+@pytest.mark.parametrize(
+    "case", [case for case in EDITS if case not in ("page body", *TEMPLATE_EDITS)]
+)
 def test_every_other_edit_plans_the_site(root: Path, case: str) -> None:
     edit_body(root)  # with a body edit too, which alone would take the plan
     apply(root, case)
@@ -93,6 +116,98 @@ def test_every_other_edit_plans_the_site(root: Path, case: str) -> None:
     assert_clean(root, report)
     edit_body(root, "Then")
     assert not build(root).planned  # the new plan is kept in turn
+
+
+PAGINATED_BLOG = (
+    '{% extends "base.html" %}\n{% block content %}'
+    "{% for post in paginator.pages %}<p>{{ post.title }}</p>{% endfor %}{% endblock %}\n"
+)
+
+
+def test_a_template_that_starts_or_stops_paginating_plans_the_site(tmp_path: Path) -> None:
+    """Whether the blog's template reads ``paginator`` decides whether the blog is a list
+    of pages of one post each (``page_size = 1``): the plan's lists. An edit that keeps
+    it reading ``paginator`` keeps the plan."""
+    config = FILES["site.toml"].replace("[site]\n", "[site]\npage_size = 1\n", 1)
+    root = write_site(tmp_path, {"site.toml": config, "templates/blog.html": PAGINATED_BLOG})
+    settle(root)
+    assert build(root).planned
+    second_page = root / "public/blog/page/2/index.html"
+    assert second_page.is_file()
+    blog = root / "templates/blog.html"
+    for text, paginated, planned in (
+        (FILES["templates/blog.html"], False, True),  # section_pages(): no paginator
+        (PAGINATED_BLOG, True, True),
+        (PAGINATED_BLOG.replace("<p>", "<p class='x'>"), True, False),
+    ):
+        blog.write_text(text, encoding="utf-8")
+        date_back(root, {"templates/blog.html": text})
+        report = build(root)
+        assert report.planned is planned
+        assert second_page.is_file() is paginated
+        assert_clean(root, report)
+
+
+def test_a_template_edit_that_changes_what_pages_need_keeps_the_plan_current(
+    root: Path,
+) -> None:
+    """page.html starts showing the catalogue (its pages need ``config:products``): the
+    plan taken keeps what each document needs now, in the cache file too, so that the
+    next body edit makes only the pages it feeds again (not those whose needs the kept
+    plan would miss)."""
+    page = root / "templates/page.html"
+    text = '{% extends "base.html" %}\n{% block content %}{{ products | length }}'
+    page.write_text(text + "{{ page.content }}{% endblock %}\n", encoding="utf-8")
+    date_back(root, {"templates/page.html": ""})
+    report = build(root)
+    assert not report.planned
+    assert report.rendered > 2
+    assert_clean(root, report)
+    edit_body(root)
+    report = build(root)
+    assert not report.planned
+    assert report.rendered == 2  # the post and the blog index
+    assert_clean(root, report)
+
+
+def test_the_preview_keeps_its_plan_across_template_edits(tmp_path: Path) -> None:
+    """The preview names the template it saw change: its plan is kept while what the plan
+    read of the templates holds; a template added (a taxonomy's: its pages are built now)
+    plans the site. Each body edit after a template edit finds the pages needing it."""
+    tagged = "---\ntitle: Tagged\ndate: 2026-02-03\ntags: [launch]\n---\nTagged words.\n"
+    partials = [f"partials/{name}.html" for name in ("post_list", "pagination", "post_tags")]
+    shipped = {f"templates/{name}": (ROOT / "templates" / name).read_text() for name in partials}
+    root = write_site(tmp_path, {"content/blog/tagged.md": tagged, **shipped})
+    context = BuildContext()
+    config = load_config(root / "site.toml")
+
+    def preview(*changed: Path) -> BuildReport:
+        report = build_site(config, root / "public", context=context, changed=changed)
+        assert_clean(root, report)
+        return report
+
+    first = preview()
+    assert any("no term.html" in str(warning) for warning in first.warnings)
+    second = root / "content/blog/second.md"
+    second.write_text(FILES["content/blog/second.md"] + "\nA body edit.\n", "utf-8")
+    assert not preview(second).planned  # (the plan's index of what needs what is made)
+    page = root / "templates/page.html"
+    page.write_text(
+        '{% extends "base.html" %}\n{% block content %}{% for p in pages %}{{ p.summary }}'
+        "{% endfor %}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    assert not preview(page).planned
+    # Its summary (its first paragraph), which the pages of page.html show now.
+    second.write_text(FILES["content/blog/second.md"].replace("More.", "Other."), "utf-8")
+    assert not preview(second).planned
+    added = [root / "templates/term.html", root / "templates/taxonomy.html"]
+    for path in added:
+        shutil.copy(ROOT / "templates" / path.name, path)
+    report = preview(*added)
+    assert report.planned
+    assert (root / "public/tags/launch/index.html").is_file()
+    assert not any("no term.html" in str(warning) for warning in report.warnings)
 
 
 def date_back(root: Path, files: dict[str, str | None]) -> None:

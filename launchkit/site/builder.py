@@ -34,7 +34,8 @@ media, navigation, what each document needs, the output paths) is the site plan
 (:mod:`.siteplan`): when what changed since the last build are body edits (the paths the
 preview names; the CLI's stamps of the source files against those the plan was made with),
 the cache layer hands back the last build's, and only the edited pages' identities, their
-lists' and feeds are made again.
+lists' and feeds are made again. After template edits that leave what the plan read of the
+templates, it is the last build's too, but every identity and need is found again.
 
 Before all this, a build in a context made for one build (the CLI's) compares the site
 with the stamp of the last build into its folder (:mod:`.unchanged`): when no source file,
@@ -103,7 +104,7 @@ from .publishing import PublishRules
 from .refs import PageRefs, shortcode_needs
 from .render import Renderer, SiteLinks
 from .shortcodes import parse_shortcodes
-from .siteplan import SitePlan, first_future_date, sources_of
+from .siteplan import SitePlan, first_future_date, sources_of, templates_read
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import unused_params
 from .unchanged import LastBuild, Stamps
@@ -261,7 +262,8 @@ class _Build:
         key = self.plan_key(rules)
         plan = None
         if not errors:
-            plan = cache.site_plan(key, rules.now, sources_of(sources.markdown, sources.assets))
+            content = sources_of(sources.markdown, sources.assets)
+            plan = cache.site_plan(key, rules.now, content, renderer)
         # The cache file's entries come without their pages: the plan taken has them.
         entries, lost = cache.with_pages(entries, plan)
         if lost:  # pages the cache file could not give: read again, the site planned afresh
@@ -286,8 +288,14 @@ class _Build:
                     pages, entries, renderer, media.identities(), plan.by_source
                 )
                 affected = None
-                if replanned:
-                    plan.needs = [values.needs(page, entries[page.path]) for page in documented]
+                needs_changed = False
+                if replanned or cache.templates_edited:
+                    # What a document needs is what its templates read: found again, and
+                    # every identity compared with the record's (a template's, the forms').
+                    needs = [values.needs(page, entries[page.path]) for page in documented]
+                    needs_changed = needs != plan.needs
+                    if needs_changed:
+                        plan.needs, plan.dependents = needs, None
                 else:  # body edits: only what the edited pages' bodies feed can differ
                     edited = [entries[path].page.source for path in sorted(cache.edited)]
                     affected = plan.affected(edited)
@@ -336,7 +344,8 @@ class _Build:
         cache.remember_documents(
             documents, values, plan.outputs, links_key, feeds, templates, affected
         )
-        cache.keep_plan(plan, new=replanned)  # saved with the record (the CLI's)
+        # Saved with the record (the CLI's); whole when it changed.
+        cache.keep_plan(plan, new=replanned or needs_changed)
         cache.save(self.rendered, gone, None if judged is None else judged | self.rendered)
         usage = cache.template_usage(renderer)
         report = BuildReport(
@@ -402,11 +411,11 @@ class _Build:
     # --- the site's shape ------------------------------------------------------------------
 
     def plan_key(self, rules: PublishRules) -> str:
-        """What a site plan is made from besides the pages (:func:`.keys.plan_key`)."""
-        renderer_key = self.cache.context.renderer[0] if self.cache.context.renderer else ""
+        """What a site plan is made from besides the pages and the templates
+        (:func:`.keys.plan_key`)."""
         options = (rules.drafts, rules.future, rules.preview)
         folders = str(self.config.root), str(self.image_cache)
-        return plan_key(renderer_key, self.cache.code, options, *folders)
+        return plan_key(self.config, self.cache.endpoint, self.cache.code, options, *folders)
 
     def plan_site(
         self,
@@ -420,7 +429,13 @@ class _Build:
         lists and feeds, the aliases' pages, the media, the navigation."""
         read = [entry.page for entry in entries.values()]
         published = published_pages(read, rules)
-        lists = make_lists(self.config, published.pages, renderer.paginates)
+        paginated: dict[str, None] = {}  # the templates asked, in order
+
+        def paginates(template: str) -> bool:
+            paginated[template] = None
+            return renderer.paginates(template)
+
+        lists = make_lists(self.config, published.pages, paginates)
         redirects, alias_errors = alias_pages(self.config, published.pages)
         return SitePlan(
             key=key,
@@ -440,6 +455,8 @@ class _Build:
             read={path: entry.page for path, entry in entries.items()},
             media=self.media(published.pages, lists.pages, sources.assets),
             links=renderer.site_links(lists.pages),
+            paginated=tuple(paginated),
+            templates=templates_read(renderer, paginated, self.cache.template_files()),
         )
 
     def stage_files(

@@ -169,8 +169,10 @@ class BuildCache:
         self.fresh_pages: dict[str, PageEntry] = {}
         self.gone_pages: set[str] = set()
         self.same_files = False  # content/ holds the files the last build read (sources)
-        # The pages edited since the plan this build takes (site_plan), by path.
+        # The pages edited since the plan this build takes (site_plan), by path, and
+        # whether templates were too.
         self.edited: set[str] = set()
+        self.templates_edited = False
         # What save() writes of the plan: (plan, whether it is new), or None.
         self.plan: tuple[SitePlan, bool] | None = None
 
@@ -382,14 +384,21 @@ class BuildCache:
     # --- the site's shape -------------------------------------------------------------------
 
     def site_plan(
-        self, key: str, now: dt.datetime, sources: tuple[tuple[str, ...], ...]
+        self,
+        key: str,
+        now: dt.datetime,
+        sources: tuple[tuple[str, ...], ...],
+        renderer: Renderer,
     ) -> SitePlan | None:
         """The last good build's plan (:mod:`.siteplan`), when this build may take it as it
-        is: what changed since are page files only (the preview's changed paths; the CLI's
-        stamps against the plan's), ``content/`` holds the same files (``sources``), no
-        edited page changed its :func:`.keys.shape_key`, no page came of age, and nothing
-        else of ``key`` changed. :attr:`edited` is then what the pages changed since."""
+        is: what changed since are page files and templates only (the preview's changed
+        paths; the CLI's stamps against the plan's), ``content/`` holds the same files
+        (``sources``), no edited page changed its :func:`.keys.shape_key`, ``renderer``'s
+        templates give what the plan read of them (:meth:`.siteplan.SitePlan.same_templates`),
+        no page came of age, and nothing else of ``key`` changed. :attr:`edited` is then
+        what the pages changed since, :attr:`templates_edited` whether templates did."""
         self.edited = set(self.fresh_pages)
+        self.templates_edited = False
         if self.changed is not None:
             plan = self._plan_in_memory()
         elif self.stamps and not self.clean:
@@ -400,14 +409,28 @@ class BuildCache:
             return None
         if not plan.holds_at(now) or not plan.same_shapes(self.context.pages, self.edited):
             return None
+        if self.templates_edited and not plan.same_templates(renderer, self.template_files()):
+            return None
         return plan
+
+    def template_files(self) -> list[str]:
+        """The files of ``templates/`` by name (:func:`.content.walk_files`), as the
+        build's first walk found them, else walked now."""
+        folder = self.config.templates_dir
+        walked = self.files.get(str(folder))
+        found = walk_files(folder) if walked is None else walked
+        return [os.path.relpath(path, folder) for path in found]
 
     def _plan_in_memory(self) -> SitePlan | None:
         """The preview's: the last build's plan, when the paths it was told of are files of
-        ``content/`` (else: a template, static/, the config file, a folder)."""
+        ``content/`` or of ``templates/`` (else: static/, the config file, a folder)."""
         root = str(self.config.content_dir) + os.sep
+        templates = str(self.config.templates_dir) + os.sep
         files = self.context.content_files or set()
         for path in self.changed or ():
+            if path.startswith(templates) and not os.path.isdir(path):
+                self.templates_edited = True  # (one added or deleted: another listing)
+                continue
             if not path.startswith(root) or os.path.isdir(path):
                 return None
             if path in files and path not in self.fresh_pages:
@@ -418,15 +441,21 @@ class BuildCache:
 
     def _plan_kept(self, key: str, now: dt.datetime, pages: set[str]) -> SitePlan | None:
         """The CLI's: the plan in the cache file, when the source files whose stamps differ
-        from those its build began with are all pages, and the published files besides
-        page documents and feeds are still the ones it staged (a user may edit them)."""
+        from those its build began with are all pages or templates, and the published
+        files besides page documents and feeds are still the ones it staged (a user may
+        edit them)."""
         head = self.store.plan_head(self.out)
         if not isinstance(head, KeptPlan) or head.key != key or not head.holds_at(now):
             return None
         edited = edited_files(head.stamps, self.stamps)
-        if edited is None or not edited <= pages:
+        if edited is None:
             return None
-        self.edited |= edited
+        inside = str(self.config.templates_dir) + os.sep
+        templates = {path for path in edited if path.startswith(inside)}
+        if not edited - templates <= pages:
+            return None
+        self.edited |= edited - templates
+        self.templates_edited = bool(templates)
         plan = plan_from(self.store.plan(self.out))
         if plan is None:
             return None

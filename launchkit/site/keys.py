@@ -385,13 +385,26 @@ def shape_key(entry: PageEntry) -> tuple[str, bool, tuple[str, ...]]:
     return entry.front, entry.shortcodes, entry.uses
 
 
-def plan_key(renderer: str, code: Mapping[str, str], options: object, *folders: str) -> str:
-    """What a site plan is made from besides the pages: the ``renderer``'s key (templates,
-    config, endpoint, code of documents), every step's ``code``, the publishing choices
-    (``options``; the clock is the plan's own), the project and image-cache ``folders`` and
-    the working folder (the link warnings name files relative to it)."""
+def plan_key(
+    config: SiteConfig, endpoint: str, code: Mapping[str, str], options: object, *folders: str
+) -> str:
+    """What a site plan is made from besides the pages and the templates (those:
+    :func:`plan_templates`): the config, the checkout ``endpoint``, every step's ``code``,
+    the publishing choices (``options``; the clock is the plan's own), the project and
+    image-cache ``folders`` and the working folder (the link warnings name files relative
+    to it)."""
     steps = (code[step] for step in sorted(code))
-    return digest(renderer, *steps, repr(options), *folders, os.getcwd())
+    return digest(config.fingerprint(), endpoint, *steps, repr(options), *folders, os.getcwd())
+
+
+def plan_templates(files: Iterable[str], paginates: Mapping[str, bool]) -> str:
+    """What a site plan is made from of the templates: which ``files`` ``templates/``
+    holds (a taxonomy's pages are built only when its templates are there, and a page's
+    template must be one) and, for each template a section's index page uses, whether it
+    ``paginates`` (reads ``paginator``: :func:`.lists.make_lists`). Not their text: an
+    edit that leaves these as they were keeps the plan, and the documents needing a
+    changed template are made again (their ``template:<name>`` identities)."""
+    return digest(*sorted(files), repr(sorted(paginates.items())))
 
 
 def page_key(front: str, body: str) -> str:
@@ -623,5 +636,6 @@ __all__ = [
     "page_links_key",
     "pages_scope",
     "plan_key",
+    "plan_templates",
     "shape_key",
 ]

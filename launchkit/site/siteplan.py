@@ -9,12 +9,18 @@ and place are as before (a body edit, the common case while writing), the next b
 that shape as it was, and redoes only what a body feeds: the page's identity, the lists
 and feeds that show it, its document and its links (:mod:`.builder`).
 
+The plan reads little of the templates: which files there are and whether the template of
+a section's index page paginates (:func:`templates_read`). A template edit that leaves
+those as they were keeps the plan too; what each document needs (what its templates read)
+is then found again, and the documents whose templates or needs changed are made again.
+
 A plan is kept only after a build that worked, and reused only when the cache layer
-(:meth:`.cache.BuildCache.site_plan`) finds the same key (code, config, templates, checkout
-endpoint, publishing rules, output folder), the same files in ``content/``, the clock
-between the plan's and the first future page's date, and for each edited page the same
-:func:`.keys.shape_key`. Anything else (a template, ``static/``, the config, a page added,
-moved or deleted, a folder event) plans the site afresh.
+(:meth:`.cache.BuildCache.site_plan`) finds the same key (code, config, checkout endpoint,
+publishing rules, output folder), the same files in ``content/``, the clock between the
+plan's and the first future page's date, for each edited page the same
+:func:`.keys.shape_key`, and after a template edit the same :func:`templates_read`.
+Anything else (``static/``, the config, a page added, moved or deleted, a folder event)
+plans the site afresh.
 
 The preview keeps the plan in memory and names the edited files. The CLI, one process per
 build, finds the plan in the cache file (:class:`KeptPlan`, beside the record of the same
@@ -37,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LinkWarning, SiteError
 from .content import Asset, Page, Published
-from .keys import shape_key
+from .keys import plan_templates, shape_key
 from .lists import Lists
 from .media import Card, Media
 from .refs import PageRefs
@@ -45,6 +51,7 @@ from .social import CardSpec
 
 if TYPE_CHECKING:
     from .cache import PageEntry
+    from .render import Renderer
     from .theme import NavItem
 
 # A file's size and mtime (ns); None: unknown, or changed too recently to stand for its bytes.
@@ -73,6 +80,10 @@ class SitePlan:
     read: dict[str, Page]
     media: Media
     links: tuple[list[NavItem], list[NavItem], dict[str, str]]  # Renderer.site_links
+    # What it read of the templates (templates_read): the templates asked whether they
+    # paginate, and the key of the answers and of the template files.
+    paginated: tuple[str, ...]
+    templates: str
     needs: list[tuple[str, ...]] = field(default_factory=list)  # by documented page
     outputs: list[str] = field(default_factory=list)  # every published path
     files: int = 0  # how many files besides the page documents
@@ -109,6 +120,11 @@ class SitePlan:
             if entry is None or self.shapes.get(path) != shape_key(entry):
                 return False
         return True
+
+    def same_templates(self, renderer: Renderer, files: Iterable[str]) -> bool:
+        """Whether ``renderer``'s templates (``files``) give what the plan read of its own
+        (:func:`templates_read`): a template edit that keeps it changes documents only."""
+        return templates_read(renderer, self.paginated, files) == self.templates
 
     def affected(self, sources: Iterable[str]) -> set[str]:
         """The identities a body edit of ``sources`` may change: each page's own, the list
@@ -243,6 +259,13 @@ def edited_files(kept: Mapping[str, FileStamp], now: Mapping[str, FileStamp]) ->
     return {path for path, stamp in now.items() if stamp is None or kept[path] != stamp}
 
 
+def templates_read(renderer: Renderer, paginated: Iterable[str], files: Iterable[str]) -> str:
+    """What a plan reads of ``renderer``'s templates (:func:`.keys.plan_templates`): their
+    ``files``, and whether each template of ``paginated`` paginates."""
+    answers = {name: renderer.paginates(name) for name in paginated}
+    return plan_templates(files, answers)
+
+
 def first_future_date(pages: Iterable[Page], now: dt.datetime) -> dt.datetime | None:
     """The first date after ``now`` of ``pages``: then a page changes from future to
     published (or from scheduled to plain), and the plan no longer holds."""
@@ -268,4 +291,5 @@ __all__ = [
     "plan_bytes",
     "plan_from",
     "sources_of",
+    "templates_read",
 ]
