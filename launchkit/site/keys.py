@@ -19,6 +19,10 @@ files         (sitemap, robots) their own bytes: cheap to make, compared on writ
 links         each page's document, every output path and id, the link checker's code,
               the config, the working folder (warnings name files relative to it); a
               page with warnings also the templates (a warning may name a line of one)
+site plan     (:mod:`~launchkit.site.siteplan`) :func:`plan_key` (config, endpoint, every
+              step's code, publishing choices, folders), the files of ``content/``, each
+              page's :func:`shape_key`, the clock short of the first future page's date,
+              and of the templates only :func:`plan_templates` (not their text)
 a build       (:mod:`~launchkit.site.unchanged`) every file of ``content/``,
               ``templates/`` and ``static/`` and the system fonts' folder by size and
               mtime, :func:`build_key` (every step's code, the config, the options, the
