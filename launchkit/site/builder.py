@@ -56,7 +56,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
@@ -181,43 +181,46 @@ def build_site(
     context = context if context is not None else BuildContext(one_build=True)
     rules = PublishRules.of_build(drafts=drafts, future=future, now=now, preview=preview)
     endpoint = checkout_endpoint or config.checkout.endpoint
-    last = None
-    if context.one_build and changed is None:
-        last = _last_build(config, context, out, rules, endpoint, strict)
-        unchanged = None if clean else last.report_if_unchanged(rules.now)
-        if unchanged is not None:
-            if published is not None:
-                published()
-            return replace(unchanged, seconds=time.perf_counter() - started)
-    cache = BuildCache(
-        context,
-        config,
-        str(out),
-        clean=clean,
-        changed=None if changed is None else {os.path.abspath(path) for path in changed},
-        endpoint=endpoint,
-        stamps=last.sources if last is not None else None,
-        settled_before=last.settled_before if last is not None else 0,
-        files=last.files if last is not None else None,
-    )
-    try:
-        build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
-        with _progress_bar(progress) as bar:
-            build.bar = bar
-            return build.run(out, rules=rules, strict=strict, started=started)
-    except BaseException:
-        # The paths this build was told of may not all have been taken in: the next build
-        # looks at every file instead of trusting a list of changes, and plans the site.
-        context.content_files = None
-        context.plan = None
-        raise
-    finally:
-        cache.close()
+    # One connection to the cache file for the whole build, the stamp's check included.
+    with closing(Store(config.root / CACHE_FOLDER / FILE_NAME)) as store:
+        last = None
+        if context.one_build and changed is None:
+            last = _last_build(config, context, store, out, rules, endpoint, strict)
+            unchanged = None if clean else last.report_if_unchanged(rules.now)
+            if unchanged is not None:
+                if published is not None:
+                    published()
+                return replace(unchanged, seconds=time.perf_counter() - started)
+        cache = BuildCache(
+            context,
+            config,
+            store,
+            str(out),
+            clean=clean,
+            changed=None if changed is None else {os.path.abspath(path) for path in changed},
+            endpoint=endpoint,
+            stamps=last.sources if last is not None else None,
+            settled_before=last.settled_before if last is not None else 0,
+            files=last.files if last is not None else None,
+        )
+        try:
+            build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
+            with _progress_bar(progress) as bar:
+                build.bar = bar
+                return build.run(out, rules=rules, strict=strict, started=started)
+        except BaseException:
+            # The paths this build was told of may not all have been taken in: the next
+            # build looks at every file instead of trusting a list of changes, and plans the
+            # site.
+            context.content_files = None
+            context.plan = None
+            raise
 
 
 def _last_build(
     config: SiteConfig,
     context: BuildContext,
+    store: Store,
     out: Path,
     rules: PublishRules,
     endpoint: str,
@@ -228,7 +231,7 @@ def _last_build(
     options = (rules.drafts, rules.future, rules.preview, endpoint, strict, str(out))
     code = code_keys(context).values()
     key = build_key(config, code, *options, str(image_cache_folder(config.root)))
-    return LastBuild(config, config.root / CACHE_FOLDER / FILE_NAME, out, key)
+    return LastBuild(config, store, out, key)
 
 
 class _Build:

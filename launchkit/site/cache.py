@@ -57,7 +57,7 @@ from .siteplan import (
     plan_bytes,
     plan_from,
 )
-from .store import CACHE_FOLDER, FILE_NAME, Store
+from .store import Store
 from .template_usage import TemplateUsage
 
 # Rendered bodies (and documents' links) kept in memory before they go to the cache file.
@@ -127,6 +127,7 @@ class BuildCache:
         self,
         context: BuildContext,
         config: SiteConfig,
+        store: Store,
         out: str,
         *,
         clean: bool,
@@ -149,7 +150,7 @@ class BuildCache:
         self.out = out
         self.clean = clean
         self.endpoint = endpoint
-        self.store = Store(config.root / CACHE_FOLDER / FILE_NAME)
+        self.store = store  # the build's open cache file (the caller closes it)
         self.code = code_keys(context)
         scope = pages_scope(self.code["pages"], config)
         # The preview names what changed; without the last build's reading in memory, or
@@ -173,9 +174,6 @@ class BuildCache:
         self.edited: set[str] = set()
         # What save() writes of the plan: (plan, whether it is new), or None.
         self.plan: tuple[SitePlan, bool] | None = None
-
-    def close(self) -> None:
-        self.store.close()
 
     # --- content/ ------------------------------------------------------------------------
 
