@@ -450,7 +450,9 @@ class _Build:
         replanned: bool,
         feeds: Mapping[str, str],
     ) -> None:
-        """Stage every file besides the page documents (:func:`collect_files`). The feeds
+        """Stage every file besides the page documents (:func:`collect_files`) and make
+        the new folders of the site's files, the documents' too (:meth:`.SiteWriter.make_folders`:
+        aside until the commit). The feeds
         whose keys (``feeds``, by output) and published files are the last build's are kept
         as published; with the plan of the last build, only the feeds are looked at: the
         other files are as it left them."""
@@ -467,6 +469,7 @@ class _Build:
             )
             writer.stage_all(files)
             plan.outputs, plan.files = files.outputs(), len(files)
+            writer.make_folders(plan.outputs)  # (the documents' too: they are claimed)
             plan.file_stamps = {
                 output: writer.stamps[output] for output, _ in files.items() if output not in feeds
             }
