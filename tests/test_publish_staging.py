@@ -200,3 +200,15 @@ def test_a_failed_build_over_workers_keeps_the_file_where_its_folder_would_go(
         build_site(load_config(root / "site.toml"), root / "public", workers=2, strict=True)
     assert snapshot(root / "public") == files  # the file guide among them
     assert _folders(root / "public") == folders
+
+
+def test_a_static_folder_of_the_last_build_becomes_a_file(tmp_path: Path) -> None:
+    root = write_site(tmp_path, {"static/notes/a.txt": "a\n"})
+    _build(root)
+    (root / "static/notes/a.txt").unlink()
+    (root / "static/notes").rmdir()
+    (root / "static/notes").write_text("now a file\n")
+    _build(root)  # removing the last build's notes/a.txt found notes a file: not an error
+    _build(root, "clean", clean=True)
+    assert snapshot(root / "public") == snapshot(root / "clean")
+    assert (root / "public/notes").read_text() == "now a file\n"

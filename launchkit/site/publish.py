@@ -406,7 +406,10 @@ def _remove_outputs(out: Path, outputs: list[str]) -> None:
         target = out / output
         if target.is_dir() and not target.is_symlink():
             continue  # a file of the last build replaced by a folder of this one
-        target.unlink(missing_ok=True)
+        try:
+            target.unlink(missing_ok=True)
+        except NotADirectoryError:
+            continue  # its folder of the last build is a file of this one: gone with it
         folder = target.parent
         while folder != out and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
