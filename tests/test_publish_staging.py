@@ -202,6 +202,22 @@ def test_a_failed_build_over_workers_keeps_the_file_where_its_folder_would_go(
     assert _folders(root / "public") == folders
 
 
+def test_a_folder_of_the_last_build_becomes_a_file_beside_new_folders(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    _last_good_site(out)
+    writer = SiteWriter(out)
+    outputs = ["blog/old", "blog/new/index.html", "guide/step/index.html"]
+    writer.make_folders(outputs)
+    for output in outputs:
+        writer.stage(output, f"<p>{output}</p>".encode())
+        writer.staged(output)
+    writer.commit(outputs, ["guide", "blog/old/index.html"])
+    assert snapshot(out) == {
+        MARKER: b"a build output\n",
+        **{output: f"<p>{output}</p>".encode() for output in outputs},
+    }
+
+
 def test_a_static_folder_of_the_last_build_becomes_a_file(tmp_path: Path) -> None:
     root = write_site(tmp_path, {"static/notes/a.txt": "a\n"})
     _build(root)

@@ -156,6 +156,7 @@ class SiteWriter:
         # The folders made aside (:meth:`make_folders`), by the new top folder they are in,
         # parents first (paths in the output folder).
         self._new_folders: dict[str, list[str]] = {}
+        self._added: set[str] = set()  # folders moved in from aside: no file of the last build
         # By output, the size and mtime each file staged here (or found published with the
         # same bytes) has once published.
         self.stamps: dict[str, tuple[int, int]] = {}
@@ -290,7 +291,9 @@ class SiteWriter:
                 os.rename(os.path.join(aside, top), target)
             except OSError:  # made meanwhile, by another program: _publish makes what it lacks
                 continue
-            self._folders.update(os.path.join(self.out, f) for f in folders if f in needed)
+            moved = [os.path.join(self.out, folder) for folder in folders if folder in needed]
+            self._folders.update(moved)
+            self._added.update(moved)
         self._new_folders.clear()
 
     def _publish(self, output: str) -> None:
@@ -301,7 +304,9 @@ class SiteWriter:
         if folder not in self._folders:
             _make_folder(folder)
             self._folders.add(folder)
-        if os.path.isdir(target) and not os.path.islink(target):
+        if self._empty or folder in self._added:
+            pass  # no folder of the last build in there: no stat per file of a first build
+        elif os.path.isdir(target) and not os.path.islink(target):
             shutil.rmtree(target)  # a folder of the last build where a file goes now
         _replace(self._staged_path(output), target)
 
