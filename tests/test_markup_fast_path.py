@@ -221,6 +221,19 @@ def test_a_wrong_tree_or_postprocessing_fast_path_changes_the_html(
     assert _differences(_fuzz_bodies(300)) != []
 
 
+def test_a_wrong_per_text_inline_skip_changes_the_html(monkeypatch) -> None:
+    """The comparisons below can fail: an inline pass that passes over every text, once some
+    text of the tree may match, leaves links, emphasis and smart quotes unmade."""
+    guarded = markup._inline_only_texts_that_may_match
+    monkeypatch.setattr(
+        markup,
+        "_inline_only_texts_that_may_match",
+        lambda processor, may_match: guarded(processor, lambda text: False),
+    )
+
+    assert _differences(_fuzz_bodies(300)) != []
+
+
 def test_every_table_entry_names_a_registered_pattern() -> None:
     registries = [
         processor.inlinePatterns

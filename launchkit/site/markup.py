@@ -484,9 +484,12 @@ def _skip_hopeless_runs(processor: InlineProcessor, required: list[tuple[str, ..
     ``__handleInline`` holds one of them, each ``__handleInline`` returns its text as it came
     (see :func:`_skip_hopeless_patterns`), no placeholder is made, and upstream only puts
     each text back where it was: the tree comes out as it went in, so it is returned as is.
-    ``AtomicString`` texts are never processed, so they are not searched either.
+    ``AtomicString`` texts are never processed, so they are not searched either (a text or
+    tail holding an inline placeholder is always processed: upstream would expand it).
+    Any other tree goes through :func:`_inline_only_texts_that_may_match`, which passes
+    over each such text on its own.
     """
-    from markdown.util import AtomicString
+    from markdown.util import INLINE_PLACEHOLDER_PREFIX, AtomicString
 
     # A literal containing another is found whenever that one is: the shortest suffice.
     literals = {literal for needed in required for literal in needed}
@@ -494,18 +497,90 @@ def _skip_hopeless_runs(processor: InlineProcessor, required: list[tuple[str, ..
         {lit for lit in literals if not any(o != lit and o in lit for o in literals)}, key=len
     )
     any_literal = re.compile("|".join(re.escape(literal) for literal in reversed(minimal)))
-    upstream_run = processor.run
 
-    def may_match(text: str | None) -> bool:
-        return bool(text) and not isinstance(text, AtomicString) and any_literal.search(text)
+    def may_match(text: str | None) -> bool:  # whether upstream's run may change it
+        if not text:
+            return False
+        if INLINE_PLACEHOLDER_PREFIX in text:  # __processPlaceholders would expand it
+            return True
+        return not isinstance(text, AtomicString) and any_literal.search(text) is not None
 
     def run(tree: Element, ancestors: list[str] | None = None) -> Element:
         for element in tree.iter():
             if may_match(element.text) or may_match(element.tail):
-                return upstream_run(tree, ancestors)
+                return guarded_run(tree, ancestors)
         return tree
 
+    guarded_run = _inline_only_texts_that_may_match(processor, may_match)
     processor.run = run  # type: ignore[method-assign]
+
+
+def _inline_only_texts_that_may_match(
+    processor: InlineProcessor, may_match: Callable[[str | None], bool]
+) -> Callable[[Element, list[str] | None], Element]:
+    """Upstream's ``InlineProcessor.run`` (Python-Markdown 3.11), passing over each text and
+    tail that ``may_match`` says holds none of the processor's literals.
+
+    For such a text upstream's steps undo themselves: ``__handleInline`` returns it as it
+    came (:func:`_skip_hopeless_patterns`), ``__processPlaceholders`` puts that same string
+    back as the element's text or tail (:func:`_link_plain_text_at_once`) and returns no
+    element, so nothing is queued, inserted or stashed, and the ancestors pushed for it are
+    popped again. Passing it over leaves the same tree; smarty's pass, re-linking every text
+    of a page that has one quote, and the core pass over plain sentences skip that work.
+    Every other line is upstream's.
+    """
+    from xml.etree import ElementTree
+
+    from markdown.util import AtomicString
+
+    handle_inline = processor._InlineProcessor__handleInline  # type: ignore[attr-defined]
+    process_placeholders = processor._InlineProcessor__processPlaceholders  # type: ignore[attr-defined]
+    build_ancestors = processor._InlineProcessor__build_ancestors  # type: ignore[attr-defined]
+
+    def run(tree: Element, ancestors: list[str] | None = None) -> Element:
+        processor.stashed_nodes = {}
+        tree_parents = [] if ancestors is None else ancestors[:]
+        processor.parent_map = {c: p for p in tree.iter() for c in p}
+        stack = [(tree, tree_parents)]
+        build_ancestors(tree, tree_parents)
+        while stack:
+            curr_element, parents = stack.pop(0)
+            processor.ancestors = parents
+            if curr_element is not tree:
+                processor.ancestors.append(curr_element.tag.lower())
+            insert_queue = []
+            for child in curr_element:
+                text = child.text
+                if text and not isinstance(text, AtomicString) and may_match(text):
+                    processor.ancestors.append(child.tag.lower())
+                    child.text = None
+                    lst = process_placeholders(handle_inline(text), child)
+                    for item in lst:
+                        processor.parent_map[item[0]] = child
+                    stack += lst
+                    insert_queue.append((child, lst))
+                    processor.ancestors.pop()
+                if child.tail and may_match(child.tail):
+                    tail = handle_inline(child.tail)
+                    dumby = ElementTree.Element("d")
+                    child.tail = None
+                    tail_result = process_placeholders(tail, dumby, False)
+                    if dumby.tail:
+                        child.tail = dumby.tail
+                    pos = list(curr_element).index(child) + 1
+                    tail_result.reverse()
+                    for new_child in tail_result:
+                        processor.parent_map[new_child[0]] = curr_element
+                        curr_element.insert(pos, new_child[0])
+                if len(child):
+                    processor.parent_map[child] = curr_element
+                    stack.append((child, processor.ancestors[:]))
+            for element, lst in insert_queue:
+                for i, obj in enumerate(lst):
+                    element.insert(i, obj[0])
+        return tree
+
+    return run
 
 
 def _speed_up_tree_and_postprocessing(md: markdown.Markdown) -> None:
