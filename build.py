@@ -23,9 +23,6 @@ from pathlib import Path
 
 from launchkit.config import DEFAULT_CONFIG, load_config
 from launchkit.errors import SiteError
-from launchkit.site.builder import build_site
-from launchkit.site.content import display_path
-from launchkit.site.context import BuildContext
 
 # Allocations between two collections of the youngest generation (Python's default: 700).
 _GC_YOUNG_THRESHOLD = 70_000
@@ -95,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve(args)
     _collect_garbage_seldom()
+    # Imported once the collector is tuned: at Python's default thresholds it ran some 30
+    # times while the builder was imported (15 ms, 2-3 % of a one-page rebuild).
+    from launchkit.site.builder import build_site
+    from launchkit.site.content import display_path
+    from launchkit.site.context import BuildContext
+
+    gc.freeze()  # the modules' objects, never garbage: out of the collector's walks
     try:
         config = load_config(args.config)
         out = args.out if args.out is not None else config.root / "public"
@@ -129,12 +133,12 @@ def _collect_garbage_seldom() -> None:
 
     A build loads tens of thousands of long-lived cache entries; with the default
     thresholds the collector walked them (and the imported modules) again and again, a
-    tenth of a no-change rebuild at 2000 pages. The modules are frozen out of its walks and
-    its youngest generation is collected a hundred times less often; the older ones keep
-    Python's ratios, so that the cycles page rendering leaves (in worker processes too,
-    which inherit this) are still collected and memory stays as it was.
+    tenth of a no-change rebuild at 2000 pages. Its youngest generation is collected a
+    hundred times less often (the caller freezes the modules out of its walks once
+    imported); the older ones keep Python's ratios, so that the cycles page rendering leaves
+    (in worker processes too, which inherit this) are still collected and memory stays as
+    it was.
     """
-    gc.freeze()
     gc.set_threshold(_GC_YOUNG_THRESHOLD, 10, 10)
 
 
@@ -142,6 +146,7 @@ def serve(args: argparse.Namespace) -> int:
     """Run the live preview until Ctrl-C; build errors are shown, they do not stop it."""
     # Imported here: the server, watcher and Stripe libraries would slow every plain build.
     from launchkit.preview import start_preview
+    from launchkit.site.content import display_path
 
     try:
         preview = start_preview(

@@ -11,7 +11,9 @@ worker processes' (their rusage, taken when the step's pool has ended); a step r
 another (the staging of files while documents render) counts in both. ``--baseline``
 names another checkout (``git worktree add /tmp/base main``) whose code runs alternately
 with this one on the same corpus, so both tables come from the same machine state: on a
-busy machine compare CPU seconds; wall seconds move with the load.
+busy machine compare CPU seconds; wall seconds move with the load. Under each table, "parent
+alone" is the parent's CPU outside the steps that run worker processes: the serial part, as
+long as the other cores idle on a quiet machine, which a loaded one cannot show in wall time.
 
 After cold builds it prints where their CPU goes against issue 9's target: the Python-Markdown
 floor (build_bench's, extra+toc, one process) and this checkout's own Markdown renderer over
@@ -60,6 +62,10 @@ TIMED = (
     ]
     + [("launchkit.site.publish", "SiteWriter", "commit")]
 )
+
+# The steps that run worker processes (a cold build's, with the image cache filled): outside
+# them only the parent works, and on a quiet machine every other core waits.
+POOLED = ("_Build.read_pages", "_Build.write_documents")
 
 
 def _cpu(who: int) -> float:
@@ -174,6 +180,14 @@ def print_table(name: str, runs: list[list[list]], what: str) -> None:
         medians = [statistics.median(column) for column in zip(*values, strict=True)]
         print(f"{label:34s} {medians[0]:8.2f} {medians[1]:8.2f} {medians[2]:11.2f} "
               f"{medians[3]:12.2f}")  # fmt: skip
+    alone = statistics.median(parent_alone(run) for run in runs)
+    print(f"parent alone: {alone:.2f} CPU s outside {', '.join(POOLED)} (the serial part: "
+          f"on a quiet machine, the other cores idle that long)")  # fmt: skip
+
+
+def parent_alone(run: list[list]) -> float:
+    """The parent's CPU seconds outside the :data:`POOLED` steps of one run."""
+    return run[-1][3] - sum(row[3] for row in run if row[0] in POOLED)
 
 
 def renderer_cpu(bodies: list[str]) -> float:

@@ -91,6 +91,8 @@ def test_build_stages_prints_each_step_for_both_checkouts() -> None:
         total = next(line for line in table.splitlines() if line.startswith("whole build"))
         wall, parent_cpu, workers_cpu = (float(word) for word in total.split()[-3:])
         assert wall > 0 and parent_cpu > 0 and workers_cpu >= 0
+        alone = next(line for line in table.splitlines() if line.startswith("parent alone: "))
+        assert 0 < float(alone.split()[2]) < parent_cpu
     # Where the CPU goes against issue 9's cold target: Markdown, then each checkout's rest.
     assert "Markdown in one process: the floor (extra+toc)" in result.stdout
     assert result.stdout.count("x floor (target <= 0.5 x)") == 2

@@ -164,3 +164,21 @@ def test_a_template_edit_that_adds_a_broken_link_warns_on_every_post(tmp_path: P
         {"templates/post.html": post.replace("{% block content %}", "{% block content %}<!-- -->")},
     )
     assert build(root).warnings == ()
+
+
+def test_the_links_of_many_pages_are_all_judged(tmp_path: Path) -> None:
+    """The checker reads the documents' links from the cache file in batches (of 250): a
+    broken link on the first page, one on each side of a batch's end, one on the last."""
+    pages = {
+        f"content/notes/note-{number:03}.md": f"---\ntitle: Note {number}\n---\nText {number}.\n"
+        for number in range(260)
+    }
+    for number in (0, 249, 250, 259):
+        pages[f"content/notes/note-{number:03}.md"] += f"\n[gone](/gone-{number}/)\n"
+    root = write_site(tmp_path, pages)
+    report = build(root, workers=1)
+    assert shown(root, report) == [
+        f"content/notes/note-{number:03}.md:6: warning: broken link /gone-{number}/: "
+        f"no /gone-{number}/ in the built site"
+        for number in (0, 249, 250, 259)
+    ]

@@ -10,7 +10,8 @@ many small fuzzed bodies made of the characters the table is about. The same goe
 renderer's memory of Pygments lexers (markdown_extensions.cache_lexer_lookups) and its block
 parsing fast path (markup._speed_up_block_processing, which also skips each block processor
 whose required literal is absent from the block: _BLOCK_REQUIRED_LITERALS, whose entries are
-also checked one by one), and for its extensions found by
+also checked one by one), its tree and postprocessors that pass over text lacking what they
+search for (markup._speed_up_tree_and_postprocessing), and for its extensions found by
 module rather than through Python-Markdown's entry-point lookup
 (markdown_extensions.NamedExtensionsMarkdown).
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from xml.etree import ElementTree as etree
 
 import markdown
+import pytest
 from markdown.treeprocessors import InlineProcessor
 
 from bench.corpus import generate_corpus, split_front_matter
@@ -173,6 +175,63 @@ def test_the_block_fast_path_is_installed_with_every_processor_in_order() -> Non
     assert "is_block_level" in vars(renderer)
     for tag in ("div", "DIV", "p/", "span", "pre", "custom-element", "", None):
         assert renderer.is_block_level(tag) == plain.is_block_level(tag), tag
+
+
+def test_the_tree_and_postprocessing_fast_paths_are_installed() -> None:
+    md = MarkdownRenderer()._markdown
+
+    assert "run" in vars(md.preprocessors["normalize_whitespace"])
+    assert "run" in vars(md.treeprocessors["unescape"])
+    assert "run" in vars(md.treeprocessors["attr_list"])
+    assert "run" in vars(md.postprocessors["raw_html"])  # md_in_html's subclass
+
+
+def _does_nothing(processor: object, md: object = None) -> None:
+    """A fast path gone wrong: its processor passes over every text."""
+    processor.run = lambda first: first  # type: ignore[attr-defined]
+
+
+def _keeps_lines_of_spaces(processor: object, md: markdown.Markdown) -> None:
+    """The whitespace fast path gone wrong: upstream's steps, but lines of spaces kept."""
+
+    def run(lines: list[str]) -> list[str]:
+        source = "\n".join(lines).replace("\r\n", "\n").replace("\r", "\n") + "\n\n"
+        return source.expandtabs(md.tab_length).split("\n")
+
+    processor.run = run  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("fast_path", "wrong"),
+    [
+        ("_normalize_whitespace_quickly", _keeps_lines_of_spaces),
+        ("_unescape_only_escaped_text", _does_nothing),
+        ("_skip_attr_lists_without_braces", _does_nothing),
+        ("_restore_raw_html_only_where_placed", _does_nothing),
+    ],
+)
+def test_a_wrong_tree_or_postprocessing_fast_path_changes_the_html(
+    monkeypatch, fast_path, wrong
+) -> None:
+    """The comparisons below can fail: each of these fast paths, made to skip its processor's
+    work on every text, changes the HTML of some fuzzed bodies (lines of spaces, backslash
+    escapes, "{: .lead }" attribute lists, raw HTML blocks)."""
+    monkeypatch.setattr(markup, fast_path, wrong)
+
+    assert _differences(_fuzz_bodies(300)) != []
+
+
+def test_a_wrong_per_text_inline_skip_changes_the_html(monkeypatch) -> None:
+    """The comparisons below can fail: an inline pass that passes over every text, once some
+    text of the tree may match, leaves links, emphasis and smart quotes unmade."""
+    guarded = markup._inline_only_texts_that_may_match
+    monkeypatch.setattr(
+        markup,
+        "_inline_only_texts_that_may_match",
+        lambda processor, may_match: guarded(processor, lambda text: False),
+    )
+
+    assert _differences(_fuzz_bodies(300)) != []
 
 
 def test_every_table_entry_names_a_registered_pattern() -> None:

@@ -57,7 +57,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 
@@ -115,6 +115,8 @@ PROGRESS_THRESHOLD = 300
 # Judging the links of more pages than this, the ids of the last build's documents are read
 # from the cache file at once (one query), else only those the links point to.
 _FEW_PAGES = 50
+# Judging links, the links of this many documents are read from the cache file at once.
+_LINKS_AT_ONCE = 250
 
 
 @dataclass(frozen=True)
@@ -182,43 +184,46 @@ def build_site(
     context = context if context is not None else BuildContext(one_build=True)
     rules = PublishRules.of_build(drafts=drafts, future=future, now=now, preview=preview)
     endpoint = checkout_endpoint or config.checkout.endpoint
-    last = None
-    if context.one_build and changed is None:
-        last = _last_build(config, context, out, rules, endpoint, strict)
-        unchanged = None if clean else last.report_if_unchanged(rules.now)
-        if unchanged is not None:
-            if published is not None:
-                published()
-            return replace(unchanged, seconds=time.perf_counter() - started)
-    cache = BuildCache(
-        context,
-        config,
-        str(out),
-        clean=clean,
-        changed=None if changed is None else {os.path.abspath(path) for path in changed},
-        endpoint=endpoint,
-        stamps=last.sources if last is not None else None,
-        settled_before=last.settled_before if last is not None else 0,
-        files=last.files if last is not None else None,
-    )
-    try:
-        build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
-        with _progress_bar(progress) as bar:
-            build.bar = bar
-            return build.run(out, rules=rules, strict=strict, started=started)
-    except BaseException:
-        # The paths this build was told of may not all have been taken in: the next build
-        # looks at every file instead of trusting a list of changes, and plans the site.
-        context.content_files = None
-        context.plan = None
-        raise
-    finally:
-        cache.close()
+    # One connection to the cache file for the whole build, the stamp's check included.
+    with closing(Store(config.root / CACHE_FOLDER / FILE_NAME)) as store:
+        last = None
+        if context.one_build and changed is None:
+            last = _last_build(config, context, store, out, rules, endpoint, strict)
+            unchanged = None if clean else last.report_if_unchanged(rules.now)
+            if unchanged is not None:
+                if published is not None:
+                    published()
+                return replace(unchanged, seconds=time.perf_counter() - started)
+        cache = BuildCache(
+            context,
+            config,
+            store,
+            str(out),
+            clean=clean,
+            changed=None if changed is None else {os.path.abspath(path) for path in changed},
+            endpoint=endpoint,
+            stamps=last.sources if last is not None else None,
+            settled_before=last.settled_before if last is not None else 0,
+            files=last.files if last is not None else None,
+        )
+        try:
+            build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
+            with _progress_bar(progress) as bar:
+                build.bar = bar
+                return build.run(out, rules=rules, strict=strict, started=started)
+        except BaseException:
+            # The paths this build was told of may not all have been taken in: the next
+            # build looks at every file instead of trusting a list of changes, and plans the
+            # site.
+            context.content_files = None
+            context.plan = None
+            raise
 
 
 def _last_build(
     config: SiteConfig,
     context: BuildContext,
+    store: Store,
     out: Path,
     rules: PublishRules,
     endpoint: str,
@@ -229,7 +234,7 @@ def _last_build(
     options = (rules.drafts, rules.future, rules.preview, endpoint, strict, str(out))
     code = code_keys(context).values()
     key = build_key(config, code, *options, str(image_cache_folder(config.root)))
-    return LastBuild(config, config.root / CACHE_FOLDER / FILE_NAME, out, key)
+    return LastBuild(config, store, out, key)
 
 
 class _Build:
@@ -467,7 +472,9 @@ class _Build:
         replanned: bool,
         feeds: Mapping[str, str],
     ) -> None:
-        """Stage every file besides the page documents (:func:`collect_files`). The feeds
+        """Stage every file besides the page documents (:func:`collect_files`) and make
+        the new folders of the site's files, the documents' too (:meth:`.SiteWriter.make_folders`:
+        aside until the commit). The feeds
         whose keys (``feeds``, by output) and published files are the last build's are kept
         as published; with the plan of the last build, only the feeds are looked at: the
         other files are as it left them."""
@@ -484,6 +491,7 @@ class _Build:
             )
             writer.stage_all(files)
             plan.outputs, plan.files = files.outputs(), len(files)
+            writer.make_folders(plan.outputs)  # (the documents' too: they are claimed)
             plan.file_stamps = {
                 output: writer.stamps[output] for output, _ in files.items() if output not in feeds
             }
@@ -696,7 +704,7 @@ class _Build:
         """
         found = check_links(
             pages,
-            _StoredLinks(self.cache),
+            _StoredLinks(self.cache, [page.output for page in pages]),
             _DocumentIds(documents, self.cache, many=len(pages) > _FEW_PAGES),
             outputs,
             self.config.site.base_url,
@@ -745,13 +753,23 @@ class _DocumentIds(Mapping[str, frozenset[str]]):
 
 
 class _StoredLinks(Mapping[str, Links]):
-    """The links of each page document, read from the cache file when the checker asks."""
+    """The links of each page document, read from the cache file when the checker asks:
+    those of the outputs it will ask for in ``order`` a batch at a time (a query per page
+    was a fifth of a cold build's link check; all at once would hold 20000 pages' links)."""
 
-    def __init__(self, cache: BuildCache) -> None:
+    def __init__(self, cache: BuildCache, order: Sequence[str] = ()) -> None:
         self.cache = cache
+        self.order = list(order)
+        self.place = {output: index for index, output in enumerate(self.order)}
+        self.batch: dict[str, Links] = {}
 
     def __getitem__(self, output: str) -> Links:
-        return self.cache.links_of(output)
+        if output not in self.batch:
+            index = self.place.get(output)
+            if index is None:
+                return self.cache.links_of(output)
+            self.batch = self.cache.links_of_many(self.order[index : index + _LINKS_AT_ONCE])
+        return self.batch[output]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.cache.record().outputs)

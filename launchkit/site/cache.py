@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress, count
 from pathlib import Path, PurePath
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..config import SiteConfig
 from .content import Page, Sources, find_sources, is_hidden, walk_files
@@ -57,7 +57,7 @@ from .siteplan import (
     plan_bytes,
     plan_from,
 )
-from .store import CACHE_FOLDER, FILE_NAME, Store
+from .store import Store
 from .template_usage import TemplateUsage
 
 # Rendered bodies (and documents' links) kept in memory before they go to the cache file.
@@ -127,6 +127,7 @@ class BuildCache:
         self,
         context: BuildContext,
         config: SiteConfig,
+        store: Store,
         out: str,
         *,
         clean: bool,
@@ -149,7 +150,7 @@ class BuildCache:
         self.out = out
         self.clean = clean
         self.endpoint = endpoint
-        self.store = Store(config.root / CACHE_FOLDER / FILE_NAME)
+        self.store = store  # the build's open cache file (the caller closes it)
         self.code = code_keys(context)
         scope = pages_scope(self.code["pages"], config)
         # The preview names what changed; without the last build's reading in memory, or
@@ -175,9 +176,6 @@ class BuildCache:
         self.templates_edited = False
         # What save() writes of the plan: (plan, whether it is new), or None.
         self.plan: tuple[SitePlan, bool] | None = None
-
-    def close(self) -> None:
-        self.store.close()
 
     # --- content/ ------------------------------------------------------------------------
 
@@ -663,7 +661,12 @@ class BuildCache:
 
     def links_of(self, output: str) -> Links:
         """The links of a page document the last build made."""
-        return tuple(tuple(link) for link in self.store.links(self.out, output) or ())
+        return _links(self.store.links(self.out, output))
+
+    def links_of_many(self, outputs: Sequence[str]) -> dict[str, Links]:
+        """The links of some page documents the last build made, by output (one query)."""
+        stored = self.store.links_of_many(self.out, outputs)
+        return {output: _links(stored.get(output)) for output in outputs}
 
     # --- the end ---------------------------------------------------------------------------
 
@@ -735,6 +738,11 @@ def code_keys(context: BuildContext) -> dict[str, str]:
         "links": code.fingerprint("links"),
         "media": code.fingerprint("media"),
     }
+
+
+def _links(stored: Any) -> Links:
+    """A document's links as the cache file holds them (marshal: lists or tuples)."""
+    return tuple(tuple(link) for link in stored or ())
 
 
 def _published(out: str) -> str:

@@ -84,10 +84,12 @@ ENGINE = "launchkit.site.builder"  # with what it imports, less the step modules
 # output depends on this closure only, not on the engine or the steps (:mod:`.compiled`).
 COMPILER = "launchkit.site.compiled"
 
+# An import statement, from the line break before it (the source is searched with one put
+# before its first line): a pattern starting with a literal is tried only where that
+# character is, one starting with a multi-line "^" at every character (twice the time).
 _IMPORT = re.compile(
-    r"^[ \t]*(?:from[ \t]+(?P<source>\.+[\w.]*|\w[\w.]*)[ \t]+import[ \t]+"
-    r"(?P<names>\([^)]*\)|[^\n#]*)|import[ \t]+(?P<modules>[^\n#]*))",
-    re.MULTILINE,
+    r"\n[ \t]*(?:from[ \t]+(?P<source>\.+[\w.]*|\w[\w.]*)[ \t]+import[ \t]+"
+    r"(?P<names>\([^)]*\)|[^\n#]*)|import[ \t]+(?P<modules>[^\n#]*))"
 )
 
 
@@ -104,6 +106,8 @@ class Codebase:
 
     root: Path = PACKAGE_DIR
     _sources: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Each module's source hashed once: the steps' fingerprints share most of them (the engine).
+    _hashes: dict[str, str] = field(default_factory=dict, repr=False)
     _imports: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _closures: dict[tuple[str, frozenset[str]], frozenset[str]] = field(
         default_factory=dict, repr=False
@@ -120,6 +124,7 @@ class Codebase:
                 parts.pop()
             self._sources[".".join(parts)] = path.read_bytes()
         for module, source in self._sources.items():
+            self._hashes[module] = digest(source)
             self._imports[module] = self._imported(module, source.decode("utf-8"))
 
     def modules(self) -> list[str]:
@@ -179,7 +184,7 @@ class Codebase:
     def _digest(self, modules: Iterable[str], libraries: Iterable[str] = ()) -> str:
         """A hash of ``modules``' names and sources and of the versions :meth:`libraries`
         gives for them (and ``libraries``)."""
-        parts = [part for name in sorted(modules) for part in (name, self._sources[name])]
+        parts = [part for name in sorted(modules) for part in (name, self._hashes[name])]
         return digest(*parts, self.libraries(modules, libraries))
 
     def libraries(self, modules: Iterable[str], extra: Iterable[str] = ()) -> str:
@@ -209,7 +214,7 @@ class Codebase:
         """The absolute names of what ``module``'s source imports (anywhere in it)."""
         package = module if self._is_package(module) else module.rpartition(".")[0]
         found: set[str] = set()
-        for match in _IMPORT.finditer(source):
+        for match in _IMPORT.finditer("\n" + source):
             if match["modules"]:
                 for item in match["modules"].split(","):
                     found.add(item.split(" as ")[0].strip())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -76,6 +76,13 @@ def check_links(
     left_out = left_out or {}
     notes = notes or {}
     files = set(outputs)
+    found_outputs: dict[str, str | None] = {}  # by site path: a page's TOC links share one
+
+    def output_for(path: str) -> str | None:
+        if path not in found_outputs:
+            found_outputs[path] = _output_for(path, files)
+        return found_outputs[path]
+
     base = urlsplit(base_url)
     found: dict[str, tuple[LinkWarning, ...]] = {}
     # Most links (navigation, footer, assets) are the same on every page: judge each once.
@@ -86,7 +93,7 @@ def check_links(
         for url, text in links.get(page.output, ()):
             context = "" if url.startswith(("/", "http:", "https:")) else page.url
             if (context, url) not in judged:
-                judged[context, url] = _problem(url, page, base, files, ids, left_out, notes)
+                judged[context, url] = _problem(url, page, base, output_for, ids, left_out, notes)
             problem = judged[context, url]
             if problem is not None:
                 path, line = _locate(page, url, text, templates_dir, lines)
@@ -108,25 +115,28 @@ def _problem(
     url: str,
     page: Page,
     base,
-    files: set[str],
+    output_for: Callable[[str], str | None],
     ids: Mapping[str, frozenset[str]],
     left_out: Mapping[str, str],
     notes: Mapping[str, str],
 ) -> str | None:
     """Why ``url`` on ``page`` is broken (or noted), or None when it resolves (or is not
-    ours)."""
+    ours). ``output_for`` gives the output a site path is served from (:func:`_output_for`)."""
     target = _site_path(url, page.url, base)
     if target is None:
         return None
     path, fragment = target
-    output = _output_for(path, files)
+    output = output_for(path)
     if output is None and path in left_out:
         return f"link {url} to a page left out of this build: {left_out[path]}"
     if output is None:
         return f"broken link {url}: no {path} in the built site"
     if output in notes:
         return notes[output]
-    if fragment not in _ALWAYS_THERE and output in ids and fragment not in ids[output]:
+    if fragment in _ALWAYS_THERE:
+        return None
+    target_ids = ids.get(output)  # (one lookup: the ids may come from the cache file)
+    if target_ids is not None and fragment not in target_ids:
         return f"broken link {url}: {path} has no element with id '{fragment}'"
     return None
 

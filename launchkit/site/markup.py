@@ -209,6 +209,7 @@ class MarkdownRenderer:
         )
         _speed_up_inline_processing(self._markdown)
         _speed_up_block_processing(self._markdown)
+        _speed_up_tree_and_postprocessing(self._markdown)
         cache_lexer_lookups(self._markdown)
         self._toc = self._markdown.treeprocessors["toc"]
         self._toc_marker = self._toc.marker  # type: ignore[attr-defined]
@@ -483,9 +484,12 @@ def _skip_hopeless_runs(processor: InlineProcessor, required: list[tuple[str, ..
     ``__handleInline`` holds one of them, each ``__handleInline`` returns its text as it came
     (see :func:`_skip_hopeless_patterns`), no placeholder is made, and upstream only puts
     each text back where it was: the tree comes out as it went in, so it is returned as is.
-    ``AtomicString`` texts are never processed, so they are not searched either.
+    ``AtomicString`` texts are never processed, so they are not searched either (a text or
+    tail holding an inline placeholder is always processed: upstream would expand it).
+    Any other tree goes through :func:`_inline_only_texts_that_may_match`, which passes
+    over each such text on its own.
     """
-    from markdown.util import AtomicString
+    from markdown.util import INLINE_PLACEHOLDER_PREFIX, AtomicString
 
     # A literal containing another is found whenever that one is: the shortest suffice.
     literals = {literal for needed in required for literal in needed}
@@ -493,18 +497,240 @@ def _skip_hopeless_runs(processor: InlineProcessor, required: list[tuple[str, ..
         {lit for lit in literals if not any(o != lit and o in lit for o in literals)}, key=len
     )
     any_literal = re.compile("|".join(re.escape(literal) for literal in reversed(minimal)))
-    upstream_run = processor.run
 
-    def may_match(text: str | None) -> bool:
-        return bool(text) and not isinstance(text, AtomicString) and any_literal.search(text)
+    def may_match(text: str | None) -> bool:  # whether upstream's run may change it
+        if not text:
+            return False
+        if INLINE_PLACEHOLDER_PREFIX in text:  # __processPlaceholders would expand it
+            return True
+        return not isinstance(text, AtomicString) and any_literal.search(text) is not None
 
     def run(tree: Element, ancestors: list[str] | None = None) -> Element:
         for element in tree.iter():
             if may_match(element.text) or may_match(element.tail):
-                return upstream_run(tree, ancestors)
+                return guarded_run(tree, ancestors)
         return tree
 
+    guarded_run = _inline_only_texts_that_may_match(processor, may_match)
     processor.run = run  # type: ignore[method-assign]
+
+
+def _inline_only_texts_that_may_match(
+    processor: InlineProcessor, may_match: Callable[[str | None], bool]
+) -> Callable[[Element, list[str] | None], Element]:
+    """Upstream's ``InlineProcessor.run`` (Python-Markdown 3.11), passing over each text and
+    tail that ``may_match`` says holds none of the processor's literals.
+
+    For such a text upstream's steps undo themselves: ``__handleInline`` returns it as it
+    came (:func:`_skip_hopeless_patterns`), ``__processPlaceholders`` puts that same string
+    back as the element's text or tail (:func:`_link_plain_text_at_once`) and returns no
+    element, so nothing is queued, inserted or stashed, and the ancestors pushed for it are
+    popped again. Passing it over leaves the same tree; smarty's pass, re-linking every text
+    of a page that has one quote, and the core pass over plain sentences skip that work.
+    Every other line is upstream's.
+    """
+    from xml.etree import ElementTree
+
+    from markdown.util import AtomicString
+
+    handle_inline = processor._InlineProcessor__handleInline  # type: ignore[attr-defined]
+    process_placeholders = processor._InlineProcessor__processPlaceholders  # type: ignore[attr-defined]
+    build_ancestors = processor._InlineProcessor__build_ancestors  # type: ignore[attr-defined]
+
+    def run(tree: Element, ancestors: list[str] | None = None) -> Element:
+        processor.stashed_nodes = {}
+        tree_parents = [] if ancestors is None else ancestors[:]
+        processor.parent_map = {c: p for p in tree.iter() for c in p}
+        stack = [(tree, tree_parents)]
+        build_ancestors(tree, tree_parents)
+        while stack:
+            curr_element, parents = stack.pop(0)
+            processor.ancestors = parents
+            if curr_element is not tree:
+                processor.ancestors.append(curr_element.tag.lower())
+            insert_queue = []
+            for child in curr_element:
+                text = child.text
+                if text and not isinstance(text, AtomicString) and may_match(text):
+                    processor.ancestors.append(child.tag.lower())
+                    child.text = None
+                    lst = process_placeholders(handle_inline(text), child)
+                    for item in lst:
+                        processor.parent_map[item[0]] = child
+                    stack += lst
+                    insert_queue.append((child, lst))
+                    processor.ancestors.pop()
+                if child.tail and may_match(child.tail):
+                    tail = handle_inline(child.tail)
+                    dumby = ElementTree.Element("d")
+                    child.tail = None
+                    tail_result = process_placeholders(tail, dumby, False)
+                    if dumby.tail:
+                        child.tail = dumby.tail
+                    pos = list(curr_element).index(child) + 1
+                    tail_result.reverse()
+                    for new_child in tail_result:
+                        processor.parent_map[new_child[0]] = curr_element
+                        curr_element.insert(pos, new_child[0])
+                if len(child):
+                    processor.parent_map[child] = curr_element
+                    stack.append((child, processor.ancestors[:]))
+            for element, lst in insert_queue:
+                for i, obj in enumerate(lst):
+                    element.insert(i, obj[0])
+        return tree
+
+    return run
+
+
+def _speed_up_tree_and_postprocessing(md: markdown.Markdown) -> None:
+    """Let the tree and postprocessors that search text for something pass over text without it.
+
+    After inline processing, the unescape treeprocessor runs a regex over every text, tail
+    and attribute of the tree, attr_list searches every block's text for "{", and raw_html
+    (also run by toc on every heading's HTML) searches for its placeholder; before parsing,
+    the whitespace preprocessor searches the whole page for lines of spaces: together a
+    tenth of a page's render time, mostly finding nothing. Each processor is given a ``run``
+    that skips what cannot hold what it searches for, where it is exactly the class of this
+    Python-Markdown version (:func:`block_fast_path_possible`); a subclass keeps its own.
+    """
+    from markdown.extensions.attr_list import AttrListTreeprocessor
+    from markdown.extensions.md_in_html import MarkdownInHTMLPostprocessor
+    from markdown.postprocessors import RawHtmlPostprocessor
+    from markdown.preprocessors import NormalizeWhitespace
+    from markdown.treeprocessors import UnescapeTreeprocessor
+
+    if not block_fast_path_possible():
+        return
+    for processor in md.preprocessors:
+        if type(processor) is NormalizeWhitespace:
+            _normalize_whitespace_quickly(processor, md)
+    for processor in md.treeprocessors:
+        if type(processor) is UnescapeTreeprocessor:
+            _unescape_only_escaped_text(processor)
+        elif type(processor) is AttrListTreeprocessor:
+            _skip_attr_lists_without_braces(processor)
+    for processor in md.postprocessors:
+        # md_in_html's subclass changes only stash_to_string, which is called as upstream does
+        if type(processor) in (RawHtmlPostprocessor, MarkdownInHTMLPostprocessor):
+            _restore_raw_html_only_where_placed(processor, md)
+
+
+def _normalize_whitespace_quickly(processor: Any, md: markdown.Markdown) -> None:
+    """Give the whitespace preprocessor a ``run`` that looks for lines of spaces only if
+    there may be one.
+
+    Upstream's last step empties every line of nothing but spaces with a look-behind regex,
+    ``(?<=\\n) +\\n``, tried at every position of the page: a few percent of the render
+    time, though few pages have such a line. Every match holds " \\n", so on a text without
+    one the substitution changes nothing and is left out; the other steps are upstream's.
+    """
+    from markdown.util import ETX, STX
+
+    def run(lines: list[str]) -> list[str]:
+        source = "\n".join(lines)
+        source = source.replace(STX, "").replace(ETX, "")
+        source = source.replace("\r\n", "\n").replace("\r", "\n") + "\n\n"
+        source = source.expandtabs(md.tab_length)
+        if " \n" in source:
+            source = re.sub(r"(?<=\n) +\n", "\n", source)
+        return source.split("\n")
+
+    processor.run = run
+
+
+def _unescape_only_escaped_text(processor: Any) -> None:
+    """Give the unescape treeprocessor a ``run`` that unescapes only text holding an escape.
+
+    Upstream assigns ``unescape(value)`` back to every text (but a ``code`` element's),
+    tail and attribute value: a ``re.sub`` whose pattern starts with STX. On a ``str``
+    without STX that returns the very same object, so assigning it changes nothing; a
+    ``str`` subclass (an ``AtomicString``) comes back as a plain ``str``, which is why
+    anything but an exact ``str`` still goes through upstream's ``unescape``.
+    """
+    from markdown.util import STX
+
+    unescape = processor.unescape
+
+    def needs_unescape(value: object) -> bool:
+        return type(value) is not str or STX in value
+
+    def run(root: Element) -> None:
+        for elem in root.iter():
+            text = elem.text
+            if text and elem.tag != "code" and needs_unescape(text):
+                elem.text = unescape(text)
+            tail = elem.tail
+            if tail and needs_unescape(tail):
+                elem.tail = unescape(tail)
+            for key, value in elem.items():
+                if value is not None and needs_unescape(value):
+                    elem.set(key, unescape(value))
+
+    processor.run = run
+
+
+def _skip_attr_lists_without_braces(processor: Any) -> None:
+    """Give attr_list's treeprocessor a ``run`` that does nothing to a tree with no "{".
+
+    Upstream changes an element only where one of its three regexes (HEADER_RE, BLOCK_RE,
+    INLINE_RE, each with a literal "{") matches an element's text or a tail; everything
+    else it does on the way (``is_block_level``, ``isheader``) only reads. With no "{" in
+    any text or tail of the tree, no regex matches and the tree is left as it was.
+    """
+    upstream_run = processor.run
+
+    def run(doc: Element) -> None:
+        for elem in doc.iter():
+            text, tail = elem.text, elem.tail
+            if (text and "{" in text) or (tail and "{" in tail):
+                upstream_run(doc)
+                return
+
+    processor.run = run
+
+
+def _restore_raw_html_only_where_placed(processor: Any, md: markdown.Markdown) -> None:
+    """Give raw_html's postprocessor a ``run`` that searches for placeholders only in text
+    holding one.
+
+    Upstream substitutes a pattern both of whose alternatives hold a stash placeholder
+    (``HTML_PLACEHOLDER``: STX, "wzxhzdk:", a number, ETX) in the page, then again in each
+    piece of raw HTML it puts in (stashed HTML may hold placeholders of its own): a regex
+    search through every highlighted code block, and on every heading's HTML that toc runs
+    the postprocessors on. In a ``str`` lacking the placeholder's start, ``re.sub`` finds
+    nothing and returns that same ``str``, so such text is returned at once; anything else
+    (text holding one, or not an exact ``str``) goes through upstream's ``run`` as this
+    Python-Markdown version writes it, here with ``restore`` for its ``pattern.sub``.
+    """
+    from markdown.util import HTML_PLACEHOLDER
+
+    placeholder_start = HTML_PLACEHOLDER.split("%s")[0]
+    base_placeholder = HTML_PLACEHOLDER % r"([0-9]+)"
+    pattern = re.compile(f"<p>{base_placeholder}</p>|{base_placeholder}")
+
+    def restore(html: str) -> str:
+        if type(html) is str and placeholder_start not in html:
+            return html
+        return pattern.sub(substitute_match, html)
+
+    def substitute_match(m: re.Match[str]) -> str:  # upstream's, but for restore
+        if key := m.group(1):
+            wrapped = True
+        else:
+            key = m.group(2)
+            wrapped = False
+        if (key := int(key)) >= md.htmlStash.html_counter:
+            return m.group(0)
+        html = processor.stash_to_string(md.htmlStash.rawHtmlBlocks[key])
+        if not wrapped or processor.isblocklevel(html):
+            return restore(html)
+        return restore(f"<p>{html}</p>")
+
+    def run(text: str) -> str:
+        return restore(text) if md.htmlStash.html_counter else text
+
+    processor.run = run
 
 
 def expand_shortcodes(

@@ -20,8 +20,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Collection, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,6 +41,10 @@ _MARKER_TEXT = b"Built by launchkit: the next build replaces this folder's conte
 # measured: 0.33-0.47 against 0.08-0.24 ms), and a rename across folders no more than one
 # within a folder. Inside the output folder, so on its file system: renames stay atomic.
 STAGING = ".launchkit-staging"
+# The folder of the staging folder where the folders that a build adds to the site are made
+# while worker processes render documents; the commit moves each new top folder in at once
+# (its name cannot be a staged file's: those are hex digits).
+_NEW_FOLDERS = "new-folders"
 # Renames done at once when publishing. A rename over an existing file waits on the file
 # system, not the CPU (ext4 allocates the new file's blocks first: about 1 ms each), so a
 # template edit's thousand pages took a second one after the other, and a tenth in threads.
@@ -149,6 +152,10 @@ class SiteWriter:
         self._staging_made = False
         self._pending: set[str] = set()
         self._folders: set[str] = set()  # folders this writer published into: they exist
+        # The folders made aside (:meth:`make_folders`), by the new top folder they are in,
+        # parents first (paths in the output folder).
+        self._new_folders: dict[str, list[str]] = {}
+        self._added: set[str] = set()  # folders moved in from aside: no file of the last build
         # By output, the size and mtime each file staged here (or found published with the
         # same bytes) has once published.
         self.stamps: dict[str, tuple[int, int]] = {}
@@ -208,6 +215,32 @@ class SiteWriter:
             if self.stage(output, data)[1]:
                 self.staged(output)
 
+    def make_folders(self, outputs: Iterable[str]) -> None:
+        """Make the folders that ``outputs`` need and the site lacks, aside in the staging
+        folder (a dot-folder: never served, removed by a :meth:`rollback`) until
+        :meth:`commit` moves each new top folder into the site with one rename.
+
+        For the caller's spare time (while worker processes render documents): a first
+        build's commit, when only this process works, would otherwise make a folder per page.
+        """
+        aside = os.path.join(self._staging, _NEW_FOLDERS)
+        shutil.rmtree(aside, ignore_errors=True)  # what a killed build made aside
+        os.makedirs(aside)
+        self._staging_made = True
+        self._new_folders.clear()
+        tops: dict[str, str] = {}  # each new folder's new top folder
+        for folder in sorted(_folders_of(outputs)):  # (a folder sorts before those inside it)
+            top = tops.get(folder.rpartition("/")[0])
+            if top is None:
+                if os.path.isdir(os.path.join(self.out, folder)):
+                    continue
+                top = folder
+                os.makedirs(os.path.join(aside, folder))  # (the site's folders above it too)
+            else:
+                os.mkdir(os.path.join(aside, folder))
+            tops[folder] = top
+            self._new_folders.setdefault(top, []).append(folder)
+
     def commit(self, outputs: Collection[str], previous: Collection[str] | None = None) -> None:
         """Publish the staged files, and delete the published files not in ``outputs``.
 
@@ -219,12 +252,16 @@ class SiteWriter:
             _make_folder(str(self.out))
             (self.out / MARKER).write_bytes(_MARKER_TEXT)
         pending = sorted(self._pending)
+        self._move_new_folders(pending)
         if self._empty or len(pending) <= _RENAMES_AT_ONCE:
             # Nothing replaced (a first or clean build), or a few files: threads would cost
             # more to start than the renames wait.
             for output in pending:
                 self._publish(output)
         else:
+            # Imported here: a rebuild of a few pages starts no thread (2 ms of import).
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(_RENAMES_AT_ONCE) as renames:
                 # In order of output, the first error raised (the others are published).
                 for _ in renames.map(self._publish, pending):
@@ -237,6 +274,30 @@ class SiteWriter:
         elif previous:  # (a rebuild that knows it publishes the same files passes none)
             _remove_outputs(self.out, sorted(set(previous) - {*outputs, MARKER}))
 
+    def _move_new_folders(self, pending: list[str]) -> None:
+        """Move into the site the new top folders (:meth:`make_folders`) that the ``pending``
+        outputs need, without the folders inside them that none needs (a failed build
+        leaves no new folder, a build that worked no empty one it made)."""
+        needed = _folders_of(pending)
+        aside = os.path.join(self._staging, _NEW_FOLDERS)
+        for top, folders in self._new_folders.items():
+            if top not in needed:
+                continue
+            for folder in reversed(folders):  # (those inside a folder before it)
+                if folder not in needed:
+                    os.rmdir(os.path.join(aside, folder))
+            target = os.path.join(self.out, top)
+            if os.path.isfile(target) or os.path.islink(target):
+                os.unlink(target)  # a file of the last build where a folder goes now
+            try:
+                os.rename(os.path.join(aside, top), target)
+            except OSError:  # made meanwhile, by another program: _publish makes what it lacks
+                continue
+            moved = [os.path.join(self.out, folder) for folder in folders if folder in needed]
+            self._folders.update(moved)
+            self._added.update(moved)
+        self._new_folders.clear()
+
     def _publish(self, output: str) -> None:
         """Put the staged file of ``output`` in place (its folder made now, not when it was
         staged: a failed build leaves no new folder in the site)."""
@@ -245,13 +306,17 @@ class SiteWriter:
         if folder not in self._folders:
             _make_folder(folder)
             self._folders.add(folder)
-        if os.path.isdir(target) and not os.path.islink(target):
+        if self._empty or folder in self._added:
+            pass  # no folder of the last build in there: no stat per file of a first build
+        elif os.path.isdir(target) and not os.path.islink(target):
             shutil.rmtree(target)  # a folder of the last build where a file goes now
         _replace(self._staged_path(output), target)
 
     def rollback(self) -> None:
-        """Remove the staging folder: the last site is intact."""
+        """Remove the staging folder (and the new folders made aside): the last site is
+        intact."""
         shutil.rmtree(self._staging, ignore_errors=True)
+        self._new_folders.clear()
         if self._empty and self.out.is_dir() and next(self.out.iterdir(), None) is None:
             self.out.rmdir()
         self._pending.clear()
@@ -279,6 +344,17 @@ def _replace(pending: str, target: str) -> None:
                     "before it are already new",
                 ) from None
             time.sleep(_REPLACE_PAUSE)
+
+
+def _folders_of(outputs: Iterable[str]) -> set[str]:
+    """The folders that hold ``outputs`` (paths in the output folder), and those above them."""
+    folders: set[str] = set()
+    for output in outputs:
+        folder = output.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return folders
 
 
 def _make_folder(folder: str) -> None:
@@ -337,7 +413,10 @@ def _remove_outputs(out: Path, outputs: list[str]) -> None:
         target = out / output
         if target.is_dir() and not target.is_symlink():
             continue  # a file of the last build replaced by a folder of this one
-        target.unlink(missing_ok=True)
+        try:
+            target.unlink(missing_ok=True)
+        except NotADirectoryError:
+            continue  # its folder of the last build is a file of this one: gone with it
         folder = target.parent
         while folder != out and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()

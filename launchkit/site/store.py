@@ -40,7 +40,7 @@ import contextlib
 import marshal
 import pickle
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,12 @@ class Store:
         query = "SELECT output, links FROM outputs WHERE folder = ? AND output = ?"
         rows = self._rows(query, marshal.loads, (folder, output))
         return next((entry for _, entry in rows), None)
+
+    def links_of_many(self, folder: str, outputs: Sequence[str]) -> dict[str, Any]:
+        """The links of some outputs of a folder, by output path (one query)."""
+        marks = ", ".join("?" * len(outputs))
+        query = f"SELECT output, links FROM outputs WHERE folder = ? AND output IN ({marks})"  # noqa: S608 - placeholders
+        return dict(self._rows(query, marshal.loads, (folder, *outputs)))
 
     def plan_head(self, folder: str) -> Any:
         """What the plan of ``folder`` is judged by (:class:`.siteplan.KeptPlan`), or None."""

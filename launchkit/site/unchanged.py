@@ -28,7 +28,6 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterable, Mapping
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,10 +37,10 @@ from .cache import SETTLED_NS, file_stamp, trusted_stamp
 from .content import walk_files
 from .siteplan import FileStamp
 from .social import SYSTEM_FONTS
-from .store import Store
 
 if TYPE_CHECKING:
     from .builder import BuildReport
+    from .store import Store
 
 # The cache file's entries (table meta) of the stamp of each output folder: what it was made
 # from, and apart (read only when all that is equal), the stamps of the published files.
@@ -94,8 +93,8 @@ def published_stamps(out: Path, outputs: Iterable[str]) -> Stamps:
 class LastBuild:
     """The stamp of the last build into ``out`` in the cache file: read, compared, replaced."""
 
-    def __init__(self, config: SiteConfig, cache_file: Path, out: Path, key: str) -> None:
-        self.cache_file = cache_file
+    def __init__(self, config: SiteConfig, store: Store, out: Path, key: str) -> None:
+        self.store = store  # the cache file, open for the build
         self.out = out
         self.key = key
         # Taken before the build reads any of them (a file changed meanwhile then differs);
@@ -112,13 +111,12 @@ class LastBuild:
         """The last build's report when nothing it was made from or wrote has changed."""
         if not self.trusted:
             return None
-        with closing(Store(self.cache_file)) as store:
-            last = store.meta(_ENTRY + str(self.out))
-            if not isinstance(last, Stamp) or (last.key, last.sources) != (self.key, self.sources):
-                return None
-            if last.valid_until is not None and now >= last.valid_until:
-                return None
-            published = store.meta(_PUBLISHED + str(self.out))
+        last = self.store.meta(_ENTRY + str(self.out))
+        if not isinstance(last, Stamp) or (last.key, last.sources) != (self.key, self.sources):
+            return None
+        if last.valid_until is not None and now >= last.valid_until:
+            return None
+        published = self.store.meta(_PUBLISHED + str(self.out))
         if not isinstance(published, dict) or published_stamps(self.out, published) != published:
             return None
         return last.report
@@ -138,8 +136,8 @@ class LastBuild:
             planned=False,
         )
         stamp = Stamp(self.key, self.sources, valid_until, unrendered)
-        with closing(Store(self.cache_file)) as store:
-            store.write(meta={_ENTRY + str(self.out): stamp, _PUBLISHED + str(self.out): published})
+        out = str(self.out)
+        self.store.write(meta={_ENTRY + out: stamp, _PUBLISHED + out: published})
 
 
 __all__ = [
