@@ -757,7 +757,7 @@ class _StoredLinks(Mapping[str, Links]):
     those of the outputs it will ask for in ``order`` a batch at a time (a query per page
     was a fifth of a cold build's link check; all at once would hold 20000 pages' links)."""
 
-    def __init__(self, cache: BuildCache, order: Sequence[str] = ()) -> None:
+    def __init__(self, cache: BuildCache, order: Sequence[str]) -> None:
         self.cache = cache
         self.order = list(order)
         self.place = {output: index for index, output in enumerate(self.order)}
@@ -766,8 +766,8 @@ class _StoredLinks(Mapping[str, Links]):
     def __getitem__(self, output: str) -> Links:
         if output not in self.batch:
             index = self.place.get(output)
-            if index is None:
-                return self.cache.links_of(output)
+            if index is None:  # (not one it was told of: read alone)
+                return self.cache.links_of_many([output])[output]
             self.batch = self.cache.links_of_many(self.order[index : index + _LINKS_AT_ONCE])
         return self.batch[output]
 

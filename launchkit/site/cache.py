@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import compress, count
 from pathlib import Path, PurePath
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..config import SiteConfig
 from .content import Page, Sources, find_sources, is_hidden, walk_files
@@ -659,14 +659,13 @@ class BuildCache:
         ids = self.store.ids(self.out, output)
         return frozenset(ids) if isinstance(ids, frozenset) else frozenset()
 
-    def links_of(self, output: str) -> Links:
-        """The links of a page document the last build made."""
-        return _links(self.store.links(self.out, output))
-
     def links_of_many(self, outputs: Sequence[str]) -> dict[str, Links]:
         """The links of some page documents the last build made, by output (one query)."""
         stored = self.store.links_of_many(self.out, outputs)
-        return {output: _links(stored.get(output)) for output in outputs}
+        return {
+            output: tuple(tuple(link) for link in stored.get(output) or ())  # (marshal: lists)
+            for output in outputs
+        }
 
     # --- the end ---------------------------------------------------------------------------
 
@@ -738,11 +737,6 @@ def code_keys(context: BuildContext) -> dict[str, str]:
         "links": code.fingerprint("links"),
         "media": code.fingerprint("media"),
     }
-
-
-def _links(stored: Any) -> Links:
-    """A document's links as the cache file holds them (marshal: lists or tuples)."""
-    return tuple(tuple(link) for link in stored or ())
 
 
 def _published(out: str) -> str:

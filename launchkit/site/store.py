@@ -158,11 +158,6 @@ class Store:
         query = "SELECT output, ids FROM outputs WHERE folder = ? AND ids IS NOT NULL"
         return dict(self._rows(query, marshal.loads, (folder,)))
 
-    def links(self, folder: str, output: str) -> Any:
-        query = "SELECT output, links FROM outputs WHERE folder = ? AND output = ?"
-        rows = self._rows(query, marshal.loads, (folder, output))
-        return next((entry for _, entry in rows), None)
-
     def links_of_many(self, folder: str, outputs: Sequence[str]) -> dict[str, Any]:
         """The links of some outputs of a folder, by output path (one query)."""
         marks = ", ".join("?" * len(outputs))
