@@ -11,6 +11,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +101,24 @@ def test_the_ceiling_sheds_load_before_stripe_would(
     busy = next(answer for answer in answers if status_of(answer) == 503)
     assert b"\r\nRetry-After: 1\r\n" in busy
     assert b"taking a lot of orders" in busy
+
+
+def test_workers_counting_their_first_hits_at_once_share_the_ceiling() -> None:
+    """Four just-forked workers hit a new Guard's ceiling of 4 in the same instant: 4 pass.
+
+    When each worker's first hit also made the file's table, one of them could fail with
+    "database is locked", a failing storage lets the request through, and more passed in
+    3 to 34 of 100 starts.
+    """
+    script = Path(__file__).with_name("ceiling_race.py")
+    run = subprocess.run(
+        [sys.executable, str(script), "100", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert run.stdout.splitlines() == ["4"] * 100, run.stdout
 
 
 def _answer(sock: socket.socket) -> bytes:

@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,9 +112,14 @@ def _networks(text: str) -> tuple[Network, ...] | None:
 class SQLiteStorage(limits.storage.Storage, limits.storage.MovingWindowSupport):
     """A ``limits`` storage in one SQLite file, shared by every process that opens it.
 
-    Each process opens its own connection on first use (a connection must not cross a fork);
-    within a process a lock keeps threads apart. Only what the moving window needs is kept:
-    one row per counted hit, deleted once it is older than the longest window.
+    The file, its journal mode and its table are made by the constructor, in the process that
+    makes the storage: when two freshly forked workers did it on their first hit at the same
+    instant, one of them could get "database is locked" at once (the switch to WAL does not
+    wait for the busy timeout), and since a failing storage lets the request through, the
+    first burst after a start went past the ceiling (in 14 of 200 starts). Each process then
+    opens its own connection on first use (a connection must not cross a fork); within a
+    process a lock keeps threads apart. Only what the moving window needs is kept: one row per
+    counted hit, deleted once it is older than the longest window.
     """
 
     STORAGE_SCHEME = None  # made by Guard, not from a URL
@@ -124,25 +130,29 @@ class SQLiteStorage(limits.storage.Storage, limits.storage.MovingWindowSupport):
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._pid = 0
+        self._create()
 
     @property
     def base_exceptions(self) -> type[Exception]:
         return sqlite3.Error
 
-    def _db(self) -> sqlite3.Connection:
-        if self._connection is None or self._pid != os.getpid():
-            connection = sqlite3.connect(
-                self.path, timeout=0.5, isolation_level=None, check_same_thread=False
-            )
+    def _create(self) -> None:
+        with closing(sqlite3.connect(self.path, isolation_level=None)) as connection:
             # On tmpfs durability is moot; WAL lets readers and the one writer overlap.
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=OFF")
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS hits (key TEXT NOT NULL, at REAL NOT NULL, "
                 "expires REAL NOT NULL)"
             )
             connection.execute("CREATE INDEX IF NOT EXISTS hits_key_at ON hits (key, at)")
             connection.execute("CREATE INDEX IF NOT EXISTS hits_expires ON hits (expires)")
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():
+            connection = sqlite3.connect(
+                self.path, timeout=0.5, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA synchronous=OFF")
             self._connection, self._pid = connection, os.getpid()
         return self._connection
 
