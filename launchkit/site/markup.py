@@ -492,9 +492,12 @@ def _skip_hopeless_runs(processor: InlineProcessor, required: list[tuple[str, ..
     from markdown.util import INLINE_PLACEHOLDER_PREFIX, AtomicString
 
     # A literal containing another is found whenever that one is: the shortest suffice.
+    # Sorted whole, not only by length: the same pattern in every process (a set's order
+    # changes with the string hash), so that the CLI's kept regex program is found (.regexes).
     literals = {literal for needed in required for literal in needed}
     minimal = sorted(
-        {lit for lit in literals if not any(o != lit and o in lit for o in literals)}, key=len
+        {lit for lit in literals if not any(o != lit and o in lit for o in literals)},
+        key=lambda lit: (len(lit), lit),
     )
     any_literal = re.compile("|".join(re.escape(literal) for literal in reversed(minimal)))
 
