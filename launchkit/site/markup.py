@@ -200,13 +200,15 @@ class MarkdownRenderer:
             CssClassesOnly,
             NamedExtensionsMarkdown,
             cache_lexer_lookups,
+            urllib_request_deferred,
         )
 
-        self._markdown = NamedExtensionsMarkdown(
-            extensions=list(EXTENSIONS),
-            extension_configs=extension_configs(pygments_style=CssClassesOnly),
-            output_format="html",
-        )
+        with urllib_request_deferred():  # the extensions are imported here
+            self._markdown = NamedExtensionsMarkdown(
+                extensions=list(EXTENSIONS),
+                extension_configs=extension_configs(pygments_style=CssClassesOnly),
+                output_format="html",
+            )
         _speed_up_inline_processing(self._markdown)
         _speed_up_block_processing(self._markdown)
         _speed_up_tree_and_postprocessing(self._markdown)
