@@ -20,9 +20,15 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from launchkit.config import DEFAULT_CONFIG, load_config
 from launchkit.errors import SiteError
+from launchkit.site.regexes import kept_regex_programs
+from launchkit.site.store import CACHE_FOLDER
+
+if TYPE_CHECKING:
+    from launchkit.site.builder import BuildReport
 
 # Allocations between two collections of the youngest generation (Python's default: 700).
 _GC_YOUNG_THRESHOLD = 70_000
@@ -92,32 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve(args)
     _collect_garbage_seldom()
-    # Imported once the collector is tuned: at Python's default thresholds it ran some 30
-    # times while the builder was imported (15 ms, 2-3 % of a one-page rebuild).
-    from launchkit.site.builder import build_site
+    # The cache folder as the build names it (config.root / CACHE_FOLDER), known before the
+    # imports: they compile most of the patterns.
+    regexes = args.config.resolve().parent / CACHE_FOLDER
+    with kept_regex_programs(regexes, read=not args.clean):
+        try:
+            report, out = _build(args)
+        except SiteError as exc:
+            return _fail(str(exc), args.verbose)
+        except OSError as exc:  # a disk full or a folder without write permission
+            return _fail(f"error: {exc}", args.verbose)
+        except Exception as exc:  # a bug in launchkit; the message is still one line
+            return _fail(f"internal error: {exc!r} (run with --verbose for details)", args.verbose)
     from launchkit.site.content import display_path
-    from launchkit.site.context import BuildContext
 
-    gc.freeze()  # the modules' objects, never garbage: out of the collector's walks
-    try:
-        config = load_config(args.config)
-        out = args.out if args.out is not None else config.root / "public"
-        report = build_site(
-            config,
-            out,
-            drafts=args.drafts,
-            future=args.future,
-            clean=args.clean,
-            strict=args.strict,
-            progress=sys.stderr.isatty(),
-            context=BuildContext(one_build=True),  # what it reuses is on disk
-        )
-    except SiteError as exc:
-        return _fail(str(exc), args.verbose)
-    except OSError as exc:  # a disk full or a folder without write permission
-        return _fail(f"error: {exc}", args.verbose)
-    except Exception as exc:  # a bug in launchkit; the message is still one line
-        return _fail(f"internal error: {exc!r} (run with --verbose for details)", args.verbose)
     _print_summarised([str(warning) for warning in report.warnings], "warnings", args.verbose)
     _print_summarised([f"note: {note}" for note in report.notes], "notes", args.verbose)
     print(
@@ -126,6 +120,29 @@ def main(argv: list[str] | None = None) -> int:
         f"{report.seconds:.2f} s -> {display_path(out)}/"
     )
     return 0
+
+
+def _build(args: argparse.Namespace) -> tuple[BuildReport, Path]:
+    """Build as ``args`` say: the report and the output folder."""
+    # Imported once the collector is tuned: at Python's default thresholds it ran some 30
+    # times while the builder was imported (15 ms, 2-3 % of a one-page rebuild).
+    from launchkit.site.builder import build_site
+    from launchkit.site.context import BuildContext
+
+    gc.freeze()  # the modules' objects, never garbage: out of the collector's walks
+    config = load_config(args.config)
+    out = args.out if args.out is not None else config.root / "public"
+    report = build_site(
+        config,
+        out,
+        drafts=args.drafts,
+        future=args.future,
+        clean=args.clean,
+        strict=args.strict,
+        progress=sys.stderr.isatty(),
+        context=BuildContext(one_build=True),  # what it reuses is on disk
+    )
+    return report, out
 
 
 def _collect_garbage_seldom() -> None:

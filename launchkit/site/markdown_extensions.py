@@ -11,7 +11,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from collections.abc import Iterator, Mapping
+import sys
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import markdown
@@ -48,6 +51,47 @@ class NamedExtensionsMarkdown(markdown.Markdown):
         if class_name:
             return getattr(module, class_name)(**configs)
         return module.makeExtension(**configs)
+
+
+# What PyMdown Extensions imports of urllib.request (pymdownx.util, for its path
+# converters: neither pymdownx.pathconverter nor b64 is among launchkit's extensions).
+_URLLIB_REQUEST_NAMES = ("pathname2url", "url2pathname")
+
+
+@contextmanager
+def urllib_request_deferred() -> Iterator[None]:
+    """While active, ``from urllib.request import pathname2url, url2pathname`` gives two
+    functions that import urllib.request when first called, not at once.
+
+    pymdownx.util imports them at its top, and urllib.request imports http.client, email,
+    socket and ssl (OpenSSL set up): 75 M instructions, 6 % of a one-page rebuild, for two
+    functions no enabled extension calls. The stand-in module is in ``sys.modules`` only
+    while PyMdown Extensions is imported (:class:`~.markup.MarkdownRenderer`), and only when
+    urllib.request is not imported yet (the preview's checkout has it): any other import of
+    it, later, gets the real module.
+    """
+    if "urllib.request" in sys.modules:
+        yield
+        return
+    stand_in = types.ModuleType("urllib.request", "pathname2url and url2pathname, deferred")
+    for name in _URLLIB_REQUEST_NAMES:
+        setattr(stand_in, name, _imported_when_called(name))
+    sys.modules["urllib.request"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("urllib.request") is stand_in:
+            del sys.modules["urllib.request"]
+
+
+def _imported_when_called(name: str) -> Callable[..., Any]:
+    """urllib.request's function ``name``, imported on the first call."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module("urllib.request"), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 class _CssClassesOnlyMeta(StyleMeta):
@@ -148,4 +192,5 @@ __all__ = [
     "ListsAfterParagraphsExtension",
     "NamedExtensionsMarkdown",
     "cache_lexer_lookups",
+    "urllib_request_deferred",
 ]

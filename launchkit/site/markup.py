@@ -200,13 +200,15 @@ class MarkdownRenderer:
             CssClassesOnly,
             NamedExtensionsMarkdown,
             cache_lexer_lookups,
+            urllib_request_deferred,
         )
 
-        self._markdown = NamedExtensionsMarkdown(
-            extensions=list(EXTENSIONS),
-            extension_configs=extension_configs(pygments_style=CssClassesOnly),
-            output_format="html",
-        )
+        with urllib_request_deferred():  # the extensions are imported here
+            self._markdown = NamedExtensionsMarkdown(
+                extensions=list(EXTENSIONS),
+                extension_configs=extension_configs(pygments_style=CssClassesOnly),
+                output_format="html",
+            )
         _speed_up_inline_processing(self._markdown)
         _speed_up_block_processing(self._markdown)
         _speed_up_tree_and_postprocessing(self._markdown)
@@ -492,9 +494,12 @@ def _skip_hopeless_runs(processor: InlineProcessor, required: list[tuple[str, ..
     from markdown.util import INLINE_PLACEHOLDER_PREFIX, AtomicString
 
     # A literal containing another is found whenever that one is: the shortest suffice.
+    # Sorted whole, not only by length: the same pattern in every process (a set's order
+    # changes with the string hash), so that the CLI's kept regex program is found (.regexes).
     literals = {literal for needed in required for literal in needed}
     minimal = sorted(
-        {lit for lit in literals if not any(o != lit and o in lit for o in literals)}, key=len
+        {lit for lit in literals if not any(o != lit and o in lit for o in literals)},
+        key=lambda lit: (len(lit), lit),
     )
     any_literal = re.compile("|".join(re.escape(literal) for literal in reversed(minimal)))
 
