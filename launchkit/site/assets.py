@@ -62,9 +62,13 @@ _SUFFIX = r"\.(?:" + "|".join(sorted(suffix[1:] for suffix in FINGERPRINTED)) + 
 _VALUE = rf"""(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]+{_SUFFIX}(?:#[^"]*)?)\""""
 _RELATIVE_ATTRIBUTE = re.compile(rf"""\b(href|src|poster)="{_VALUE}""", re.IGNORECASE)
 _PATH = rf"/[^\"'()\s,?#&<>]+{_SUFFIX}(?![\w.-])"
-# Where those may be, found quickly as they begin with a literal (see .scan): an
-# attribute's value, a path (each match only looks ahead, so none hides another).
-_ATTRIBUTE_VALUE = re.compile(rf'="(?={_VALUE})', re.IGNORECASE)
+# Where those may be, found quickly as they begin with a literal (see .scan): the value of
+# an href, src or poster attribute (its name looked at before its value: a page's class,
+# id and other attributes are most of its values), a path (each match only looks ahead,
+# so none hides another).
+_ATTRIBUTE_VALUE = re.compile(
+    rf'="(?:(?<=href=")|(?<=src=")|(?<=poster="))(?={_VALUE})', re.IGNORECASE
+)
 _REFERENCE_PATH = re.compile(rf"/(?={_PATH[1:]})", re.IGNORECASE)
 
 

@@ -659,9 +659,10 @@ class _Build:
             )
 
         def keep(index: int, result: tuple) -> tuple:
-            """All but the links, which go to the cache file (20000 pages' would not fit)."""
+            """All but the links, which go to the cache file when they changed (20000 pages'
+            would not fit in memory)."""
             size, mtime_ns, links, links_key, ids, changed = result
-            cache.add_links(pages[index].output, links)
+            cache.add_links(pages[index].output, links, links_key)
             return size, mtime_ns, links_key, ids, changed
 
         results = run_jobs(

@@ -349,8 +349,14 @@ class BuildCache:
             self.store.write(links=(self.out, self.fresh_links))
             self.fresh_links = {}
 
-    def add_links(self, output: str, links: Links) -> None:
-        """Keep the links of a document made in this build (in the cache file)."""
+    def add_links(self, output: str, links: Links, links_key: str) -> None:
+        """Keep the links of a document made in this build (in the cache file), unless
+        its row there holds these already: the last build's document had the same links
+        and URL (``links_key``, :func:`.keys.page_links_key`). A template edit that changes
+        every post's text and none of its links then rewrites none of them."""
+        known = self.record().outputs.get(output)
+        if known is not None and known.links_key == links_key:
+            return
         self.fresh_links[output] = links
         if len(self.fresh_links) >= _BODIES_IN_MEMORY:
             self.flush()

@@ -155,7 +155,6 @@ class SiteWriter:
         # The folders made aside (:meth:`make_folders`), by the new top folder they are in,
         # parents first (paths in the output folder).
         self._new_folders: dict[str, list[str]] = {}
-        self._added: set[str] = set()  # folders moved in from aside: no file of the last build
         # By output, the size and mtime each file staged here (or found published with the
         # same bytes) has once published.
         self.stamps: dict[str, tuple[int, int]] = {}
@@ -184,8 +183,7 @@ class SiteWriter:
             self._staging_made = True
         pending = self._staged_path(output)
         if isinstance(data, bytes):
-            with open(pending, "wb") as file:
-                file.write(data)
+            _write_file(pending, data)
         else:
             self._place(Path(data), Path(pending))
         return os.stat(pending), True
@@ -289,28 +287,32 @@ class SiteWriter:
             target = os.path.join(self.out, top)
             if os.path.isfile(target) or os.path.islink(target):
                 os.unlink(target)  # a file of the last build where a folder goes now
-            try:
+            with contextlib.suppress(OSError):  # made meanwhile: _publish makes what it lacks
                 os.rename(os.path.join(aside, top), target)
-            except OSError:  # made meanwhile, by another program: _publish makes what it lacks
-                continue
-            moved = [os.path.join(self.out, folder) for folder in folders if folder in needed]
-            self._folders.update(moved)
-            self._added.update(moved)
         self._new_folders.clear()
 
     def _publish(self, output: str) -> None:
         """Put the staged file of ``output`` in place (its folder made now, not when it was
         staged: a failed build leaves no new folder in the site)."""
         target = os.path.join(self.out, output)  # (os.path: a template edit's every post)
+        pending = self._staged_path(output)
+        try:
+            # Most files replace one of the last build in its folder: tried first, without
+            # a stat of the folder or the file (two per post of a template edit).
+            os.replace(pending, target)
+        except OSError as refused:  # no folder, a folder in the way, a file held open
+            self._make_way(target)
+            _replace(pending, target, first_refused=isinstance(refused, PermissionError))
+
+    def _make_way(self, target: str) -> None:
+        """Make the folder of ``target`` (a file in the way removed) and remove a folder
+        where ``target`` goes."""
         folder = os.path.dirname(target)
         if folder not in self._folders:
             _make_folder(folder)
             self._folders.add(folder)
-        if self._empty or folder in self._added:
-            pass  # no folder of the last build in there: no stat per file of a first build
-        elif os.path.isdir(target) and not os.path.islink(target):
+        if os.path.isdir(target) and not os.path.islink(target):
             shutil.rmtree(target)  # a folder of the last build where a file goes now
-        _replace(self._staged_path(output), target)
 
     def rollback(self) -> None:
         """Remove the staging folder (and the new folders made aside): the last site is
@@ -329,9 +331,12 @@ _REPLACE_TRIES = 10
 _REPLACE_PAUSE = 0.1
 
 
-def _replace(pending: str, target: str) -> None:
-    """Rename ``pending`` over ``target``, waiting out a short hold on ``target``."""
-    for attempt in range(1, _REPLACE_TRIES + 1):
+def _replace(pending: str, target: str, *, first_refused: bool = False) -> None:
+    """Rename ``pending`` over ``target``, waiting out a short hold on ``target``
+    (``first_refused``: the caller's try was the first, refused)."""
+    if first_refused:
+        time.sleep(_REPLACE_PAUSE)
+    for attempt in range(1 + first_refused, _REPLACE_TRIES + 1):
         try:
             os.replace(pending, target)
             return
@@ -401,10 +406,39 @@ def _same_content(published: str, stat: os.stat_result, data: FileData) -> bool:
             return (stat.st_size, stat.st_mtime_ns) == (source.st_size, source.st_mtime_ns)
         if stat.st_size != len(data):
             return False
-        with open(published, "rb") as file:
-            return file.read() == data
+        return _read_file(published, len(data) + 1) == data  # (+1: one that grew meanwhile)
     except OSError:  # a folder where a file goes, or unreadable: write it afresh
         return False
+
+
+# A file's bytes are read and written with os.open rather than open(): a template edit stages
+# every post, and a file object costs three or four system calls more each (its buffer's
+# size, whether it is a terminal, where it is) besides the object itself.
+_BINARY = getattr(os, "O_BINARY", 0)  # (Windows: no newline translation)
+
+
+def _read_file(path: str, size: int) -> bytes:
+    """Up to ``size`` bytes from the start of the file at ``path``."""
+    descriptor = os.open(path, os.O_RDONLY | _BINARY)
+    try:
+        parts = []
+        while size > 0 and (part := os.read(descriptor, size)):
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
+    finally:
+        os.close(descriptor)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    """Make the file at ``path`` hold ``data`` (created, or emptied first)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o666)
+    try:
+        view = memoryview(data)
+        while view:  # (a write may take part of it)
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
 
 
 def _remove_outputs(out: Path, outputs: list[str]) -> None:
