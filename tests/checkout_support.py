@@ -92,14 +92,20 @@ def raw_request(port: int, data: bytes, *, half_close: bool = False, timeout: fl
         sock.sendall(data)
         if half_close:
             sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-                if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
-                    break
-        except (TimeoutError, ConnectionResetError):
-            pass
+        return read_answer(sock)
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One answer (with a Content-Length), or all there is until the server closes or the
+    socket's timeout; the connection stays open."""
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
+                break
+    except (TimeoutError, ConnectionResetError):
+        pass
     return b"".join(chunks)
 
 
@@ -116,11 +122,14 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
 
 
-def form_post(path: str, body: bytes, *headers: str) -> bytes:
-    """A buy-form POST with the given raw headers (and Content-Length unless one is given)."""
+def form_post(path: str, body: bytes, *headers: str, keep_alive: bool = False) -> bytes:
+    """A buy-form POST with the given raw headers (and Content-Length unless one is given),
+    with ``Connection: close`` unless ``keep_alive``."""
     lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1"]
     lines.append("Content-Type: application/x-www-form-urlencoded")
     lines += headers
     if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
         lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\nConnection: close\r\n\r\n").encode("latin-1") + body
+    if not keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body

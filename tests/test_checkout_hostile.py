@@ -8,6 +8,7 @@ reads its log. Every attack is bounded in sockets and seconds and stops by itsel
 from __future__ import annotations
 
 import itertools
+import signal
 import socket
 import threading
 import time
@@ -17,12 +18,20 @@ from pathlib import Path
 
 import pytest
 import requests
-from checkout_support import TEST_KEY, CheckoutProcess, form_post, raw_request, status_of
-from stripe_stub import StripeStub
+from checkout_support import (
+    TEST_KEY,
+    CheckoutProcess,
+    form_post,
+    raw_request,
+    read_answer,
+    status_of,
+)
+from stripe_stub import StripeStub, catalogue_prices
 from test_checkout_params import REFERRAL
 
 from launchkit.checkout.serving import HEADER_TIMEOUT
 from launchkit.checkout.stripe_api import CHECKOUT_DEADLINE
+from launchkit.config import load_config
 
 ENDPOINT = "/buy"  # test_checkout_params' site
 BUY = f"product=once&referral={REFERRAL}".encode()
@@ -209,3 +218,62 @@ def test_hanging_stripe_answers_every_buyer_even_through_a_restart(
     assert [status_of(answer) for answer in answers] == [504] * 40
     assert slowest < CHECKOUT_DEADLINE + 5
     assert exit_code == 0
+
+
+# --- a stop with kept-alive connections -----------------------------------------------------
+
+
+def test_a_stop_closes_idle_kept_alive_connections_at_once(
+    shop_config: Path, stripe: StripeStub, tmp_path: Path
+) -> None:
+    """A browser keeps its connection after a checkout: on SIGTERM the server closes it and
+    exits, instead of waiting out the keep-alive wait (which used to hold the stop ~10 s)."""
+    server = CheckoutProcess(shop_config, stripe.url, tmp_path / "server.log")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+            sock.sendall(form_post(ENDPOINT, BUY, keep_alive=True))
+            answer = read_answer(sock)
+            began = time.monotonic()
+            exit_code = server.stop()
+            stopped_in = time.monotonic() - began
+            closed = sock.recv(1) == b""
+    finally:
+        server.stop()
+    assert status_of(answer) == 303 and b"connection: close" not in answer.lower()
+    assert closed and exit_code == 0
+    assert stopped_in < HEADER_TIMEOUT, f"the stop took {stopped_in:.1f} s"
+    assert_no_error_lines(server)
+
+
+def test_a_stop_still_answers_every_request_under_way(shop_config: Path, tmp_path: Path) -> None:
+    """On SIGTERM a checkout waiting on a slow Stripe, and a kept-alive connection's next
+    request of which only a part has arrived, are both answered in full, then closed."""
+    prices = catalogue_prices(load_config(shop_config).products)
+    with StripeStub(prices=prices) as slow_stripe, ThreadPoolExecutor(1) as pool:
+        server = CheckoutProcess(shop_config, slow_stripe.url, tmp_path / "server.log")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=30) as kept:
+                kept.sendall(form_post(ENDPOINT, BUY, keep_alive=True))
+                first = read_answer(kept)
+                slow_stripe.clear()
+                slow_stripe.delay = 3
+                waiting = pool.submit(raw_request, server.port, form_post(ENDPOINT, BUY))
+                while not slow_stripe.requests:  # that checkout now waits on Stripe
+                    time.sleep(0.05)
+                second = form_post(ENDPOINT, BUY, keep_alive=True)
+                kept.sendall(second[:20])
+                time.sleep(0.5)  # the worker reads the first bytes
+                server.process.send_signal(signal.SIGTERM)
+                time.sleep(1)  # the worker stops: it closes its idle connections
+                kept.sendall(second[20:])
+                answers = [waiting.result(), read_answer(kept)]
+                closed = kept.recv(1) == b""
+            exit_code = server.stop()
+        finally:
+            server.stop()
+    assert status_of(first) == 303
+    assert [status_of(answer) for answer in answers] == [303, 303]
+    assert b"connection: close" in answers[1].lower() and closed
+    assert exit_code == 0
+    assert len(slow_stripe.sessions) == 2
+    assert_no_error_lines(server)

@@ -8,13 +8,15 @@ a thread from a fixed pool (measured against gthread and waitress: docs/checkout
 
 * :data:`HEADER_TIMEOUT`: gunicorn's gevent worker reads a request's line and headers under a
   ``gevent.Timeout`` of its ``keepalive`` setting, which is also how long a kept-alive
-  connection may idle; past it the socket is closed without an answer, as nginx does.
+  connection may idle before its next request begins (:class:`CheckoutWorker` waits for
+  that); past either the socket is closed without an answer, as nginx does.
 * :data:`BODY_TIMEOUT`: :class:`CheckoutWorker` reads the body completely, with
   :func:`launchkit.checkout.app.read_body` and under its own deadline, before the app runs;
   the app gets the bytes, or the reason it could not have them (408, 400, 413).
-* :data:`GRACEFUL_TIMEOUT`: on SIGTERM a worker stops accepting and finishes what it
-  started; a request that just arrived needs at most the body deadline plus the checkout's
-  Stripe deadline, so the grace period exceeds both and no buyer is dropped unanswered.
+* :data:`GRACEFUL_TIMEOUT`: on SIGTERM a worker stops accepting, closes its idle kept-alive
+  connections and finishes what it started; a request that just arrived needs at most the
+  body deadline plus the checkout's Stripe deadline, so the grace period exceeds both and no
+  buyer is dropped unanswered.
 * ``worker_connections``: sockets per worker process (gunicorn's default, 1000).
 
 The app itself stays a plain WSGI callable (``checkout_server:app``) that any server can run;
@@ -25,6 +27,7 @@ sockets must be in place before ``ssl``, urllib3 or stripe are imported:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import math
@@ -32,10 +35,13 @@ import os
 import resource
 import signal
 import socket
+import ssl
 from typing import Any
 
 import gevent
+import gevent.select
 import gunicorn.app.base
+from gevent.monkey import get_original
 from gunicorn.glogging import Logger
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -47,6 +53,8 @@ HEADER_TIMEOUT = 10
 BODY_TIMEOUT = 10.0
 GRACEFUL_TIMEOUT = math.ceil(BODY_TIMEOUT + CHECKOUT_DEADLINE) + 5
 WORKER_CONNECTIONS = 1000
+
+_select_now = get_original("select", "select")  # the system call, which never yields
 
 
 def gunicorn_settings(log_format: str = "text") -> dict[str, Any]:
@@ -116,11 +124,59 @@ def _exit_now(signum: int, frame: Any) -> None:
 
 
 class CheckoutWorker(GeventWorker):
-    """gunicorn's gevent worker that reads each request's body before the app runs."""
+    """gunicorn's gevent worker that reads each request's body before the app runs, and
+    closes its idle kept-alive connections at once when it is told to stop.
+
+    On SIGTERM gunicorn's gevent worker waits while any connection is open, an idle
+    kept-alive one included, so a browser's connection kept after a checkout held the stop
+    for the whole keep-alive wait (``HEADER_TIMEOUT``). As nginx and gunicorn's own sync and
+    gthread workers do, a connection with no byte of a next request is closed instead; one
+    with a request under way, even half received, is still served (and then closed).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The sockets of kept-alive connections waiting for the first byte of a request.
+        self.idle_connections: set[socket.socket] = set()
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
         self.wsgi = BufferedBody(self.wsgi, BODY_TIMEOUT)
+
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> None:
+        super().handle_request(listener_name, req, sock, addr)
+        # gunicorn's next read would both wait for the next request and take its first bytes,
+        # after which a stop could not tell an idle connection from a half-received request:
+        # wait for those bytes here instead. Bytes already read with the last request
+        # (pipelined) are a request begun.
+        if req.unreader.buf.getvalue() or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            return
+        if not self.alive:  # answered after the stop began (without Connection: close)
+            raise StopIteration("the worker is stopping")
+        self.idle_connections.add(sock)
+        try:
+            readable, _, _ = gevent.select.select([sock], [], [], self.cfg.keepalive)
+        finally:
+            self.idle_connections.discard(sock)
+        if not readable:  # what gunicorn's keepalive wait would have done
+            raise StopIteration("keep-alive wait over")
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        # Out of the signal handler, as gunicorn's gevent worker does for SIGQUIT.
+        gevent.spawn(self.close_idle_connections)
+
+    def close_idle_connections(self) -> None:
+        """Shut down the idle connections: each one's wait ends, its reader finds the end of
+        the stream, and gunicorn closes it as a client's departure. A connection whose next
+        request has arrived meanwhile is left to be served: nothing in this loop yields to
+        another greenlet (gevent's select would), so no request can begin on a connection
+        between its check and its shutdown."""
+        for sock in list(self.idle_connections):
+            readable, _, _ = _select_now([sock], [], [], 0)
+            if not readable:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
 
 class QuietAccessLogger(Logger):
