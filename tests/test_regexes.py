@@ -82,6 +82,24 @@ def test_without_reading_every_pattern_is_parsed(tmp_path: Path, monkeypatch) ->
     assert PATTERNS[0] in parsed
 
 
+def test_without_reading_the_kept_programs_stay(tmp_path: Path, monkeypatch) -> None:
+    """A clean build adds its programs to those kept: the next edit still finds the code
+    lexers an earlier build's parent compiled and the clean build's parent did not."""
+    with kept_regex_programs(tmp_path):
+        compiled(*PATTERNS[0])
+    with kept_regex_programs(tmp_path, read=False):
+        compiled(*PATTERNS[1])
+    parsed = []
+    parse = re._compiler._parser.parse
+    monkeypatch.setattr(
+        re._compiler._parser, "parse", lambda *args: parsed.append(args) or parse(*args)
+    )
+    with kept_regex_programs(tmp_path):
+        compiled(*PATTERNS[0])
+        compiled(*PATTERNS[1])
+    assert PATTERNS[0] not in parsed and PATTERNS[1] not in parsed  # (the probe is parsed)
+
+
 @pytest.mark.parametrize("content", [b"", b"\x00garbage", b"\xe9\x02\x00\x00\x00", None])
 def test_an_unreadable_or_foreign_file_is_as_none(tmp_path: Path, content: bytes | None) -> None:
     path = tmp_path / FILE_NAME

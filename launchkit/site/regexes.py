@@ -12,7 +12,7 @@ program) and the same output. The programs are kept in the cache folder, with th
 interpreter's version and ``_sre.MAGIC``: another Python's are not read.
 
 Only the CLI uses it (``build.py``): it wraps a whole process, whose imports compile most of
-the patterns. ``--clean`` reads none (it writes them): no file of an earlier build is used.
+the patterns. ``--clean`` uses none (it adds its own): no program of an earlier build is used.
 """
 
 from __future__ import annotations
@@ -42,13 +42,16 @@ _Key = tuple[str | bytes, int]
 def kept_regex_programs(folder: Path, *, read: bool = True) -> Iterator[None]:
     """While active, every pattern ``re`` compiles takes its program from ``folder`` when
     an earlier process kept it there (not with ``read`` false); on leaving, the programs
-    it made are added, if ``folder`` exists (a build has made it)."""
+    it made are added, if ``folder`` exists (a build has made it). Those kept before stay,
+    with ``read`` false too: a clean build's parent compiles few of the code lexers (its
+    workers do), and had it replaced the file, the next edit would compile them again."""
     compiler = _compiler_if_understood()
     if compiler is None:  # another Python's re: it compiles as it always does
         yield
         return
     path = folder / FILE_NAME
-    known = _read(path) if read else {}
+    kept = _read(path)
+    known = kept if read else {}
     used: dict[_Key, Program] = {}
     original = compiler.compile
 
@@ -65,8 +68,8 @@ def kept_regex_programs(folder: Path, *, read: bool = True) -> Iterator[None]:
         yield
     finally:
         compiler.compile = original
-    if folder.is_dir() and not used.keys() <= known.keys():
-        _write(path, used if len(known) + len(used) > _MAX_PROGRAMS else {**known, **used})
+    if folder.is_dir() and not used.keys() <= kept.keys():
+        _write(path, used if len(kept) + len(used) > _MAX_PROGRAMS else {**kept, **used})
 
 
 def _compiler_if_understood() -> Any:
