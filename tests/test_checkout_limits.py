@@ -25,6 +25,7 @@ from checkout_support import (
     form_post,
     free_port,
     raw_request,
+    read_answer,
     status_of,
 )
 from stripe_stub import StripeStub
@@ -84,10 +85,13 @@ def test_the_ceiling_sheds_load_before_stripe_would(
     body = b"product=once"
     with start(shop_config, stripe, tmp_path / "log", **env) as server:
         # Connected first, then sent together: all twelve arrive well within one second.
-        sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(12)]
+        address = ("127.0.0.1", server.port)
+        sockets = [socket.create_connection(address, timeout=30) for _ in range(12)]
         for sock in sockets:
             sock.sendall(form_post(ENDPOINT, body))
-        answers = [_answer(sock) for sock in sockets]
+        answers = [read_answer(sock) for sock in sockets]
+        for sock in sockets:
+            sock.close()
     statuses = [status_of(answer) for answer in answers]
     # Stripe was asked only for the checkouts the buyers were sent to, never 5 in a second.
     assert sorted(set(statuses)) == [303, 503] and statuses.count(303) >= 4
@@ -119,15 +123,6 @@ def test_workers_counting_their_first_hits_at_once_share_the_ceiling() -> None:
         check=True,
     )
     assert run.stdout.splitlines() == ["4"] * 100, run.stdout
-
-
-def _answer(sock: socket.socket) -> bytes:
-    with sock:
-        sock.settimeout(30)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 @pytest.fixture(scope="module")
