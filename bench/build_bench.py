@@ -40,6 +40,7 @@ from bench.corpus import (  # noqa: E402
     generate_corpus,
     split_front_matter,
 )
+from bench.disk import describe_disk  # noqa: E402
 from launchkit.site.workers import START_METHOD_ENV  # noqa: E402
 
 BUILD_PY = ROOT / "build.py"
@@ -497,12 +498,14 @@ def main(argv: list[str] | None = None) -> int:
         args.keep.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="launchkit-bench-") as temporary:
         work = args.keep or Path(temporary)
+        disk = describe_disk(work)
         try:
             rows = benchmark(args, work)
         except BenchError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
     print(f"\n{args.pages} pages, median of {args.repeat} runs, {os.cpu_count()} cores")
+    print(f"files on: {disk}")
     print_table(args.pages, rows)
     print_images(rows)
     print_peak_memory(rows, args.pages)

@@ -238,11 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from bench.build_bench import FLOOR_EXTENSIONS, measure_floor
     from bench.corpus import generate_corpus, split_front_matter
+    from bench.disk import describe_disk
 
     checkouts = {"this checkout": ROOT}
     if args.baseline is not None:
         checkouts["baseline"] = args.baseline.resolve()
     with tempfile.TemporaryDirectory() as work:
+        print(f"files on: {describe_disk(Path(work))}")
         corpus = generate_corpus(Path(work) / "site", args.pages)
         site = corpus.root
         build = [sys.executable, str(ROOT / "build.py"), "--out", str(Path(work) / "public")]
