@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from launchkit.config import DEFAULT_CONFIG, load_config
+from launchkit.config import DEFAULT_CONFIG, load_config, site_root
 from launchkit.errors import SiteError
 from launchkit.site.regexes import kept_regex_programs
 from launchkit.site.store import CACHE_FOLDER
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     _collect_garbage_seldom()
     # The cache folder as the build names it (config.root / CACHE_FOLDER), known before the
     # imports: they compile most of the patterns.
-    regexes = args.config.resolve().parent / CACHE_FOLDER
+    regexes = site_root(args.config) / CACHE_FOLDER
     with kept_regex_programs(regexes, read=not args.clean):
         try:
             report, out = _build(args)

@@ -457,6 +457,12 @@ def _path_as_text(value: object) -> str:
     raise NotImplementedError(f"no JSON for {type(value).__name__}")
 
 
+def site_root(config_file: str | Path) -> Path:
+    """The folder of the site whose config file this is (:attr:`SiteConfig.root`): known
+    before the file is read (the CLI finds its build cache there first)."""
+    return Path(config_file).resolve().parent
+
+
 def load_config(path: str | Path = DEFAULT_CONFIG) -> SiteConfig:
     """Read and validate a ``site.toml``; raise :class:`SiteError` naming the bad key."""
     path = Path(path)
@@ -483,8 +489,7 @@ def load_config(path: str | Path = DEFAULT_CONFIG) -> SiteConfig:
         tables = _validated(data, _SiteFile)
     except msgspec.ValidationError as exc:
         raise _config_error(exc, data, path, text) from None
-    source = path.resolve()
-    return SiteConfig(root=source.parent, source=source, **msgspec.structs.asdict(tables))
+    return SiteConfig(root=site_root(path), source=path.resolve(), **msgspec.structs.asdict(tables))
 
 
 def _validated(data: object, kind: type[_T]) -> _T:
