@@ -2,8 +2,9 @@
 
 With spawn and forkserver each start is a fresh interpreter importing launchkit, Markdown,
 Jinja and Pygments: one build starts its workers once for all its steps, and the preview
-once for all its rebuilds. Which processes ran the jobs is seen from the jobs themselves
-(their process ids); none of them runs once its owner is done.
+once for all its rebuilds. With fork each step forks its own (cheap, and they inherit the
+step's payload). Which processes ran a step is seen from the step itself (its setup notes
+the process id); none of them runs once its owner is done.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from launchkit.site.context import BuildContext
 from launchkit.site.workers import START_METHOD_ENV, Workers, run_jobs
 
 METHODS = ["spawn", "forkserver", "fork"]
+KEPT = ["spawn", "forkserver"]  # the start methods whose processes serve every step
 ITEMS = range(workers.PARALLEL_THRESHOLD + 50)  # enough to go to workers
 
 
@@ -101,8 +103,14 @@ def method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return request.param
 
 
+@pytest.fixture(params=KEPT)
+def kept(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(START_METHOD_ENV, request.param)
+    return request.param
+
+
 def test_every_step_runs_on_the_same_processes_each_with_its_own_state(
-    tmp_path: Path, method: str
+    tmp_path: Path, kept: str
 ) -> None:
     with Workers(2) as processes:
         pids = run_step(processes, tmp_path, "first")
@@ -111,13 +119,27 @@ def test_every_step_runs_on_the_same_processes_each_with_its_own_state(
     assert not any(running(pid) for pid in pids)
 
 
-def test_a_step_whose_jobs_failed_leaves_the_processes_ready(tmp_path: Path, method: str) -> None:
+def test_a_step_whose_jobs_failed_leaves_the_processes_ready(tmp_path: Path, kept: str) -> None:
     with Workers(2) as processes:
         pids = run_step(processes, tmp_path, "first")
         with pytest.raises(SiteError, match="job seven failed"):
             run_step(processes, tmp_path, "failing", _fail_on_seven)
         assert run_step(processes, tmp_path, "after") == pids
     assert not any(running(pid) for pid in pids)
+
+
+def test_with_fork_each_step_forks_its_own_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(START_METHOD_ENV, "fork")
+    with Workers(2) as processes:
+        first = run_step(processes, tmp_path, "first")
+        assert not any(running(pid) for pid in first)
+        with pytest.raises(SiteError, match="job seven failed"):
+            run_step(processes, tmp_path, "failing", _fail_on_seven)
+        second = run_step(processes, tmp_path, "second")
+    assert len(first) == len(second) == 2 and not first & second
+    assert not any(running(pid) for pid in second)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +186,7 @@ def noting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_a_build_starts_its_workers_once_for_all_its_steps(
-    tmp_path: Path, method: str, noting: None
+    tmp_path: Path, kept: str, noting: None
 ) -> None:
     root = write_site(tmp_path)
     build_site(load_config(root / "site.toml"), root / "public", workers=2)
@@ -184,7 +206,7 @@ def test_a_failed_build_leaves_no_worker_running(tmp_path: Path, method: str, no
 
 
 def test_a_context_that_keeps_workers_runs_every_build_on_them_until_closed(
-    tmp_path: Path, method: str, noting: None
+    tmp_path: Path, kept: str, noting: None
 ) -> None:
     root = write_site(tmp_path)
     config = load_config(root / "site.toml")

@@ -15,6 +15,7 @@ The processes of a :class:`Workers` start at its first step with enough items an
 every later step until it is closed: with spawn and forkserver a start is a fresh interpreter
 importing launchkit, Markdown, Jinja and Pygments (about 0.35 CPU s each), which a cold build
 of three steps over workers would otherwise pay three times, and a preview at every rebuild.
+With fork, each step forks its own: that costs milliseconds, and they inherit its payload.
 
 The start method is fork only where that is safe and quicker: on Linux, from a process
 running no other thread (the preview runs watchdog and server threads: forking it could
@@ -189,7 +190,8 @@ class Workers:
 
     Its owner makes it and closes it, even on error (``with``): a build for its own steps, or
     a preview's :class:`~.context.BuildContext` for all its builds. The processes start at
-    the first step given enough items (as many as it has items, at most ``size``). A step
+    the first step given enough items (as many as it has items, at most ``size``); forked
+    ones end with their step (see :meth:`run`). A step
     whose machinery broke (a worker died, a bug in a job, an interrupt) ends them, as they
     may be halfway through its chunks; the next step starts new ones. A step whose jobs
     only raised SiteErrors ends as any other, and leaves them ready.
@@ -206,7 +208,7 @@ class Workers:
         self.close()
 
     def run(self, step: _Step, items: Sequence[Any], bar: Progress, keep, meanwhile) -> _Outcome:
-        """One step's jobs over the processes, started now if none are."""
+        """One step's jobs over the processes, started now (with the step) if none are."""
         method = self._pool.method if self._pool is not None else start_method()
         # Frozen, the parent's objects are left out of forked children's collections, which
         # would otherwise walk them and copy the memory pages they touch; and out of this
@@ -215,14 +217,20 @@ class Workers:
             gc.freeze()
         try:
             if self._pool is None:
-                self._pool = _Pool(min(self.size, len(items)), method)
-            return self._pool.run(step, items, bar, keep, meanwhile)
+                self._pool = _Pool(min(self.size, len(items)), method, step)
+            else:
+                self._pool.send(step)
+            return self._pool.run(items, bar, keep, meanwhile)
         except BaseException:
             self.close()
             raise
         finally:
             if method == "fork":
                 gc.unfreeze()
+                # Forked anew for each step: a fork costs milliseconds, and a new process
+                # inherits the step's payload that a kept one must unpickle (the documents'
+                # pages, media and links: kept, a cold build of 2000 pages took 0.7 CPU s more).
+                self.close()
 
     def close(self) -> None:
         """End the processes (a no-op when none run)."""
@@ -232,10 +240,10 @@ class Workers:
 
 
 class _Pool:
-    """Running worker processes: each takes a step from its own pipe, builds the step's
-    state, runs chunks of jobs from the shared inbox until a stop, and waits for the next."""
+    """Running worker processes, started with a first step: each runs chunks of its step's
+    jobs from the shared inbox until a stop, then takes the next step from its own pipe."""
 
-    def __init__(self, size: int, method: str) -> None:
+    def __init__(self, size: int, method: str, step: _Step) -> None:
         import multiprocessing  # see start_method
 
         self.method = method
@@ -248,7 +256,7 @@ class _Pool:
             for _ in range(size):
                 receive, send = context.Pipe(duplex=False)
                 process = context.Process(
-                    target=_worker, args=(receive, self.inbox, self.outbox), daemon=True
+                    target=_worker, args=(step, receive, self.inbox, self.outbox), daemon=True
                 )
                 self.steps.append(send)
                 self.processes.append(process)
@@ -258,9 +266,8 @@ class _Pool:
             self.close()
             raise
 
-    def run(self, step: _Step, items: Sequence[Any], bar: Progress, keep, meanwhile) -> _Outcome:
-        """Send every worker the step, hand out its chunks, collect the results; return once
-        every worker has dropped the step's state and waits for the next."""
+    def send(self, step: _Step) -> None:
+        """Give every worker its next step (they all wait for one: see :meth:`run`)."""
         from multiprocessing.reduction import ForkingPickler  # see start_method
 
         sent = ForkingPickler.dumps(step)  # pickled once, however many workers (recv() reads it)
@@ -269,6 +276,10 @@ class _Pool:
                 pipe.send_bytes(sent)
         except OSError:  # a broken pipe: that worker has ended
             raise _died() from None
+
+    def run(self, items: Sequence[Any], bar: Progress, keep, meanwhile) -> _Outcome:
+        """Hand out the current step's chunks and collect their results; return once every
+        worker has dropped the step's state and waits for the next."""
         chunks = [(start, items[start:end]) for start, end in _chunks(len(items), self.size)]
         outcome = self._collect(items, chunks, bar, keep, meanwhile)
         self._end_step()
@@ -363,16 +374,21 @@ def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _worker(steps, inbox, outbox) -> None:
-    """A worker's whole life: for each step sent on its pipe, build the step's state and
-    run chunks from the inbox until told to stop; end when the pipe closes."""
-    while True:
-        try:
-            step: _Step = steps.recv()  # as Pool.run pickled it: send() would pickle it again
-        except EOFError:  # its Workers closed
-            return
+def _worker(step: _Step | None, steps, inbox, outbox) -> None:
+    """A worker's whole life: for its first step and each one sent on its pipe, build the
+    step's state and run chunks from the inbox until told to stop; end when the pipe closes."""
+    while step is not None:
         _run_step(step.job, step.setup(step.payload), inbox, outbox)
         outbox.put(None)  # done with the step: back to the pipe (Pool._end_step)
+        step = _next_step(steps)
+
+
+def _next_step(steps) -> _Step | None:
+    """The next step sent on the pipe, None once its Workers closed it."""
+    try:
+        return steps.recv()  # as _Pool.send pickled it: send() would pickle it for each
+    except EOFError:
+        return None
 
 
 def _run_step(job, state, inbox, outbox) -> None:
