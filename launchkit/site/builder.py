@@ -43,7 +43,8 @@ option, code or published file changed, that build's report is the answer, and n
 runs.
 
 With many pages to read or render, the work is spread over worker processes
-(:mod:`.workers`): each builds its state from a small payload, with any start method.
+(:mod:`.workers`): each builds its state from a small payload, with any start method, and
+the same processes serve every step of the build (with spawn and forkserver).
 
 Adding a step: write it as a pure function in its own module, name that module in
 :data:`launchkit.site.keys.STEPS` (its code then keys its results), and call it here for the

@@ -13,8 +13,9 @@ there is no module-level state, and nothing of one step reaches the next.
 
 The processes of a :class:`Workers` start at its first step with enough items and serve
 every later step until it is closed: with spawn and forkserver a start is a fresh interpreter
-importing launchkit, Markdown, Jinja and Pygments (about 0.35 CPU s each), which a cold build
-of three steps over workers would otherwise pay three times, and a preview at every rebuild.
+importing launchkit, Markdown, Jinja and Pygments (their imports alone about 0.3 CPU s),
+which a cold build of three steps over workers would otherwise pay three times, and a
+preview at every rebuild over workers.
 With fork, each step forks its own: that costs milliseconds, and they inherit its payload.
 
 The start method is fork only where that is safe and quicker: on Linux, from a process
