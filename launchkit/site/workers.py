@@ -150,7 +150,7 @@ def _run_here(
     keep: Callable[[Any, Any], Any],
     meanwhile: Callable[[], object] | None,
 ) -> _Outcome:
-    """The jobs in this process, one after another, then the other work."""
+    """The jobs in this process, one after another, then the other work if they all worked."""
     outcome = _Outcome([], [])
     for item in items:
         try:
