@@ -7,7 +7,8 @@ Generates the bench corpus (bench/corpus.py), fills the image cache once, then r
 ``build.py --clean`` ``--repeat`` times in a child process that times the steps of
 :class:`launchkit.site.builder._Build` and the cache and writer calls around them. Prints,
 per step, when it started and its wall seconds (medians), the parent's CPU seconds and its
-worker processes' (their rusage, taken when the step's pool has ended); a step run inside
+worker processes' (the rusage of those ended, and on Linux what running ones used so far:
+with spawn and forkserver a build's workers serve all its steps); a step run inside
 another (the staging of files while documents render) counts in both. ``--baseline``
 names another checkout (``git worktree add /tmp/base main``) whose code runs alternately
 with this one on the same corpus, so both tables come from the same machine state: on a
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import multiprocessing
 import os
 import resource
 import runpy
@@ -73,6 +75,24 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _workers_cpu() -> float:
+    """CPU seconds of this process's children: those ended, and (Linux) those still running,
+    as the worker processes of a build outlive its steps (they end with the build)."""
+    return _cpu(resource.RUSAGE_CHILDREN) + sum(
+        _running_cpu(child) for child in multiprocessing.active_children()
+    )
+
+
+def _running_cpu(process: multiprocessing.process.BaseProcess) -> float:
+    """A running child's user and system seconds so far (0 where /proc is not)."""
+    try:
+        stat = Path(f"/proc/{process.pid}/stat").read_text()
+    except OSError:  # ended meanwhile (then counted with the ended ones), or no /proc
+        return 0.0
+    fields = stat.rpartition(")")[2].split()  # from the state on: utime, stime at 11, 12
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child(checkout: Path, build_args: list[str]) -> None:
     """Run ``checkout``'s build.py here with its steps timed; print the timings as JSON."""
     sys.path.insert(0, str(checkout))
@@ -85,7 +105,7 @@ def child(checkout: Path, build_args: list[str]) -> None:
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             wall = time.perf_counter()
-            cpu, workers = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+            cpu, workers = _cpu(resource.RUSAGE_SELF), _workers_cpu()
             try:
                 return function(*args, **kwargs)
             finally:
@@ -95,7 +115,7 @@ def child(checkout: Path, build_args: list[str]) -> None:
                         wall - started,
                         time.perf_counter() - wall,
                         _cpu(resource.RUSAGE_SELF) - cpu,
-                        _cpu(resource.RUSAGE_CHILDREN) - workers,
+                        _workers_cpu() - workers,
                     )
                 )
 

@@ -24,7 +24,8 @@ paths changed, so that it looks at nothing else (an editor's save-to-temp-then-r
 move whose destination is the page). A good build reloads the tabs; a :class:`SiteError` is
 printed and shown over the last good pages, which keep being served. The rebuild itself is
 :func:`launchkit.site.builder.build_site`, with one
-:class:`~launchkit.site.context.BuildContext` for the preview's whole life. The preview's
+:class:`~launchkit.site.context.BuildContext` for the preview's whole life, which keeps the
+build's worker processes from one rebuild to the next until the preview stops. The preview's
 folder is its own: nobody else writes there, so its files are not checked for edits.
 """
 
@@ -567,7 +568,9 @@ class Preview:
         )
         self._rebuilder = Rebuilder(self.rebuild, self.prepare)
         self._lost_events = _LostEvents(self._rebuilder.changed)
-        self.context = BuildContext()  # what each rebuild reuses of the last one
+        # What each rebuild reuses of the last one, its worker processes included: a
+        # template edit renders every page over them, with no interpreter to start.
+        self.context = BuildContext(keep_workers=True)
         self._observer = Observer()
         # Mounted now so that buy buttons work even when the first build fails.
         app.mount_checkout(
@@ -682,11 +685,13 @@ class Preview:
             self._server_thread.join(timeout=0.5)
 
     def stop(self) -> None:
-        """Stop watching, end the event streams, close every connection, join the threads."""
+        """Stop watching, end the event streams, close every connection, join the threads,
+        end the build's worker processes."""
         logging.getLogger(_LostEvents.LOGGER).removeHandler(self._lost_events)
         self._observer.stop()
         self._observer.join()
         self._rebuilder.stop()
+        self.context.close()  # no build runs now: the rebuild thread has ended
         self.app.hub.close()
         self._server.task_dispatcher.shutdown(timeout=2)
         # Closing the sockets is the server loop's own business: ask it, then let it end.

@@ -113,9 +113,10 @@ def test_workers_take_big_job_lists_and_uneven_shares(monkeypatch: pytest.Monkey
     monkeypatch.setenv(START_METHOD_ENV, "spawn")
     # Queued jobs far beyond what a pipe holds (64 KiB) before any worker reads them.
     items = [(number, "x" * 5000) for number in range(300)]
-    results = workers.run_jobs(
-        _slow_first, items, None, setup=_no_state, payload=lambda: None, workers=2
-    )
+    with workers.Workers(2) as processes:
+        results = workers.run_jobs(
+            _slow_first, items, None, setup=_no_state, payload=lambda: None, workers=processes
+        )
     assert results == [number + 5000 for number in range(300)]
 
 
@@ -134,9 +135,16 @@ def test_results_are_kept_as_they_come_not_once_every_job_is_done() -> None:
         kept_at.append(time.monotonic())
         return finished_at
 
-    finished = workers.run_jobs(
-        _finished_at, items, None, setup=_no_state, payload=lambda: None, workers=2, keep=keep
-    )
+    with workers.Workers(2) as processes:
+        finished = workers.run_jobs(
+            _finished_at,
+            items,
+            None,
+            setup=_no_state,
+            payload=lambda: None,
+            workers=processes,
+            keep=keep,
+        )
     done_before_first_kept = sum(1 for at in finished if at < kept_at[0])
     assert done_before_first_kept < len(items) // 2
 
@@ -194,17 +202,18 @@ def test_other_work_meanwhile_is_done_and_the_jobs_failures_come_first(count: in
             None,
             setup=_no_state,
             payload=lambda: None,
-            workers=2,
+            workers=processes,
             meanwhile=other,
         )
 
-    assert run(_identity, meanwhile) == list(range(count))
-    assert done == [True]
-    with pytest.raises(SiteError, match="meanwhile failed"):
-        run(_identity, failing_meanwhile)
-    if count > 7:
-        with pytest.raises(SiteError, match="job seven failed"):
-            run(_fail_on_seven, failing_meanwhile)
+    with workers.Workers(2) as processes:
+        assert run(_identity, meanwhile) == list(range(count))
+        assert done == [True]
+        with pytest.raises(SiteError, match="meanwhile failed"):
+            run(_identity, failing_meanwhile)
+        if count > 7:
+            with pytest.raises(SiteError, match="job seven failed"):
+                run(_fail_on_seven, failing_meanwhile)
 
 
 def _identity(state: None, item: int) -> int:

@@ -43,7 +43,8 @@ option, code or published file changed, that build's report is the answer, and n
 runs.
 
 With many pages to read or render, the work is spread over worker processes
-(:mod:`.workers`): each builds its state from a small payload, with any start method.
+(:mod:`.workers`): each builds its state from a small payload, with any start method, and
+the same processes serve every step of the build (with spawn and forkserver).
 
 Adding a step: write it as a pure function in its own module, name that module in
 :data:`launchkit.site.keys.STEPS` (its code then keys its results), and call it here for the
@@ -108,7 +109,7 @@ from .siteplan import SitePlan, first_future_date, sources_of, templates_read
 from .store import CACHE_FOLDER, FILE_NAME, Store
 from .template_usage import unused_params
 from .unchanged import LastBuild, Stamps
-from .workers import NoProgress, Progress, run_jobs
+from .workers import NoProgress, Progress, Workers, run_jobs
 
 # Builds of more pages than this show a progress bar (on a terminal).
 PROGRESS_THRESHOLD = 300
@@ -207,10 +208,11 @@ def build_site(
             files=last.files if last is not None else None,
         )
         try:
-            build = _Build(config, cache, workers or os.cpu_count() or 1, published, last)
-            with _progress_bar(progress) as bar:
-                build.bar = bar
-                return build.run(out, rules=rules, strict=strict, started=started)
+            with _worker_processes(context, workers or os.cpu_count() or 1) as processes:
+                build = _Build(config, cache, processes, published, last)
+                with _progress_bar(progress) as bar:
+                    build.bar = bar
+                    return build.run(out, rules=rules, strict=strict, started=started)
         except BaseException:
             # The paths this build was told of may not all have been taken in: the next
             # build looks at every file instead of trusting a list of changes, and plans the
@@ -218,6 +220,20 @@ def build_site(
             context.content_files = None
             context.plan = None
             raise
+
+
+@contextmanager
+def _worker_processes(context: BuildContext, size: int) -> Iterator[Workers]:
+    """The worker processes of a build: those ``context`` keeps between builds (the
+    preview's), else the build's own, started at its first step over workers and ended with
+    it, error or not. Every step over workers uses the same: starting them is, with spawn and
+    forkserver, fresh interpreters importing launchkit, Markdown, Jinja and Pygments."""
+    kept = context.kept_workers(size)
+    if kept is not None:
+        yield kept
+        return
+    with Workers(size) as workers:
+        yield workers
 
 
 def _last_build(
@@ -244,7 +260,7 @@ class _Build:
         self,
         config: SiteConfig,
         cache: BuildCache,
-        workers: int,
+        workers: Workers,
         published: Callable[[], object] | None = None,
         last: LastBuild | None = None,
     ) -> None:

@@ -1,12 +1,22 @@
 """Jobs over worker processes, with any start method (fork, forkserver, spawn).
 
-    run_jobs(job, items, state, setup=..., payload=..., workers=2)
+    with Workers(2) as workers:             # owned by a build, or by a preview's context
+        run_jobs(job, items, state, setup=..., payload=..., workers=workers)
+        run_jobs(other_job, ...)             # the same processes, another step
 
 A job is a module-level function ``job(state, item)``. Run here (few items, one core), it gets
-the caller's ``state``; run in workers, each worker builds its own state once with
+the caller's ``state``; run in workers, each worker builds its own state once per step with
 ``setup(payload)``: a small picklable payload (the config, the pages' front matter, paths),
 never the parent's memory, so spawn (Windows, macOS) and forkserver work as fork does. The
-worker keeps that state in its main function's frame: there is no module-level state.
+worker keeps that state in a function's frame for the step, and drops it when the step ends:
+there is no module-level state, and nothing of one step reaches the next.
+
+The processes of a :class:`Workers` start at its first step with enough items and serve
+every later step until it is closed: with spawn and forkserver a start is a fresh interpreter
+importing launchkit, Markdown, Jinja and Pygments (their imports alone about 0.3 CPU s),
+which a cold build of three steps over workers would otherwise pay three times, and a
+preview at every rebuild over workers.
+With fork, each step forks its own: that costs milliseconds, and they inherit its payload.
 
 The start method is fork only where that is safe and quicker: on Linux, from a process
 running no other thread (the preview runs watchdog and server threads: forking it could
@@ -89,12 +99,12 @@ def run_jobs(
     *,
     setup: Callable[[Any], Any],
     payload: Callable[[], Any],
-    workers: int,
+    workers: Workers,
     bar: Progress | None = None,
     keep: Callable[[Any, Any], Any] | None = None,
     meanwhile: Callable[[], object] | None = None,
 ) -> list[Any]:
-    """``[job(state, item) for item in items]``, over ``workers`` processes when worth it.
+    """``[job(state, item) for item in items]``, over the ``workers`` processes when worth it.
 
     In workers, the state is ``setup(payload())``. Every item is done: the SiteErrors of
     all that failed are raised together at the end. ``keep(item, result)``, if given, is
@@ -108,24 +118,58 @@ def run_jobs(
     bar = bar or NoProgress()
     bar.total += len(items)
     bar.refresh()
-    if workers < 2 or len(items) <= PARALLEL_THRESHOLD:
-        results, failures = [], []
-        for item in items:
-            try:
-                results.append(keep(item, job(state, item)))
-            except SiteError as exc:
-                failures.append(exc)
-            bar.update()
-        raise_all(failures)
-        if meanwhile is not None:
-            meanwhile()
-        return results
-    pool = _Pool(min(workers, len(items)), setup, payload())
-    return pool.run(job, items, bar, keep, meanwhile)
+    if workers.size < 2 or len(items) <= PARALLEL_THRESHOLD:
+        outcome = _run_here(job, items, state, bar, keep, meanwhile)
+    else:
+        outcome = workers.run(_Step(job, setup, payload()), items, bar, keep, meanwhile)
+    raise_all(outcome.failures)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.results
 
 
 def _whole(item: Any, result: Any) -> Any:
     return result
+
+
+@dataclass
+class _Outcome:
+    """What a step gave: the kept results, the jobs' SiteErrors, and the error of the other
+    work done ``meanwhile`` (raised only when the jobs had none)."""
+
+    results: list[Any]
+    failures: list[SiteError]
+    error: BaseException | None = None
+
+
+def _run_here(
+    job: Callable[[Any, Any], Any],
+    items: Sequence[Any],
+    state: Any,
+    bar: Progress,
+    keep: Callable[[Any, Any], Any],
+    meanwhile: Callable[[], object] | None,
+) -> _Outcome:
+    """The jobs in this process, one after another, then the other work if they all worked."""
+    outcome = _Outcome([], [])
+    for item in items:
+        try:
+            outcome.results.append(keep(item, job(state, item)))
+        except SiteError as exc:
+            outcome.failures.append(exc)
+        bar.update()
+    if meanwhile is not None and not outcome.failures:
+        meanwhile()
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What every worker is sent once for a step: how to build its state, and its job."""
+
+    job: Callable[[Any, Any], Any]
+    setup: Callable[[Any], Any]
+    payload: Any
 
 
 @dataclass(frozen=True)
@@ -135,51 +179,114 @@ class _Failure:
     error: SiteError
 
 
-class _Pool:
-    """Worker processes that each build their state once and then run chunks of jobs."""
+@dataclass(frozen=True)
+class _Crash:
+    """Any other exception in a worker: a bug, reported with its traceback."""
 
-    def __init__(self, size: int, setup: Callable[[Any], Any], payload: Any) -> None:
+    traceback: str
+
+
+class Workers:
+    """At most ``size`` worker processes, kept for every step until :meth:`close`.
+
+    Its owner makes it and closes it, even on error (``with``): a build for its own steps, or
+    a preview's :class:`~.context.BuildContext` for all its builds. The processes start at
+    the first step given enough items (as many as it has items, at most ``size``); forked
+    ones end with their step (see :meth:`run`). A step
+    whose machinery broke (a worker died, a bug in a job, an interrupt) ends them, as they
+    may be halfway through its chunks; the next step starts new ones. A step whose jobs
+    only raised SiteErrors ends as any other, and leaves them ready.
+    """
+
+    def __init__(self, size: int) -> None:
         self.size = size
-        self.setup = setup
-        self.payload = payload
+        self._pool: _Pool | None = None
 
-    def run(
-        self,
-        job: Callable[[Any, Any], Any],
-        items: Sequence[Any],
-        bar: Progress,
-        keep: Callable[[Any, Any], Any],
-        meanwhile: Callable[[], object] | None,
-    ) -> list:
-        import multiprocessing  # see start_method
+    def __enter__(self) -> Workers:
+        return self
 
-        method = start_method()
-        context = multiprocessing.get_context(method)
-        chunks = [(start, items[start:end]) for start, end in _chunks(len(items), self.size)]
-        inbox, outbox = context.SimpleQueue(), context.Queue()
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def run(self, step: _Step, items: Sequence[Any], bar: Progress, keep, meanwhile) -> _Outcome:
+        """One step's jobs over the processes, started now (with the step) if none are."""
+        method = self._pool.method if self._pool is not None else start_method()
+        # Frozen, the parent's objects are left out of forked children's collections, which
+        # would otherwise walk them and copy the memory pages they touch; and out of this
+        # process's own while the step runs.
         if method == "fork":
-            # Frozen, the parent's objects are left out of the children's collections,
-            # which would otherwise walk them and copy the memory pages they touch.
             gc.freeze()
-        processes = [
-            context.Process(
-                target=_worker, args=(self.setup, self.payload, job, inbox, outbox), daemon=True
-            )
-            for _ in range(self.size)
-        ]
         try:
-            for process in processes:
-                process.start()
-            return self._collect(items, chunks, inbox, outbox, processes, bar, keep, meanwhile)
+            if self._pool is None:
+                self._pool = _Pool(min(self.size, len(items)), method, step)
+            else:
+                self._pool.send(step)
+            return self._pool.run(items, bar, keep, meanwhile)
+        except BaseException:
+            self.close()
+            raise
         finally:
             if method == "fork":
                 gc.unfreeze()
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-                process.join()
+                # Forked anew for each step: a fork costs milliseconds, and a new process
+                # inherits the step's payload that a kept one must unpickle (the documents'
+                # pages, media and links: kept, a cold build of 2000 pages took 0.7 CPU s more).
+                self.close()
 
-    def _collect(self, items, chunks, inbox, outbox, processes, bar, keep, meanwhile) -> list:
+    def close(self) -> None:
+        """End the processes (a no-op when none run)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+class _Pool:
+    """Running worker processes, started with a first step: each runs chunks of its step's
+    jobs from the shared inbox until a stop, then takes the next step from its own pipe."""
+
+    def __init__(self, size: int, method: str, step: _Step) -> None:
+        import multiprocessing  # see start_method
+
+        self.method = method
+        self.size = size
+        context = multiprocessing.get_context(method)
+        self.inbox, self.outbox = context.SimpleQueue(), context.Queue()
+        self.steps = []  # this end of each worker's pipe of steps
+        self.processes = []
+        try:
+            for _ in range(size):
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_worker, args=(step, receive, self.inbox, self.outbox), daemon=True
+                )
+                self.steps.append(send)
+                self.processes.append(process)
+                process.start()
+                receive.close()  # the worker's end: a dead worker's pipe is then broken
+        except BaseException:
+            self.close()
+            raise
+
+    def send(self, step: _Step) -> None:
+        """Give every worker its next step (they all wait for one: see :meth:`run`)."""
+        from multiprocessing.reduction import ForkingPickler  # see start_method
+
+        sent = ForkingPickler.dumps(step)  # pickled once, however many workers (recv() reads it)
+        try:
+            for pipe in self.steps:
+                pipe.send_bytes(sent)
+        except OSError:  # a broken pipe: that worker has ended
+            raise _died() from None
+
+    def run(self, items: Sequence[Any], bar: Progress, keep, meanwhile) -> _Outcome:
+        """Hand out the current step's chunks and collect their results; return once every
+        worker has dropped the step's state and waits for the next."""
+        chunks = [(start, items[start:end]) for start, end in _chunks(len(items), self.size)]
+        outcome = self._collect(items, chunks, bar, keep, meanwhile)
+        self._end_step()
+        return outcome
+
+    def _collect(self, items, chunks, bar, keep, meanwhile) -> _Outcome:
         """Hand the chunks out a few ahead of their results, and keep each result as it comes.
 
         Not all chunks at once: a pipe holds 64 KiB, so putting them all would block here
@@ -189,37 +296,70 @@ class _Pool:
         first, to be busy while this process does it, and their results wait in their
         queues (the jobs with such work return small ones: documents' stats and links).
         """
-        results: list[Any] = [None] * len(items)
-        failures: list[SiteError] = []
+        outcome = _Outcome([None] * len(items), [])
         waiting = iter(chunks)
         ahead = self.size * _CHUNKS_AHEAD if meanwhile is None else len(chunks)
         for numbered in itertools.islice(waiting, ahead):
-            inbox.put(numbered)
-        error = None
+            self.inbox.put(numbered)
         if meanwhile is not None:
             try:
                 meanwhile()
             except Exception as exc:  # raised after the jobs' own failures, if any
-                error = exc
+                outcome.error = exc
         for _ in range(len(chunks)):
-            start, chunk_results = _next_result(outbox, processes)
+            start, chunk_results = self._next_result()
             following = next(waiting, None)
             if following is not None:
-                inbox.put(following)
+                self.inbox.put(following)
             for offset, result in enumerate(chunk_results):
                 if isinstance(result, _Crash):
                     raise RuntimeError(f"in a worker process: {result.traceback}")
                 if isinstance(result, _Failure):
-                    failures.append(result.error)
-                elif not failures:  # after a failure, nothing more is kept
-                    results[start + offset] = keep(items[start + offset], result)
+                    outcome.failures.append(result.error)
+                elif not outcome.failures:  # after a failure, nothing more is kept
+                    outcome.results[start + offset] = keep(items[start + offset], result)
             bar.update(len(chunk_results))
-        for _ in range(self.size):
-            inbox.put(None)  # each worker's signal to stop
-        raise_all(failures)
-        if error is not None:
-            raise error
-        return results
+        return outcome
+
+    def _end_step(self) -> None:
+        """Stop every worker's step and wait until each has: one that took its stop goes
+        back to its pipe, and must not take another's from the inbox at the next step."""
+        for _ in self.processes:
+            self.inbox.put(None)
+        for _ in self.processes:
+            self._next_result()
+
+    def _next_result(self) -> Any:
+        """The next message of a worker; an error if a worker died without sending it."""
+        import queue  # with multiprocessing (see start_method)
+
+        while True:
+            try:
+                return self.outbox.get(timeout=0.5)
+            except queue.Empty:
+                # A worker that ended: what is missing never comes (they end only when
+                # told, after their last message).
+                if any(process.exitcode is not None for process in self.processes):
+                    try:
+                        return self.outbox.get(timeout=1)  # sent just before it ended
+                    except queue.Empty:
+                        raise _died() from None
+
+    def close(self) -> None:
+        """End every worker now, idle or not, and release the pipes and queues."""
+        for pipe in self.steps:
+            pipe.close()
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+            if process.pid is not None:
+                process.join()
+        self.inbox.close()
+        self.outbox.close()
+
+
+def _died() -> SiteError:
+    return SiteError("a worker process of the build died (out of memory?)")
 
 
 def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
@@ -235,33 +375,25 @@ def _chunks(count: int, workers: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _next_result(outbox, processes) -> tuple[int, list]:
-    """The next chunk's results; an error if a worker died without sending them."""
-    import queue  # with multiprocessing (see start_method)
-
-    while True:
-        try:
-            return outbox.get(timeout=0.5)
-        except queue.Empty:
-            # A worker that ended with an error, or all ended: what is missing never comes.
-            ended = [process.exitcode for process in processes]
-            if any(code not in (None, 0) for code in ended) or None not in ended:
-                try:
-                    return outbox.get(timeout=1)  # sent just before it ended
-                except queue.Empty:
-                    raise SiteError("a worker process of the build died (out of memory?)") from None
+def _worker(step: _Step | None, steps, inbox, outbox) -> None:
+    """A worker's whole life: for its first step and each one sent on its pipe, build the
+    step's state and run chunks from the inbox until told to stop; end when the pipe closes."""
+    while step is not None:
+        _run_step(step.job, step.setup(step.payload), inbox, outbox)
+        outbox.put(None)  # done with the step: back to the pipe (Pool._end_step)
+        step = _next_step(steps)
 
 
-@dataclass(frozen=True)
-class _Crash:
-    """Any other exception in a worker: a bug, reported with its traceback."""
+def _next_step(steps) -> _Step | None:
+    """The next step sent on the pipe, None once its Workers closed it."""
+    try:
+        return steps.recv()  # as _Pool.send pickled it: send() would pickle it for each
+    except EOFError:
+        return None
 
-    traceback: str
 
-
-def _worker(setup, payload, job, inbox, outbox) -> None:
-    """A worker's whole life: build the state, run chunks until told to stop."""
-    state = setup(payload)
+def _run_step(job, state, inbox, outbox) -> None:
+    """Chunks of one step until told to stop; the state goes with this frame."""
     for start, items in iter(inbox.get, None):
         results = []
         for item in items:
@@ -280,6 +412,7 @@ __all__ = [
     "START_METHOD_ENV",
     "NoProgress",
     "Progress",
+    "Workers",
     "run_jobs",
     "start_method",
 ]
